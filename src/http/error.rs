@@ -1,0 +1,93 @@
+//! `HttpError`: every way a client's bytes can break the protocol, one variant per rule,
+//! and the one `status()` match that turns a rule into a response code.
+
+/// A request the server refuses. Always the client's fault; `conn` answers with
+/// `status()`, `Connection: close`, and drops whatever else it had read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    #[error("request line too long")]
+    RequestLineTooLong,
+    #[error("too many header fields")]
+    TooManyHeaders,
+    #[error("header field too large")]
+    HeaderTooLarge,
+    #[error("request head too large")]
+    HeadTooLarge,
+    #[error("invalid method")]
+    InvalidMethod,
+    #[error("invalid request target")]
+    InvalidTarget,
+    #[error("unsupported HTTP version")]
+    UnsupportedVersion,
+    #[error("invalid HTTP version")]
+    InvalidVersion,
+    #[error("invalid header name")]
+    InvalidHeaderName,
+    #[error("invalid header value")]
+    InvalidHeaderValue,
+    #[error("whitespace before colon in header field")]
+    WhitespaceBeforeColon,
+    #[error("obsolete line folding")]
+    ObsoleteLineFolding,
+    #[error("bare CR or LF in line ending")]
+    BareLineEnding,
+    #[error("malformed request line")]
+    MalformedRequestLine,
+    #[error("invalid Content-Length")]
+    InvalidContentLength,
+    #[error("conflicting Content-Length")]
+    ConflictingContentLength,
+    #[error("both Content-Length and Transfer-Encoding")]
+    ContentLengthWithTransferEncoding,
+    #[error("unsupported Transfer-Encoding")]
+    UnsupportedTransferEncoding,
+    #[error("invalid Transfer-Encoding")]
+    InvalidTransferEncoding,
+    #[error("missing Host header")]
+    MissingHost,
+    #[error("duplicate Host header")]
+    DuplicateHost,
+    #[error("invalid chunk size")]
+    InvalidChunkSize,
+    #[error("invalid chunk extension")]
+    InvalidChunkExtension,
+    #[error("missing CRLF after chunk data")]
+    MissingChunkTerminator,
+    #[error("forbidden trailer field")]
+    ForbiddenTrailer,
+    #[error("invalid trailer section")]
+    InvalidTrailer,
+    #[error("request body too large")]
+    BodyTooLarge,
+    #[error("incomplete request body")]
+    IncompleteBody,
+}
+
+impl HttpError {
+    /// The status code sent to the client for this error (RFC 9110 §15, RFC 9112).
+    pub fn status(&self) -> u16 {
+        match self {
+            HttpError::RequestLineTooLong => 414,
+            HttpError::TooManyHeaders | HttpError::HeaderTooLarge | HttpError::HeadTooLarge => 431,
+            HttpError::BodyTooLarge => 413,
+            // RFC 9112 §6.1: a server that receives a transfer coding it does not understand
+            // SHOULD respond with 501.
+            HttpError::UnsupportedTransferEncoding => 501,
+            // RFC 9110 §15.6.6: 505 for a major version the server does not support.
+            HttpError::UnsupportedVersion => 505,
+            _ => 400,
+        }
+    }
+
+    /// The reason phrase that goes with `status()`.
+    pub fn reason(&self) -> &'static str {
+        match self.status() {
+            413 => "Content Too Large",
+            414 => "URI Too Long",
+            431 => "Request Header Fields Too Large",
+            501 => "Not Implemented",
+            505 => "HTTP Version Not Supported",
+            _ => "Bad Request",
+        }
+    }
+}
