@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The one command: install what the benchmark needs (idempotent), build Ferrule from this
+# repo in release mode into bench/.venv, then run bench/run.py with the given arguments.
+#
+#   bench/run.sh                          # hello, 3 rounds x 10 s, 1 thread
+#   bench/run.sh --duration 3 --rounds 1  # quick look
+#   bench/run.sh --skip-build ...         # keep the Ferrule already in bench/.venv
+#
+# A Ferrule that fails to build is uninstalled (never benchmark a stale build) and shows up
+# as FAILED in the table; the peers are still measured.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$BENCH")"
+VENV="$BENCH/.venv"
+PYTHON="${PYTHON:-python3}"
+
+skip_build=0
+args=()
+for a in "$@"; do
+    case "$a" in
+        --skip-build) skip_build=1 ;;
+        *) args+=("$a") ;;
+    esac
+done
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+# --- system packages (Debian) -----------------------------------------------------------
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+apt_pkgs=()
+command -v wrk >/dev/null 2>&1 || apt_pkgs+=(wrk)
+command -v taskset >/dev/null 2>&1 || apt_pkgs+=(util-linux)
+command -v "$PYTHON" >/dev/null 2>&1 || apt_pkgs+=(python3)
+if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi
+if [ "${#apt_pkgs[@]}" -gt 0 ]; then
+    say "installing: ${apt_pkgs[*]}"
+    $sudo apt-get update
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${apt_pkgs[@]}"
+fi
+
+# --- virtualenv with the peers ----------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$BENCH/requirements.txt"
+
+# --- Ferrule from this repo, release build ----------------------------------------------
+if [ "$skip_build" -eq 0 ]; then
+    rev="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+        rev="$rev+dirty"
+    fi
+    build_log="$VENV/ferrule-build.log"
+    say "building Ferrule ($rev) in release mode; log: $build_log"
+    # A target dir of our own: a release+LTO build here never waits on (or invalidates)
+    # the debug builds in $REPO/target.
+    if ! command -v cargo >/dev/null 2>&1; then
+        say "no cargo on PATH: a Rust toolchain (the version Cargo.toml asks for) is needed"
+    fi
+    if CARGO_TARGET_DIR="$VENV/cargo-target" "$VENV/bin/python" -m pip install -v \
+            --disable-pip-version-check --force-reinstall "$REPO" >"$build_log" 2>&1; then
+        echo "built from $rev at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$VENV/ferrule-build.txt"
+        rm -f "$VENV/ferrule-build-failed.txt"
+        say "Ferrule installed"
+    else
+        say "Ferrule failed to build; it will be reported as FAILED. Tail of $build_log:"
+        tail -n 25 "$build_log" >&2 || true
+        "$VENV/bin/python" -m pip uninstall -y -q ferrule >/dev/null 2>&1 || true
+        rm -f "$VENV/ferrule-build.txt"
+        { echo "build of $rev failed at $(date -u +%Y-%m-%dT%H:%M:%SZ) (bench/.venv/ferrule-build.log):"
+          grep -E '^ *(error|Caused by)' "$build_log" | head -n 8 || true; } >"$VENV/ferrule-build-failed.txt"
+    fi
+fi
+
+exec "$VENV/bin/python" "$BENCH/run.py" ${args[@]+"${args[@]}"}
