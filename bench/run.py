@@ -546,8 +546,9 @@ def machine_facts(venv_python: Path) -> dict:
         "wrk": wrk_v[0] if wrk_v else "?",
         "cpu_governor": governor.read_text().strip() if governor.exists() else "n/a",
         "git_head": _run_text(["git", "-C", str(REPO_DIR), "rev-parse", "--short", "HEAD"]),
+        # anything outside bench/ that differs from HEAD, untracked files included
         "git_dirty": bool(_run_text(["git", "-C", str(REPO_DIR), "status", "--porcelain",
-                                     "--untracked-files=no"])),
+                                     "--", ".", ":!bench"])),
         "mem_total": _meminfo("MemTotal"),
         "ferrule_build": _read(venv_python.parent.parent / "ferrule-build.txt"),
     }

@@ -5,6 +5,7 @@
 #   bench/run.sh                          # hello, 3 rounds x 10 s, 1 thread
 #   bench/run.sh --duration 3 --rounds 1  # quick look
 #   bench/run.sh --skip-build ...         # keep the Ferrule already in bench/.venv
+#   bench/run.sh --build-only             # install and build, run nothing (exit 1 if the build failed)
 #
 # A Ferrule that fails to build is uninstalled (never benchmark a stale build) and shows up
 # as FAILED in the table; the peers are still measured.
@@ -16,10 +17,12 @@ VENV="$BENCH/.venv"
 PYTHON="${PYTHON:-python3}"
 
 skip_build=0
+build_only=0
 args=()
 for a in "$@"; do
     case "$a" in
         --skip-build) skip_build=1 ;;
+        --build-only) build_only=1 ;;
         *) args+=("$a") ;;
     esac
 done
@@ -48,9 +51,11 @@ fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$BENCH/requirements.txt"
 
 # --- Ferrule from this repo, release build ----------------------------------------------
+built=0
 if [ "$skip_build" -eq 0 ]; then
     rev="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    if [ -n "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    # Dirty = anything outside bench/ differs from HEAD, untracked source files included.
+    if [ -n "$(git -C "$REPO" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
         rev="$rev+dirty"
     fi
     build_log="$VENV/ferrule-build.log"
@@ -64,6 +69,7 @@ if [ "$skip_build" -eq 0 ]; then
             --disable-pip-version-check --force-reinstall "$REPO" >"$build_log" 2>&1; then
         echo "built from $rev at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$VENV/ferrule-build.txt"
         rm -f "$VENV/ferrule-build-failed.txt"
+        built=1
         say "Ferrule installed"
     else
         say "Ferrule failed to build; it will be reported as FAILED. Tail of $build_log:"
@@ -73,6 +79,10 @@ if [ "$skip_build" -eq 0 ]; then
         { echo "build of $rev failed at $(date -u +%Y-%m-%dT%H:%M:%SZ) (bench/.venv/ferrule-build.log):"
           grep -E '^ *(error|Caused by)' "$build_log" | head -n 8 || true; } >"$VENV/ferrule-build-failed.txt"
     fi
+fi
+
+if [ "$build_only" -eq 1 ]; then
+    [ "$built" -eq 1 ]; exit $?
 fi
 
 exec "$VENV/bin/python" "$BENCH/run.py" ${args[@]+"${args[@]}"}
