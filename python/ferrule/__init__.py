@@ -1,0 +1,67 @@
+"""Ferrule: a WSGI server whose per-request work runs in Rust.
+
+The public API: `serve(app, **settings)` (blocking, like `waitress.serve`), `Config`, the
+exceptions and `__version__`. Everything else, `_ferrule` included, is private. The compiled
+core is imported on first use, so settings and the CLI's error paths work without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Callable
+
+from ferrule.config import Config
+from ferrule.errors import AppImportError, BindError, ConfigError, FerruleError
+from ferrule.settings import SETTINGS
+
+if TYPE_CHECKING:
+    __version__: str
+
+__all__ = [
+    "AppImportError",
+    "BindError",
+    "Config",
+    "ConfigError",
+    "FerruleError",
+    "__version__",
+    "serve",
+]
+
+
+def serve(app: Callable[..., Any], **settings: Any) -> None:
+    """Serves the WSGI `app` until SIGTERM or SIGINT; blocks, then returns.
+
+    `settings` are the server's settings by name, written as in a config file
+    (`serve(app, bind="127.0.0.1:8000", threads=8, max_body_bytes="1MiB")`; see
+    docs/settings.md). Settings that only steer the ferrule command (`app`, `config`,
+    `chdir`, `pythonpath`) are not accepted.
+
+    # Errors
+    `ConfigError` for an unknown or bad setting, `BindError` when a listening socket cannot
+    be bound, `TypeError` when `app` is not callable.
+    """
+    if not callable(app):
+        raise TypeError(f"serve() needs a WSGI callable as app, got {type(app).__name__}.")
+    for name in settings:
+        if name in _COMMAND_ONLY:
+            raise ConfigError(
+                f"Setting '{name}' only applies to the ferrule command; serve() does not take it."
+            )
+    config = Config(**settings)
+    _core().serve(app, config.to_core())
+
+
+# Python-only settings that only mean something to the command (importing the app, reading a
+# file); the others that are not `core` would be silently ignored by serve().
+_COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS if not setting.core)
+
+
+def _core() -> Any:
+    return importlib.import_module("ferrule._ferrule")
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: `__version__` comes from the compiled core, imported on first use.
+    if name == "__version__":
+        return _core().__version__
+    raise AttributeError(f"module 'ferrule' has no attribute '{name}'")

@@ -1,0 +1,234 @@
+"""The `ferrule` command: argv → Config → app → the Rust core, and exceptions → exit codes.
+
+The argparse parser is generated from `settings.SETTINGS` (one group per section); flags are
+read as raw text and converted by `config`, so every bad value gets the same kind of message.
+`main` is the only place in ferrule that turns exceptions into exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from ferrule import importer
+from ferrule.config import Config
+from ferrule.errors import AppImportError, ConfigError
+from ferrule.settings import SECTIONS, SETTINGS, Setting
+
+__all__ = [
+    "EXIT_APP_LOAD_ERROR",
+    "EXIT_CONFIG_ERROR",
+    "EXIT_OK",
+    "EXIT_SERVE_ERROR",
+    "build_parser",
+    "main",
+    "parse_flags",
+]
+
+#: The server ran and stopped after SIGTERM or SIGINT; or --help, --version.
+EXIT_OK = 0
+#: The server could not start or failed while running: a bind error, an unwritable log file.
+EXIT_SERVE_ERROR = 1
+#: A bad flag, env var or config file (argparse's usage-error code).
+EXIT_CONFIG_ERROR = 2
+#: The app could not be imported (gunicorn's APP_LOAD_ERROR).
+EXIT_APP_LOAD_ERROR = 4
+
+_DESCRIPTION = """\
+Serve a WSGI app, e.g. `ferrule myapp:app`.
+
+Settings come from, lowest precedence first: defaults, the config file named by --config,
+FERRULE_* environment variables, then these flags. Durations take 30, 30s, 500ms or 1h30m;
+sizes take 8192, 8KiB or 1MiB. Every setting is described in docs/settings.md."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the ferrule command with `argv` (default `sys.argv[1:]`); returns the exit code.
+
+    Blocks while the server runs.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the core installed its handlers (e.g. during a slow app import): the
+        # user asked to stop, and there is nothing to report.
+        return EXIT_OK
+
+
+def _run(args: list[str]) -> int:
+    # Step 1: flags, --help and --version (which need no valid settings).
+    try:
+        flags = parse_flags(args)
+    except ConfigError as err:
+        return _fail(err, EXIT_CONFIG_ERROR)
+    if flags.help:
+        sys.stdout.write(build_parser().format_help())
+        return EXIT_OK
+    if flags.version:
+        print(f"ferrule {_core().__version__}")
+        return EXIT_OK
+
+    # Step 2: settings, then the directory and import path the app is imported from.
+    try:
+        config = Config.load(args)
+        if config.app is None:
+            raise ConfigError(
+                "No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'."
+            )
+        _prepare_import_path(config)
+    except ConfigError as err:
+        return _fail(err, EXIT_CONFIG_ERROR)
+
+    # Step 3: the app.
+    try:
+        app = importer.import_app(config.app)
+    except AppImportError as err:
+        if err.__cause__ is not None:
+            sys.stderr.write(_format_app_traceback(err.__cause__))
+        return _fail(err, EXIT_APP_LOAD_ERROR)
+
+    # Step 4: serve until SIGTERM/SIGINT. BindError is an OSError.
+    try:
+        _core().serve(app, config.to_core())
+    except OSError as err:
+        return _fail(err, EXIT_SERVE_ERROR)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# Flags
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What argv said, before conversion. `given` holds (setting name, spelling as written,
+    raw text) per occurrence, in order; `config` converts them."""
+
+    given: tuple[tuple[str, str, str], ...]
+    help: bool
+    version: bool
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse would print usage and exit; cli.main decides exits, so raise instead.
+        raise ConfigError(message[:1].upper() + message[1:] + ".")
+
+
+class _Record(argparse.Action):
+    """Records each occurrence of a setting's flag with the spelling the user wrote, so that
+    messages can say `--keep-alive must be ...` to someone who typed gunicorn's flag."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        namespace.given.append((self.dest, option_string or self.dest, values))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser for the ferrule command, generated from `SETTINGS`."""
+    parser = _Parser(
+        prog="ferrule",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
+        allow_abbrev=False,
+    )
+    groups = {section: parser.add_argument_group(section) for section in SECTIONS}
+    for setting in SETTINGS:
+        group = groups[setting.section]
+        if setting.positional:
+            group.add_argument(setting.name, nargs="?", action=_Record, default=argparse.SUPPRESS,
+                               metavar=setting.metavar, help=_help_text(setting))
+            continue
+        group.add_argument(*setting.flags, dest=setting.name, action=_Record,
+                           default=argparse.SUPPRESS, metavar=setting.metavar,
+                           help=_help_text(setting))
+        aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
+        if aliases:
+            group.add_argument(*aliases, dest=setting.name, action=_Record,
+                               default=argparse.SUPPRESS, metavar=setting.metavar,
+                               help=argparse.SUPPRESS)
+    other = parser.add_argument_group("Other")
+    other.add_argument("-h", "--help", action="store_true", help="Show this help and exit.")
+    other.add_argument("--version", action="store_true",
+                       help="Print 'ferrule <version>' and exit.")
+    return parser
+
+
+def parse_flags(argv: Sequence[str]) -> Flags:
+    """Parses argv without converting values.
+
+    # Errors
+    `ConfigError` for unknown flags, a flag without its value, or extra arguments.
+    """
+    namespace = argparse.Namespace(given=[], help=False, version=False)
+    build_parser().parse_args(list(argv), namespace=namespace)
+    return Flags(given=tuple(namespace.given), help=namespace.help, version=namespace.version)
+
+
+def _help_text(setting: Setting) -> str:
+    text = setting.help.replace("`", "")
+    facts = [f"default: {setting.describe_default()}", f"env: {setting.env}"]
+    aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
+    if aliases:
+        facts.append("gunicorn: " + ", ".join(aliases))
+    # argparse %-formats help strings.
+    return f"{text} ({'; '.join(facts)})".replace("%", "%%")
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers of main
+
+
+def _core() -> Any:
+    """The compiled core, imported when first needed so that settings and flag errors are
+    reported even from a source tree where it is not built."""
+    return importlib.import_module("ferrule._ferrule")
+
+
+def _prepare_import_path(config: Config) -> None:
+    """Applies `chdir`, then puts `pythonpath` and the current directory in front of
+    `sys.path` (as gunicorn does), so `myapp:app` is found where the user stands.
+
+    # Errors
+    `ConfigError` when the directory cannot be entered.
+    """
+    if config.chdir is not None:
+        try:
+            os.chdir(config.chdir)
+        except OSError as err:
+            raise ConfigError(
+                f"Could not change directory to '{config.chdir}': {err.strerror}."
+            ) from None
+    entries = [os.path.abspath(entry) for entry in config.pythonpath] + [os.getcwd()]
+    entries = list(dict.fromkeys(entries))
+    sys.path[:] = entries + [entry for entry in sys.path if entry not in entries]
+
+
+def _format_app_traceback(cause: BaseException) -> str:
+    """The traceback of an exception the app's code raised, without the frames of importlib
+    and ferrule's importer, which only say how the module was reached."""
+    skipped = {os.path.normcase(os.path.abspath(path))
+               for path in (importer.__file__, importlib.__file__) if path}
+
+    def is_loader_frame(filename: str) -> bool:
+        return (filename.startswith("<frozen importlib")
+                or os.path.normcase(os.path.abspath(filename)) in skipped)
+
+    report = traceback.TracebackException.from_exception(cause)
+    report.stack = traceback.StackSummary.from_list(
+        [frame for frame in report.stack if not is_loader_frame(frame.filename)]
+    )
+    return "".join(report.format())
+
+
+def _fail(err: BaseException, code: int) -> int:
+    sys.stderr.write(f"ferrule: {err}\n")
+    return code

@@ -1,0 +1,43 @@
+"""The one exception hierarchy of the Python side: FerruleError and its subclasses.
+
+Raised by `config` (ConfigError), `importer` (AppImportError) and the Rust core
+(BindError, raised from `python.rs`). Messages are full sentences naming the setting, module
+or address. `cli.py` is the only place that turns these into exit codes.
+"""
+
+from __future__ import annotations
+
+__all__ = ["AppImportError", "BindError", "ConfigError", "FerruleError"]
+
+
+class FerruleError(Exception):
+    """Base class of every error ferrule raises on purpose."""
+
+
+class ConfigError(FerruleError):
+    """A setting is unknown or has a bad value, in argv, the environment, a config file or
+    keyword arguments. The message names the setting as the user wrote it:
+    ``--threads must be >= 1, got 0``."""
+
+
+class AppImportError(FerruleError):
+    """The app reference could not be turned into a WSGI callable.
+
+    When the app's own code raised (while its module was imported, or in a factory), that
+    exception is the ``__cause__`` and its traceback is worth showing; when the module simply
+    does not exist, there is no cause.
+    """
+
+
+class BindError(FerruleError, OSError):
+    """Binding a listening socket failed (address in use, permission denied, bad host).
+
+    Raised by the core as ``BindError(errno, message)``, where the message is a full sentence
+    naming the address, or as ``BindError(message)``. ``str()`` gives the message without
+    OSError's ``[Errno N]`` prefix; ``errno`` stays available for code that wants it.
+    """
+
+    def __str__(self) -> str:
+        if self.strerror is not None:
+            return str(self.strerror)
+        return super().__str__()

@@ -1,0 +1,715 @@
+"""THE settings table: every setting ferrule has, declared once.
+
+Each `Setting` names its flags, env var, config-file key, value type, default, section, help
+and rules. `config` resolves values from these declarations, `cli` builds argparse from them,
+`scripts/gen_settings_doc.py` renders `docs/settings.md` from them, and the settings marked
+`core` are the keys of the dict handed to the Rust core (checked against
+`_ferrule.CORE_SETTINGS`).
+
+Value types convert what the user wrote (a CLI/env string, or a TOML/keyword value) into the
+value the core receives, raising `InvalidValue` with the broken rule; `config` adds the name of
+the setting as the user wrote it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable, ClassVar
+
+__all__ = [
+    "BIND_DEFAULT_PORT",
+    "SECTIONS",
+    "SETTINGS",
+    "Check",
+    "InvalidValue",
+    "Setting",
+    "ValueType",
+    "by_name",
+    "normalize_bind",
+]
+
+
+class InvalidValue(ValueError):
+    """A value broke a rule. `rule` completes "<setting> ...", `got` shows the value."""
+
+    def __init__(self, rule: str, got: str) -> None:
+        super().__init__(f"{rule}, got {got}")
+        self.rule = rule
+        self.got = got
+
+
+# --------------------------------------------------------------------------------------------
+# Value types. `convert` accepts a string (CLI, env var, TOML string, keyword) and the native
+# values a TOML file or a keyword argument can carry. Booleans are never numbers here, though
+# Python says `True == 1`.
+
+
+class ValueType:
+    """Converts user input to a setting's value. `name` is what the docs call the type."""
+
+    name = "value"
+
+    def convert(self, raw: object) -> Any:
+        raise NotImplementedError
+
+    def show(self, value: Any) -> str:
+        """How a converted value appears after "got" in an error message."""
+        return repr(value)
+
+
+class _Int(ValueType):
+    name = "integer"
+    _SYNTAX = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+    def convert(self, raw: object) -> int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and self._SYNTAX.fullmatch(raw):
+            return int(raw)
+        raise InvalidValue("must be an integer", repr(raw))
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+
+class _Bool(ValueType):
+    name = "boolean"
+    _WORDS: ClassVar[dict[str, bool]] = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
+
+    def convert(self, raw: object) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in self._WORDS:
+            return self._WORDS[raw.strip().lower()]
+        raise InvalidValue("must be true or false", repr(raw))
+
+
+class _Str(ValueType):
+    name = "string"
+
+    def convert(self, raw: object) -> str:
+        if isinstance(raw, str):
+            return raw
+        raise InvalidValue("must be a string", repr(raw))
+
+
+class _OptionalStr(ValueType):
+    """A string where empty (or None, from Python) means "off"."""
+
+    name = "string (empty = off)"
+
+    def convert(self, raw: object) -> str | None:
+        if raw is None or raw == "":
+            return None
+        if isinstance(raw, str):
+            return raw
+        raise InvalidValue("must be a string", repr(raw))
+
+
+class _Path(_OptionalStr):
+    name = "path"
+
+
+class _Choice(ValueType):
+    def __init__(self, *choices: str) -> None:
+        self.choices = choices
+        self.name = "one of " + ", ".join(choices)
+
+    def convert(self, raw: object) -> str:
+        if isinstance(raw, str) and raw.strip().lower() in self.choices:
+            return raw.strip().lower()
+        raise InvalidValue("must be one of " + ", ".join(self.choices), repr(raw))
+
+
+class _Duration(ValueType):
+    """A time span, converted to float seconds: `30` (seconds), `30s`, `500ms`, `2m`, `1h30m`.
+
+    Units come largest first, each at most once, without spaces. TOML numbers are seconds.
+    """
+
+    name = "duration"
+    _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+    _SYNTAX = re.compile(
+        rf"(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m)?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>{_NUMBER})ms)?"
+    )
+    _SECONDS: ClassVar[dict[str, Any]] = {"h": 3600, "m": 60, "s": 1, "ms": Decimal("0.001")}
+    RULE = "must be a duration like 30, 30s, 500ms or 1h30m"
+
+    def convert(self, raw: object) -> float:
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            return float(raw)
+        if isinstance(raw, str):
+            text = raw.strip()
+            if re.fullmatch(self._NUMBER, text):
+                return float(text)
+            match = self._SYNTAX.fullmatch(text)
+            if text and match:
+                total = sum(Decimal(part) * self._SECONDS[unit]
+                            for unit, part in match.groupdict().items() if part is not None)
+                return float(total)
+        raise InvalidValue(self.RULE, repr(raw))
+
+    def show(self, value: Any) -> str:
+        return f"{value:g}s" if isinstance(value, float) and math.isfinite(value) else repr(value)
+
+
+class _ByteSize(ValueType):
+    """A size in bytes, converted to int: `8192`, `8KiB`, `8 KiB`, `1MiB`, `1GiB`, `1kB`.
+
+    Binary units (KiB, MiB, GiB, TiB) are powers of 1024, decimal ones (kB, MB, GB, TB) powers
+    of 1000; units are case-insensitive. A fraction is allowed when the result is a whole
+    number of bytes (`1.5KiB`).
+    """
+
+    name = "size"
+    _SYNTAX = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "b": 1,
+              "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+              "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+    RULE = "must be a size like 8192, 8KiB or 1MiB"
+
+    def convert(self, raw: object) -> int:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            match = self._SYNTAX.fullmatch(raw)
+            if match and match.group(2).lower() in self._UNITS:
+                try:
+                    size = Decimal(match.group(1)) * self._UNITS[match.group(2).lower()]
+                except InvalidOperation:  # pragma: no cover - the regex admits only decimals
+                    size = Decimal("NaN")
+                if size == size.to_integral_value():
+                    return int(size)
+                raise InvalidValue("must be a whole number of bytes", repr(raw))
+        raise InvalidValue(self.RULE, repr(raw))
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+
+class _List(ValueType):
+    """A list of strings. From text (CLI, env var) it is comma-separated; a TOML file or a
+    keyword argument may give a list or a comma-separated string. `item` may check and
+    normalise each entry. Converted to a tuple (settings are immutable)."""
+
+    def __init__(self, item: Callable[[str], str] | None = None) -> None:
+        self.item = item
+        self.name = "list of strings (comma-separated in env vars and flags)"
+
+    def convert(self, raw: object) -> tuple[str, ...]:
+        if isinstance(raw, str):
+            items = [part.strip() for part in raw.split(",")]
+            items = [part for part in items if part]
+        elif isinstance(raw, (list, tuple)) and all(isinstance(part, str) for part in raw):
+            items = list(raw)
+        else:
+            raise InvalidValue("must be a list of strings", repr(raw))
+        if self.item is not None:
+            items = [self.item(part) for part in items]
+        return tuple(items)
+
+    def show(self, value: Any) -> str:
+        return repr(list(value))
+
+
+INT = _Int()
+BOOL = _Bool()
+STR = _Str()
+OPTIONAL_STR = _OptionalStr()
+PATH = _Path()
+DURATION = _Duration()
+BYTE_SIZE = _ByteSize()
+
+
+# --------------------------------------------------------------------------------------------
+# Bind addresses. Decided like gunicorn (`gunicorn/util.py: parse_address`): `HOST:PORT`,
+# `[IPv6]:PORT`, `unix:PATH`; a bare `HOST` or `[IPv6]` gets port 8000; `:PORT` means every
+# IPv4 interface (gunicorn binds the empty host, which is INADDR_ANY), written out as
+# `0.0.0.0:PORT` so the log says what is bound. Port 0 asks the kernel for a free port.
+# Unlike gunicorn, a bare IPv6 address without brackets is rejected: `::1:8000` is ambiguous.
+
+BIND_DEFAULT_PORT = 8000
+BIND_RULE = "must be HOST:PORT, [IPv6]:PORT or unix:PATH"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def normalize_bind(text: str) -> str:
+    """`text` as the core expects it: `"127.0.0.1:8000"`, `"[::1]:8000"`, `"unix:/tmp/x.sock"`.
+
+    # Errors
+    `InvalidValue` when the syntax is wrong or the port is out of range.
+    """
+    address = text.strip()
+    if address.startswith("unix:"):
+        path = address[len("unix:"):]
+        if not path or "\0" in path:
+            raise InvalidValue("must name a socket path after 'unix:'", repr(text))
+        return address
+    if address.startswith("["):
+        host, bracket, rest = address[1:].partition("]")
+        if not bracket:
+            raise InvalidValue(BIND_RULE, repr(text))
+        try:
+            host = ipaddress.IPv6Address(host).compressed
+        except ValueError:
+            raise InvalidValue("must have an IPv6 address inside [brackets]", repr(text)) from None
+        return f"[{host}]:{_port(rest, text)}"
+    if address.count(":") > 1:
+        raise InvalidValue("must put an IPv6 address in brackets, like [::1]:8000", repr(text))
+    host, colon, port_text = address.partition(":")
+    port = _port(colon + port_text, text)
+    if host == "" and colon:
+        host = "0.0.0.0"
+    if not _HOSTNAME.fullmatch(host):
+        raise InvalidValue(BIND_RULE, repr(text))
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise InvalidValue("must have a valid IPv4 address", repr(text)) from None
+    return f"{host.lower()}:{port}"
+
+
+def _port(rest: str, text: str) -> int:
+    """The port in `rest` (`""` or `":PORT"`), defaulting to 8000."""
+    if rest == "":
+        return BIND_DEFAULT_PORT
+    if not rest.startswith(":") or not rest[1:].isdigit() or not rest[1:].isascii():
+        raise InvalidValue(BIND_RULE, repr(text))
+    port = int(rest[1:])
+    if port > 65535:
+        raise InvalidValue("must have a port between 0 and 65535", repr(text))
+    return port
+
+
+# --------------------------------------------------------------------------------------------
+# Rules checked after conversion.
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rule a converted value must follow. `rule` completes "<setting> ..." in messages."""
+
+    rule: str
+    ok: Callable[[Any], bool]
+
+
+def at_least(minimum: float) -> Check:
+    return Check(f"must be >= {minimum:g}", lambda value: value >= minimum)
+
+
+def at_most(maximum: float, shown: str | None = None) -> Check:
+    return Check(f"must be <= {shown or maximum}", lambda value: value <= maximum)
+
+
+def _is_root_path(value: str) -> bool:
+    return value == "" or (value.startswith("/") and not value.endswith("/"))
+
+
+# Bounds that keep values inside the core's integer types (i32 for counts handed to the
+# kernel, i64 for byte counts) and inside what Rust's `Duration::from_secs_f64` accepts.
+_MAX_COUNT = 2**31 - 1
+_MAX_BYTES = 2**63 - 1
+_COUNT = (at_least(1), at_most(_MAX_COUNT))
+_SIZE = (at_least(1), at_most(_MAX_BYTES))
+_TIMEOUT = (
+    Check("must be > 0", lambda value: value > 0),
+    # 24h: far beyond any sane request timeout; stops typos like `30h` and infinities.
+    at_most(86400.0, "24h"),
+)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting. Its spellings are mechanical: name `graceful_timeout`, flag
+    `--graceful-timeout`, env var `FERRULE_GRACEFUL_TIMEOUT`, config-file key
+    `graceful_timeout`."""
+
+    name: str
+    section: str
+    type: ValueType
+    #: The default as a user would write it (`"8KiB"`, `"10s"`); None means unset.
+    default: Any
+    help: str
+    #: CLI spellings; empty for the positional `app`.
+    flags: tuple[str, ...] = ()
+    #: gunicorn's spellings where they differ from ours; accepted, hidden from --help.
+    gunicorn: tuple[str, ...] = ()
+    #: Whether the value is handed to the Rust core (a key of `Config.to_core()`).
+    core: bool = False
+    #: Rules on the converted value, checked in order.
+    checks: tuple[Check, ...] = ()
+    #: The flag may be given several times; the values add up (list settings).
+    repeatable: bool = False
+    #: Argument name in --help.
+    metavar: str | None = None
+    #: How the docs and --help describe the default when the value itself says too little.
+    default_text: str | None = None
+    #: Whether a config file may set it (not `config` itself).
+    in_file: bool = True
+
+    @property
+    def env(self) -> str:
+        return "FERRULE_" + self.name.upper()
+
+    @property
+    def positional(self) -> bool:
+        return not self.flags
+
+    def default_value(self) -> Any:
+        """The default, converted like user input."""
+        return None if self.default is None else self.type.convert(self.default)
+
+    def describe_default(self) -> str:
+        if self.default_text is not None:
+            return self.default_text
+        if isinstance(self.default, (list, tuple)):
+            return ", ".join(self.default)
+        return str(self.default)
+
+    def check(self, value: Any) -> None:
+        """Raises `InvalidValue` for the first rule `value` breaks; None (unset) passes."""
+        if value is None:
+            return
+        for check in self.checks:
+            if not check.ok(value):
+                raise InvalidValue(check.rule, self.type.show(value))
+
+
+SECTIONS = ("Application", "Server", "Logging", "Limits", "Timeouts")
+
+SETTINGS: tuple[Setting, ...] = (
+    # ---- Application: what to serve and how to find it. Python only.
+    Setting(
+        name="app",
+        section="Application",
+        type=_Str(),
+        default=None,
+        default_text="none (required by the ferrule command)",
+        metavar="APP",
+        help=(
+            "The WSGI app to serve: `module:attribute` (e.g. `myapp:app`, `pkg.web:server.app`), "
+            "or `module:factory()` to call a factory, with literal arguments if it needs them "
+            "(`myapp:create_app('prod', debug=False)`). A bare `module` looks for `application`, "
+            "then `app`. Given as the positional argument of the ferrule command; "
+            "`ferrule.serve()` takes the app object instead."
+        ),
+    ),
+    Setting(
+        name="config",
+        section="Application",
+        type=PATH,
+        default=None,
+        default_text="none (no file is read)",
+        flags=("-c", "--config"),
+        metavar="FILE",
+        in_file=False,
+        help=(
+            "A TOML file with settings: `ferrule.toml` (settings as top-level keys) or "
+            "`pyproject.toml` (the `[tool.ferrule]` table). Nothing is loaded unless this is "
+            "given, so a stray file never changes how a server runs. Keys are setting names "
+            "(`max_body_bytes = \"1MiB\"`); unknown keys are errors."
+        ),
+    ),
+    Setting(
+        name="chdir",
+        section="Application",
+        type=PATH,
+        default=None,
+        default_text="none (the current directory)",
+        flags=("--chdir",),
+        metavar="DIR",
+        checks=(Check("must be an existing directory", os.path.isdir),),
+        help=(
+            "Change to this directory before importing the app. Relative paths in other "
+            "settings (log files, unix sockets, `pythonpath`) are then relative to it."
+        ),
+    ),
+    Setting(
+        name="pythonpath",
+        section="Application",
+        type=_List(),
+        default=(),
+        default_text="none",
+        flags=("--pythonpath",),
+        repeatable=True,
+        metavar="DIRS",
+        help=(
+            "Directories to put in front of `sys.path` before importing the app, "
+            "comma-separated; the flag can be repeated. The current directory (after `chdir`) "
+            "is always on the path, as with gunicorn."
+        ),
+    ),
+    Setting(
+        name="root_path",
+        section="Application",
+        type=STR,
+        default="",
+        default_text='"" (mounted at /)',
+        flags=("--root-path",),
+        metavar="PATH",
+        core=True,
+        checks=(Check("must be empty or start with '/' and not end with '/'", _is_root_path),),
+        help=(
+            "The URL prefix the app is mounted under behind a proxy, e.g. `/api`: it becomes "
+            "`SCRIPT_NAME`, and a request path starting with it has it removed from "
+            "`PATH_INFO`."
+        ),
+    ),
+    # ---- Server: where to listen and how many requests run the app at once.
+    Setting(
+        name="bind",
+        section="Server",
+        type=_List(item=lambda text: normalize_bind(text)),
+        default=("127.0.0.1:8000",),
+        flags=("-b", "--bind"),
+        repeatable=True,
+        metavar="ADDRESS",
+        core=True,
+        checks=(
+            Check("must name at least one address", lambda value: len(value) > 0),
+            Check("must not name the same address twice",
+                  lambda value: len(set(value)) == len(value)),
+        ),
+        help=(
+            "Where to listen: `HOST:PORT`, `[IPv6]:PORT` or `unix:PATH`. A bare `HOST` (or "
+            "`[IPv6]`) listens on port 8000; `:PORT` listens on every IPv4 interface "
+            "(`0.0.0.0:PORT`), as with gunicorn. Port 0 picks a free port. Repeat the flag (or "
+            "separate addresses with commas) to listen on several addresses."
+        ),
+    ),
+    Setting(
+        name="threads",
+        section="Server",
+        type=INT,
+        # 4, as waitress: enough to overlap apps' I/O waits (database, upstream HTTP), during
+        # which the GIL is released, without adding GIL contention and memory for CPU-bound
+        # apps. Chosen without measurement; revisit with bench/ numbers.
+        default=4,
+        flags=("--threads",),
+        metavar="N",
+        core=True,
+        checks=_COUNT,
+        help=(
+            "Python threads per worker that run the app: at most this many requests run app "
+            "code at once in a worker. 4 (as in waitress) overlaps requests that wait on I/O "
+            "(databases, upstream HTTP) with the GIL released, without the GIL contention and "
+            "memory of many threads in CPU-bound apps; raise it for apps that mostly wait."
+        ),
+    ),
+    # ---- Logging.
+    Setting(
+        name="access_log",
+        section="Logging",
+        type=OPTIONAL_STR,
+        default=None,
+        default_text="none (off)",
+        flags=("--access-log",),
+        gunicorn=("--access-logfile",),
+        metavar="FILE",
+        core=True,
+        help="Where to write one line per request: `-` for stdout, or a file path. Off unless set.",
+    ),
+    Setting(
+        name="access_log_format",
+        section="Logging",
+        type=STR,
+        default='%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+        flags=("--access-log-format",),
+        gunicorn=("--access-logformat",),
+        metavar="FORMAT",
+        core=True,
+        help=(
+            "The access log line, in gunicorn's syntax. The default is gunicorn's: remote "
+            "address (`h`), `-` (`l`), user (`u`), time (`t`), request line (`r`), status "
+            "(`s`), response body bytes (`b`), referer (`f`), user agent (`a`)."
+        ),
+    ),
+    Setting(
+        name="error_log",
+        section="Logging",
+        type=STR,
+        default="-",
+        default_text="- (stderr)",
+        flags=("--error-log",),
+        gunicorn=("--error-logfile", "--log-file"),
+        metavar="FILE",
+        core=True,
+        checks=(Check("must not be empty", lambda value: value != ""),),
+        help=(
+            "Where to write the error log (startup, app errors, warnings): `-` for stderr, or a "
+            "file path."
+        ),
+    ),
+    Setting(
+        name="log_level",
+        section="Logging",
+        type=_Choice("debug", "info", "warning", "error", "critical"),
+        default="info",
+        flags=("--log-level",),
+        metavar="LEVEL",
+        core=True,
+        help="The least severe error log messages written: debug, info, warning, error, critical.",
+    ),
+    # ---- Limits: every input is bounded, on by default.
+    Setting(
+        name="max_request_line_bytes",
+        section="Limits",
+        type=BYTE_SIZE,
+        default="8KiB",
+        flags=("--max-request-line-bytes",),
+        gunicorn=("--limit-request-line",),
+        metavar="SIZE",
+        core=True,
+        checks=_SIZE,
+        help="The longest request line (method, target, version), CRLF excluded. Longer: 414.",
+    ),
+    Setting(
+        name="max_header_count",
+        section="Limits",
+        type=INT,
+        default=100,
+        flags=("--max-header-count",),
+        gunicorn=("--limit-request-fields",),
+        metavar="N",
+        core=True,
+        checks=_COUNT,
+        help="The most header fields in one request head (trailers count too). More: 431.",
+    ),
+    Setting(
+        name="max_header_bytes",
+        section="Limits",
+        type=BYTE_SIZE,
+        default="8KiB",
+        flags=("--max-header-bytes",),
+        gunicorn=("--limit-request-field_size", "--limit-request-field-size"),
+        metavar="SIZE",
+        core=True,
+        checks=_SIZE,
+        help="The longest single header field line (`name: value`). Longer: 431.",
+    ),
+    Setting(
+        name="max_head_bytes",
+        section="Limits",
+        type=BYTE_SIZE,
+        # 64 KiB: room for 100 headers of typical size, chosen without measurement.
+        default="64KiB",
+        flags=("--max-head-bytes",),
+        metavar="SIZE",
+        core=True,
+        checks=_SIZE,
+        help="The largest whole request head, request line to blank line. Larger: 431.",
+    ),
+    Setting(
+        name="max_body_bytes",
+        section="Limits",
+        type=BYTE_SIZE,
+        default="1GiB",
+        flags=("--max-body-bytes",),
+        metavar="SIZE",
+        core=True,
+        checks=(at_least(0), at_most(_MAX_BYTES)),
+        help="The largest request body; 0 means unlimited. Larger: 413.",
+    ),
+    Setting(
+        name="max_connections",
+        section="Limits",
+        type=INT,
+        default=1000,
+        flags=("--max-connections",),
+        metavar="N",
+        core=True,
+        checks=_COUNT,
+        help=(
+            "The most client connections a worker holds open at once. At the limit the worker "
+            "stops accepting; new connections wait in the listen backlog."
+        ),
+    ),
+    Setting(
+        name="backlog",
+        section="Limits",
+        type=INT,
+        default=2048,
+        flags=("--backlog",),
+        metavar="N",
+        core=True,
+        checks=_COUNT,
+        help=(
+            "The listen(2) backlog: connections the kernel queues before ferrule accepts them. "
+            "Linux caps it at `net.core.somaxconn`."
+        ),
+    ),
+    # ---- Timeouts: every wait on the client is bounded, on by default.
+    Setting(
+        name="header_timeout",
+        section="Timeouts",
+        type=DURATION,
+        default="10s",
+        flags=("--header-timeout",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "How long a client may take to send a whole request head, from its first byte. "
+            "Over it: 408 and the connection is closed."
+        ),
+    ),
+    Setting(
+        name="body_timeout",
+        section="Timeouts",
+        type=DURATION,
+        default="30s",
+        flags=("--body-timeout",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "How long to wait for more request body bytes while the app reads the body (per "
+            "read, so large uploads over slow links still work). Over it: the read fails and "
+            "the connection is closed."
+        ),
+    ),
+    Setting(
+        name="keepalive_timeout",
+        section="Timeouts",
+        type=DURATION,
+        default="5s",
+        flags=("--keepalive-timeout",),
+        gunicorn=("--keep-alive",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help="How long an idle keep-alive connection waits for the next request before closing.",
+    ),
+    Setting(
+        name="send_timeout",
+        section="Timeouts",
+        type=DURATION,
+        default="30s",
+        flags=("--send-timeout",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "How long to wait for the client to accept more response bytes (per write). "
+            "Over it: the connection is closed."
+        ),
+    ),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def by_name(name: str) -> Setting:
+    """The setting called `name`. # Errors: KeyError when there is none."""
+    return _BY_NAME[name]
