@@ -16,3 +16,13 @@
 //! `pool` → `wsgi` → `bridge`. Only `python`, `pool` and `wsgi` use pyo3.
 
 pub mod http;
+#[macro_use]
+pub mod log;
+pub mod bridge;
+pub mod config;
+pub mod conn;
+pub mod listener;
+pub mod pool;
+mod python;
+pub mod server;
+pub mod wsgi;

@@ -1,0 +1,136 @@
+//! The seam between `conn` (async, owns the socket) and the Python threads (blocking, own
+//! the app): the `Job` handed over per request, the events flowing back, and the `Handler`
+//! trait `server` is generic over. No logic, no pyo3.
+//!
+//! Body bytes are pulled: the app's first read of `wsgi.input` sends `NeedBody` on the
+//! response channel; `conn` answers with one `BodyEvent` per demand. So a body is never
+//! buffered whole, and `100 Continue` goes out only if the app reads.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::http::RequestHead;
+
+/// Facts about the connection a request arrived on; shared by its requests.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The client's address; `None` on unix sockets.
+    pub peer: Option<SocketAddr>,
+    /// The listening address the connection was accepted on; `None` on unix sockets.
+    pub local: Option<SocketAddr>,
+    /// `wsgi.url_scheme`.
+    pub scheme: &'static str,
+}
+
+/// One request handed to the app.
+pub struct Job {
+    pub head: RequestHead,
+    pub conn: Arc<ConnInfo>,
+    /// Body events from `conn`, one per `NeedBody`.
+    pub body: crossbeam_channel::Receiver<BodyEvent>,
+    /// Events back to `conn`.
+    pub events: mpsc::Sender<ResponseEvent>,
+    /// Held until the job is finished: one of the request permits that bound how many
+    /// requests a worker accepts at once (backpressure counts requests).
+    pub permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// A response head prepared (and validated) by `wsgi`.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    pub status: u16,
+    /// `"200 OK"`.
+    pub status_line: Bytes,
+    /// The app's headers as `Name: value\r\n` lines.
+    pub header_block: Vec<u8>,
+    /// The app's `Content-Length`, or the length the server computed.
+    pub content_length: Option<u64>,
+    /// `content_length` was computed by the server (write it out) rather than set by the app.
+    pub add_content_length: bool,
+    pub has_date: bool,
+    pub has_server: bool,
+    /// The app sent `Connection: close`: close after this response.
+    pub wants_close: bool,
+}
+
+/// A body served from an open file with sendfile(2).
+#[derive(Debug)]
+pub struct FileBody {
+    pub file: std::fs::File,
+    pub offset: u64,
+    pub len: u64,
+}
+
+/// Why the app side gave up on a response whose head was already sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AbortReason {
+    /// The app raised; the message is logged by `wsgi` already.
+    AppError,
+    /// The app could not be run to the end (a panic in the server's own code).
+    Internal,
+}
+
+/// Events from the app side to `conn`, in order.
+#[derive(Debug)]
+pub enum ResponseEvent {
+    /// The head and the first body bytes (possibly empty); `end` means nothing follows.
+    Start { head: ResponseHead, body: Bytes, end: bool },
+    /// More body bytes (never empty).
+    Data(Bytes),
+    /// Body bytes from a file.
+    File(FileBody),
+    /// The response is complete.
+    End,
+    /// The response cannot be completed; close the connection.
+    Abort(AbortReason),
+    /// `wsgi.input` wants the next body bytes; answer with one `BodyEvent`.
+    NeedBody,
+}
+
+/// Answers to `NeedBody`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyEvent {
+    /// Body bytes (never empty).
+    Data(Bytes),
+    /// The body is complete.
+    End,
+    /// The body cannot be read to the end.
+    Failed(BodyFailure),
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFailure {
+    /// The client closed the connection before the body ended.
+    Disconnected,
+    /// No body bytes within `body_timeout`.
+    Timeout,
+    /// The body is larger than `max_body_bytes`.
+    TooLarge,
+    /// Chunked framing was broken.
+    Invalid,
+}
+
+impl BodyFailure {
+    pub fn message(self) -> &'static str {
+        match self {
+            BodyFailure::Disconnected => "client disconnected before the request body ended",
+            BodyFailure::Timeout => "timed out waiting for the request body",
+            BodyFailure::TooLarge => "request body larger than max_body_bytes",
+            BodyFailure::Invalid => "invalid chunked framing in the request body",
+        }
+    }
+}
+
+/// Runs jobs. Implemented by `pool::Pool` (Python threads) and by fakes in tests.
+pub trait Handler: Send + Sync + 'static {
+    /// Hands a job over without blocking. The caller holds a request permit, so the
+    /// hand-off queue always has room; `Err` returns the job when the handler is gone.
+    ///
+    /// # Errors
+    /// The job back, when the handler no longer runs jobs.
+    fn dispatch(&self, job: Job) -> Result<(), Job>;
+}

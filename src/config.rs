@@ -1,0 +1,148 @@
+//! Typed settings for the Rust core. The Python side parses and validates user input
+//! (`python/ferrule/settings.py`); `python.rs` extracts it into `Config`. Nothing here reads
+//! argv, env vars or files.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::http::Limits;
+use crate::log::Level;
+
+/// Everything one worker needs to serve.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub binds: Vec<BindSpec>,
+    /// Python threads per worker (`--threads`).
+    pub threads: NonZeroUsize,
+    /// `SCRIPT_NAME` for every request; stripped from the front of `PATH_INFO` when present.
+    pub root_path: String,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    /// Concurrent connections per worker; the accept loop pauses at this count.
+    pub max_connections: usize,
+    /// The listen(2) backlog.
+    pub backlog: u32,
+    pub log: LogConfig,
+}
+
+/// Time bounds on a connection. Read by `conn`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// From accept (or the end of the previous response) to a complete head once a byte came.
+    pub header: Duration,
+    /// Longest idle gap while the app waits for body bytes.
+    pub body: Duration,
+    /// Longest idle time between requests on a persistent connection.
+    pub keepalive: Duration,
+    /// Longest time one write may wait for a client that does not read.
+    pub send: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header: Duration::from_secs(10),
+            body: Duration::from_secs(30),
+            keepalive: Duration::from_secs(5),
+            send: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Where and how to log. Read by `log::init`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `None`: no access log. `Some("-")`: stdout. Otherwise a file path (appended to).
+    pub access_log: Option<String>,
+    /// gunicorn-style format string (`%(h)s %(r)s …`).
+    pub access_log_format: String,
+    /// `"-"`: stderr. Otherwise a file path (appended to).
+    pub error_log: String,
+    pub level: Level,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            access_log: None,
+            access_log_format: crate::log::access::DEFAULT_FORMAT.to_owned(),
+            error_log: "-".to_owned(),
+            level: Level::Info,
+        }
+    }
+}
+
+/// One address to listen on, as given by `--bind` (already normalised by Python).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BindSpec {
+    /// `host:port` or `[v6]:port`; the host may be a name to resolve.
+    Tcp { host: String, port: u16 },
+    /// `unix:PATH`.
+    Unix(PathBuf),
+}
+
+impl BindSpec {
+    /// Parses `127.0.0.1:8000`, `[::1]:8000`, `localhost:8000` or `unix:/run/app.sock`.
+    ///
+    /// # Errors
+    /// A message naming the bad value.
+    pub fn parse(s: &str) -> Result<BindSpec, String> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(format!("invalid bind address {s:?}: empty unix socket path"));
+            }
+            return Ok(BindSpec::Unix(PathBuf::from(path)));
+        }
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (h, p) = rest
+                .split_once("]:")
+                .ok_or_else(|| format!("invalid bind address {s:?}: expected [IPv6]:PORT"))?;
+            (h, p)
+        } else {
+            s.rsplit_once(':')
+                .ok_or_else(|| format!("invalid bind address {s:?}: expected HOST:PORT"))?
+        };
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("invalid bind address {s:?}: bad port {port:?}"))?;
+        Ok(BindSpec::Tcp { host: host.to_owned(), port })
+    }
+}
+
+impl Config {
+    /// A config with every default and the given binds; used by tests and embedders.
+    pub fn with_binds(binds: Vec<BindSpec>) -> Config {
+        Config {
+            binds,
+            threads: NonZeroUsize::new(4).expect("4 is non-zero"),
+            root_path: String::new(),
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+            max_connections: 1000,
+            backlog: 2048,
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bind_forms() {
+        assert_eq!(
+            BindSpec::parse("127.0.0.1:8000"),
+            Ok(BindSpec::Tcp { host: "127.0.0.1".into(), port: 8000 })
+        );
+        assert_eq!(
+            BindSpec::parse("[::1]:0"),
+            Ok(BindSpec::Tcp { host: "::1".into(), port: 0 })
+        );
+        assert_eq!(BindSpec::parse("unix:/tmp/a.sock"), Ok(BindSpec::Unix("/tmp/a.sock".into())));
+        assert!(BindSpec::parse("127.0.0.1").is_err());
+        assert!(BindSpec::parse("h:99999").is_err());
+        assert!(BindSpec::parse("unix:").is_err());
+    }
+}

@@ -1,0 +1,487 @@
+//! One request/response exchange on a connection: hand the job over, answer the app's
+//! body demands from the socket, write the response as its events arrive, enforce the
+//! declared length, drain the unread body, and write the access record.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Instant as StdInstant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+use super::{with_send_timeout, ConnContext, ConnError, Transport, READ_CHUNK};
+use crate::bridge::{
+    AbortReason, BodyEvent, BodyFailure, ConnInfo, FileBody, Handler, Job, ResponseEvent, ResponseHead,
+};
+use crate::http::body::{BodyDecoder, Decoded};
+use crate::http::encode::{self, ConnectionHeader, ResponseFraming, ResponseParts};
+use crate::http::{HttpError, RequestHead, Version};
+use crate::log::{self, Level};
+
+/// Response events that may wait between the app and the socket. Small, so a slow
+/// client holds back the app (through `blocking_send`) instead of queueing its output.
+/// 4 was chosen without measurement.
+const RESPONSE_EVENTS: usize = 4;
+
+/// Unread request body the server will read and discard to keep a connection alive
+/// after the response. Past it, the connection is closed instead. Arbitrary.
+const DRAIN_LIMIT: u64 = 1024 * 1024;
+
+/// Body bytes below this size are copied next to the head or chunk framing so that one
+/// write carries both; larger ones are written from their own buffer. Arbitrary.
+const COALESCE_LIMIT: usize = 16 * 1024;
+
+/// Where the response stands.
+enum Writing {
+    /// Nothing sent yet.
+    NotStarted,
+    /// The head is out; body bytes follow in `framing`. Kept after the end for the
+    /// access record.
+    Body(Outgoing),
+}
+
+struct Outgoing {
+    framing: ResponseFraming,
+    /// Body bytes sent so far.
+    sent: u64,
+    status: u16,
+    header_block: Vec<u8>,
+    /// The app sent more than its Content-Length; the excess was cut (logged once).
+    overran: bool,
+}
+
+/// Serves one request whose head has been read. `Ok(true)`: the connection may carry
+/// another request.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run<T: Transport, H: Handler>(
+    stream: &mut T,
+    buf: &mut BytesMut,
+    head: RequestHead,
+    info: &Arc<ConnInfo>,
+    remote: &str,
+    handler: &H,
+    ctx: &ConnContext,
+    shutting_down: bool,
+) -> Result<bool, ConnError> {
+    let started_wall = SystemTime::now();
+    let started = StdInstant::now();
+    let permit = Arc::clone(&ctx.request_permits)
+        .acquire_owned()
+        .await
+        .expect("the request semaphore is never closed");
+    let (events_tx, mut events) = mpsc::channel(RESPONSE_EVENTS);
+    let (body_tx, body_rx) = crossbeam_channel::bounded(1);
+    let mut ex = Exchange {
+        stream,
+        buf,
+        ctx,
+        decoder: BodyDecoder::new(head.framing, &ctx.limits),
+        body_tx,
+        version: head.version,
+        is_head: head.is_head(),
+        expects_continue: head.expects_continue,
+        continue_sent: false,
+        body_wanted: false,
+        body_deadline: None,
+        keep_alive: head.keep_alive && !shutting_down,
+        writing: Writing::NotStarted,
+        wbuf: BytesMut::with_capacity(1024),
+    };
+    let request_head = head.clone();
+    let job = Job { head, conn: Arc::clone(info), body: body_rx, events: events_tx, permit };
+    if handler.dispatch(job).is_err() {
+        ex.write_server_error(503, "Service Unavailable", "the server is shutting down").await?;
+        return Ok(false);
+    }
+
+    let result = ex.pump(&mut events).await;
+    // Dropping the receiver tells the app side that nobody listens any more: its next
+    // send fails and it stops iterating (and calls close()).
+    drop(events);
+    let mut keep_alive = match result {
+        Ok(keep_alive) => keep_alive,
+        Err(err) => {
+            ex.log_access(remote, &request_head, started_wall, started);
+            return Err(err);
+        }
+    };
+    if keep_alive {
+        keep_alive = ex.drain_body().await;
+    }
+    ex.log_access(remote, &request_head, started_wall, started);
+    Ok(keep_alive)
+}
+
+struct Exchange<'a, T> {
+    stream: &'a mut T,
+    buf: &'a mut BytesMut,
+    ctx: &'a ConnContext,
+    decoder: BodyDecoder,
+    body_tx: crossbeam_channel::Sender<BodyEvent>,
+    version: Version,
+    is_head: bool,
+    expects_continue: bool,
+    continue_sent: bool,
+    /// The app asked for body bytes and the buffer had none: read the socket.
+    body_wanted: bool,
+    /// When waiting for body bytes gives up (`body_timeout` after the demand).
+    body_deadline: Option<Instant>,
+    keep_alive: bool,
+    writing: Writing,
+    /// Head and small-body staging buffer, reused across writes of this response.
+    wbuf: BytesMut,
+}
+
+impl<T: Transport> Exchange<'_, T> {
+    /// Runs until the app's response is complete (or failed). `Ok(keep_alive)`.
+    async fn pump(&mut self, events: &mut mpsc::Receiver<ResponseEvent>) -> Result<bool, ConnError> {
+        loop {
+            let deadline = self.body_deadline;
+            let read_body = self.body_wanted;
+            tokio::select! {
+                ev = events.recv() => {
+                    match ev {
+                        Some(ResponseEvent::NeedBody) => self.on_need_body().await?,
+                        Some(ResponseEvent::Start { head, body, end }) => {
+                            self.on_start(head, body).await?;
+                            if end {
+                                self.finish().await?;
+                                return Ok(self.keep_alive);
+                            }
+                        }
+                        Some(ResponseEvent::Data(data)) => self.on_data(data).await?,
+                        Some(ResponseEvent::File(file)) => self.on_file(file).await?,
+                        Some(ResponseEvent::End) => {
+                            self.finish().await?;
+                            return Ok(self.keep_alive);
+                        }
+                        Some(ResponseEvent::Abort(reason)) => {
+                            self.on_abort(&reason).await?;
+                            return Ok(false);
+                        }
+                        None => {
+                            // The app side vanished without ending the response: a bug in
+                            // the server, contained to this request.
+                            log_at!(Level::Error, "response channel closed before the response ended");
+                            self.on_abort(&AbortReason::Internal).await?;
+                            return Ok(false);
+                        }
+                    }
+                }
+                read = self.stream.read_buf(self.buf), if read_body => {
+                    match read {
+                        Ok(0) => {
+                            self.keep_alive = false;
+                            self.send_body(BodyEvent::Failed(BodyFailure::Disconnected));
+                        }
+                        Ok(_) => {
+                            self.body_deadline = Some(Instant::now() + self.ctx.timeouts.body);
+                            self.try_answer_body_demand();
+                        }
+                        Err(err) => {
+                            self.keep_alive = false;
+                            self.send_body(BodyEvent::Failed(BodyFailure::Disconnected));
+                            log_at!(Level::Debug, "reading request body: {err}");
+                        }
+                    }
+                }
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if read_body && deadline.is_some() => {
+                    self.keep_alive = false;
+                    self.send_body(BodyEvent::Failed(BodyFailure::Timeout));
+                }
+            }
+        }
+    }
+
+    fn send_body(&mut self, event: BodyEvent) {
+        self.body_wanted = false;
+        self.body_deadline = None;
+        // Capacity 1 and one event per demand: the slot is always free. A closed channel
+        // means the app side finished the job; nothing waits for the bytes.
+        let _ = self.body_tx.try_send(event);
+    }
+
+    /// Answers the pending demand from the buffer if it can; otherwise leaves
+    /// `body_wanted` set so the pump reads the socket.
+    fn try_answer_body_demand(&mut self) {
+        match self.decoder.decode(self.buf) {
+            Ok(Decoded::Data(data)) => self.send_body(BodyEvent::Data(data)),
+            Ok(Decoded::Done) => self.send_body(BodyEvent::End),
+            Ok(Decoded::NeedMore) => {
+                self.body_wanted = true;
+                if self.body_deadline.is_none() {
+                    self.body_deadline = Some(Instant::now() + self.ctx.timeouts.body);
+                }
+                self.buf.reserve(READ_CHUNK);
+            }
+            Err(err) => {
+                // The framing is lost: no further request can be read from this
+                // connection.
+                self.keep_alive = false;
+                let failure = if err == HttpError::BodyTooLarge { BodyFailure::TooLarge } else { BodyFailure::Invalid };
+                log_at!(Level::Debug, "request body: {err}");
+                self.send_body(BodyEvent::Failed(failure));
+            }
+        }
+    }
+
+    async fn on_need_body(&mut self) -> Result<(), ConnError> {
+        // RFC 9110 §10.1.1: send 100 (Continue) when the app first asks for the body,
+        // and not at all if it never does.
+        if self.expects_continue && !self.continue_sent && !self.decoder.is_done() {
+            self.continue_sent = true;
+            if matches!(self.writing, Writing::NotStarted) {
+                with_send_timeout(self.ctx, self.stream.write_all(encode::CONTINUE)).await?;
+            }
+        }
+        self.try_answer_body_demand();
+        Ok(())
+    }
+
+    async fn on_start(&mut self, head: ResponseHead, body: Bytes) -> Result<(), ConnError> {
+        if !matches!(self.writing, Writing::NotStarted) {
+            log_at!(Level::Error, "app side started a response twice");
+            return Err(ConnError::Io(io::Error::other("response started twice")));
+        }
+        let framing = encode::response_framing(self.is_head, self.version, head.status, head.content_length);
+        if head.wants_close || framing == ResponseFraming::CloseDelimited {
+            self.keep_alive = false;
+        }
+        // A body the app left unread must be drained before the next request. When the
+        // client still waits for `100 Continue`, or the rest is too large or of unknown
+        // size past the limit, closing is cheaper than draining; say so in the head.
+        if !self.decoder.is_done() && (self.expects_continue && !self.continue_sent) {
+            self.keep_alive = false;
+        }
+        let connection = if !self.keep_alive {
+            ConnectionHeader::Close
+        } else if self.version == Version::Http10 {
+            ConnectionHeader::KeepAlive
+        } else {
+            ConnectionHeader::Omit
+        };
+        self.wbuf.clear();
+        let parts = ResponseParts {
+            status_line: &head.status_line,
+            header_block: &head.header_block,
+            has_date: head.has_date,
+            has_server: head.has_server,
+        };
+        encode::response_head(&mut self.wbuf, &parts, framing, head.add_content_length, connection);
+        self.writing = Writing::Body(Outgoing {
+            framing,
+            sent: 0,
+            status: head.status,
+            header_block: head.header_block,
+            overran: false,
+        });
+        self.write_body(body).await
+    }
+
+    async fn on_data(&mut self, data: Bytes) -> Result<(), ConnError> {
+        if matches!(self.writing, Writing::Body(_)) {
+            self.write_body(data).await
+        } else {
+            log_at!(Level::Error, "app side sent body bytes before the head");
+            Err(ConnError::Io(io::Error::other("body before head")))
+        }
+    }
+
+    /// Stages and writes body bytes (which may be empty: then only staged head bytes go
+    /// out) under the response framing and the declared length.
+    async fn write_body(&mut self, mut data: Bytes) -> Result<(), ConnError> {
+        let Writing::Body(out) = &mut self.writing else {
+            return Err(ConnError::Io(io::Error::other("no response in progress")));
+        };
+        match out.framing {
+            ResponseFraming::NoBody => data.clear(),
+            ResponseFraming::Length(declared) => {
+                let room = declared - out.sent;
+                if data.len() as u64 > room {
+                    if !out.overran {
+                        out.overran = true;
+                        log_at!(
+                            Level::Error,
+                            "app sent more body bytes than its Content-Length ({declared}); the excess was cut"
+                        );
+                    }
+                    data.truncate(room as usize);
+                }
+            }
+            ResponseFraming::Chunked | ResponseFraming::CloseDelimited => {}
+        }
+        out.sent += data.len() as u64;
+        let chunked = out.framing == ResponseFraming::Chunked && !data.is_empty();
+        if chunked {
+            encode::chunk_head(&mut self.wbuf, data.len());
+        }
+        if data.len() <= COALESCE_LIMIT {
+            self.wbuf.extend_from_slice(&data);
+            if chunked {
+                self.wbuf.extend_from_slice(encode::CHUNK_END);
+            }
+            let staged = self.wbuf.split();
+            if !staged.is_empty() {
+                with_send_timeout(self.ctx, self.stream.write_all(&staged)).await?;
+            }
+        } else {
+            let staged = self.wbuf.split();
+            if !staged.is_empty() {
+                with_send_timeout(self.ctx, self.stream.write_all(&staged)).await?;
+            }
+            with_send_timeout(self.ctx, self.stream.write_all(&data)).await?;
+            if chunked {
+                with_send_timeout(self.ctx, self.stream.write_all(encode::CHUNK_END)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a file body with sendfile(2), under the framing and declared length.
+    async fn on_file(&mut self, file: FileBody) -> Result<(), ConnError> {
+        let Writing::Body(out) = &mut self.writing else {
+            log_at!(Level::Error, "app side sent a file before the head");
+            return Err(ConnError::Io(io::Error::other("file before head")));
+        };
+        let mut len = file.len;
+        match out.framing {
+            ResponseFraming::NoBody => len = 0,
+            ResponseFraming::Length(declared) => len = len.min(declared - out.sent),
+            ResponseFraming::Chunked | ResponseFraming::CloseDelimited => {}
+        }
+        out.sent += len;
+        let chunked = out.framing == ResponseFraming::Chunked && len > 0;
+        if chunked {
+            encode::chunk_head(&mut self.wbuf, len as usize);
+        }
+        let staged = self.wbuf.split();
+        if !staged.is_empty() {
+            with_send_timeout(self.ctx, self.stream.write_all(&staged)).await?;
+        }
+        let fd = file.file.as_raw_fd();
+        let mut offset = i64::try_from(file.offset).map_err(|_| io::Error::other("file offset too large"))?;
+        let mut remaining = len;
+        while remaining > 0 {
+            with_send_timeout(self.ctx, self.stream.writable()).await?;
+            // 1 GiB per call keeps the count inside what sendfile(2) accepts everywhere.
+            let step = remaining.min(1 << 30) as usize;
+            match self.stream.try_sendfile(fd, &mut offset, step) {
+                Ok(0) => {
+                    return Err(ConnError::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "file ended before its length was sent",
+                    )));
+                }
+                Ok(n) => remaining -= n as u64,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => return Err(ConnError::Io(err)),
+            }
+        }
+        if chunked {
+            with_send_timeout(self.ctx, self.stream.write_all(encode::CHUNK_END)).await?;
+        }
+        Ok(())
+    }
+
+    /// Completes the response: the last chunk, or the check that the declared length was
+    /// met (an app that sent less leaves the client waiting for bytes that will never come,
+    /// so the connection is closed).
+    async fn finish(&mut self) -> Result<(), ConnError> {
+        let Writing::Body(out) = &self.writing else {
+            log_at!(Level::Error, "app side ended a response it never started");
+            return self.write_server_error(500, "Internal Server Error", "no response").await;
+        };
+        let (framing, sent) = (out.framing, out.sent);
+        match framing {
+            ResponseFraming::Chunked => {
+                with_send_timeout(self.ctx, self.stream.write_all(encode::LAST_CHUNK)).await?;
+            }
+            ResponseFraming::Length(declared) if sent < declared => {
+                log_at!(
+                    Level::Error,
+                    "app sent {sent} body bytes but declared Content-Length {declared}; closing the connection"
+                );
+                self.keep_alive = false;
+            }
+            ResponseFraming::CloseDelimited => self.keep_alive = false,
+            _ => {}
+        }
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    async fn on_abort(&mut self, reason: &AbortReason) -> Result<(), ConnError> {
+        self.keep_alive = false;
+        match self.writing {
+            Writing::NotStarted => {
+                self.write_server_error(500, "Internal Server Error", "the request could not be completed").await
+            }
+            Writing::Body(_) => {
+                log_at!(Level::Debug, "response aborted after its head was sent ({reason:?}); closing");
+                Ok(())
+            }
+        }
+    }
+
+    async fn write_server_error(&mut self, status: u16, reason: &str, detail: &str) -> Result<(), ConnError> {
+        let mut out = BytesMut::with_capacity(256);
+        let body = format!("{status} {reason}: {detail}\n");
+        encode::simple_response(&mut out, status, reason, body.as_bytes(), true);
+        self.keep_alive = false;
+        self.writing = Writing::Body(Outgoing {
+            framing: ResponseFraming::Length(body.len() as u64),
+            sent: body.len() as u64,
+            status,
+            header_block: Vec::new(),
+            overran: false,
+        });
+        with_send_timeout(self.ctx, self.stream.write_all(&out)).await
+    }
+
+    /// Reads and discards what the app left of the request body, within bounds, so the
+    /// connection can carry the next request. `false`: close instead.
+    async fn drain_body(&mut self) -> bool {
+        let mut drained: u64 = 0;
+        loop {
+            match self.decoder.decode(self.buf) {
+                Ok(Decoded::Done) => return true,
+                Ok(Decoded::Data(data)) => {
+                    drained += data.len() as u64;
+                    if drained > DRAIN_LIMIT {
+                        return false;
+                    }
+                }
+                Ok(Decoded::NeedMore) => {
+                    self.buf.reserve(READ_CHUNK);
+                    let deadline = Instant::now() + self.ctx.timeouts.body;
+                    match timeout_at(deadline, self.stream.read_buf(self.buf)).await {
+                        Ok(Ok(n)) if n > 0 => {}
+                        _ => return false,
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn log_access(&self, remote: &str, head: &RequestHead, started_wall: SystemTime, started: StdInstant) {
+        let Some(format) = log::access() else { return };
+        let (status, body_bytes, header_block): (u16, u64, &[u8]) = match &self.writing {
+            Writing::Body(out) => (out.status, out.sent, &out.header_block),
+            Writing::NotStarted => (0, 0, b""),
+        };
+        let record = log::access::Record {
+            remote,
+            head,
+            status,
+            body_bytes,
+            started: started_wall,
+            elapsed: started.elapsed(),
+            response_headers: header_block,
+        };
+        log::write_access(format.render(&record).as_bytes());
+    }
+}

@@ -1,0 +1,254 @@
+//! The per-connection loop. Owns the socket, the read/write timeouts, keep-alive,
+//! `100 Continue`, streaming the request body on demand, writing the response and draining
+//! what the app left unread. Parsing is delegated to `http`; running the app to a
+//! `Handler`, which talks back over the channels in `bridge`.
+//!
+//! One connection is one task; it serves its requests strictly in order, so pipelined
+//! requests are answered in order.
+
+mod exchange;
+mod transport;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{watch, Semaphore};
+use tokio::time::{timeout_at, Instant};
+
+use crate::bridge::{ConnInfo, Handler};
+use crate::config::Timeouts;
+use crate::http::{self, encode, HttpError, Limits, RequestHead};
+use crate::log::Level;
+
+pub use transport::Transport;
+
+/// How much to ask the socket for per read. 64 KiB: large enough for typical form posts
+/// in one read, chosen without measurement.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Longest we keep reading (and discarding) after an error response, so the client sees
+/// the response instead of a reset. Arbitrary.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1024 * 1024;
+
+/// Settings and shared state every connection of a worker reads.
+#[derive(Debug)]
+pub struct ConnContext {
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    /// One permit per request that may be with the Python threads at once (running or
+    /// queued). Waiting for one is the backpressure of the whole worker.
+    pub request_permits: Arc<Semaphore>,
+}
+
+/// Why a connection ended other than by a clean close. Logged at debug level: these are
+/// the client's doing or the network's, never worth an operator's attention.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("rejected request: {0}")]
+    Http(#[from] HttpError),
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    #[error("timed out {0}")]
+    Timeout(Phase),
+}
+
+/// What the connection was doing when a timeout struck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    ReadingHead,
+    ReadingBody,
+    Writing,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::ReadingHead => "reading the request head",
+            Phase::ReadingBody => "reading the request body",
+            Phase::Writing => "writing the response",
+        })
+    }
+}
+
+/// Serves one connection until it closes. `shutdown` turning true asks the connection to
+/// finish the request in progress (answering it with `Connection: close`) and stop.
+pub async fn serve<T: Transport, H: Handler>(
+    mut stream: T,
+    info: Arc<ConnInfo>,
+    handler: Arc<H>,
+    ctx: Arc<ConnContext>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // Latency matters more than packet count: responses are written whole anyway.
+    // A socket that refuses TCP_NODELAY still works.
+    let _ = stream.set_nodelay();
+    let remote = match info.peer {
+        Some(addr) => addr.ip().to_string(),
+        None => "-".to_owned(),
+    };
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut first = true;
+    loop {
+        let head = match read_head(&mut stream, &mut buf, &ctx, first, &mut shutdown).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(HeadFailure::Rejected(err)) => {
+                log_at!(Level::Debug, "{remote}: {err}");
+                reject(&mut stream, &ctx, err.status(), err.reason(), &err.to_string()).await;
+                return;
+            }
+            Err(HeadFailure::TimedOut { got_bytes }) => {
+                // RFC 9110 §15.5.9: 408 when the client started a request but did not
+                // finish it in time; an idle connection is just closed.
+                if got_bytes {
+                    reject(&mut stream, &ctx, 408, "Request Timeout", "request head not received in time").await;
+                }
+                return;
+            }
+            Err(HeadFailure::Io(err)) => {
+                log_at!(Level::Debug, "{remote}: {err}");
+                return;
+            }
+        };
+        first = false;
+        if let http::BodyFraming::Length(n) = head.framing {
+            let limit = ctx.limits.max_body_bytes;
+            if limit != 0 && n > limit {
+                let err = HttpError::BodyTooLarge;
+                reject(&mut stream, &ctx, err.status(), err.reason(), "request body larger than max_body_bytes").await;
+                return;
+            }
+        }
+        let shutting_down = *shutdown.borrow();
+        let outcome = exchange::run(
+            &mut stream,
+            &mut buf,
+            head,
+            &info,
+            &remote,
+            handler.as_ref(),
+            &ctx,
+            shutting_down,
+        )
+        .await;
+        match outcome {
+            Ok(true) if !*shutdown.borrow() => {}
+            Ok(_) => {
+                // Best effort: the response is complete; the close is a courtesy.
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Err(err) => {
+                log_at!(Level::Debug, "{remote}: {err}");
+                return;
+            }
+        }
+    }
+}
+
+enum HeadFailure {
+    Rejected(HttpError),
+    TimedOut { got_bytes: bool },
+    Io(io::Error),
+}
+
+/// Reads until `buf` holds a complete head. `Ok(None)`: the connection ended cleanly
+/// between requests (EOF, idle timeout, or shutdown while idle).
+async fn read_head<T: Transport>(
+    stream: &mut T,
+    buf: &mut BytesMut,
+    ctx: &ConnContext,
+    first: bool,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<RequestHead>, HeadFailure> {
+    let timeouts = &ctx.timeouts;
+    // The first request of a connection gets `header_timeout` from accept; later ones
+    // may idle for `keepalive_timeout`, then get `header_timeout` from their first byte.
+    let mut deadline = if first || !buf.is_empty() {
+        Instant::now() + timeouts.header
+    } else {
+        Instant::now() + timeouts.keepalive
+    };
+    let mut waiting_idle = !first && buf.is_empty();
+    loop {
+        if !buf.is_empty() {
+            match http::parse::request_head(buf, &ctx.limits) {
+                Ok(Some(head)) => return Ok(Some(head)),
+                Ok(None) => {}
+                Err(err) => return Err(HeadFailure::Rejected(err)),
+            }
+        }
+        if buf.is_empty() && *shutdown.borrow() {
+            return Ok(None);
+        }
+        buf.reserve(READ_CHUNK.min(ctx.limits.max_head_bytes + 2));
+        let read = tokio::select! {
+            r = timeout_at(deadline, stream.read_buf(buf)) => r,
+            // Only an idle connection stops at shutdown; a started head is finished.
+            _ = shutdown.changed(), if buf.is_empty() => return Ok(None),
+        };
+        match read {
+            Err(_elapsed) => {
+                return Err(HeadFailure::TimedOut { got_bytes: !buf.is_empty() });
+            }
+            Ok(Ok(0)) => {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                return Err(HeadFailure::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed during the request head",
+                )));
+            }
+            Ok(Ok(_)) => {
+                if waiting_idle {
+                    waiting_idle = false;
+                    deadline = Instant::now() + timeouts.header;
+                }
+            }
+            Ok(Err(err)) => return Err(HeadFailure::Io(err)),
+        }
+    }
+}
+
+/// Answers a request the server refuses, then closes: `Connection: close`, whatever else
+/// the client sent is discarded (never parsed), and the close lingers so the client reads
+/// the response instead of a reset.
+async fn reject<T: Transport>(stream: &mut T, ctx: &ConnContext, status: u16, reason: &str, detail: &str) {
+    let mut out = BytesMut::with_capacity(256);
+    let body = format!("{status} {reason}: {detail}\n");
+    encode::simple_response(&mut out, status, reason, body.as_bytes(), true);
+    if with_send_timeout(ctx, stream.write_all(&out)).await.is_ok() {
+        linger(stream).await;
+    }
+}
+
+/// Half-closes, then reads and discards for a short while, so that unread request bytes
+/// do not turn the close into a reset that destroys the response in flight.
+async fn linger<T: Transport>(stream: &mut T) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut scratch = vec![0u8; 16 * 1024];
+    let mut total = 0;
+    while total < LINGER_BYTES {
+        match timeout_at(deadline, stream.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 => total += n,
+            _ => return,
+        }
+    }
+}
+
+async fn with_send_timeout<F: Future<Output = io::Result<()>>>(ctx: &ConnContext, f: F) -> Result<(), ConnError> {
+    match tokio::time::timeout(ctx.timeouts.send, f).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(ConnError::Io(err)),
+        Err(_) => Err(ConnError::Timeout(Phase::Writing)),
+    }
+}

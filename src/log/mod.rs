@@ -1,0 +1,166 @@
+//! The error log and the access log sinks. `init` opens them once per process from
+//! `LogConfig`; `error!`/`warn!`/`info!`/`debug!` write gunicorn-style lines
+//! (`[2026-11-24 04:30:00 +0000] [1234] [INFO] message`); `access::Format` renders
+//! access lines. Formatting of timestamps lives in `time`.
+
+pub mod access;
+pub mod time;
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::sync::{Mutex, OnceLock};
+
+use crate::config::LogConfig;
+
+/// Severity of an error-log line; lines below the configured level are dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Debug,
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Level {
+    /// Parses the `--log-level` spellings.
+    ///
+    /// # Errors
+    /// The unknown name.
+    pub fn parse(s: &str) -> Result<Level, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "debug" => Ok(Level::Debug),
+            "info" => Ok(Level::Info),
+            "warning" | "warn" => Ok(Level::Warning),
+            "error" => Ok(Level::Error),
+            "critical" => Ok(Level::Critical),
+            _ => Err(format!("unknown log level {s:?}")),
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+            Level::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// Where log lines go.
+enum Sink {
+    Stdout,
+    Stderr,
+    File(std::fs::File),
+}
+
+impl Sink {
+    fn open(target: &str, console: Sink) -> io::Result<Sink> {
+        if target == "-" {
+            Ok(console)
+        } else {
+            OpenOptions::new().create(true).append(true).open(target).map(Sink::File)
+        }
+    }
+
+    /// Writes one whole line (or block) with a single write call where possible, so lines
+    /// from several threads and processes do not interleave.
+    fn write_all(&mut self, bytes: &[u8]) {
+        // Logging must never take a request down: a failed log write is dropped.
+        let _ = match self {
+            Sink::Stdout => io::stdout().lock().write_all(bytes),
+            Sink::Stderr => io::stderr().lock().write_all(bytes),
+            Sink::File(f) => f.write_all(bytes),
+        };
+    }
+}
+
+struct Logs {
+    level: Level,
+    error: Mutex<Sink>,
+    access: Option<(access::Format, Mutex<Sink>)>,
+}
+
+static LOGS: OnceLock<Logs> = OnceLock::new();
+
+/// Opens the log sinks. The first call wins; later calls (a second `serve()` in one
+/// process) keep the first configuration.
+///
+/// # Errors
+/// A file that cannot be opened, named in the message.
+pub fn init(config: &LogConfig) -> Result<(), String> {
+    if LOGS.get().is_some() {
+        return Ok(());
+    }
+    let error = Sink::open(&config.error_log, Sink::Stderr)
+        .map_err(|e| format!("cannot open --error-log {:?}: {e}", config.error_log))?;
+    let access = match &config.access_log {
+        None => None,
+        Some(target) => {
+            let sink = Sink::open(target, Sink::Stdout)
+                .map_err(|e| format!("cannot open --access-log {target:?}: {e}"))?;
+            Some((access::Format::parse(&config.access_log_format), Mutex::new(sink)))
+        }
+    };
+    // Another thread may have won the race; either configuration is complete.
+    let _ = LOGS.set(Logs { level: config.level, error: Mutex::new(error), access });
+    Ok(())
+}
+
+fn logs() -> &'static Logs {
+    LOGS.get_or_init(|| Logs { level: Level::Info, error: Mutex::new(Sink::Stderr), access: None })
+}
+
+/// True when a line at `level` would be written; callers skip formatting otherwise.
+pub fn enabled(level: Level) -> bool {
+    level >= logs().level
+}
+
+/// Writes one error-log line.
+pub fn write(level: Level, message: &str) {
+    if !enabled(level) {
+        return;
+    }
+    let mut line = String::with_capacity(message.len() + 48);
+    line.push('[');
+    time::push_log_timestamp(&mut line, std::time::SystemTime::now());
+    line.push_str("] [");
+    line.push_str(&std::process::id().to_string());
+    line.push_str("] [");
+    line.push_str(level.label());
+    line.push_str("] ");
+    line.push_str(message);
+    if !message.ends_with('\n') {
+        line.push('\n');
+    }
+    raw(line.as_bytes());
+}
+
+/// Writes bytes to the error log as they are (used by `wsgi.errors`).
+pub fn raw(bytes: &[u8]) {
+    let mut sink = logs().error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    sink.write_all(bytes);
+}
+
+/// The access log, when one is configured.
+pub fn access() -> Option<&'static access::Format> {
+    logs().access.as_ref().map(|(f, _)| f)
+}
+
+/// Writes one rendered access line (with its newline).
+pub fn write_access(line: &[u8]) {
+    if let Some((_, sink)) = &logs().access {
+        sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).write_all(line);
+    }
+}
+
+#[macro_export]
+macro_rules! log_at {
+    ($level:expr, $($arg:tt)*) => {
+        if $crate::log::enabled($level) {
+            $crate::log::write($level, &format!($($arg)*));
+        }
+    };
+}

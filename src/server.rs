@@ -1,0 +1,170 @@
+//! Inside a worker: the accept loops, the connection limit, request backpressure and the
+//! drain on shutdown. Connections are served by `conn`; requests by a `Handler`.
+//!
+//! Design: one task per listener accepts under two bounds. A connection permit
+//! (`max_connections`) is taken per connection; before each accept the loop also waits
+//! until a request permit is free, so a worker whose Python threads are all busy (and
+//! whose hand-off queue is full) leaves new connections in the kernel backlog, where
+//! another worker can take them.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{watch, Semaphore};
+
+use crate::bridge::{ConnInfo, Handler};
+use crate::config::Config;
+use crate::conn::{self, ConnContext};
+use crate::listener::Listener;
+use crate::log::Level;
+
+/// How long a stopping worker waits for its connections to finish.
+/// TODO(#4): becomes the `graceful_timeout` setting.
+pub const GRACEFUL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requests that may be with the Python threads at once, per thread: one running, one
+/// queued, so a thread that finishes finds its next job waiting. Chosen without
+/// measurement.
+const REQUESTS_PER_THREAD: usize = 2;
+
+/// Serves `listeners` until `shutdown` completes, then stops accepting, lets connections
+/// finish their current request, and returns when all are closed (or after
+/// `GRACEFUL_TIMEOUT`). Must run inside a tokio runtime with I/O and time enabled.
+///
+/// # Errors
+/// A listener that cannot be registered with the runtime.
+pub async fn run<H: Handler>(
+    listeners: Vec<Listener>,
+    handler: Arc<H>,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let max_connections = config.max_connections.max(1);
+    let connections = Arc::new(Semaphore::new(max_connections));
+    let ctx = Arc::new(ConnContext {
+        limits: config.limits.clone(),
+        timeouts: config.timeouts,
+        request_permits: Arc::new(Semaphore::new(config.threads.get() * REQUESTS_PER_THREAD)),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut accept_tasks = Vec::new();
+    for listener in listeners {
+        let acceptor = Acceptor {
+            handler: Arc::clone(&handler),
+            ctx: Arc::clone(&ctx),
+            connections: Arc::clone(&connections),
+            stop: stop_rx.clone(),
+        };
+        match listener {
+            Listener::Tcp(l) => {
+                let l = TcpListener::from_std(l)?;
+                accept_tasks.push(tokio::spawn(acceptor.run_tcp(l)));
+            }
+            Listener::Unix(l, _) => {
+                let l = UnixListener::from_std(l)?;
+                accept_tasks.push(tokio::spawn(acceptor.run_unix(l)));
+            }
+        }
+    }
+
+    shutdown.await;
+    log_at!(Level::Info, "shutting down: no new connections; finishing requests in progress");
+    // 1. Stop accepting and tell idle connections to close.
+    // A send error means no receiver is left, which is what we want anyway.
+    let _ = stop_tx.send(true);
+    for task in accept_tasks {
+        // The accept loops end promptly on `stop`; a panicked one has nothing to clean up.
+        let _ = task.await;
+    }
+    // 2. Wait until every connection permit is back: each connection task holds one.
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(GRACEFUL_TIMEOUT, connections.acquire_many(all)).await.is_err() {
+        log_at!(
+            Level::Warning,
+            "{} connection(s) still open after the graceful timeout; closing them",
+            max_connections - connections.available_permits()
+        );
+    }
+    Ok(())
+}
+
+struct Acceptor<H> {
+    handler: Arc<H>,
+    ctx: Arc<ConnContext>,
+    connections: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+}
+
+impl<H: Handler> Acceptor<H> {
+    /// Waits for a connection permit and a free request slot, or for `stop`.
+    async fn admit(&mut self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let wait = async {
+            let permit = Arc::clone(&self.connections)
+                .acquire_owned()
+                .await
+                .expect("the connection semaphore is never closed");
+            // Backpressure: do not take a new connection while every request slot is in
+            // use. The permit is released at once; it only gates the accept.
+            drop(self.ctx.request_permits.acquire().await.expect("the request semaphore is never closed"));
+            permit
+        };
+        tokio::select! {
+            permit = wait => Some(permit),
+            _ = self.stop.wait_for(|stop| *stop) => None,
+        }
+    }
+
+    async fn run_tcp(mut self, listener: TcpListener) {
+        let local = listener.local_addr().ok();
+        loop {
+            let Some(permit) = self.admit().await else { return };
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                _ = self.stop.wait_for(|stop| *stop) => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let info = Arc::new(ConnInfo { peer: Some(peer), local, scheme: "http" });
+                    self.spawn(stream, info, permit);
+                }
+                Err(err) => on_accept_error(&err).await,
+            }
+        }
+    }
+
+    async fn run_unix(mut self, listener: UnixListener) {
+        loop {
+            let Some(permit) = self.admit().await else { return };
+            let accepted = tokio::select! {
+                r = listener.accept() => r,
+                _ = self.stop.wait_for(|stop| *stop) => return,
+            };
+            match accepted {
+                Ok((stream, _)) => {
+                    let info = Arc::new(ConnInfo { peer: None, local: None, scheme: "http" });
+                    self.spawn(stream, info, permit);
+                }
+                Err(err) => on_accept_error(&err).await,
+            }
+        }
+    }
+
+    fn spawn<T: conn::Transport>(&self, stream: T, info: Arc<ConnInfo>, permit: tokio::sync::OwnedSemaphorePermit) {
+        let handler = Arc::clone(&self.handler);
+        let ctx = Arc::clone(&self.ctx);
+        let stop = self.stop.clone();
+        tokio::spawn(async move {
+            conn::serve(stream, info, handler, ctx, stop).await;
+            drop(permit);
+        });
+    }
+}
+
+/// accept(2) errors such as EMFILE are transient: log, back off briefly, keep going.
+async fn on_accept_error(err: &std::io::Error) {
+    log_at!(Level::Error, "accept failed: {err}");
+    // 100 ms: long enough to let descriptors free up, short enough to go unnoticed.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}

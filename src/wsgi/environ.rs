@@ -1,0 +1,208 @@
+//! The WSGI environ (PEP 3333 "environ Variables"): a template dict built once per worker
+//! with the keys that never change, copied per request and completed from the request
+//! head and the connection. Nothing comes from `os.environ`.
+
+use std::borrow::Cow;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use pyo3::{intern, IntoPyObjectExt};
+
+use super::error_stream::ErrorStream;
+use super::file_wrapper::FileWrapper;
+use super::input::Input;
+use crate::bridge::ConnInfo;
+use crate::http::RequestHead;
+
+/// Builds the per-worker template: `wsgi.*` constants, `SCRIPT_NAME`, server software.
+///
+/// # Errors
+/// Python errors while creating the dict (out of memory).
+pub fn template(py: Python<'_>, root_path: &str, multithread: bool) -> PyResult<Py<PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("wsgi.version", (1, 0))?;
+    d.set_item("wsgi.errors", Py::new(py, ErrorStream)?)?;
+    d.set_item("wsgi.multithread", multithread)?;
+    // TODO(#4): true when the master runs more than one worker.
+    d.set_item("wsgi.multiprocess", false)?;
+    d.set_item("wsgi.run_once", false)?;
+    d.set_item("wsgi.input_terminated", true)?;
+    d.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+    d.set_item("SCRIPT_NAME", root_path)?;
+    d.set_item("SERVER_SOFTWARE", concat!("ferrule/", env!("CARGO_PKG_VERSION")))?;
+    d.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
+    Ok(d.unbind())
+}
+
+/// What environ key a request header maps to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CgiKey {
+    /// `CONTENT_TYPE` / `CONTENT_LENGTH`: no `HTTP_` prefix (PEP 3333, CGI).
+    Plain(&'static str),
+    /// `HTTP_` + the upper-cased name with `-` as `_`.
+    Http(String),
+}
+
+/// Maps a header name to its environ key. `None` for names containing `_`: after mapping
+/// they would collide with the `-` spelling (`X_Auth_User` impersonating `X-Auth-User`),
+/// so they are dropped, as nginx and Apache do.
+pub fn cgi_key(name: &[u8]) -> Option<CgiKey> {
+    if name.contains(&b'_') {
+        return None;
+    }
+    if name.eq_ignore_ascii_case(b"content-type") {
+        return Some(CgiKey::Plain("CONTENT_TYPE"));
+    }
+    if name.eq_ignore_ascii_case(b"content-length") {
+        return Some(CgiKey::Plain("CONTENT_LENGTH"));
+    }
+    let mut key = String::with_capacity(5 + name.len());
+    key.push_str("HTTP_");
+    for &b in name {
+        key.push(if b == b'-' { '_' } else { char::from(b.to_ascii_uppercase()) });
+    }
+    Some(CgiKey::Http(key))
+}
+
+/// Decodes `%XX` escapes; malformed escapes are kept as they are (as gunicorn and
+/// werkzeug do).
+pub fn percent_decode(raw: &[u8]) -> Cow<'_, [u8]> {
+    if !raw.contains(&b'%') {
+        return Cow::Borrowed(raw);
+    }
+    Cow::Owned(percent_encoding::percent_decode(raw).collect())
+}
+
+/// The path part of the target as bytes: origin-form as is; the path of an absolute-form
+/// target; empty for authority-form and `*`.
+fn target_path(head: &RequestHead) -> &[u8] {
+    let path = head.path();
+    if path.first() == Some(&b'/') {
+        return path;
+    }
+    // absolute-form: scheme "://" authority path
+    if let Some(i) = path.windows(3).position(|w| w == b"://") {
+        let rest = &path[i + 3..];
+        return match rest.iter().position(|&b| b == b'/') {
+            Some(j) => &rest[j..],
+            None => b"/",
+        };
+    }
+    b""
+}
+
+/// `PATH_INFO`: percent-decoded path with `root_path` removed from its front when it is
+/// there (then it is `SCRIPT_NAME`'s part).
+pub fn path_info<'a>(path: &'a [u8], root_path: &str) -> Cow<'a, [u8]> {
+    let decoded = percent_decode(path);
+    let root = root_path.as_bytes();
+    if !root.is_empty() && decoded.starts_with(root) {
+        let rest_at = root.len();
+        if decoded.len() == rest_at || decoded[rest_at] == b'/' {
+            return Cow::Owned(decoded[rest_at..].to_vec());
+        }
+    }
+    decoded
+}
+
+/// Bytes as a Python `str`, one character per byte (PEP 3333: "native strings" are
+/// latin-1 decoded).
+pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if s.is_ascii() => PyString::new(py, s),
+        _ => {
+            let s: String = bytes.iter().map(|&b| char::from(b)).collect();
+            PyString::new(py, &s)
+        }
+    }
+}
+
+/// Builds one request's environ from the template, the head and the connection.
+///
+/// # Errors
+/// Python errors while filling the dict.
+pub fn build<'py>(
+    py: Python<'py>,
+    template: &Bound<'py, PyDict>,
+    root_path: &str,
+    head: &RequestHead,
+    conn: &ConnInfo,
+    input: Bound<'py, Input>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let env = template.copy()?;
+    env.set_item(intern!(py, "REQUEST_METHOD"), head.method())?;
+    env.set_item(intern!(py, "PATH_INFO"), latin1(py, &path_info(target_path(head), root_path)))?;
+    env.set_item(intern!(py, "QUERY_STRING"), latin1(py, head.query()))?;
+    env.set_item(intern!(py, "RAW_URI"), latin1(py, head.target()))?;
+    env.set_item(intern!(py, "REQUEST_URI"), latin1(py, head.target()))?;
+    env.set_item(intern!(py, "SERVER_PROTOCOL"), head.version.as_str())?;
+    match conn.local {
+        Some(addr) => {
+            env.set_item(intern!(py, "SERVER_NAME"), addr.ip().to_string())?;
+            env.set_item(intern!(py, "SERVER_PORT"), addr.port().to_string())?;
+        }
+        None => {
+            env.set_item(intern!(py, "SERVER_NAME"), "localhost")?;
+            env.set_item(intern!(py, "SERVER_PORT"), "80")?;
+        }
+    }
+    match conn.peer {
+        Some(addr) => {
+            env.set_item(intern!(py, "REMOTE_ADDR"), addr.ip().to_string())?;
+            env.set_item(intern!(py, "REMOTE_PORT"), addr.port().to_string())?;
+        }
+        None => {
+            env.set_item(intern!(py, "REMOTE_ADDR"), "")?;
+        }
+    }
+    env.set_item(intern!(py, "wsgi.url_scheme"), conn.scheme)?;
+    env.set_item(intern!(py, "wsgi.input"), input)?;
+    for (name, value) in head.header_pairs() {
+        let Some(key) = cgi_key(name) else { continue };
+        let key = match &key {
+            CgiKey::Plain(k) => PyString::intern(py, k),
+            CgiKey::Http(k) => PyString::intern(py, k),
+        };
+        let value = latin1(py, value);
+        // Repeated fields are joined (RFC 9110 §5.3); cookies with "; " (RFC 6265 §5.4).
+        match env.get_item(&key)? {
+            Some(prev) => {
+                let sep = if key.to_cow()? == "HTTP_COOKIE" { "; " } else { ", " };
+                let joined = format!("{}{sep}{}", prev.extract::<Cow<'_, str>>()?, value.to_cow()?);
+                env.set_item(key, joined.into_py_any(py)?)?;
+            }
+            None => env.set_item(key, value)?,
+        }
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_header_names_to_cgi_keys() {
+        let rows: &[(&[u8], Option<CgiKey>)] = &[
+            (b"Host", Some(CgiKey::Http("HTTP_HOST".into()))),
+            (b"x-forwarded-for", Some(CgiKey::Http("HTTP_X_FORWARDED_FOR".into()))),
+            (b"Content-Type", Some(CgiKey::Plain("CONTENT_TYPE"))),
+            (b"CONTENT-LENGTH", Some(CgiKey::Plain("CONTENT_LENGTH"))),
+            (b"X_Auth_User", None),
+            (b"content_type", None),
+        ];
+        for (name, want) in rows {
+            assert_eq!(&cgi_key(name), want, "{}", String::from_utf8_lossy(name));
+        }
+    }
+
+    #[test]
+    fn decodes_path_and_strips_root_path() {
+        assert_eq!(&*path_info(b"/a%20b/%2F", ""), b"/a b//");
+        assert_eq!(&*path_info(b"/bad%zz", ""), b"/bad%zz");
+        assert_eq!(&*path_info(b"/app/x", "/app"), b"/x");
+        assert_eq!(&*path_info(b"/app", "/app"), b"");
+        assert_eq!(&*path_info(b"/apple", "/app"), b"/apple");
+        assert_eq!(&*path_info(b"/%C3%A9", ""), "/\u{c3}\u{a9}".chars().map(|c| c as u8).collect::<Vec<_>>().as_slice());
+    }
+}

@@ -1,0 +1,36 @@
+//! PEP 3333 and nothing else: the environ, `start_response` and `write()`, `wsgi.input`,
+//! `wsgi.errors`, `wsgi.file_wrapper`, and `call_app`, which runs one job through the app
+//! and turns the result into response events. Runs on a Python thread (see `pool`).
+
+pub mod environ;
+pub mod error_stream;
+pub mod file_wrapper;
+pub mod input;
+pub mod response;
+pub mod start_response;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+pub use response::call_app;
+
+/// What every request of a worker shares, built once with the GIL held.
+pub struct Context {
+    pub app: Py<PyAny>,
+    /// The environ template (see `environ::template`).
+    pub template: Py<PyDict>,
+    /// `SCRIPT_NAME`.
+    pub root_path: String,
+}
+
+impl Context {
+    /// # Errors
+    /// Python errors while building the template.
+    pub fn new(py: Python<'_>, app: Py<PyAny>, root_path: &str, multithread: bool) -> PyResult<Context> {
+        Ok(Context {
+            app,
+            template: environ::template(py, root_path, multithread)?,
+            root_path: root_path.to_owned(),
+        })
+    }
+}

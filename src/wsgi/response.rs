@@ -1,0 +1,270 @@
+//! `call_app`: runs one job through the app (PEP 3333 "Specification Details"):
+//! 1. build the environ and `start_response`; call the app;
+//! 2. send the result: a one-element list in one event with a computed Content-Length,
+//!    a `FileWrapper` over a regular file with sendfile, anything else by iteration
+//!    (bytes only; the head goes out with the first non-empty chunk);
+//! 3. call the iterable's `close()` exactly once, whatever happened, before the response
+//!    is ended;
+//! 4. an exception before the head was sent becomes a 500 page; after, the response is
+//!    aborted (the connection closes). Both are logged with the traceback.
+
+use bytes::{Bytes, BytesMut};
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList};
+
+use super::file_wrapper::FileWrapper;
+use super::input::Input;
+use super::start_response::{send_event, SendError, StartResponse};
+use super::{environ, Context};
+use crate::bridge::{AbortReason, FileBody, Job, ResponseEvent, ResponseHead};
+use crate::http::BodyFraming;
+use crate::log::{self, Level};
+
+/// A list whose total size is at most this is joined and sent in one event. 64 KiB:
+/// one write for typical pages, chosen without measurement.
+const JOIN_LIMIT: usize = 64 * 1024;
+
+/// How the app's run ended.
+enum Outcome {
+    Done,
+    /// The app raised (or broke the protocol).
+    Failed(PyErr),
+    /// The client went away; nothing more can be sent.
+    Disconnected,
+}
+
+impl From<SendError> for Outcome {
+    fn from(e: SendError) -> Outcome {
+        match e {
+            SendError::App(err) => Outcome::Failed(err),
+            SendError::Disconnected => Outcome::Disconnected,
+        }
+    }
+}
+
+/// Runs one job. Never fails: every error is answered (500 or abort) and logged here.
+pub fn call_app(py: Python<'_>, ctx: &Context, job: Job) {
+    let Job { head, conn, body, events, permit } = job;
+    let request = format!("{} {}", head.method(), String::from_utf8_lossy(head.target()));
+    let empty = matches!(head.framing, BodyFraming::Empty | BodyFraming::Length(0));
+    let input = match Bound::new(py, Input::new(body, events.clone(), empty)) {
+        Ok(i) => i,
+        Err(err) => return fail_before_head(py, &events, &request, &err),
+    };
+    let env = match environ::build(py, ctx.template.bind(py), &ctx.root_path, &head, &conn, input) {
+        Ok(env) => env,
+        Err(err) => return fail_before_head(py, &events, &request, &err),
+    };
+    let sr = match Bound::new(py, StartResponse::new(events.clone())) {
+        Ok(sr) => sr,
+        Err(err) => return fail_before_head(py, &events, &request, &err),
+    };
+    let (outcome, iterable) = match ctx.app.bind(py).call1((env, &sr)) {
+        Ok(result) => (send_result(py, &result, &sr), Some(result)),
+        Err(err) => (Outcome::Failed(err), None),
+    };
+    // PEP 3333: "If the iterable returned by the application has a close() method, the
+    // server or gateway must call that method upon completion of the current request,
+    // whether the request was completed normally, or terminated early due to an
+    // application error during iteration or an early disconnect of the browser."
+    let close_error = iterable.and_then(|it| close(py, &it).err());
+    let outcome = match (outcome, close_error) {
+        (Outcome::Done, Some(err)) => Outcome::Failed(err),
+        (outcome, Some(err)) => {
+            log_app_error(py, &request, "in close()", &err);
+            outcome
+        }
+        (outcome, None) => outcome,
+    };
+    match outcome {
+        Outcome::Done => {
+            if let Err(err) = sr.borrow_mut().finish(py) {
+                if let SendError::App(err) = err {
+                    log_app_error(py, &request, "", &err);
+                    let _ = send_event(py, &events, server_error_event());
+                }
+            }
+        }
+        Outcome::Disconnected => {
+            log::write(Level::Debug, &format!("{request}: client disconnected during the response"));
+        }
+        Outcome::Failed(err) => {
+            log_app_error(py, &request, "", &err);
+            let headers_sent = sr.borrow().headers_sent();
+            let event = if headers_sent { ResponseEvent::Abort(AbortReason::AppError) } else { server_error_event() };
+            // A failed send means the client is gone; there is nobody left to tell.
+            let _ = send_event(py, &events, event);
+        }
+    }
+    drop(permit);
+}
+
+/// Sends the app's result (step 2 of the module docs).
+fn send_result(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartResponse>) -> Outcome {
+    if let Ok(list) = result.cast_exact::<PyList>() {
+        if let Some(outcome) = send_list(py, list, sr) {
+            return outcome;
+        }
+    }
+    if let Ok(wrapper) = result.cast::<FileWrapper>() {
+        if let Some(outcome) = send_file(py, wrapper.get(), sr) {
+            return outcome;
+        }
+    }
+    iterate(py, result, sr)
+}
+
+/// The fast path for lists of bytes: the whole body is known, so it gets a
+/// Content-Length and (when small) goes out in one event. `None`: not applicable.
+fn send_list(py: Python<'_>, list: &Bound<'_, PyList>, sr: &Bound<'_, StartResponse>) -> Option<Outcome> {
+    let mut sr = sr.borrow_mut();
+    if sr.headers_sent() {
+        return None;
+    }
+    let head = sr.head_mut()?;
+    let items: Vec<Bound<'_, PyBytes>> =
+        list.iter().map(|item| item.cast_into::<PyBytes>().ok()).collect::<Option<_>>()?;
+    let total: usize = items.iter().map(|b| b.as_bytes().len()).sum();
+    if head.content_length.is_none() {
+        head.content_length = Some(total as u64);
+        head.add_content_length = true;
+    }
+    if total <= JOIN_LIMIT {
+        let body = match items.as_slice() {
+            [one] => Bytes::copy_from_slice(one.as_bytes()),
+            many => {
+                let mut joined = BytesMut::with_capacity(total);
+                for b in many {
+                    joined.extend_from_slice(b.as_bytes());
+                }
+                joined.freeze()
+            }
+        };
+        return Some(match sr.send_whole(py, body) {
+            Ok(()) => Outcome::Done,
+            Err(e) => e.into(),
+        });
+    }
+    for item in &items {
+        if let Err(e) = sr.send_body(py, Bytes::copy_from_slice(item.as_bytes())) {
+            return Some(e.into());
+        }
+    }
+    Some(Outcome::Done)
+}
+
+/// `wsgi.file_wrapper` over a regular file: sendfile. `None`: not a regular file (or
+/// the head already went out through `write()`), iterate instead.
+fn send_file(py: Python<'_>, wrapper: &FileWrapper, sr: &Bound<'_, StartResponse>) -> Option<Outcome> {
+    let mut sr = sr.borrow_mut();
+    if sr.headers_sent() {
+        return None;
+    }
+    let head: &mut ResponseHead = sr.head_mut()?;
+    let file = wrapper.sendable(py)?;
+    let len = match head.content_length {
+        Some(declared) => file.len.min(declared),
+        None => {
+            head.content_length = Some(file.len);
+            head.add_content_length = true;
+            file.len
+        }
+    };
+    let event = ResponseEvent::File(FileBody { file: file.file, offset: file.offset, len });
+    Some(match sr.send_after_head(py, event) {
+        Ok(()) => Outcome::Done,
+        Err(e) => e.into(),
+    })
+}
+
+/// The general case: iterate, bytes only.
+fn iterate(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartResponse>) -> Outcome {
+    let iter = match result.try_iter() {
+        Ok(iter) => iter,
+        Err(_) => {
+            return Outcome::Failed(PyTypeError::new_err(format!(
+                "the app must return an iterable of bytes, not {}",
+                type_name(result)
+            )))
+        }
+    };
+    for item in iter {
+        let item = match item {
+            Ok(item) => item,
+            Err(err) => return Outcome::Failed(err),
+        };
+        let Ok(chunk) = item.cast::<PyBytes>() else {
+            return Outcome::Failed(PyTypeError::new_err(format!(
+                "the app's iterable must yield bytes, not {}",
+                type_name(&item)
+            )));
+        };
+        let data = Bytes::copy_from_slice(chunk.as_bytes());
+        if let Err(e) = sr.borrow_mut().send_body(py, data) {
+            return e.into();
+        }
+    }
+    Outcome::Done
+}
+
+fn close(py: Python<'_>, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
+    if iterable.is_exact_instance_of::<PyList>() {
+        return Ok(());
+    }
+    match iterable.getattr_opt(intern!(py, "close"))? {
+        Some(close) => close.call0().map(drop),
+        None => Ok(()),
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// The server's own 500 page.
+pub fn server_error_event() -> ResponseEvent {
+    let body = Bytes::from_static(b"500 Internal Server Error\n");
+    ResponseEvent::Start {
+        head: ResponseHead {
+            status: 500,
+            status_line: Bytes::from_static(b"500 Internal Server Error"),
+            header_block: b"Content-Type: text/plain; charset=utf-8\r\n".to_vec(),
+            content_length: Some(body.len() as u64),
+            add_content_length: true,
+            has_date: false,
+            has_server: false,
+            wants_close: false,
+        },
+        body,
+        end: true,
+    }
+}
+
+fn fail_before_head(py: Python<'_>, events: &tokio::sync::mpsc::Sender<ResponseEvent>, request: &str, err: &PyErr) {
+    log_app_error(py, request, "", err);
+    // A failed send means the client is gone.
+    let _ = send_event(py, events, server_error_event());
+}
+
+/// Logs an app error with its Python traceback, once.
+pub fn log_app_error(py: Python<'_>, request: &str, context: &str, err: &PyErr) {
+    if !log::enabled(Level::Error) {
+        return;
+    }
+    let trace = format_exception(py, err);
+    let sep = if context.is_empty() { "" } else { " " };
+    log::write(Level::Error, &format!("Error handling request {request}{sep}{context}\n{trace}"));
+}
+
+/// `traceback.format_exception(err)` joined; falls back to the exception's `str`.
+pub fn format_exception(py: Python<'_>, err: &PyErr) -> String {
+    let formatted = (|| -> PyResult<String> {
+        let tb = py.import(intern!(py, "traceback"))?;
+        let lines = tb.call_method1(intern!(py, "format_exception"), (err.value(py),))?;
+        let lines: Vec<String> = lines.extract()?;
+        Ok(lines.concat())
+    })();
+    formatted.unwrap_or_else(|_| format!("{err}\n"))
+}
