@@ -1,5 +1,9 @@
 //! Response encoding: the status line and headers, chunk framing, canned error responses,
 //! the cached `Date` value, and the one decision of how a response body is framed.
+//! `conn` calls these on every response, so they write into its buffer without allocating.
+
+use std::cell::Cell;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 
@@ -49,8 +53,16 @@ pub fn response_framing(
     status: u16,
     content_length: Option<u64>,
 ) -> ResponseFraming {
-    let _ = (request_is_head, version, status, content_length);
-    todo!("implemented by the http work")
+    // RFC 9110 §6.4.1: HEAD responses, 1xx, 204 and 304 never have content.
+    if request_is_head || (100..200).contains(&status) || status == 204 || status == 304 {
+        return ResponseFraming::NoBody;
+    }
+    match (content_length, version) {
+        (Some(n), _) => ResponseFraming::Length(n),
+        (None, Version::Http11) => ResponseFraming::Chunked,
+        // RFC 9112 §6.3 ¶8: without a length, an HTTP/1.0 body ends when the connection does.
+        (None, Version::Http10) => ResponseFraming::CloseDelimited,
+    }
 }
 
 /// Writes `HTTP/1.1 <status_line>\r\n`, the app's headers, `Server` and `Date` unless the
@@ -64,15 +76,45 @@ pub fn response_head(
     add_content_length: bool,
     connection: ConnectionHeader,
 ) {
-    let _ = (dst, parts, framing, add_content_length, connection);
-    todo!("implemented by the http work")
+    // 128: room for Server, Date, one framing header and Connection.
+    dst.reserve(parts.status_line.len() + parts.header_block.len() + 128);
+    dst.extend_from_slice(b"HTTP/1.1 ");
+    dst.extend_from_slice(parts.status_line);
+    dst.extend_from_slice(b"\r\n");
+    dst.extend_from_slice(parts.header_block);
+    if !parts.has_server {
+        dst.extend_from_slice(SERVER_FIELD);
+    }
+    if !parts.has_date {
+        write_date_field(dst);
+    }
+    match framing {
+        ResponseFraming::Chunked => dst.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+        ResponseFraming::Length(n) if add_content_length => write_content_length(dst, n),
+        ResponseFraming::Length(_) | ResponseFraming::NoBody | ResponseFraming::CloseDelimited => {}
+    }
+    write_connection(dst, connection);
+    dst.extend_from_slice(b"\r\n");
 }
 
 /// Writes the size line of one chunk (`<hex>\r\n`); the caller writes the data and then
 /// `CHUNK_END`. `len` must be > 0.
 pub fn chunk_head(dst: &mut BytesMut, len: usize) {
-    let _ = (dst, len);
-    todo!("implemented by the http work")
+    debug_assert!(len > 0, "a zero-size chunk would end the body");
+    let mut digits = [0u8; 2 * std::mem::size_of::<usize>()];
+    let mut start = digits.len();
+    let mut rest = len;
+    loop {
+        start -= 1;
+        digits[start] = b"0123456789abcdef"[rest & 0xf];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    dst.reserve(digits.len() - start + 2);
+    dst.extend_from_slice(&digits[start..]);
+    dst.extend_from_slice(b"\r\n");
 }
 
 /// Ends one chunk's data.
@@ -86,6 +128,93 @@ pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 /// and `Connection: close` when `close`. Used for protocol errors (4xx/5xx) and the
 /// server's own 500 page.
 pub fn simple_response(dst: &mut BytesMut, status: u16, reason: &str, body: &[u8], close: bool) {
-    let _ = (dst, status, reason, body, close);
-    todo!("implemented by the http work")
+    // 192: room for every field below with a 20-digit length.
+    dst.reserve(reason.len() + body.len() + 192);
+    dst.extend_from_slice(b"HTTP/1.1 ");
+    write_decimal(dst, u64::from(status));
+    dst.extend_from_slice(b" ");
+    dst.extend_from_slice(reason.as_bytes());
+    dst.extend_from_slice(b"\r\n");
+    dst.extend_from_slice(SERVER_FIELD);
+    write_date_field(dst);
+    dst.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+    write_content_length(dst, body.len() as u64);
+    if close {
+        write_connection(dst, ConnectionHeader::Close);
+    }
+    dst.extend_from_slice(b"\r\n");
+    dst.extend_from_slice(body);
 }
+
+const SERVER_FIELD: &[u8] = b"Server: ferrule\r\n";
+
+/// Length of an IMF-fixdate (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
+const IMF_FIXDATE_LEN: usize = 29;
+
+thread_local! {
+    /// The `Date` value for the current second, formatted at most once per second per
+    /// thread: (unix second, IMF-fixdate bytes).
+    static CACHED_DATE: Cell<(u64, [u8; IMF_FIXDATE_LEN])> =
+        const { Cell::new((u64::MAX, [0; IMF_FIXDATE_LEN])) };
+}
+
+/// Writes `Date: <IMF-fixdate>\r\n` for the current second (RFC 9110 §6.6.1).
+fn write_date_field(dst: &mut BytesMut) {
+    // A clock set before 1970 is not the client's doing and must not fail a response:
+    // such a clock reads as the epoch.
+    let second = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let date = CACHED_DATE.with(|cached| {
+        let (cached_second, date) = cached.get();
+        if cached_second == second {
+            return date;
+        }
+        let date = format_date(second);
+        cached.set((second, date));
+        date
+    });
+    dst.extend_from_slice(b"Date: ");
+    dst.extend_from_slice(&date);
+    dst.extend_from_slice(b"\r\n");
+}
+
+fn format_date(unix_second: u64) -> [u8; IMF_FIXDATE_LEN] {
+    let formatted = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(unix_second));
+    formatted
+        .as_bytes()
+        .try_into()
+        .expect("an IMF-fixdate between 1970 and 9999 is 29 bytes")
+}
+
+fn write_content_length(dst: &mut BytesMut, n: u64) {
+    dst.extend_from_slice(b"Content-Length: ");
+    write_decimal(dst, n);
+    dst.extend_from_slice(b"\r\n");
+}
+
+fn write_connection(dst: &mut BytesMut, connection: ConnectionHeader) {
+    match connection {
+        ConnectionHeader::Omit => {}
+        ConnectionHeader::Close => dst.extend_from_slice(b"Connection: close\r\n"),
+        ConnectionHeader::KeepAlive => dst.extend_from_slice(b"Connection: keep-alive\r\n"),
+    }
+}
+
+fn write_decimal(dst: &mut BytesMut, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    dst.extend_from_slice(&digits[start..]);
+}
+
+#[cfg(test)]
+mod tests;

@@ -47,6 +47,8 @@ pub enum HttpError {
     MissingHost,
     #[error("duplicate Host header")]
     DuplicateHost,
+    #[error("duplicate Content-Type header")]
+    DuplicateContentType,
     #[error("invalid chunk size")]
     InvalidChunkSize,
     #[error("invalid chunk extension")]
@@ -65,17 +67,42 @@ pub enum HttpError {
 
 impl HttpError {
     /// The status code sent to the client for this error (RFC 9110 §15, RFC 9112).
+    /// Every variant is listed, so a new rule needs a decision here.
     pub fn status(&self) -> u16 {
         match self {
+            // RFC 9112 §3: a request line longer than the server will parse gets 414.
             HttpError::RequestLineTooLong => 414,
+            // RFC 6585 §5.
             HttpError::TooManyHeaders | HttpError::HeaderTooLarge | HttpError::HeadTooLarge => 431,
+            // RFC 9110 §15.5.14.
             HttpError::BodyTooLarge => 413,
             // RFC 9112 §6.1: a server that receives a transfer coding it does not understand
             // SHOULD respond with 501.
             HttpError::UnsupportedTransferEncoding => 501,
             // RFC 9110 §15.6.6: 505 for a major version the server does not support.
             HttpError::UnsupportedVersion => 505,
-            _ => 400,
+            HttpError::InvalidMethod
+            | HttpError::InvalidTarget
+            | HttpError::InvalidVersion
+            | HttpError::InvalidHeaderName
+            | HttpError::InvalidHeaderValue
+            | HttpError::WhitespaceBeforeColon
+            | HttpError::ObsoleteLineFolding
+            | HttpError::BareLineEnding
+            | HttpError::MalformedRequestLine
+            | HttpError::InvalidContentLength
+            | HttpError::ConflictingContentLength
+            | HttpError::ContentLengthWithTransferEncoding
+            | HttpError::InvalidTransferEncoding
+            | HttpError::MissingHost
+            | HttpError::DuplicateHost
+            | HttpError::DuplicateContentType
+            | HttpError::InvalidChunkSize
+            | HttpError::InvalidChunkExtension
+            | HttpError::MissingChunkTerminator
+            | HttpError::ForbiddenTrailer
+            | HttpError::InvalidTrailer
+            | HttpError::IncompleteBody => 400,
         }
     }
 
@@ -88,6 +115,31 @@ impl HttpError {
             501 => "Not Implemented",
             505 => "HTTP Version Not Supported",
             _ => "Bad Request",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HttpError;
+
+    #[test]
+    fn maps_each_limit_and_unsupported_feature_to_its_own_status() {
+        let cases = [
+            (HttpError::RequestLineTooLong, 414, "URI Too Long"),
+            (HttpError::TooManyHeaders, 431, "Request Header Fields Too Large"),
+            (HttpError::HeaderTooLarge, 431, "Request Header Fields Too Large"),
+            (HttpError::HeadTooLarge, 431, "Request Header Fields Too Large"),
+            (HttpError::BodyTooLarge, 413, "Content Too Large"),
+            (HttpError::UnsupportedTransferEncoding, 501, "Not Implemented"),
+            (HttpError::UnsupportedVersion, 505, "HTTP Version Not Supported"),
+            (HttpError::InvalidVersion, 400, "Bad Request"),
+            (HttpError::ConflictingContentLength, 400, "Bad Request"),
+            (HttpError::DuplicateContentType, 400, "Bad Request"),
+            (HttpError::IncompleteBody, 400, "Bad Request"),
+        ];
+        for (error, status, reason) in cases {
+            assert_eq!((error.status(), error.reason()), (status, reason), "{error:?}");
         }
     }
 }

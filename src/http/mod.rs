@@ -5,11 +5,12 @@
 //! Framing is decided once per request, in `parse`, by RFC 9112 §6.3; everything
 //! ambiguous is rejected rather than guessed.
 
-pub(crate) mod body;
-pub(crate) mod encode;
+pub mod body;
+pub mod encode;
 mod error;
+mod field;
 mod limits;
-pub(crate) mod parse;
+pub mod parse;
 
 use std::ops::Range;
 
@@ -56,7 +57,7 @@ pub struct HeaderField {
 /// A parsed, validated request head. It owns the raw head bytes (split off the connection
 /// buffer without copying) and refers to its parts by range, so parsing allocates only the
 /// header index.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestHead {
     /// The head's bytes, request line through the blank line.
     pub raw: Bytes,
