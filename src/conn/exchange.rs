@@ -9,7 +9,7 @@ use std::time::{Instant as StdInstant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::{with_send_timeout, ConnContext, ConnError, Transport, READ_CHUNK};
@@ -64,7 +64,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
     remote: &str,
     handler: &H,
     ctx: &ConnContext,
-    shutting_down: bool,
+    shutdown: &watch::Receiver<bool>,
 ) -> Result<bool, ConnError> {
     let started_wall = SystemTime::now();
     let started = StdInstant::now();
@@ -86,7 +86,8 @@ pub(super) async fn run<T: Transport, H: Handler>(
         continue_sent: false,
         body_wanted: false,
         body_deadline: None,
-        keep_alive: head.keep_alive && !shutting_down,
+        keep_alive: head.keep_alive,
+        shutdown,
         writing: Writing::NotStarted,
         wbuf: BytesMut::with_capacity(1024),
     };
@@ -130,6 +131,8 @@ struct Exchange<'a, T> {
     /// When waiting for body bytes gives up (`body_timeout` after the demand).
     body_deadline: Option<Instant>,
     keep_alive: bool,
+    /// Turns true when the worker stops: the response in progress says `Connection: close`.
+    shutdown: &'a watch::Receiver<bool>,
     writing: Writing,
     /// Head and small-body staging buffer, reused across writes of this response.
     wbuf: BytesMut,
@@ -247,7 +250,7 @@ impl<T: Transport> Exchange<'_, T> {
             return Err(ConnError::Io(io::Error::other("response started twice")));
         }
         let framing = encode::response_framing(self.is_head, self.version, head.status, head.content_length);
-        if head.wants_close || framing == ResponseFraming::CloseDelimited {
+        if head.wants_close || framing == ResponseFraming::CloseDelimited || *self.shutdown.borrow() {
             self.keep_alive = false;
         }
         // A body the app left unread must be drained before the next request. When the

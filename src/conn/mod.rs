@@ -124,7 +124,6 @@ pub async fn serve<T: Transport, H: Handler>(
                 return;
             }
         }
-        let shutting_down = *shutdown.borrow();
         let outcome = exchange::run(
             &mut stream,
             &mut buf,
@@ -133,7 +132,7 @@ pub async fn serve<T: Transport, H: Handler>(
             &remote,
             handler.as_ref(),
             &ctx,
-            shutting_down,
+            &shutdown,
         )
         .await;
         match outcome {
