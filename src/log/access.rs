@@ -250,3 +250,75 @@ fn push_atom(out: &mut String, atom: &Atom, r: &Record<'_>) {
         Atom::ResponseHeader(name) => push_or_dash(out, response_header(r.response_headers, name)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn head(raw: &[u8]) -> RequestHead {
+        let mut buf = BytesMut::from(raw);
+        crate::http::parse::request_head(&mut buf, &crate::http::Limits::default())
+            .expect("valid")
+            .expect("complete")
+    }
+
+    fn render(fmt: &str, raw: &str) -> String {
+        render_bytes(fmt, raw.as_bytes())
+    }
+
+    fn render_bytes(fmt: &str, raw: &[u8]) -> String {
+        let head = head(raw);
+        let record = Record {
+            remote: "127.0.0.1",
+            head: &head,
+            status: 200,
+            body_bytes: 13,
+            started: UNIX_EPOCH + Duration::from_secs(1_795_494_605),
+            elapsed: Duration::from_micros(1_234_567),
+            response_headers: b"Content-Type: text/plain\r\nX-Id: 42\r\n",
+        };
+        Format::parse(fmt).render(&record)
+    }
+
+    #[test]
+    fn renders_the_default_format_like_gunicorn() {
+        let line = render(
+            DEFAULT_FORMAT,
+            "GET /a?b=1 HTTP/1.1\r\nHost: h\r\nReferer: http://r/\r\nUser-Agent: curl/8\r\n\r\n",
+        );
+        assert_eq!(
+            line,
+            "127.0.0.1 - - [24/Nov/2026:04:30:05 +0000] \"GET /a?b=1 HTTP/1.1\" 200 13 \"http://r/\" \"curl/8\"\n"
+        );
+    }
+
+    #[test]
+    fn renders_durations_headers_and_unknown_atoms() {
+        let raw = "GET /p?q HTTP/1.0\r\nX-Req: abc\r\nAuthorization: Basic dXNlcjpwdw==\r\n\r\n";
+        let rows = [
+            ("%(D)s", "1234567"),
+            ("%(M)s", "1234"),
+            ("%(T)s", "1"),
+            ("%(L)s", "1.234567"),
+            ("%({x-req}i)s", "abc"),
+            ("%({X-Missing}i)s", "-"),
+            ("%({x-id}o)s", "42"),
+            ("%(u)s", "user"),
+            ("%(m)s %(U)s %(q)s %(H)s", "GET /p q HTTP/1.0"),
+            ("%(B)s %(b)s", "13 13"),
+            ("%(zz)s", "-"),
+            ("plain %", "plain %"),
+        ];
+        for (fmt, want) in rows {
+            assert_eq!(render(fmt, raw), format!("{want}\n"), "{fmt}");
+        }
+    }
+
+    #[test]
+    fn escapes_control_bytes_from_the_client() {
+        let line = render_bytes("%(a)s %(U)s", b"GET /%1b HTTP/1.1\r\nHost: h\r\nUser-Agent: a\\b\xff\r\n\r\n");
+        assert_eq!(line, "a\\x5cb\\xff /%1b\n");
+    }
+}
