@@ -13,16 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "settings.md"
 
-if __name__ == "__main__":
-    # Run as a script: render from the source tree being edited (settings need no compiled
-    # core). Imported by a test: use the ferrule the test imports.
-    sys.path.insert(0, str(ROOT / "python"))
-
-from ferrule.settings import SECTIONS, SETTINGS, Setting  # noqa: E402
+if TYPE_CHECKING:
+    from ferrule.settings import Setting
 
 _INTRO = """\
 # Settings
@@ -82,6 +79,8 @@ header_timeout = "5s"
 
 def render() -> str:
     """docs/settings.md, as generated from SETTINGS."""
+    from ferrule.settings import SECTIONS, SETTINGS
+
     parts = [_INTRO]
     for section in SECTIONS:
         members = [setting for setting in SETTINGS if setting.section == section]
@@ -144,4 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Run as a script: render from the source tree being edited (settings need no compiled
+    # core). Imported by a test: render from the ferrule the test imports.
+    sys.path.insert(0, str(ROOT / "python"))
     sys.exit(main())

@@ -3,7 +3,19 @@
 Checked against the built module with `python -m mypy.stubtest ferrule._ferrule`.
 """
 
-from typing import Any, Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, final
+
+__all__ = [
+    "CORE_SETTINGS",
+    "ErrorStream",
+    "FileWrapper",
+    "Input",
+    "RequestBodyError",
+    "StartResponse",
+    "__version__",
+    "serve",
+]
 
 __version__: str
 """The package version, e.g. `"0.1.0"` (from Cargo.toml)."""
@@ -19,3 +31,44 @@ def serve(app: Callable[..., Any], settings: dict[str, Any]) -> None:
     Blocks with the GIL released; returns after SIGTERM or SIGINT once in-flight requests
     finished (graceful stop). Raises `ferrule.errors.BindError` when a socket cannot be bound.
     """
+
+# The types of objects the core puts in the environ and hands to the app. Apps only see them
+# through PEP 3333's interfaces; they are not constructed from Python.
+
+class RequestBodyError(OSError):
+    """`wsgi.input` could not deliver the request body (client gone, timeout, bad framing)."""
+
+@final
+class Input:
+    """`wsgi.input`."""
+
+    def read(self, size: int | None = None) -> bytes: ...
+    def readline(self, size: int | None = None) -> bytes: ...
+    def readlines(self, hint: int | None = None) -> list[bytes]: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __next__(self) -> bytes: ...
+
+@final
+class ErrorStream:
+    """`wsgi.errors`."""
+
+    def write(self, s: str) -> None: ...
+    def writelines(self, lines: Iterable[str]) -> None: ...
+    def flush(self) -> None: ...
+
+@final
+class FileWrapper:
+    """`wsgi.file_wrapper`."""
+
+    filelike: Any
+    def __new__(cls, filelike: Any, blksize: int = 8192) -> FileWrapper: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __next__(self) -> bytes: ...
+    def close(self) -> None: ...
+
+@final
+class StartResponse:
+    """The `start_response` callable; calling it returns `write`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Callable[[bytes], None]: ...
+    def write(self, data: bytes) -> None: ...

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from ferrule import importer
 from ferrule.config import Config
-from ferrule.errors import AppImportError, ConfigError
+from ferrule.errors import AppImportError, ConfigError, FerruleError
 from ferrule.settings import SECTIONS, SETTINGS, Setting
 
 __all__ = [
@@ -97,7 +97,7 @@ def _run(args: list[str]) -> int:
     # Step 4: serve until SIGTERM/SIGINT. BindError is an OSError.
     try:
         _core().serve(app, config.to_core())
-    except OSError as err:
+    except (OSError, FerruleError) as err:
         return _fail(err, EXIT_SERVE_ERROR)
     return EXIT_OK
 

@@ -1,0 +1,223 @@
+"""Tests for python/ferrule/cli.py: exit codes and messages, in a subprocess for the real
+command and in-process (with a fake core) for serving. No test here starts a real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import ferrule
+import pytest
+from ferrule import BindError, Config
+from ferrule.cli import (
+    EXIT_APP_LOAD_ERROR,
+    EXIT_CONFIG_ERROR,
+    EXIT_OK,
+    EXIT_SERVE_ERROR,
+    build_parser,
+    main,
+)
+
+# Where the ferrule being tested lives (the source tree or site-packages).
+PACKAGE_ROOT = Path(ferrule.__file__).resolve().parent.parent
+
+APP = "def app(environ, start_response):\n    return [b'ok']\n"
+
+
+def run_ferrule(*args: str, cwd: Path | None = None,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m ferrule ARGS`, with no FERRULE_* variables but those in `env`."""
+    full_env = {name: value for name, value in os.environ.items()
+                if not name.startswith("FERRULE_")}
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "ferrule", *args], capture_output=True,
+                          text=True, timeout=60, cwd=cwd, env=full_env, check=False)
+
+
+def test_exit_codes_are_gunicorn_compatible() -> None:
+    assert (EXIT_OK, EXIT_SERVE_ERROR, EXIT_CONFIG_ERROR, EXIT_APP_LOAD_ERROR) == (0, 1, 2, 4)
+
+
+# ---- The real command, error paths only
+
+@pytest.mark.parametrize(
+    ("args", "env", "stderr"),
+    [
+        (["--threads", "0", "x:app"], {}, "ferrule: --threads must be >= 1, got 0\n"),
+        (["--threads", "x", "x:app"], {}, "ferrule: --threads must be an integer, got 'x'\n"),
+        (["x:app"], {"FERRULE_THREADS": "x"},
+         "ferrule: FERRULE_THREADS must be an integer, got 'x'\n"),
+        (["--bind", "::1", "x:app"], {},
+         "ferrule: --bind must put an IPv6 address in brackets, like [::1]:8000, got '::1'\n"),
+        (["--root-path", "api", "x:app"], {},
+         ("ferrule: --root-path must be empty or start with '/' and not end with '/', "
+          "got 'api'\n")),
+        (["--no-such-flag", "x:app"], {}, "ferrule: Unrecognized arguments: --no-such-flag.\n"),
+        ([], {},
+         "ferrule: No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'.\n"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(args: list[str], env: dict, stderr: str) -> None:
+    result = run_ferrule(*args, env=env)
+    assert (result.returncode, result.stderr, result.stdout) == (EXIT_CONFIG_ERROR, stderr, "")
+
+
+def test_a_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "ferrule.toml").write_text("threads = 0\n")
+    result = run_ferrule("--config", "ferrule.toml", "x:app", cwd=tmp_path)
+    assert result.returncode == EXIT_CONFIG_ERROR
+    assert result.stderr == "ferrule: threads in ferrule.toml must be >= 1, got 0\n"
+
+
+def test_a_missing_app_module_exits_4(tmp_path: Path) -> None:
+    result = run_ferrule("nosuchmodule_for_ferrule_tests:app", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_LOAD_ERROR
+    assert result.stderr == (
+        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"
+    )
+
+
+def test_a_missing_attribute_exits_4(tmp_path: Path) -> None:
+    (tmp_path / "webapp.py").write_text(APP)
+    result = run_ferrule("webapp:nope", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_LOAD_ERROR
+    assert result.stderr == "ferrule: Attribute 'nope' not found in module 'webapp'.\n"
+
+
+def test_a_module_that_raises_exits_4_with_its_own_traceback(tmp_path: Path) -> None:
+    (tmp_path / "boom.py").write_text("x = 1\ny = x / 0\n")
+    result = run_ferrule("boom:app", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_LOAD_ERROR
+    lines = result.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert 'boom.py", line 2, in <module>' in result.stderr
+    assert lines[-2:] == [
+        "ZeroDivisionError: division by zero",
+        "ferrule: Module 'boom' raised ZeroDivisionError while being imported.",
+    ]
+    # Only the app's frames: not importlib's, not ferrule's importer.
+    assert "importlib" not in result.stderr
+    assert "importer.py" not in result.stderr
+
+
+def test_chdir_puts_the_directory_on_the_import_path(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "boom.py").write_text("raise RuntimeError('found me')\n")
+    result = run_ferrule("--chdir", "elsewhere", "boom:app", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_LOAD_ERROR
+    assert "RuntimeError: found me" in result.stderr
+
+
+def test_pythonpath_puts_directories_on_the_import_path(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "boom.py").write_text("raise RuntimeError('found me')\n")
+    result = run_ferrule("--pythonpath", str(tmp_path / "lib"), "boom:app")
+    assert result.returncode == EXIT_APP_LOAD_ERROR
+    assert "RuntimeError: found me" in result.stderr
+
+
+def test_help_lists_flags_by_section_and_hides_gunicorn_aliases() -> None:
+    result = run_ferrule("--help")
+    assert (result.returncode, result.stderr) == (EXIT_OK, "")
+    assert result.stdout.startswith("usage: ferrule ")
+    for heading in ("Application:", "Server:", "Logging:", "Limits:", "Timeouts:"):
+        assert f"\n{heading}\n" in result.stdout
+    assert "--max-body-bytes SIZE" in result.stdout
+    assert "(default: 4; env: FERRULE_THREADS)" in result.stdout
+    assert "\n  --keep-alive" not in result.stdout  # accepted, mentioned, not listed
+
+
+def test_version_flag_prints_the_compiled_core_version() -> None:
+    from ferrule import _ferrule
+
+    result = run_ferrule("--version")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        EXIT_OK, f"ferrule {_ferrule.__version__}\n", "")
+
+
+# ---- In-process, with a fake core
+
+@pytest.fixture
+def isolated(clean_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """main() changes the working directory and sys.path; undo both after the test."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    return tmp_path
+
+
+def test_version_flag_prints_ferrule_and_the_version(
+    fake_core, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--version"]) == EXIT_OK
+    assert capsys.readouterr().out == "ferrule 9.9.9\n"
+
+
+def test_serves_the_imported_app_with_its_settings(
+    isolated: Path, fake_core, make_module: Callable
+) -> None:
+    make_module("served", APP)
+    assert main(["--threads", "2", "-b", "127.0.0.1:0", "served:app"]) == EXIT_OK
+    [(app, settings)] = fake_core.calls
+    assert app is sys.modules["served"].app
+    assert settings == Config(threads=2, bind="127.0.0.1:0").to_core()
+
+
+def test_reads_sys_argv_when_no_argv_is_given(
+    isolated: Path, fake_core, make_module: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_module("served", APP)
+    monkeypatch.setattr(sys, "argv", ["ferrule", "--threads", "3", "served:app"])
+    assert main() == EXIT_OK
+    assert fake_core.calls[0][1]["threads"] == 3
+
+
+def test_chdir_and_pythonpath_go_in_front_of_sys_path(
+    isolated: Path, fake_core, make_module: Callable
+) -> None:
+    make_module("served", APP)
+    (isolated / "site").mkdir()
+    (isolated / "site" / "a").mkdir()
+    assert main(["--chdir", "site", "--pythonpath", "a,b", "served:app"]) == EXIT_OK
+    site = str(isolated / "site")
+    assert os.getcwd() == site
+    assert sys.path[:3] == [os.path.join(site, "a"), os.path.join(site, "b"), site]
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "stderr"),
+    [
+        (BindError(98, "Could not bind to 127.0.0.1:8000: address already in use."),
+         EXIT_SERVE_ERROR, "ferrule: Could not bind to 127.0.0.1:8000: address already in use.\n"),
+        (BindError("Could not bind to unix:/x.sock: permission denied."),
+         EXIT_SERVE_ERROR, "ferrule: Could not bind to unix:/x.sock: permission denied.\n"),
+        (PermissionError(13, "Permission denied", "/var/log/a.log"),
+         EXIT_SERVE_ERROR, "ferrule: [Errno 13] Permission denied: '/var/log/a.log'\n"),
+        (KeyboardInterrupt(), EXIT_OK, ""),
+    ],
+)
+def test_errors_from_the_server_become_exit_codes(
+    isolated: Path, fake_core, make_module: Callable, capsys: pytest.CaptureFixture[str],
+    error: BaseException, code: int, stderr: str,
+) -> None:
+    make_module("served", APP)
+    fake_core.serve_raises = error
+    assert main(["served:app"]) == code
+    assert capsys.readouterr().err == stderr
+
+
+def test_an_app_import_failure_never_starts_serving(
+    isolated: Path, fake_core, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["nosuchmodule_for_ferrule_tests"]) == EXIT_APP_LOAD_ERROR
+    assert fake_core.calls == []
+    assert capsys.readouterr().err == (
+        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n")
+
+
+def test_parser_escapes_percent_signs_in_help() -> None:
+    assert '%(h)s %(l)s' in build_parser().format_help()

@@ -1,0 +1,304 @@
+"""Tests for python/ferrule/config.py: sources, precedence, messages, the core dict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ferrule import Config, ConfigError
+from ferrule.config import config_fields
+from ferrule.settings import SETTINGS
+
+
+class Err:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Err({self.message!r})"
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_config_has_one_attribute_per_setting_in_table_order() -> None:
+    assert config_fields() == tuple(setting.name for setting in SETTINGS)
+
+
+def test_config_is_immutable() -> None:
+    config = Config()
+    with pytest.raises(AttributeError):
+        config.threads = 8  # type: ignore[misc]
+
+
+# ---- The dict handed to the core
+
+def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
+    assert Config().to_core() == {
+        "root_path": "",
+        "bind": ["127.0.0.1:8000"],
+        "threads": 4,
+        "access_log": None,
+        "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+        "error_log": "-",
+        "log_level": "info",
+        "max_request_line_bytes": 8192,
+        "max_header_count": 100,
+        "max_header_bytes": 8192,
+        "max_head_bytes": 65536,
+        "max_body_bytes": 1073741824,
+        "max_connections": 1000,
+        "backlog": 2048,
+        "header_timeout": 10.0,
+        "body_timeout": 30.0,
+        "keepalive_timeout": 5.0,
+        "send_timeout": 30.0,
+    }
+
+
+def test_rust_side_dict_value_types_follow_the_contract() -> None:
+    core = Config(access_log="-", bind="[::1]:0,unix:/tmp/f.sock").to_core()
+    expected_types = {
+        "bind": list, "root_path": str, "access_log": str, "access_log_format": str,
+        "error_log": str, "log_level": str, "threads": int, "max_request_line_bytes": int,
+        "max_header_count": int, "max_header_bytes": int, "max_head_bytes": int,
+        "max_body_bytes": int, "max_connections": int, "backlog": int,
+        "header_timeout": float, "body_timeout": float, "keepalive_timeout": float,
+        "send_timeout": float,
+    }
+    assert {name: type(value) for name, value in core.items()} == expected_types
+    assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]
+
+
+# ---- Config(**settings): keyword values, written as in a config file
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"threads": 8}, {"threads": 8}),
+        ({"threads": "8"}, {"threads": 8}),
+        ({"bind": "127.0.0.1:9000"}, {"bind": ("127.0.0.1:9000",)}),
+        ({"bind": ["localhost", ":80"]}, {"bind": ("localhost:8000", "0.0.0.0:80")}),
+        ({"max_body_bytes": "1MiB"}, {"max_body_bytes": 1048576}),
+        ({"max_body_bytes": 0}, {"max_body_bytes": 0}),
+        ({"header_timeout": "500ms"}, {"header_timeout": 0.5}),
+        ({"header_timeout": 3}, {"header_timeout": 3.0}),
+        ({"access_log": None}, {"access_log": None}),
+        ({"access_log": "-"}, {"access_log": "-"}),
+        ({"log_level": "DEBUG"}, {"log_level": "debug"}),
+        ({"root_path": "/api"}, {"root_path": "/api"}),
+        ({"threads": 0}, Err("threads must be >= 1, got 0")),
+        ({"threads": "x"}, Err("threads must be an integer, got 'x'")),
+        ({"threads": True}, Err("threads must be an integer, got True")),
+        ({"bind": ""}, Err("bind must name at least one address, got []")),
+        ({"bind": "::1"},
+         Err("bind must put an IPv6 address in brackets, like [::1]:8000, got '::1'")),
+        ({"header_timeout": 0}, Err("header_timeout must be > 0, got 0s")),
+        ({"root_path": "/api/"},
+         Err("root_path must be empty or start with '/' and not end with '/', got '/api/'")),
+        ({"thread": 4}, Err("Unknown setting 'thread'. Did you mean 'threads'?")),
+        ({"max-body-bytes": 4},
+         Err("Unknown setting 'max-body-bytes'. Did you mean 'max_body_bytes'?")),
+        ({"zzz": 4}, Err("Unknown setting 'zzz'.")),
+    ],
+)
+def test_keyword_settings_are_converted_and_checked(settings: dict, expected: object) -> None:
+    if isinstance(expected, Err):
+        with pytest.raises(ConfigError) as info:
+            Config(**settings)
+        assert str(info.value) == expected.message
+    else:
+        config = Config(**settings)
+        for name, value in expected.items():
+            assert getattr(config, name) == value
+
+
+# ---- Config.load: argv, env vars, config file
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, {"threads": 4, "bind": ("127.0.0.1:8000",), "app": None}),
+        (["myapp:app"], {}, {"app": "myapp:app"}),
+        (["--threads", "8"], {}, {"threads": 8}),
+        (["--threads=8"], {}, {"threads": 8}),
+        ([], {"FERRULE_THREADS": "6"}, {"threads": 6}),
+        (["--threads", "8"], {"FERRULE_THREADS": "6"}, {"threads": 8}),
+        (["--threads", "2", "--threads", "3"], {}, {"threads": 3}),
+        (["-b", "a:1", "--bind", "b:2"], {}, {"bind": ("a:1", "b:2")}),
+        (["-b", "a:1,b:2"], {}, {"bind": ("a:1", "b:2")}),
+        ([], {"FERRULE_BIND": "a:1, [::1]:2"}, {"bind": ("a:1", "[::1]:2")}),
+        (["-b", "c:3"], {"FERRULE_BIND": "a:1,b:2"}, {"bind": ("c:3",)}),
+        (["--keep-alive", "2"], {}, {"keepalive_timeout": 2.0}),
+        (["--limit-request-field_size", "4KiB"], {}, {"max_header_bytes": 4096}),
+        (["--access-logfile", "-"], {}, {"access_log": "-"}),
+        (["--log-file", "/tmp/e.log"], {}, {"error_log": "/tmp/e.log"}),
+        (["--pythonpath", "a,b", "--pythonpath", "c"], {}, {"pythonpath": ("a", "b", "c")}),
+        ([], {"FERRULE_APP": "env:app"}, {"app": "env:app"}),
+        (["cli:app"], {"FERRULE_APP": "env:app"}, {"app": "cli:app"}),
+        ([], {"FERRULE_ACCESS_LOG": ""}, {"access_log": None}),
+        ([], {"FERRULE_TEST_ECHO_LOG": "1", "FERRULE_NOT_A_SETTING": "x"}, {"threads": 4}),
+        (["--threads", "0"], {}, Err("--threads must be >= 1, got 0")),
+        (["--threads", "x"], {}, Err("--threads must be an integer, got 'x'")),
+        ([], {"FERRULE_THREADS": "x"}, Err("FERRULE_THREADS must be an integer, got 'x'")),
+        ([], {"FERRULE_THREADS": "0"}, Err("FERRULE_THREADS must be >= 1, got 0")),
+        (["--keep-alive", "0"], {}, Err("--keep-alive must be > 0, got 0s")),
+        (["--keepalive-timeout", "soon"], {},
+         Err("--keepalive-timeout must be a duration like 30, 30s, 500ms or 1h30m, got 'soon'")),
+        (["--max-body-bytes", "1XB"], {},
+         Err("--max-body-bytes must be a size like 8192, 8KiB or 1MiB, got '1XB'")),
+        (["-b", "localhost:99999"], {},
+         Err("-b must have a port between 0 and 65535, got 'localhost:99999'")),
+        (["-b", "a:1", "--bind", "a:1"], {},
+         Err("-b must not name the same address twice, got ['a:1', 'a:1']")),
+        ([], {"FERRULE_BIND": ","}, Err("FERRULE_BIND must name at least one address, got []")),
+        (["--log-level", "loud"], {},
+         Err("--log-level must be one of debug, info, warning, error, critical, got 'loud'")),
+        (["--chdir", "/no/such/dir"], {},
+         Err("--chdir must be an existing directory, got '/no/such/dir'")),
+        # Overridden values are still checked.
+        (["--threads", "2"], {"FERRULE_THREADS": "0"}, Err("FERRULE_THREADS must be >= 1, got 0")),
+        (["--threads", "0", "--threads", "2"], {}, Err("--threads must be >= 1, got 0")),
+        # Usage errors from argparse.
+        (["--thread", "2"], {}, Err("Unrecognized arguments: --thread.")),
+        (["--threads"], {}, Err("Argument --threads: expected one argument.")),
+        (["a:app", "b:app"], {}, Err("Unrecognized arguments: b:app.")),
+    ],
+)
+def test_load_resolves_argv_and_env(argv: list[str], env: dict, expected: object) -> None:
+    if isinstance(expected, Err):
+        with pytest.raises(ConfigError) as info:
+            Config.load(argv, env=env)
+        assert str(info.value) == expected.message
+    else:
+        config = Config.load(argv, env=env)
+        for name, value in expected.items():
+            assert getattr(config, name) == value
+
+
+def test_load_reads_sys_argv_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.argv", ["ferrule", "--threads", "3", "x:app"])
+    config = Config.load(env={})
+    assert (config.threads, config.app) == (3, "x:app")
+
+
+# ---- Config files
+
+FILE = """\
+app = "file:app"
+threads = 2
+bind = ["127.0.0.1:1", "unix:/tmp/file.sock"]
+max_body_bytes = "1MiB"
+header_timeout = 7
+keepalive_timeout = "1m"
+"""
+
+
+def test_file_values_are_read_from_ferrule_toml(tmp_path: Path) -> None:
+    path = write(tmp_path / "ferrule.toml", FILE)
+    config = Config.load(["--config", path], env={})
+    assert config.config == path
+    assert config.app == "file:app"
+    assert config.threads == 2
+    assert config.bind == ("127.0.0.1:1", "unix:/tmp/file.sock")
+    assert config.max_body_bytes == 1048576
+    assert config.header_timeout == 7.0
+    assert config.keepalive_timeout == 60.0
+
+
+def test_file_values_are_read_from_the_tool_ferrule_table_of_pyproject(tmp_path: Path) -> None:
+    path = write(tmp_path / "pyproject.toml",
+                 '[project]\nname = "x"\n\n[tool.ferrule]\nthreads = 3\nbind = ":9000"\n')
+    config = Config.load(["-c", path], env={})
+    assert (config.threads, config.bind) == (3, ("0.0.0.0:9000",))
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected_threads"),
+    [
+        ([], {}, 2),                                      # file over default
+        ([], {"FERRULE_THREADS": "5"}, 5),                # env over file
+        (["--threads", "9"], {"FERRULE_THREADS": "5"}, 9),  # flag over env
+        (["--threads", "9"], {}, 9),                      # flag over file
+    ],
+)
+def test_precedence_is_default_then_file_then_env_then_flags(
+    tmp_path: Path, argv: list[str], env: dict, expected_threads: int
+) -> None:
+    path = write(tmp_path / "ferrule.toml", "threads = 2\n")
+    assert Config.load(["--config", path, *argv], env=env).threads == expected_threads
+
+
+def test_the_file_can_be_named_by_env_var_and_the_flag_wins(tmp_path: Path) -> None:
+    from_env = write(tmp_path / "env.toml", "threads = 2\n")
+    from_flag = write(tmp_path / "flag.toml", "threads = 3\n")
+    assert Config.load([], env={"FERRULE_CONFIG": from_env}).threads == 2
+    assert Config.load(["-c", from_flag], env={"FERRULE_CONFIG": from_env}).threads == 3
+
+
+def test_no_file_is_read_unless_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "ferrule.toml", "threads = 2\n")
+    write(tmp_path / "pyproject.toml", "[tool.ferrule]\nthreads = 3\n")
+    config = Config.load([], env={})
+    assert (config.config, config.threads) == (None, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("ferrule.toml", "threads = 0\n", "threads in {path} must be >= 1, got 0"),
+        ("ferrule.toml", 'threads = "x"\n', "threads in {path} must be an integer, got 'x'"),
+        ("ferrule.toml", "threads = 2.5\n", "threads in {path} must be an integer, got 2.5"),
+        ("ferrule.toml", "bind = [1]\n", "bind in {path} must be a list of strings, got [1]"),
+        ("ferrule.toml", "header_timeout = -1\n", "header_timeout in {path} must be > 0, got -1s"),
+        ("ferrule.toml", "header_timeout = inf\n",
+         "header_timeout in {path} must be <= 24h, got inf"),
+        ("ferrule.toml", "thread = 2\n",
+         "Unknown setting 'thread' in {path}. Did you mean 'threads'?"),
+        ("ferrule.toml", "max-body-bytes = 2\n",
+         "Unknown setting 'max-body-bytes' in {path}. Did you mean 'max_body_bytes'?"),
+        ("ferrule.toml", "[limits]\nmax_body_bytes = 2\n", "Unknown setting 'limits' in {path}."),
+        ("ferrule.toml", 'config = "other.toml"\n',
+         "Setting 'config' cannot be set in a config file ({path})."),
+        ("ferrule.toml", "threads = \n",
+         "Config file '{path}' is not valid TOML: Invalid value (at line 1, column 11)."),
+        ("pyproject.toml", "[tool.ferrule]\nthreads = 0\n",
+         "tool.ferrule.threads in {path} must be >= 1, got 0"),
+        ("pyproject.toml", "[tool.ferrule]\nthread = 0\n",
+         "Unknown setting 'tool.ferrule.thread' in {path}. Did you mean 'threads'?"),
+        ("pyproject.toml", '[project]\nname = "x"\n',
+         "Config file '{path}' has no [tool.ferrule] table."),
+        ("pyproject.toml", "[tool]\nferrule = 3\n",
+         "Config file '{path}' has no [tool.ferrule] table."),
+    ],
+)
+def test_file_errors_name_the_key_and_the_file(
+    tmp_path: Path, name: str, text: str, expected: str
+) -> None:
+    path = write(tmp_path / name, text)
+    with pytest.raises(ConfigError) as info:
+        Config.load(["--config", path], env={})
+    assert str(info.value) == expected.format(path=path)
+
+
+def test_a_missing_file_is_an_error(tmp_path: Path) -> None:
+    path = str(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError) as info:
+        Config.load(["--config", path], env={})
+    assert str(info.value) == f"Config file '{path}' does not exist."
+
+
+def test_an_unreadable_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config.load(["--config", str(tmp_path)], env={})
+    assert str(info.value) == f"Could not read config file '{tmp_path}': Is a directory."
+
+
+def test_a_bad_file_value_is_reported_even_when_a_flag_overrides_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "ferrule.toml", "threads = 0\n")
+    with pytest.raises(ConfigError) as info:
+        Config.load(["--config", path, "--threads", "4"], env={})
+    assert str(info.value) == f"threads in {path} must be >= 1, got 0"

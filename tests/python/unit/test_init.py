@@ -1,0 +1,76 @@
+"""Tests for python/ferrule/__init__.py: the public API and serve()."""
+
+from __future__ import annotations
+
+import ferrule
+import pytest
+from ferrule import Config, ConfigError, serve
+
+
+def app(environ, start_response):
+    start_response("204 No Content", [])
+    return []
+
+
+def test_public_names() -> None:
+    assert ferrule.__all__ == [
+        "AppImportError", "BindError", "Config", "ConfigError", "FerruleError", "__version__",
+        "serve",
+    ]
+
+
+def test_version_comes_from_the_compiled_core() -> None:
+    from ferrule import _ferrule
+
+    assert ferrule.__version__ == _ferrule.__version__
+
+
+def test_version_is_read_lazily(fake_core) -> None:
+    assert ferrule.__version__ == "9.9.9"
+
+
+def test_unknown_attributes_still_raise() -> None:
+    with pytest.raises(AttributeError):
+        ferrule.__getattr__("nope")
+
+
+def test_serve_hands_the_app_and_checked_settings_over(fake_core) -> None:
+    serve(app, bind="127.0.0.1:0", threads=8, max_body_bytes="1MiB")
+    assert fake_core.calls == [
+        (app, Config(bind="127.0.0.1:0", threads=8, max_body_bytes=1048576).to_core())
+    ]
+
+
+def test_serve_uses_the_defaults(fake_core) -> None:
+    serve(app)
+    assert fake_core.calls == [(app, Config().to_core())]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"threads": 0}, "threads must be >= 1, got 0"),
+        ({"bind": "nope:port"},
+         "bind must be HOST:PORT, [IPv6]:PORT or unix:PATH, got 'nope:port'"),
+        ({"treads": 2}, "Unknown setting 'treads'. Did you mean 'threads'?"),
+        ({"chdir": "/"},
+         "Setting 'chdir' only applies to the ferrule command; serve() does not take it."),
+        ({"pythonpath": ["x"]},
+         "Setting 'pythonpath' only applies to the ferrule command; serve() does not take it."),
+        ({"config": "f.toml"},
+         "Setting 'config' only applies to the ferrule command; serve() does not take it."),
+    ],
+)
+def test_serve_rejects_bad_settings_before_starting(
+    fake_core, settings: dict, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        serve(app, **settings)
+    assert str(info.value) == message
+    assert fake_core.calls == []
+
+
+def test_serve_rejects_an_app_that_is_not_callable(fake_core) -> None:
+    with pytest.raises(TypeError) as info:
+        serve("myapp:app")  # type: ignore[arg-type]
+    assert str(info.value) == "serve() needs a WSGI callable as app, got str."

@@ -1,0 +1,355 @@
+"""Tests for python/ferrule/settings.py: the table's shape, value types, bind addresses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ferrule import settings
+from ferrule.settings import SECTIONS, SETTINGS, InvalidValue, by_name, normalize_bind
+
+
+class Err:
+    """An expected InvalidValue: the broken rule and how the value is shown."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Err({self.message!r})"
+
+
+def check_conversion(convert: Any, raw: object, expected: object) -> None:
+    if isinstance(expected, Err):
+        with pytest.raises(InvalidValue) as info:
+            convert(raw)
+        assert str(info.value) == expected.message
+    else:
+        assert convert(raw) == expected
+
+
+# ---- The table
+
+EXPECTED_DEFAULTS = {
+    "app": None,
+    "config": None,
+    "chdir": None,
+    "pythonpath": (),
+    "root_path": "",
+    "bind": ("127.0.0.1:8000",),
+    "threads": 4,
+    "access_log": None,
+    "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
+    "error_log": "-",
+    "log_level": "info",
+    "max_request_line_bytes": 8 * 1024,
+    "max_header_count": 100,
+    "max_header_bytes": 8 * 1024,
+    "max_head_bytes": 64 * 1024,
+    "max_body_bytes": 1024**3,
+    "max_connections": 1000,
+    "backlog": 2048,
+    "header_timeout": 10.0,
+    "body_timeout": 30.0,
+    "keepalive_timeout": 5.0,
+    "send_timeout": 30.0,
+}
+
+PYTHON_ONLY = {"app", "config", "chdir", "pythonpath"}
+
+
+def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
+    assert [setting.name for setting in SETTINGS] == list(EXPECTED_DEFAULTS)
+
+
+@pytest.mark.parametrize(("name", "expected"), EXPECTED_DEFAULTS.items())
+def test_default_converts_and_passes_its_own_checks(name: str, expected: object) -> None:
+    setting = by_name(name)
+    value = setting.default_value()
+    assert value == expected
+    setting.check(value)
+
+
+def test_python_only_settings_are_exactly_the_command_ones() -> None:
+    assert {setting.name for setting in SETTINGS if not setting.core} == PYTHON_ONLY
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=lambda setting: setting.name)
+def test_spellings_are_mechanical(setting: settings.Setting) -> None:
+    assert setting.env == "FERRULE_" + setting.name.upper()
+    assert setting.section in SECTIONS
+    if setting.name != "app":
+        assert "--" + setting.name.replace("_", "-") in setting.flags
+    assert setting.help.endswith(".")
+
+
+def test_every_flag_belongs_to_one_setting() -> None:
+    spellings = [flag for setting in SETTINGS for flag in (*setting.flags, *setting.gunicorn)]
+    assert len(spellings) == len(set(spellings))
+
+
+@pytest.mark.parametrize(
+    ("gunicorn_flag", "name"),
+    [
+        ("--access-logfile", "access_log"),
+        ("--error-logfile", "error_log"),
+        ("--log-file", "error_log"),
+        ("--log-level", "log_level"),
+        ("--chdir", "chdir"),
+        ("--pythonpath", "pythonpath"),
+        ("--threads", "threads"),
+        ("--bind", "bind"),
+        ("-b", "bind"),
+        ("--backlog", "backlog"),
+        ("--limit-request-line", "max_request_line_bytes"),
+        ("--limit-request-fields", "max_header_count"),
+        ("--limit-request-field_size", "max_header_bytes"),
+        ("--keep-alive", "keepalive_timeout"),
+        ("--access-logformat", "access_log_format"),
+    ],
+)
+def test_accepts_gunicorns_flag_spelling(gunicorn_flag: str, name: str) -> None:
+    setting = by_name(name)
+    assert gunicorn_flag in setting.flags + setting.gunicorn
+
+
+def test_gunicorn_aliases_differ_from_our_flags() -> None:
+    for setting in SETTINGS:
+        assert not set(setting.gunicorn) & set(setting.flags), setting.name
+
+
+# ---- Value types
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("30", 30.0),
+        ("1.5", 1.5),
+        ("30s", 30.0),
+        ("500ms", 0.5),
+        ("2m", 120.0),
+        ("1h", 3600.0),
+        ("1h30m", 5400.0),
+        ("1m30s", 90.0),
+        ("1h30m10s250ms", 5410.25),
+        (" 5s ", 5.0),
+        ("0", 0.0),
+        (30, 30.0),
+        (2.5, 2.5),
+        ("", Err("must be a duration like 30, 30s, 500ms or 1h30m, got ''")),
+        ("abc", Err("must be a duration like 30, 30s, 500ms or 1h30m, got 'abc'")),
+        ("5 s", Err("must be a duration like 30, 30s, 500ms or 1h30m, got '5 s'")),
+        ("30m1h", Err("must be a duration like 30, 30s, 500ms or 1h30m, got '30m1h'")),
+        ("-1", Err("must be a duration like 30, 30s, 500ms or 1h30m, got '-1'")),
+        ("1d", Err("must be a duration like 30, 30s, 500ms or 1h30m, got '1d'")),
+        (True, Err("must be a duration like 30, 30s, 500ms or 1h30m, got True")),
+        ([1], Err("must be a duration like 30, 30s, 500ms or 1h30m, got [1]")),
+    ],
+)
+def test_duration_converts_to_float_seconds(raw: object, expected: object) -> None:
+    check_conversion(settings.DURATION.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("8192", 8192),
+        ("8KiB", 8192),
+        ("8 KiB", 8192),
+        ("8kib", 8192),
+        ("1MiB", 1024**2),
+        ("1GiB", 1024**3),
+        ("1TiB", 1024**4),
+        ("1kB", 1000),
+        ("1KB", 1000),
+        ("2MB", 2_000_000),
+        ("1GB", 10**9),
+        ("10B", 10),
+        ("1.5KiB", 1536),
+        ("0", 0),
+        (4096, 4096),
+        ("1.0001KiB", Err("must be a whole number of bytes, got '1.0001KiB'")),
+        ("8k", Err("must be a size like 8192, 8KiB or 1MiB, got '8k'")),
+        ("-1", Err("must be a size like 8192, 8KiB or 1MiB, got '-1'")),
+        ("", Err("must be a size like 8192, 8KiB or 1MiB, got ''")),
+        (1.5, Err("must be a size like 8192, 8KiB or 1MiB, got 1.5")),
+        (False, Err("must be a size like 8192, 8KiB or 1MiB, got False")),
+    ],
+)
+def test_byte_size_converts_to_int_bytes(raw: object, expected: object) -> None:
+    check_conversion(settings.BYTE_SIZE.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("4", 4),
+        (" 4 ", 4),
+        ("-3", -3),
+        (7, 7),
+        ("x", Err("must be an integer, got 'x'")),
+        ("4.0", Err("must be an integer, got '4.0'")),
+        ("1_000", Err("must be an integer, got '1_000'")),
+        ("", Err("must be an integer, got ''")),
+        (True, Err("must be an integer, got True")),
+        (4.0, Err("must be an integer, got 4.0")),
+    ],
+)
+def test_int_accepts_only_integers(raw: object, expected: object) -> None:
+    check_conversion(settings.INT.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("true", True), ("Yes", True), ("on", True), ("1", True), (True, True),
+        ("false", False), ("NO", False), ("off", False), ("0", False), (False, False),
+        ("maybe", Err("must be true or false, got 'maybe'")),
+        (1, Err("must be true or false, got 1")),
+    ],
+)
+def test_bool_accepts_the_usual_words(raw: object, expected: object) -> None:
+    check_conversion(settings.BOOL.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("debug", "debug"),
+        ("WARNING", "warning"),
+        ("warn", Err("must be one of debug, info, warning, error, critical, got 'warn'")),
+        (1, Err("must be one of debug, info, warning, error, critical, got 1")),
+    ],
+)
+def test_log_level_is_one_of_the_names(raw: object, expected: object) -> None:
+    check_conversion(by_name("log_level").type.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("-", "-"),
+        ("/var/log/access.log", "/var/log/access.log"),
+        ("", None),
+        (None, None),
+        (3, Err("must be a string, got 3")),
+    ],
+)
+def test_optional_string_treats_empty_as_off(raw: object, expected: object) -> None:
+    check_conversion(settings.OPTIONAL_STR.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a,b", ("a", "b")),
+        (" a , b ,", ("a", "b")),
+        ("", ()),
+        (["a", "b"], ("a", "b")),
+        (("a",), ("a",)),
+        ([1], Err("must be a list of strings, got [1]")),
+        (5, Err("must be a list of strings, got 5")),
+    ],
+)
+def test_list_splits_text_on_commas(raw: object, expected: object) -> None:
+    check_conversion(by_name("pythonpath").type.convert, raw, expected)
+
+
+# ---- Bind addresses
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("127.0.0.1:8000", "127.0.0.1:8000"),
+        ("0.0.0.0:0", "0.0.0.0:0"),
+        ("localhost", "localhost:8000"),
+        ("LocalHost:80", "localhost:80"),
+        ("example.com:443", "example.com:443"),
+        (":9000", "0.0.0.0:9000"),
+        ("[::1]:8000", "[::1]:8000"),
+        ("[::1]", "[::1]:8000"),
+        ("[0:0:0:0:0:0:0:1]:80", "[::1]:80"),
+        ("[::]:65535", "[::]:65535"),
+        ("unix:/tmp/x.sock", "unix:/tmp/x.sock"),
+        ("unix:relative.sock", "unix:relative.sock"),
+        (" 127.0.0.1:8000 ", "127.0.0.1:8000"),
+        ("::1", Err("must put an IPv6 address in brackets, like [::1]:8000, got '::1'")),
+        ("::1:8000", Err("must put an IPv6 address in brackets, like [::1]:8000, got '::1:8000'")),
+        ("127.0.0.1:65536", Err("must have a port between 0 and 65535, got '127.0.0.1:65536'")),
+        ("127.0.0.1:", Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got '127.0.0.1:'")),
+        ("127.0.0.1:http",
+         Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got '127.0.0.1:http'")),
+        ("127.0.0.1:-1", Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got '127.0.0.1:-1'")),
+        ("", Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got ''")),
+        ("my host:80", Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got 'my host:80'")),
+        ("256.1.1.1:80", Err("must have a valid IPv4 address, got '256.1.1.1:80'")),
+        ("[::1", Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got '[::1'")),
+        ("[::1]8000", Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got '[::1]8000'")),
+        ("[nope]:80", Err("must have an IPv6 address inside [brackets], got '[nope]:80'")),
+        ("unix:", Err("must name a socket path after 'unix:', got 'unix:'")),
+    ],
+)
+def test_bind_addresses_are_normalised(raw: str, expected: object) -> None:
+    check_conversion(normalize_bind, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (("127.0.0.1:8000", "[::1]:8000"), None),
+        ((), "must name at least one address, got []"),
+        (("127.0.0.1:8000", "127.0.0.1:8000"),
+         "must not name the same address twice, got ['127.0.0.1:8000', '127.0.0.1:8000']"),
+    ],
+)
+def test_bind_needs_distinct_addresses(value: tuple[str, ...], expected: str | None) -> None:
+    if expected is None:
+        by_name("bind").check(value)
+    else:
+        with pytest.raises(InvalidValue) as info:
+            by_name("bind").check(value)
+        assert str(info.value) == expected
+
+
+# ---- Checks on converted values
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("threads", 1, None),
+        ("threads", 0, "must be >= 1, got 0"),
+        ("threads", 2**31, "must be <= 2147483647, got 2147483648"),
+        ("max_body_bytes", 0, None),
+        ("max_body_bytes", -1, "must be >= 0, got -1"),
+        ("max_header_bytes", 0, "must be >= 1, got 0"),
+        ("header_timeout", 0.001, None),
+        ("header_timeout", 0.0, "must be > 0, got 0s"),
+        ("keepalive_timeout", 86400.0, None),
+        ("keepalive_timeout", 90000.0, "must be <= 24h, got 90000s"),
+        ("send_timeout", float("inf"), "must be <= 24h, got inf"),
+        ("send_timeout", float("nan"), "must be > 0, got nan"),
+        ("root_path", "", None),
+        ("root_path", "/api", None),
+        ("root_path", "api", "must be empty or start with '/' and not end with '/', got 'api'"),
+        ("root_path", "/api/", "must be empty or start with '/' and not end with '/', got '/api/'"),
+        ("root_path", "/", "must be empty or start with '/' and not end with '/', got '/'"),
+        ("error_log", "", "must not be empty, got ''"),
+        ("chdir", "/", None),
+        ("chdir", "/no/such/dir", "must be an existing directory, got '/no/such/dir'"),
+    ],
+)
+def test_checks_name_the_broken_rule(name: str, value: object, expected: str | None) -> None:
+    if expected is None:
+        by_name(name).check(value)
+    else:
+        with pytest.raises(InvalidValue) as info:
+            by_name(name).check(value)
+        assert str(info.value) == expected
+
+
+# ---- Drift guard against the compiled core
+
+def test_core_settings_match_the_names_the_compiled_core_extracts() -> None:
+    from ferrule import _ferrule as core
+
+    assert {setting.name for setting in SETTINGS if setting.core} == set(core.CORE_SETTINGS)
