@@ -47,6 +47,13 @@ Settings come from, lowest precedence first: defaults, the config file named by 
 FERRULE_* environment variables, then these flags. Durations take 30, 30s, 500ms or 1h30m;
 sizes take 8192, 8KiB or 1MiB. Every setting is described in docs/settings.md."""
 
+_EPILOG = f"""\
+exit status:
+  {EXIT_OK}  stopped by SIGTERM or SIGINT (or --help, --version)
+  {EXIT_SERVE_ERROR}  the server failed, e.g. an address could not be bound
+  {EXIT_CONFIG_ERROR}  a bad flag, environment variable or config file
+  {EXIT_APP_LOAD_ERROR}  the app could not be imported"""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ferrule command with `argv` (default `sys.argv[1:]`); returns the exit code.
@@ -136,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="ferrule",
         description=_DESCRIPTION,
+        epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=False,
         allow_abbrev=False,

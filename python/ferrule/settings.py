@@ -432,7 +432,8 @@ SETTINGS: tuple[Setting, ...] = (
         checks=(Check("must be an existing directory", os.path.isdir),),
         help=(
             "Change to this directory before importing the app. Relative paths in other "
-            "settings (log files, unix sockets, `pythonpath`) are then relative to it."
+            "settings (log files, unix sockets, `pythonpath`) are then relative to it; the "
+            "config file is read before the change."
         ),
     ),
     Setting(
