@@ -2,7 +2,7 @@
 //! them through `wsgi::call_app`. Implements `bridge::Handler` for `server`.
 //!
 //! The queue is unbounded in type but bounded in fact: `conn` holds a request permit for
-//! every job it hands over, and `server` sizes the permits (see `REQUESTS_PER_THREAD`).
+//! every job it hands over, and `server` sizes the permits (see `QUEUED_REQUESTS`).
 //! A panic while running a job costs that job (its connection gets a 500 or is closed),
 //! never the thread.
 

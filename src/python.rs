@@ -5,7 +5,7 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -130,7 +130,7 @@ fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResu
         }
     }
     let config = settings.extract::<PyConfig>()?.into_config()?;
-    log::init(&config.log).map_err(PyValueError::new_err)?;
+    log::init(&config.log).map_err(pyo3::exceptions::PyOSError::new_err)?;
 
     // 1. Bind every address before anything else, so a bad one fails fast.
     let mut listeners = Vec::with_capacity(config.binds.len());
@@ -140,7 +140,7 @@ fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResu
     // 2. Start the Python threads.
     let ctx = wsgi::Context::new(py, app, &config.root_path, config.threads.get() > 1)?;
     let (dispatcher, pool) = Pool::start(ctx, config.threads.get())
-        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the Python threads: {e}")))?;
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python threads: {e}")))?;
     for l in &listeners {
         log::write(Level::Info, &format!("listening on {}", l.describe()));
     }
@@ -168,7 +168,7 @@ fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResu
         outcome
     });
     log::write(Level::Info, "stopped");
-    result.map_err(PyRuntimeError::new_err)
+    result.map_err(pyo3::exceptions::PyOSError::new_err)
 }
 
 /// Completes on the first SIGTERM or SIGINT.

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use crate::bridge::{BodyEvent, ResponseEvent};
 
 pyo3::create_exception!(
-    _ferrule,
+    ferrule._ferrule,
     RequestBodyError,
     PyOSError,
     "The request body could not be read to its end (client gone, timeout, too large, bad framing)."
