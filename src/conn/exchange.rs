@@ -1,6 +1,10 @@
 //! One request/response exchange on a connection: hand the job over, answer the app's
 //! body demands from the socket, write the response as its events arrive, enforce the
 //! declared length, drain the unread body, and write the access record.
+//!
+//! A request body that turns out broken (bad chunk framing, over `max_body_bytes`, too
+//! slow) before the response has started is answered here with the client's status
+//! (400/413/408), not with the 500 the app would make of its failed read.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -41,6 +45,20 @@ enum Writing {
     /// The head is out; body bytes follow in `framing`. Kept after the end for the
     /// access record.
     Body(Outgoing),
+}
+
+/// Why the server answers a request itself after the app has started on it: the request
+/// body broke off, and that is the client's doing.
+struct BodyRejection {
+    status: u16,
+    reason: &'static str,
+    detail: String,
+}
+
+impl BodyRejection {
+    fn from_http(err: &HttpError) -> BodyRejection {
+        BodyRejection { status: err.status(), reason: err.reason(), detail: err.to_string() }
+    }
 }
 
 struct Outgoing {
@@ -88,13 +106,14 @@ pub(super) async fn run<T: Transport, H: Handler>(
         body_deadline: None,
         keep_alive: head.keep_alive,
         shutdown,
+        rejection: None,
         writing: Writing::NotStarted,
         wbuf: BytesMut::with_capacity(1024),
     };
     let request_head = head.clone();
     let job = Job { head, conn: Arc::clone(info), body: body_rx, events: events_tx, permit };
     if handler.dispatch(job).is_err() {
-        ex.write_server_error(503, "Service Unavailable", "the server is shutting down").await?;
+        ex.write_error_page(503, "Service Unavailable", "the server is shutting down").await?;
         return Ok(false);
     }
 
@@ -133,6 +152,8 @@ struct Exchange<'a, T> {
     keep_alive: bool,
     /// Turns true when the worker stops: the response in progress says `Connection: close`.
     shutdown: &'a watch::Receiver<bool>,
+    /// Set when the request body failed through the client's fault; `pump` answers it.
+    rejection: Option<BodyRejection>,
     writing: Writing,
     /// Head and small-body staging buffer, reused across writes of this response.
     wbuf: BytesMut,
@@ -193,7 +214,20 @@ impl<T: Transport> Exchange<'_, T> {
                 }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if read_body && deadline.is_some() => {
                     self.keep_alive = false;
+                    self.rejection = Some(BodyRejection {
+                        status: 408,
+                        reason: "Request Timeout",
+                        detail: "request body not received in time".to_owned(),
+                    });
                     self.send_body(BodyEvent::Failed(BodyFailure::Timeout));
+                }
+            }
+            if let Some(rejection) = self.rejection.take() {
+                // Once the head is out, the status cannot change: the connection just
+                // closes after the app's response.
+                if matches!(self.writing, Writing::NotStarted) {
+                    self.write_error_page(rejection.status, rejection.reason, &rejection.detail).await?;
+                    return Ok(false);
                 }
             }
         }
@@ -226,6 +260,7 @@ impl<T: Transport> Exchange<'_, T> {
                 self.keep_alive = false;
                 let failure = if err == HttpError::BodyTooLarge { BodyFailure::TooLarge } else { BodyFailure::Invalid };
                 log_at!(Level::Debug, "request body: {err}");
+                self.rejection = Some(BodyRejection::from_http(&err));
                 self.send_body(BodyEvent::Failed(failure));
             }
         }
@@ -395,7 +430,7 @@ impl<T: Transport> Exchange<'_, T> {
     async fn finish(&mut self) -> Result<(), ConnError> {
         let Writing::Body(out) = &self.writing else {
             log_at!(Level::Error, "app side ended a response it never started");
-            return self.write_server_error(500, "Internal Server Error", "no response").await;
+            return self.write_error_page(500, "Internal Server Error", "no response").await;
         };
         let (framing, sent) = (out.framing, out.sent);
         match framing {
@@ -420,7 +455,7 @@ impl<T: Transport> Exchange<'_, T> {
         self.keep_alive = false;
         match self.writing {
             Writing::NotStarted => {
-                self.write_server_error(500, "Internal Server Error", "the request could not be completed").await
+                self.write_error_page(500, "Internal Server Error", "the request could not be completed").await
             }
             Writing::Body(_) => {
                 log_at!(Level::Debug, "response aborted after its head was sent ({reason:?}); closing");
@@ -429,7 +464,9 @@ impl<T: Transport> Exchange<'_, T> {
         }
     }
 
-    async fn write_server_error(&mut self, status: u16, reason: &str, detail: &str) -> Result<(), ConnError> {
+    /// Answers with the server's own page and `Connection: close`, in place of the app's
+    /// response (which must not have started).
+    async fn write_error_page(&mut self, status: u16, reason: &str, detail: &str) -> Result<(), ConnError> {
         let mut out = BytesMut::with_capacity(256);
         let body = format!("{status} {reason}: {detail}\n");
         encode::simple_response(&mut out, status, reason, body.as_bytes(), true);

@@ -251,3 +251,6 @@ async fn with_send_timeout<F: Future<Output = io::Result<()>>>(ctx: &ConnContext
         Err(_) => Err(ConnError::Timeout(Phase::Writing)),
     }
 }
+
+#[cfg(test)]
+mod tests;
