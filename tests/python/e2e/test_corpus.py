@@ -17,13 +17,16 @@ import json
 import random
 import socket
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import RunningServer, start_server
 from rawhttp import Conn, Response
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11: the corpus needs a TOML reader
+    tomllib = pytest.importorskip("tomli")
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus" / "requests"
 # Files up to this size are also sent one byte per send(): every head and body boundary
