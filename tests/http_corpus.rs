@@ -34,7 +34,11 @@ fn cases(kind: &str) -> Vec<PathBuf> {
         .collect();
     files.sort();
     for file in &files {
-        assert!(file.with_extension("toml").exists(), "{} has no .toml", file.display());
+        assert!(
+            file.with_extension("toml").exists(),
+            "{} has no .toml",
+            file.display()
+        );
     }
     files
 }
@@ -114,7 +118,12 @@ fn replay(bytes: &[u8], limits: &Limits, cuts: &[usize]) -> Replay {
                         requests.push(Request::from_head(head, std::mem::take(body)));
                         current = None;
                     }
-                    Err(error) => return Replay { requests, end: End::Error(error) },
+                    Err(error) => {
+                        return Replay {
+                            requests,
+                            end: End::Error(error),
+                        }
+                    }
                 }
             } else {
                 match parse::request_head(&mut buf, limits) {
@@ -123,7 +132,12 @@ fn replay(bytes: &[u8], limits: &Limits, cuts: &[usize]) -> Replay {
                         current = Some((head, decoder, Vec::new()));
                     }
                     Ok(None) => break,
-                    Err(error) => return Replay { requests, end: End::Error(error) },
+                    Err(error) => {
+                        return Replay {
+                            requests,
+                            end: End::Error(error),
+                        }
+                    }
                 }
             }
         }
@@ -151,7 +165,9 @@ fn chunkings(len: usize, rng: &mut StdRng) -> Vec<(String, Vec<usize>)> {
     ];
     for i in 0..RANDOM_SPLITS {
         let count = rng.random_range(1..=16usize).min(len.saturating_sub(1));
-        let mut cuts: Vec<usize> = (0..count).map(|_| rng.random_range(1..len.max(2))).collect();
+        let mut cuts: Vec<usize> = (0..count)
+            .map(|_| rng.random_range(1..len.max(2)))
+            .collect();
         cuts.sort_unstable();
         cuts.dedup();
         out.push((format!("random split {i} at {cuts:?}"), cuts));
@@ -171,7 +187,9 @@ fn latin1(value: &toml::Value, what: &str) -> Bytes {
         .as_str()
         .unwrap_or_else(|| panic!("{what} must be a string"));
     text.chars()
-        .map(|c| u8::try_from(u32::from(c)).unwrap_or_else(|_| panic!("{what}: {c:?} is not latin-1")))
+        .map(|c| {
+            u8::try_from(u32::from(c)).unwrap_or_else(|_| panic!("{what}: {c:?} is not latin-1"))
+        })
         .collect::<Vec<u8>>()
         .into()
 }
@@ -193,7 +211,10 @@ fn expected_request(table: &toml::Table) -> Request {
         .map(|pair| {
             let pair = pair.as_array().expect("a header is [name, value]");
             assert_eq!(pair.len(), 2, "a header is [name, value]");
-            (latin1(&pair[0], "header name"), latin1(&pair[1], "header value"))
+            (
+                latin1(&pair[0], "header name"),
+                latin1(&pair[1], "header value"),
+            )
         })
         .collect();
     let body = match (table.get("body"), table.get("body_hex")) {
@@ -215,7 +236,7 @@ fn expected_request(table: &toml::Table) -> Request {
             .expect("`keep_alive` is a bool"),
         expects_continue: table
             .get("expects_continue")
-            .map_or(false, |v| v.as_bool().expect("`expects_continue` is a bool")),
+            .is_some_and(|v| v.as_bool().expect("`expects_continue` is a bool")),
     }
 }
 
@@ -278,13 +299,17 @@ fn check_file(http: &Path, rng: &mut StdRng) -> Vec<String> {
     let name = http.display();
     if let Some(i) = expected.requests.iter().position(|r| !r.keep_alive) {
         if i + 1 != expected.requests.len() || expected.end != End::Clean {
-            problems.push(format!("{name}: a request follows one that closes the connection"));
+            problems.push(format!(
+                "{name}: a request follows one that closes the connection"
+            ));
         }
     }
     for (label, cuts) in chunkings(bytes.len(), rng) {
         let got = replay(&bytes, &limits, &cuts);
         if got != expected {
-            problems.push(format!("{name} ({label}):\n  expected {expected:?}\n  got      {got:?}"));
+            problems.push(format!(
+                "{name} ({label}):\n  expected {expected:?}\n  got      {got:?}"
+            ));
             // One chunking's diff is enough to debug a file.
             break;
         }
@@ -339,7 +364,11 @@ fn error_named(name: &str, status: Option<i64>) -> HttpError {
 
 fn check_kind(kind: &str, seed: u64) {
     let files = cases(kind);
-    assert!(files.len() >= 40, "{kind} corpus has only {} files", files.len());
+    assert!(
+        files.len() >= 40,
+        "{kind} corpus has only {} files",
+        files.len()
+    );
     let mut rng = StdRng::seed_from_u64(seed);
     let problems: Vec<String> = files.iter().flat_map(|f| check_file(f, &mut rng)).collect();
     if !problems.is_empty() {
@@ -347,7 +376,11 @@ fn check_kind(kind: &str, seed: u64) {
         for problem in &problems {
             writeln!(report, "{problem}").expect("writing to a String");
         }
-        panic!("{} of {} {kind} files failed:\n{report}", problems.len(), files.len());
+        panic!(
+            "{} of {} {kind} files failed:\n{report}",
+            problems.len(),
+            files.len()
+        );
     }
 }
 
@@ -375,5 +408,8 @@ fn replay_sees_a_split_head_as_need_more() {
     let bytes = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     let whole = replay(bytes, &Limits::default(), &[]);
     assert_eq!(whole, replay(bytes, &Limits::default(), &[5, 17, 26]));
-    assert_eq!(replay(&bytes[..20], &Limits::default(), &[]).end, End::PartialHead(20));
+    assert_eq!(
+        replay(&bytes[..20], &Limits::default(), &[]).end,
+        End::PartialHead(20)
+    );
 }

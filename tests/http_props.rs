@@ -10,7 +10,16 @@ use proptest::prelude::*;
 /// The request every generated one is followed by, to prove nothing past a body is eaten.
 const PIPELINED: &[u8] = b"GET /next HTTP/1.1\r\nHost: pipelined\r\n\r\n";
 
-const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "X-CUSTOM_1"];
+const METHODS: &[&str] = &[
+    "GET",
+    "POST",
+    "PUT",
+    "DELETE",
+    "PATCH",
+    "OPTIONS",
+    "PROPFIND",
+    "X-CUSTOM_1",
+];
 
 /// How a generated body is framed on the wire.
 #[derive(Clone, Debug)]
@@ -38,8 +47,13 @@ struct Generated {
 
 impl Generated {
     fn wire(&self) -> Vec<u8> {
-        let mut out = format!("{} {} {}\r\nHost: example.com\r\n", self.method, self.target, self.version.as_str())
-            .into_bytes();
+        let mut out = format!(
+            "{} {} {}\r\nHost: example.com\r\n",
+            self.method,
+            self.target,
+            self.version.as_str()
+        )
+        .into_bytes();
         for (name, value, before, after) in &self.headers {
             out.extend_from_slice(name.as_bytes());
             out.push(b':');
@@ -54,7 +68,11 @@ impl Generated {
                 out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
                 out.extend_from_slice(body);
             }
-            WireBody::Chunked { chunks, last_ext, trailers } => {
+            WireBody::Chunked {
+                chunks,
+                last_ext,
+                trailers,
+            } => {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
                 for (data, ext, upper) in chunks {
                     let size = if *upper {
@@ -82,7 +100,9 @@ impl Generated {
         match &self.body {
             WireBody::None => Vec::new(),
             WireBody::Length(body) => body.clone(),
-            WireBody::Chunked { chunks, .. } => chunks.iter().flat_map(|(d, _, _)| d.clone()).collect(),
+            WireBody::Chunked { chunks, .. } => {
+                chunks.iter().flat_map(|(d, _, _)| d.clone()).collect()
+            }
         }
     }
 
@@ -105,9 +125,14 @@ impl Generated {
         match &self.body {
             WireBody::None => {}
             WireBody::Length(body) => {
-                out.push((b"Content-Length".to_vec(), body.len().to_string().into_bytes()));
+                out.push((
+                    b"Content-Length".to_vec(),
+                    body.len().to_string().into_bytes(),
+                ));
             }
-            WireBody::Chunked { .. } => out.push((b"Transfer-Encoding".to_vec(), b"chunked".to_vec())),
+            WireBody::Chunked { .. } => {
+                out.push((b"Transfer-Encoding".to_vec(), b"chunked".to_vec()));
+            }
         }
         out
     }
@@ -160,11 +185,18 @@ fn target() -> impl Strategy<Value = String> {
 
 /// A chunk extension suffix: `;name`, `;name=token` or `;name="quoted"`, with BWS.
 fn chunk_ext() -> impl Strategy<Value = String> {
-    let one = (ows(), token(), proptest::option::of((ows(), prop_oneof![
+    let one = (
+        ows(),
         token(),
-        "[ !#-\\[\\]-~]{0,10}".prop_map(|q| format!("\"{q}\"")),
-        Just("\"a\\\"b\"".to_string()),
-    ])))
+        proptest::option::of((
+            ows(),
+            prop_oneof![
+                token(),
+                "[ !#-\\[\\]-~]{0,10}".prop_map(|q| format!("\"{q}\"")),
+                Just("\"a\\\"b\"".to_string()),
+            ],
+        )),
+    )
         .prop_map(|(bws, name, value)| match value {
             None => format!("{bws};{name}"),
             Some((bws2, v)) => format!("{bws};{bws2}{name}{bws2}={bws2}{v}"),
@@ -175,13 +207,21 @@ fn chunk_ext() -> impl Strategy<Value = String> {
 fn chunked_body() -> impl Strategy<Value = WireBody> {
     (
         proptest::collection::vec(
-            (proptest::collection::vec(any::<u8>(), 1..64), chunk_ext(), any::<bool>()),
+            (
+                proptest::collection::vec(any::<u8>(), 1..64),
+                chunk_ext(),
+                any::<bool>(),
+            ),
             0..6,
         ),
         chunk_ext(),
         proptest::collection::vec((header_name(), header_value()), 0..3),
     )
-        .prop_map(|(chunks, last_ext, trailers)| WireBody::Chunked { chunks, last_ext, trailers })
+        .prop_map(|(chunks, last_ext, trailers)| WireBody::Chunked {
+            chunks,
+            last_ext,
+            trailers,
+        })
 }
 
 fn request() -> impl Strategy<Value = Generated> {

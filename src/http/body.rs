@@ -50,17 +50,23 @@ pub struct BodyDecoder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// `Content-Length` body with this many bytes still to hand out.
-    Length { remaining: u64 },
+    Length {
+        remaining: u64,
+    },
     /// A `Content-Length` over `max_body_bytes`: every call answers `BodyTooLarge`.
     TooLarge,
     /// Expecting `chunk-size [ chunk-ext ] CRLF`.
     ChunkSize,
     /// Inside a chunk's data.
-    ChunkData { remaining: u64 },
+    ChunkData {
+        remaining: u64,
+    },
     /// Expecting the CRLF after a chunk's data.
     ChunkDataEnd,
     /// After the last chunk: trailer field lines, then the final CRLF.
-    Trailers { fields: usize },
+    Trailers {
+        fields: usize,
+    },
     Done,
 }
 
@@ -284,13 +290,12 @@ fn chunk_size_line(bytes: &[u8]) -> Result<Option<(u64, usize)>, HttpError> {
             (S::QuotedValue, b'\\') => S::QuotedEscape,
             (S::QuotedValue, _) if field::is_qdtext(b) => S::QuotedValue,
             (S::QuotedEscape, _) if field::is_quoted_pair_byte(b) => S::QuotedValue,
-            (S::QuotedValue | S::QuotedEscape, _) => {
-                return Err(HttpError::InvalidChunkExtension)
-            }
+            (S::QuotedValue | S::QuotedEscape, _) => return Err(HttpError::InvalidChunkExtension),
             (S::TokenValue | S::AfterQuotedValue | S::AfterValue, _) if ows => S::AfterValue,
-            (S::Name | S::AfterName | S::TokenValue | S::AfterQuotedValue | S::AfterValue, b';') => {
-                S::BeforeName
-            }
+            (
+                S::Name | S::AfterName | S::TokenValue | S::AfterQuotedValue | S::AfterValue,
+                b';',
+            ) => S::BeforeName,
             (S::Name | S::TokenValue | S::AfterQuotedValue, b'\r') => S::Cr,
 
             (S::Cr, b'\n') => return Ok(Some((size, i + 1))),

@@ -127,19 +127,43 @@ mod tests {
     fn maps_each_limit_and_unsupported_feature_to_its_own_status() {
         let cases = [
             (HttpError::RequestLineTooLong, 414, "URI Too Long"),
-            (HttpError::TooManyHeaders, 431, "Request Header Fields Too Large"),
-            (HttpError::HeaderTooLarge, 431, "Request Header Fields Too Large"),
-            (HttpError::HeadTooLarge, 431, "Request Header Fields Too Large"),
+            (
+                HttpError::TooManyHeaders,
+                431,
+                "Request Header Fields Too Large",
+            ),
+            (
+                HttpError::HeaderTooLarge,
+                431,
+                "Request Header Fields Too Large",
+            ),
+            (
+                HttpError::HeadTooLarge,
+                431,
+                "Request Header Fields Too Large",
+            ),
             (HttpError::BodyTooLarge, 413, "Content Too Large"),
-            (HttpError::UnsupportedTransferEncoding, 501, "Not Implemented"),
-            (HttpError::UnsupportedVersion, 505, "HTTP Version Not Supported"),
+            (
+                HttpError::UnsupportedTransferEncoding,
+                501,
+                "Not Implemented",
+            ),
+            (
+                HttpError::UnsupportedVersion,
+                505,
+                "HTTP Version Not Supported",
+            ),
             (HttpError::InvalidVersion, 400, "Bad Request"),
             (HttpError::ConflictingContentLength, 400, "Bad Request"),
             (HttpError::DuplicateContentType, 400, "Bad Request"),
             (HttpError::IncompleteBody, 400, "Bad Request"),
         ];
         for (error, status, reason) in cases {
-            assert_eq!((error.status(), error.reason()), (status, reason), "{error:?}");
+            assert_eq!(
+                (error.status(), error.reason()),
+                (status, reason),
+                "{error:?}"
+            );
         }
     }
 }

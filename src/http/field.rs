@@ -16,8 +16,20 @@ static TCHAR: [bool; 256] = {
         class[i] = b.is_ascii_alphanumeric()
             || matches!(
                 b,
-                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_'
-                    | b'`' | b'|' | b'~'
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
             );
         i += 1;
     }
@@ -49,7 +61,12 @@ pub(super) fn is_ows(b: u8) -> bool {
 
 /// `qdtext / quoted-pair` payload bytes of RFC 9110 §5.6.4 (without `"` and `\`).
 pub(super) fn is_qdtext(b: u8) -> bool {
-    b == b'\t' || b == b' ' || b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b) || b >= 0x80
+    b == b'\t'
+        || b == b' '
+        || b == 0x21
+        || (0x23..=0x5B).contains(&b)
+        || (0x5D..=0x7E).contains(&b)
+        || b >= 0x80
 }
 
 /// The byte after a `\` in a quoted-pair: HTAB, SP, VCHAR or obs-text.
@@ -103,7 +120,10 @@ pub(super) struct FieldLine {
 /// `WhitespaceBeforeColon` (RFC 9112 §5.1: "No whitespace is allowed between the field
 /// name and colon"); `InvalidHeaderValue` for a byte outside `field-value`.
 pub(super) fn split_field_line(line: &[u8]) -> Result<FieldLine, HttpError> {
-    let name_end = line.iter().position(|&b| !is_tchar(b)).unwrap_or(line.len());
+    let name_end = line
+        .iter()
+        .position(|&b| !is_tchar(b))
+        .unwrap_or(line.len());
     let colon = match line.get(name_end) {
         Some(b':') if name_end > 0 => name_end,
         Some(&b) if is_ows(b) && name_end > 0 => {
@@ -146,7 +166,9 @@ pub(super) fn trim_ows(bytes: &[u8]) -> Range<usize> {
 /// The elements of a comma-separated list (RFC 9110 §5.6.1), OWS-trimmed, empty elements
 /// included (callers decide whether an empty element is an error).
 pub(super) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(|element| &element[trim_ows(element)])
+    value
+        .split(|&b| b == b',')
+        .map(|element| &element[trim_ows(element)])
 }
 
 /// Length of the `quoted-string` (RFC 9110 §5.6.4) at the start of `bytes`, quotes included,
@@ -179,14 +201,16 @@ mod tests {
     #[test]
     fn classifies_token_bytes_as_rfc_9110_tchar() {
         let tchars: Vec<u8> = (0..=255u8).filter(|&b| is_tchar(b)).collect();
-        let expected: Vec<u8> = b"!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~"
-            .to_vec();
+        let expected: Vec<u8> =
+            b"!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~"
+                .to_vec();
         assert_eq!(tchars, expected);
     }
 
     #[test]
     fn finds_line_end_at_crlf_within_the_bound() {
-        let cases: &[(&[u8], usize, Result<Option<usize>, HttpError>)] = &[
+        type Case = (&'static [u8], usize, Result<Option<usize>, HttpError>);
+        let cases: &[Case] = &[
             (b"abc\r\n", 3, Ok(Some(3))),
             (b"abc\r\n", 2, Err(HttpError::HeaderTooLarge)),
             (b"abc\r", 3, Ok(None)),
@@ -199,7 +223,12 @@ mod tests {
         ];
         for (bytes, max, expected) in cases {
             let got = line_end(bytes, 0, *max, HttpError::HeaderTooLarge);
-            assert_eq!(&got, expected, "{:?} max {max}", String::from_utf8_lossy(bytes));
+            assert_eq!(
+                &got,
+                expected,
+                "{:?} max {max}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
 
@@ -235,7 +264,10 @@ mod tests {
             (b"A: b\x00c", HttpError::InvalidHeaderValue),
             (b"A: b\x7f", HttpError::InvalidHeaderValue),
             (b"A: \x1b[0m", HttpError::InvalidHeaderValue),
-            (b"Transfer-Encoding: \x0bchunked", HttpError::InvalidHeaderValue),
+            (
+                b"Transfer-Encoding: \x0bchunked",
+                HttpError::InvalidHeaderValue,
+            ),
             (b"A: b\x0c", HttpError::InvalidHeaderValue),
         ];
         for (line, expected) in cases {

@@ -75,6 +75,8 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// # Panics
+    /// Never: `parse` accepts only ASCII token methods.
     pub fn method(&self) -> &str {
         // Validated as an ASCII token in `parse`.
         std::str::from_utf8(&self.raw[self.method.clone()]).expect("method is an ASCII token")

@@ -115,8 +115,12 @@ fn scan(buf: &[u8], limits: &Limits) -> Result<Option<Scanned>, HttpError> {
     let mut facts = Facts::default();
     let mut start = line_end + 2;
     loop {
-        let Some(end) =
-            field::line_end(window, start, limits.max_header_bytes, HttpError::HeaderTooLarge)?
+        let Some(end) = field::line_end(
+            window,
+            start,
+            limits.max_header_bytes,
+            HttpError::HeaderTooLarge,
+        )?
         else {
             return out_of_window();
         };
@@ -218,7 +222,10 @@ pub fn is_method(method: &[u8]) -> bool {
 /// Every byte must be a VCHAR; `#` is refused because a fragment is not part of a
 /// request-target (§3.2.1) and splitting it off would be a guess.
 fn is_target_for(method: &[u8], target: &[u8]) -> bool {
-    if !target.iter().all(|&b| (0x21..=0x7e).contains(&b) && b != b'#') {
+    if !target
+        .iter()
+        .all(|&b| (0x21..=0x7e).contains(&b) && b != b'#')
+    {
         return false;
     }
     if method == b"CONNECT" {
@@ -296,37 +303,46 @@ struct Facts {
     /// The first `Content-Length` field's value, parsed; a second field is refused anyway.
     content_length: Option<Result<u64, HttpError>>,
     content_length_fields: usize,
-    transfer_coding: TransferCodings,
+    transfer_codings: TransferCodings,
     connection_close: bool,
     connection_keep_alive: bool,
     expect_continue: bool,
 }
 
-/// The `Transfer-Encoding` list, across all its fields (RFC 9112 §6.1).
-#[derive(Default)]
-struct TransferCodings {
-    present: bool,
-    chunked: bool,
+/// The `Transfer-Encoding` list so far, across all its fields (RFC 9112 §6.1), one coding
+/// at a time.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum TransferCodings {
+    /// No Transfer-Encoding field.
+    #[default]
+    Absent,
+    /// Only codings other than `chunked` (gzip, identity, x-foo, ...).
+    Unknown,
+    /// `chunked` is the last coding so far; `after_unknown` when others came before it.
+    Chunked { after_unknown: bool },
     /// `chunked` twice, `chunked` not last, an empty element or a malformed coding.
-    invalid: bool,
-    /// A coding other than `chunked` (gzip, identity, x-foo, ...).
-    unknown: bool,
+    Invalid,
 }
 
 impl TransferCodings {
     fn note(&mut self, value: &[u8]) {
-        self.present = true;
         for coding in field::list_elements(value) {
-            if self.chunked || coding.is_empty() {
+            *self = match *self {
+                TransferCodings::Invalid
                 // Anything after `chunked` means it is not the final coding.
-                self.invalid = true;
-            } else if coding.eq_ignore_ascii_case(b"chunked") {
-                self.chunked = true;
-            } else if is_transfer_coding(coding) {
-                self.unknown = true;
-            } else {
-                self.invalid = true;
-            }
+                | TransferCodings::Chunked { .. } => TransferCodings::Invalid,
+                _ if coding.is_empty() => TransferCodings::Invalid,
+                TransferCodings::Absent if coding.eq_ignore_ascii_case(b"chunked") => {
+                    TransferCodings::Chunked { after_unknown: false }
+                }
+                TransferCodings::Unknown if coding.eq_ignore_ascii_case(b"chunked") => {
+                    TransferCodings::Chunked { after_unknown: true }
+                }
+                TransferCodings::Absent | TransferCodings::Unknown if is_transfer_coding(coding) => {
+                    TransferCodings::Unknown
+                }
+                TransferCodings::Absent | TransferCodings::Unknown => TransferCodings::Invalid,
+            };
         }
     }
 }
@@ -343,7 +359,8 @@ fn is_transfer_coding(coding: &[u8]) -> bool {
         return false;
     }
     let mut rest = &coding[name_len..];
-    let skip_ows = |bytes: &[u8]| -> usize { bytes.iter().take_while(|&&b| field::is_ows(b)).count() };
+    let skip_ows =
+        |bytes: &[u8]| -> usize { bytes.iter().take_while(|&&b| field::is_ows(b)).count() };
     while !rest.is_empty() {
         rest = &rest[skip_ows(rest)..];
         let Some(after_semicolon) = rest.strip_prefix(b";") else {
@@ -394,7 +411,7 @@ impl Facts {
                     self.content_length = Some(parse_content_length(value));
                 }
             }
-            17 if is("transfer-encoding") => self.transfer_coding.note(value),
+            17 if is("transfer-encoding") => self.transfer_codings.note(value),
             _ => {}
         }
     }
@@ -430,8 +447,7 @@ impl Facts {
     }
 
     fn framing(&self, version: Version) -> Result<BodyFraming, HttpError> {
-        let te = &self.transfer_coding;
-        if te.present {
+        if self.transfer_codings != TransferCodings::Absent {
             // RFC 9112 §6.1 ¶15 (and §6.3 ¶3): a request with both is a smuggling attempt
             // or a broken intermediary; reject rather than let Transfer-Encoding win.
             if self.content_length_fields > 0 {
@@ -441,16 +457,20 @@ impl Facts {
             if version == Version::Http10 {
                 return Err(HttpError::InvalidTransferEncoding);
             }
-            // RFC 9112 §6.3 ¶4: chunked must be the final coding, else 400. A list without
-            // chunked is a coding we don't understand (§6.1 ¶12: 501).
-            if te.invalid {
-                return Err(HttpError::InvalidTransferEncoding);
-            }
-            if te.unknown {
-                return Err(HttpError::UnsupportedTransferEncoding);
-            }
-            debug_assert!(te.chunked, "a present, valid list without unknown codings is chunked");
-            return Ok(BodyFraming::Chunked);
+        }
+        match self.transfer_codings {
+            TransferCodings::Absent => {}
+            // RFC 9112 §6.3 ¶4: chunked must be the final coding, else 400.
+            TransferCodings::Invalid => return Err(HttpError::InvalidTransferEncoding),
+            // RFC 9112 §6.1 ¶12: a coding we don't understand gets 501 (even before a final
+            // chunked, and also alone, where §6.3 ¶4 would allow 400).
+            TransferCodings::Unknown
+            | TransferCodings::Chunked {
+                after_unknown: true,
+            } => return Err(HttpError::UnsupportedTransferEncoding),
+            TransferCodings::Chunked {
+                after_unknown: false,
+            } => return Ok(BodyFraming::Chunked),
         }
         let Some(length) = &self.content_length else {
             return Ok(BodyFraming::Empty);

@@ -49,9 +49,19 @@ fn decode(framing: BodyFraming, limits: &Limits, bytes: &[u8]) -> Outcome {
     let whole = feed(framing, limits, bytes, 0);
     for step in [1, 2, 3, 7] {
         let split = feed(framing, limits, bytes, step);
-        assert_eq!(split.result, whole.result, "step {step} of {:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            split.result,
+            whole.result,
+            "step {step} of {:?}",
+            String::from_utf8_lossy(bytes)
+        );
         if whole.result.is_ok() {
-            assert_eq!(split, whole, "step {step} of {:?}", String::from_utf8_lossy(bytes));
+            assert_eq!(
+                split,
+                whole,
+                "step {step} of {:?}",
+                String::from_utf8_lossy(bytes)
+            );
         }
     }
     whole
@@ -79,13 +89,20 @@ fn answers_done_at_once_for_empty_framing_without_consuming() {
 
 #[test]
 fn hands_out_a_length_body_and_stops_at_its_end() {
-    let outcome = decode(BodyFraming::Length(5), &Limits::default(), b"helloGET /next");
+    let outcome = decode(
+        BodyFraming::Length(5),
+        &Limits::default(),
+        b"helloGET /next",
+    );
     assert_eq!(outcome.body, b"hello");
     assert_eq!(outcome.result, Ok(true));
     assert_eq!(outcome.rest, b"GET /next");
 
     let zero = decode(BodyFraming::Length(0), &Limits::default(), b"GET");
-    assert_eq!((zero.body.len(), zero.result, zero.rest), (0, Ok(true), b"GET".to_vec()));
+    assert_eq!(
+        (zero.body.len(), zero.result, zero.rest),
+        (0, Ok(true), b"GET".to_vec())
+    );
 
     let short = decode(BodyFraming::Length(10), &Limits::default(), b"hello");
     assert_eq!((short.body, short.result), (b"hello".to_vec(), Ok(false)));
@@ -95,7 +112,10 @@ fn hands_out_a_length_body_and_stops_at_its_end() {
 fn answers_done_once_and_then_keeps_answering_done_without_consuming() {
     let mut decoder = BodyDecoder::new(BodyFraming::Chunked, &Limits::default());
     let mut buf = BytesMut::from(&b"1\r\na\r\n0\r\n\r\nNEXT"[..]);
-    assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Data(Bytes::from_static(b"a"))));
+    assert_eq!(
+        decoder.decode(&mut buf),
+        Ok(Decoded::Data(Bytes::from_static(b"a")))
+    );
     assert!(!decoder.is_done());
     assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Done));
     for _ in 0..3 {
@@ -108,10 +128,16 @@ fn answers_done_once_and_then_keeps_answering_done_without_consuming() {
 fn hands_out_chunk_data_as_it_arrives_without_waiting_for_the_whole_chunk() {
     let mut decoder = BodyDecoder::new(BodyFraming::Chunked, &Limits::default());
     let mut buf = BytesMut::from(&b"a\r\nabc"[..]);
-    assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Data(Bytes::from_static(b"abc"))));
+    assert_eq!(
+        decoder.decode(&mut buf),
+        Ok(Decoded::Data(Bytes::from_static(b"abc")))
+    );
     assert_eq!(decoder.decode(&mut buf), Ok(Decoded::NeedMore));
     buf.extend_from_slice(b"defghij\r");
-    assert_eq!(decoder.decode(&mut buf), Ok(Decoded::Data(Bytes::from_static(b"defghij"))));
+    assert_eq!(
+        decoder.decode(&mut buf),
+        Ok(Decoded::Data(Bytes::from_static(b"defghij")))
+    );
     assert_eq!(decoder.decode(&mut buf), Ok(Decoded::NeedMore));
     assert_eq!(&buf[..], b"\r", "a partial CRLF stays in the buffer");
 }
@@ -132,7 +158,12 @@ fn decodes_chunked_bodies() {
         let mut input = bytes.to_vec();
         input.extend_from_slice(b"NEXT");
         let outcome = chunked(&input);
-        assert_eq!(outcome.result, Ok(true), "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            outcome.result,
+            Ok(true),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
         assert_eq!(outcome.body, body);
         assert_eq!(outcome.rest, b"NEXT");
     }
@@ -155,7 +186,12 @@ fn accepts_chunk_extensions_with_token_and_quoted_values() {
         let mut input = line.to_vec();
         input.extend_from_slice(b"hello\r\n0;last=1\r\n\r\n");
         let outcome = chunked(&input);
-        assert_eq!(outcome.result, Ok(true), "{:?}", String::from_utf8_lossy(line));
+        assert_eq!(
+            outcome.result,
+            Ok(true),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
         assert_eq!(outcome.body, b"hello");
     }
 }
@@ -204,7 +240,12 @@ fn rejects_chunk_size_lines_by_rule() {
     for (line, expected) in cases {
         let mut input = line.to_vec();
         input.extend_from_slice(b"hello\r\n0\r\n\r\n");
-        assert_eq!(&chunked(&input).result, &Err(expected.clone()), "{:?}", String::from_utf8_lossy(line));
+        assert_eq!(
+            &chunked(&input).result,
+            &Err(expected.clone()),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
     }
 }
 
@@ -219,15 +260,31 @@ fn requires_crlf_after_chunk_data() {
         (b"5\r\nhello\rX0\r\n\r\n", BareLineEnding),
     ];
     for (bytes, expected) in cases {
-        assert_eq!(&chunked(bytes).result, &Err(expected.clone()), "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            &chunked(bytes).result,
+            &Err(expected.clone()),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
     }
 }
 
 #[test]
 fn waits_for_the_final_crlf_after_the_last_chunk() {
-    for bytes in [&b"0\r\n"[..], b"0\r\n\r", b"5\r\nhello\r\n0\r\n", b"5\r\nhel", b"0\r\nX: y\r\n"] {
+    for bytes in [
+        &b"0\r\n"[..],
+        b"0\r\n\r",
+        b"5\r\nhello\r\n0\r\n",
+        b"5\r\nhel",
+        b"0\r\nX: y\r\n",
+    ] {
         let outcome = chunked(bytes);
-        assert_eq!(outcome.result, Ok(false), "{:?}", String::from_utf8_lossy(bytes));
+        assert_eq!(
+            outcome.result,
+            Ok(false),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
         let mut decoder = BodyDecoder::new(BodyFraming::Chunked, &Limits::default());
         let mut buf = BytesMut::from(bytes);
         while let Ok(Decoded::Data(_)) = decoder.decode(&mut buf) {}
@@ -237,7 +294,8 @@ fn waits_for_the_final_crlf_after_the_last_chunk() {
 
 #[test]
 fn accepts_and_discards_valid_trailers() {
-    let outcome = chunked(b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\r\nx_y: \x80\r\n\r\nNEXT");
+    let outcome =
+        chunked(b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\r\nx_y: \x80\r\n\r\nNEXT");
     assert_eq!(outcome.result, Ok(true));
     assert_eq!(outcome.body, b"hello");
     assert_eq!(outcome.rest, b"NEXT");
@@ -268,7 +326,12 @@ fn rejects_trailers_by_rule() {
         let mut input = b"5\r\nhello\r\n0\r\n".to_vec();
         input.extend_from_slice(trailers);
         input.extend_from_slice(b"\r\n");
-        assert_eq!(&chunked(&input).result, &Err(expected.clone()), "{:?}", String::from_utf8_lossy(trailers));
+        assert_eq!(
+            &chunked(&input).result,
+            &Err(expected.clone()),
+            "{:?}",
+            String::from_utf8_lossy(trailers)
+        );
     }
 }
 
@@ -278,7 +341,10 @@ fn bounds_the_chunk_line_at_under_and_over_the_limit() {
     for (len, expected) in [
         (MAX_CHUNK_LINE_BYTES - 1, Ok(true)),
         (MAX_CHUNK_LINE_BYTES, Ok(true)),
-        (MAX_CHUNK_LINE_BYTES + 1, Err(HttpError::InvalidChunkExtension)),
+        (
+            MAX_CHUNK_LINE_BYTES + 1,
+            Err(HttpError::InvalidChunkExtension),
+        ),
     ] {
         let mut input = format!("5;x={}\r\n", "v".repeat(len - 4)).into_bytes();
         input.extend_from_slice(b"hello\r\n0\r\n\r\n");
@@ -286,8 +352,14 @@ fn bounds_the_chunk_line_at_under_and_over_the_limit() {
     }
     // Without its CRLF, a line is refused once it holds more than the limit.
     let endless = format!("5;x={}", "v".repeat(MAX_CHUNK_LINE_BYTES));
-    assert_eq!(chunked(endless.as_bytes()).result, Err(HttpError::InvalidChunkExtension));
-    assert_eq!(chunked(&endless.as_bytes()[..MAX_CHUNK_LINE_BYTES]).result, Ok(false));
+    assert_eq!(
+        chunked(endless.as_bytes()).result,
+        Err(HttpError::InvalidChunkExtension)
+    );
+    assert_eq!(
+        chunked(&endless.as_bytes()[..MAX_CHUNK_LINE_BYTES]).result,
+        Ok(false)
+    );
 }
 
 #[test]
@@ -309,7 +381,12 @@ fn bounds_trailer_lines_and_count_like_headers() {
         input.extend_from_slice(trailers);
         input.extend_from_slice(b"\r\n");
         let outcome = decode(BodyFraming::Chunked, &limits, &input);
-        assert_eq!(&outcome.result, expected, "{:?}", String::from_utf8_lossy(trailers));
+        assert_eq!(
+            &outcome.result,
+            expected,
+            "{:?}",
+            String::from_utf8_lossy(trailers)
+        );
     }
 }
 
@@ -322,7 +399,11 @@ fn bounds_chunked_bodies_by_max_body_bytes_at_under_and_over() {
         (11, Ok(true)),
         (0, Ok(true)),
     ] {
-        assert_eq!(decode(BodyFraming::Chunked, &limits_with_body(max), body).result, expected, "max {max}");
+        assert_eq!(
+            decode(BodyFraming::Chunked, &limits_with_body(max), body).result,
+            expected,
+            "max {max}"
+        );
     }
     // The size line alone is enough to refuse: no data has to arrive.
     assert_eq!(
@@ -330,15 +411,26 @@ fn bounds_chunked_bodies_by_max_body_bytes_at_under_and_over() {
         Err(HttpError::BodyTooLarge)
     );
     assert_eq!(
-        decode(BodyFraming::Chunked, &Limits { max_body_bytes: 0, ..Limits::default() }, b"ffffffffffffffff\r\n")
-            .result,
+        decode(
+            BodyFraming::Chunked,
+            &Limits {
+                max_body_bytes: 0,
+                ..Limits::default()
+            },
+            b"ffffffffffffffff\r\n"
+        )
+        .result,
         Ok(false)
     );
 }
 
 #[test]
 fn bounds_length_bodies_by_max_body_bytes_before_reading() {
-    for (n, expected) in [(9, Ok(true)), (10, Ok(true)), (11, Err(HttpError::BodyTooLarge))] {
+    for (n, expected) in [
+        (9, Ok(true)),
+        (10, Ok(true)),
+        (11, Err(HttpError::BodyTooLarge)),
+    ] {
         let input = vec![b'x'; 11];
         let outcome = decode(BodyFraming::Length(n), &limits_with_body(10), &input);
         assert_eq!(outcome.result, expected, "length {n}");
@@ -358,5 +450,8 @@ fn reports_incomplete_body_on_eof_only_before_the_end() {
     buf.extend_from_slice(b"c");
     assert!(matches!(decoder.decode(&mut buf), Ok(Decoded::Data(_))));
     assert_eq!(decoder.on_eof(), Ok(()));
-    assert_eq!(BodyDecoder::new(BodyFraming::Empty, &Limits::default()).on_eof(), Ok(()));
+    assert_eq!(
+        BodyDecoder::new(BodyFraming::Empty, &Limits::default()).on_eof(),
+        Ok(())
+    );
 }

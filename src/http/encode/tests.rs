@@ -16,9 +16,16 @@ fn without_date(bytes: &[u8]) -> String {
         return text;
     };
     let value = &text[start + 6..start + 6 + IMF_FIXDATE_LEN];
-    assert!(httpdate::parse_http_date(value).is_ok(), "{value:?} is an IMF-fixdate");
+    assert!(
+        httpdate::parse_http_date(value).is_ok(),
+        "{value:?} is an IMF-fixdate"
+    );
     assert!(value.ends_with(" GMT"));
-    format!("{}<date>{}", &text[..start + 6], &text[start + 6 + IMF_FIXDATE_LEN..])
+    format!(
+        "{}<date>{}",
+        &text[..start + 6],
+        &text[start + 6 + IMF_FIXDATE_LEN..]
+    )
 }
 
 #[test]
@@ -84,7 +91,13 @@ fn writes_a_head_with_server_date_framing_and_connection() {
     ];
     for &(framing, add_length, connection, expected) in cases {
         let mut dst = BytesMut::new();
-        response_head(&mut dst, &parts(b"200 OK", b"X-A: b\r\n"), framing, add_length, connection);
+        response_head(
+            &mut dst,
+            &parts(b"200 OK", b"X-A: b\r\n"),
+            framing,
+            add_length,
+            connection,
+        );
         assert_eq!(without_date(&dst), expected, "{framing:?} {connection:?}");
     }
 }
@@ -98,7 +111,13 @@ fn leaves_server_and_date_to_the_app_when_it_set_them() {
         has_date: true,
         has_server: true,
     };
-    response_head(&mut dst, &parts, ResponseFraming::Length(0), true, ConnectionHeader::Omit);
+    response_head(
+        &mut dst,
+        &parts,
+        ResponseFraming::Length(0),
+        true,
+        ConnectionHeader::Omit,
+    );
     assert_eq!(
         &dst[..],
         b"previousHTTP/1.1 404 Not Found\r\nServer: app\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 0\r\n\r\n"

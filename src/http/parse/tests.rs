@@ -40,7 +40,10 @@ fn assert_same_outcome_for_every_prefix(bytes: &[u8], limits: &Limits) {
     for cut in 0..bytes.len() {
         match parse_with(&bytes[..cut], limits) {
             Ok(None) => {}
-            Ok(Some(_)) => panic!("prefix {cut} of {:?} completed", String::from_utf8_lossy(bytes)),
+            Ok(Some(_)) => panic!(
+                "prefix {cut} of {:?} completed",
+                String::from_utf8_lossy(bytes)
+            ),
             Err(error) => assert_eq!(
                 Err(error),
                 whole,
@@ -72,7 +75,10 @@ fn parses_a_minimal_get_and_splits_the_head_off_the_buffer() {
     assert_eq!(head.framing, BodyFraming::Empty);
     assert!(head.keep_alive);
     assert!(!head.expects_continue);
-    assert_eq!(&head.raw[..], b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_eq!(
+        &head.raw[..],
+        b"GET /a?b=c HTTP/1.1\r\nHost: example.com\r\n\r\n"
+    );
     assert_eq!(&buf[..], b"NEXT");
 }
 
@@ -86,11 +92,23 @@ fn accepts_every_request_target_form_with_its_method() {
         ("GET /?q=a|b{c}\"d\" HTTP/1.1", "GET", "/?q=a|b{c}\"d\""),
         ("OPTIONS * HTTP/1.1", "OPTIONS", "*"),
         ("OPTIONS /x HTTP/1.1", "OPTIONS", "/x"),
-        ("CONNECT example.com:443 HTTP/1.1", "CONNECT", "example.com:443"),
+        (
+            "CONNECT example.com:443 HTTP/1.1",
+            "CONNECT",
+            "example.com:443",
+        ),
         ("CONNECT [::1]:8080 HTTP/1.1", "CONNECT", "[::1]:8080"),
         ("CONNECT 10.0.0.1:80 HTTP/1.1", "CONNECT", "10.0.0.1:80"),
-        ("GET http://example.com/p?q HTTP/1.1", "GET", "http://example.com/p?q"),
-        ("GET HTTPS://example.com HTTP/1.1", "GET", "HTTPS://example.com"),
+        (
+            "GET http://example.com/p?q HTTP/1.1",
+            "GET",
+            "http://example.com/p?q",
+        ),
+        (
+            "GET HTTPS://example.com HTTP/1.1",
+            "GET",
+            "HTTPS://example.com",
+        ),
         ("PROPFIND /dav HTTP/1.1", "PROPFIND", "/dav"),
         ("M-SEARCH /upnp HTTP/1.1", "M-SEARCH", "/upnp"),
         ("VERSION-CONTROL /x HTTP/1.1", "VERSION-CONTROL", "/x"),
@@ -99,7 +117,11 @@ fn accepts_every_request_target_form_with_its_method() {
     ];
     for &(line, method, target) in cases {
         let head = parsed(&head(line, &["Host: h"]));
-        assert_eq!((head.method(), head.target()), (method, target.as_bytes()), "{line}");
+        assert_eq!(
+            (head.method(), head.target()),
+            (method, target.as_bytes()),
+            "{line}"
+        );
     }
 }
 
@@ -116,7 +138,10 @@ fn accepts_method_of_exactly_max_method_bytes_and_rejects_one_more() {
     assert!(parse(&head(&format!("{at} / HTTP/1.1"), &["Host: h"])).is_ok());
     let over = "A".repeat(MAX_METHOD_BYTES + 1);
     assert_eq!(
-        error_of(&head(&format!("{over} / HTTP/1.1"), &["Host: h"]), &Limits::default()),
+        error_of(
+            &head(&format!("{over} / HTTP/1.1"), &["Host: h"]),
+            &Limits::default()
+        ),
         HttpError::InvalidMethod
     );
 }
@@ -209,7 +234,10 @@ fn rejects_header_sections_by_rule() {
         (b"Host: h\r\nX: a\x00b\r\n", InvalidHeaderValue),
         (b"Host: h\r\nX: a\x7f\r\n", InvalidHeaderValue),
         (b"Host: h\r\nX: a\x01\r\n", InvalidHeaderValue),
-        (b"Host: h\r\nTransfer-Encoding: \x0bchunked\r\n", InvalidHeaderValue),
+        (
+            b"Host: h\r\nTransfer-Encoding: \x0bchunked\r\n",
+            InvalidHeaderValue,
+        ),
         (b"Host: h\r\nX: a\rb\r\n", BareLineEnding),
         (b"Host: h\r\nX: a\nContent-Length: 0\r\n", BareLineEnding),
         (b"Host: h\nX: a\r\n", BareLineEnding),
@@ -219,7 +247,10 @@ fn rejects_header_sections_by_rule() {
         (b"", MissingHost),
         (b"Host: a\r\nHost: b\r\n", DuplicateHost),
         (b"Host: a\r\nhost: a\r\n", DuplicateHost),
-        (b"Host: h\r\nContent-Type: a\r\nContent-Type: b\r\n", DuplicateContentType),
+        (
+            b"Host: h\r\nContent-Type: a\r\nContent-Type: b\r\n",
+            DuplicateContentType,
+        ),
     ];
     for (fields, expected) in cases {
         let mut bytes = b"GET / HTTP/1.1\r\n".to_vec();
@@ -245,7 +276,10 @@ fn rejects_bare_line_endings_in_the_request_line() {
         b"GET / HTTP/1.1\r\rHost: h\r\n\r\n",
         b"GET /\n HTTP/1.1\r\n",
     ] {
-        assert_eq!(error_of(bytes, &Limits::default()), HttpError::BareLineEnding);
+        assert_eq!(
+            error_of(bytes, &Limits::default()),
+            HttpError::BareLineEnding
+        );
         assert_same_outcome_for_every_prefix(bytes, &Limits::default());
     }
 }
@@ -254,7 +288,13 @@ fn rejects_bare_line_endings_in_the_request_line() {
 fn trims_optional_whitespace_from_values_and_keeps_obs_text() {
     let head = parsed(&head(
         "GET / HTTP/1.1",
-        &["Host:h", "X-A: \t spaced \t ", "X-Empty:", "X-Blank:   ", "X-Latin: caf\u{e9}"],
+        &[
+            "Host:h",
+            "X-A: \t spaced \t ",
+            "X-Empty:",
+            "X-Blank:   ",
+            "X-Latin: caf\u{e9}",
+        ],
     ));
     let pairs: Vec<(&[u8], &[u8])> = head.header_pairs().collect();
     assert_eq!(
@@ -273,7 +313,10 @@ fn trims_optional_whitespace_from_values_and_keeps_obs_text() {
 
 #[test]
 fn keeps_underscores_and_client_case_in_header_names() {
-    let head = parsed(&head("GET / HTTP/1.1", &["host: h", "X_Forwarded_For: 1.2.3.4"]));
+    let head = parsed(&head(
+        "GET / HTTP/1.1",
+        &["host: h", "X_Forwarded_For: 1.2.3.4"],
+    ));
     let names: Vec<&[u8]> = head.header_pairs().map(|(n, _)| n).collect();
     assert_eq!(names, vec![&b"host"[..], b"X_Forwarded_For"]);
 }
@@ -305,8 +348,16 @@ fn consumes_leading_empty_lines_but_not_bare_ones() {
     assert_eq!(&head.raw[..4], b"GET ");
     assert!(buf.is_empty());
 
-    for bytes in [&b"\nGET / HTTP/1.1\r\n"[..], b"\r\n\nGET", b"\r\r\n", b"\rG"] {
-        assert_eq!(error_of(bytes, &Limits::default()), HttpError::BareLineEnding);
+    for bytes in [
+        &b"\nGET / HTTP/1.1\r\n"[..],
+        b"\r\n\nGET",
+        b"\r\r\n",
+        b"\rG",
+    ] {
+        assert_eq!(
+            error_of(bytes, &Limits::default()),
+            HttpError::BareLineEnding
+        );
     }
 }
 
@@ -315,10 +366,14 @@ fn leaves_pipelined_requests_in_the_buffer() {
     let first = head("GET /1 HTTP/1.1", &["Host: h"]);
     let second = head("GET /2 HTTP/1.1", &["Host: h"]);
     let mut buf = BytesMut::from(&[first.clone(), second.clone()].concat()[..]);
-    let one = request_head(&mut buf, &Limits::default()).expect("valid").expect("complete");
+    let one = request_head(&mut buf, &Limits::default())
+        .expect("valid")
+        .expect("complete");
     assert_eq!(one.target(), b"/1");
     assert_eq!(&buf[..], &second[..]);
-    let two = request_head(&mut buf, &Limits::default()).expect("valid").expect("complete");
+    let two = request_head(&mut buf, &Limits::default())
+        .expect("valid")
+        .expect("complete");
     assert_eq!(two.target(), b"/2");
     assert!(buf.is_empty());
 }
@@ -327,7 +382,11 @@ fn leaves_pipelined_requests_in_the_buffer() {
 fn bounds_the_request_line_at_under_and_over_the_limit() {
     let limits = limits(|l| l.max_request_line_bytes = 32);
     let line_of = |len: usize| format!("GET /{} HTTP/1.1", "a".repeat(len - 14));
-    for (len, expected) in [(31, None), (32, None), (33, Some(HttpError::RequestLineTooLong))] {
+    for (len, expected) in [
+        (31, None),
+        (32, None),
+        (33, Some(HttpError::RequestLineTooLong)),
+    ] {
         let bytes = head(&line_of(len), &["Host: h"]);
         assert_eq!(line_of(len).len(), len);
         assert_eq!(parse_with(&bytes, &limits).err(), expected, "line of {len}");
@@ -335,21 +394,35 @@ fn bounds_the_request_line_at_under_and_over_the_limit() {
     }
     // The limit applies before the CRLF arrives: 33 bytes of a line are already too many.
     let partial = "GET /".to_string() + &"a".repeat(28);
-    assert_eq!(parse_with(partial.as_bytes(), &limits), Err(HttpError::RequestLineTooLong));
+    assert_eq!(
+        parse_with(partial.as_bytes(), &limits),
+        Err(HttpError::RequestLineTooLong)
+    );
     assert_eq!(parse_with(&partial.as_bytes()[..32], &limits), Ok(None));
 }
 
 #[test]
 fn bounds_each_header_line_at_under_and_over_the_limit() {
     let limits = limits(|l| l.max_header_bytes = 20);
-    for (len, expected) in [(19, None), (20, None), (21, Some(HttpError::HeaderTooLarge))] {
+    for (len, expected) in [
+        (19, None),
+        (20, None),
+        (21, Some(HttpError::HeaderTooLarge)),
+    ] {
         let field = format!("X: {}", "v".repeat(len - 3));
         let bytes = head("GET / HTTP/1.1", &["Host: h", &field]);
-        assert_eq!(parse_with(&bytes, &limits).err(), expected, "field of {len}");
+        assert_eq!(
+            parse_with(&bytes, &limits).err(),
+            expected,
+            "field of {len}"
+        );
         assert_same_outcome_for_every_prefix(&bytes, &limits);
     }
     let partial = format!("GET / HTTP/1.1\r\nX: {}", "v".repeat(18));
-    assert_eq!(parse_with(partial.as_bytes(), &limits), Err(HttpError::HeaderTooLarge));
+    assert_eq!(
+        parse_with(partial.as_bytes(), &limits),
+        Err(HttpError::HeaderTooLarge)
+    );
 }
 
 #[test]
@@ -358,9 +431,17 @@ fn bounds_the_whole_head_at_under_and_over_the_limit() {
     let limit = base.len() + 10;
     let limits = limits(|l| l.max_head_bytes = limit);
     for (extra, expected) in [(9, None), (10, None), (11, Some(HttpError::HeadTooLarge))] {
-        let bytes = head("GET / HTTP/1.1", &["Host: h", &format!("X: {}", "v".repeat(extra))]);
+        let bytes = head(
+            "GET / HTTP/1.1",
+            &["Host: h", &format!("X: {}", "v".repeat(extra))],
+        );
         assert_eq!(bytes.len(), limit - 10 + extra);
-        assert_eq!(parse_with(&bytes, &limits).err(), expected, "head of {}", bytes.len());
+        assert_eq!(
+            parse_with(&bytes, &limits).err(),
+            expected,
+            "head of {}",
+            bytes.len()
+        );
         assert_same_outcome_for_every_prefix(&bytes, &limits);
     }
     // An incomplete head is refused as soon as it holds more than the limit.
@@ -371,7 +452,10 @@ fn bounds_the_whole_head_at_under_and_over_the_limit() {
         max_header_bytes: limit * 2,
         ..limits
     };
-    assert_eq!(parse_with(&endless_head, &limits), Err(HttpError::HeadTooLarge));
+    assert_eq!(
+        parse_with(&endless_head, &limits),
+        Err(HttpError::HeadTooLarge)
+    );
 }
 
 #[test]
@@ -382,7 +466,11 @@ fn bounds_the_header_count_at_under_and_over_the_limit() {
         fields.extend((1..count).map(|i| format!("X-{i}: v")));
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let bytes = head("GET / HTTP/1.1", &fields);
-        assert_eq!(parse_with(&bytes, &limits).err(), expected, "{count} fields");
+        assert_eq!(
+            parse_with(&bytes, &limits).err(),
+            expected,
+            "{count} fields"
+        );
         assert_same_outcome_for_every_prefix(&bytes, &limits);
     }
 }
@@ -391,26 +479,39 @@ fn bounds_the_header_count_at_under_and_over_the_limit() {
 fn accepts_a_head_of_exactly_the_default_limits() {
     let defaults = Limits::default();
     // 99 fields of 650 bytes and Host: 64 KiB minus the request line and the blank line.
-    let line = format!("GET /{} HTTP/1.1", "a".repeat(defaults.max_request_line_bytes - 14));
+    let line = format!(
+        "GET /{} HTTP/1.1",
+        "a".repeat(defaults.max_request_line_bytes - 14)
+    );
     assert_eq!(line.len(), defaults.max_request_line_bytes);
     let mut fields = vec!["Host: h".to_string()];
     let filler = defaults.max_head_bytes - (line.len() + 2) - (7 + 2) - 2;
     let per_field = filler / (defaults.max_header_count - 1);
     for i in 0..defaults.max_header_count - 1 {
-        let len = if i == 0 { filler - per_field * (defaults.max_header_count - 2) } else { per_field };
+        let len = if i == 0 {
+            filler - per_field * (defaults.max_header_count - 2)
+        } else {
+            per_field
+        };
         fields.push(format!("X{i:02}: {}", "v".repeat(len - 2 - 5)));
     }
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let bytes = head(&line, &fields);
     assert_eq!(bytes.len(), defaults.max_head_bytes);
-    let head = parse_with(&bytes, &defaults).expect("at every limit").expect("complete");
+    let head = parse_with(&bytes, &defaults)
+        .expect("at every limit")
+        .expect("complete");
     assert_eq!(head.headers.len(), defaults.max_header_count);
     let mut one_more = bytes.clone();
     one_more.insert(line.len() + 2 + 9 + 5, b'v');
-    assert_eq!(parse_with(&one_more, &defaults).err(), Some(HttpError::HeadTooLarge));
+    assert_eq!(
+        parse_with(&one_more, &defaults).err(),
+        Some(HttpError::HeadTooLarge)
+    );
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one table, one row per rule
 fn decides_framing_by_rfc_9112_section_6_3() {
     use BodyFraming::*;
     use HttpError::*;
@@ -420,9 +521,18 @@ fn decides_framing_by_rfc_9112_section_6_3() {
         (&["Content-Length: 42"], Ok(Length(42))),
         (&["Content-Length: 007"], Ok(Length(7))),
         (&["content-length:  5 "], Ok(Length(5))),
-        (&["Content-Length: 18446744073709551615"], Ok(Length(u64::MAX))),
-        (&["Content-Length: 18446744073709551616"], Err(InvalidContentLength)),
-        (&["Content-Length: 99999999999999999999999"], Err(InvalidContentLength)),
+        (
+            &["Content-Length: 18446744073709551615"],
+            Ok(Length(u64::MAX)),
+        ),
+        (
+            &["Content-Length: 18446744073709551616"],
+            Err(InvalidContentLength),
+        ),
+        (
+            &["Content-Length: 99999999999999999999999"],
+            Err(InvalidContentLength),
+        ),
         (&["Content-Length: +1"], Err(InvalidContentLength)),
         (&["Content-Length: -0"], Err(InvalidContentLength)),
         (&["Content-Length: 0_1"], Err(InvalidContentLength)),
@@ -433,32 +543,95 @@ fn decides_framing_by_rfc_9112_section_6_3() {
         (&["Content-Length: \u{663}"], Err(InvalidContentLength)),
         (&["Content-Length: 5, 5"], Err(ConflictingContentLength)),
         (&["Content-Length: 5,6"], Err(ConflictingContentLength)),
-        (&["Content-Length: 5", "Content-Length: 5"], Err(ConflictingContentLength)),
-        (&["Content-Length: 5", "Content-Length: 6"], Err(ConflictingContentLength)),
-        (&["Content-Length: 5", "Content-Length: x"], Err(ConflictingContentLength)),
+        (
+            &["Content-Length: 5", "Content-Length: 5"],
+            Err(ConflictingContentLength),
+        ),
+        (
+            &["Content-Length: 5", "Content-Length: 6"],
+            Err(ConflictingContentLength),
+        ),
+        (
+            &["Content-Length: 5", "Content-Length: x"],
+            Err(ConflictingContentLength),
+        ),
         (&["Transfer-Encoding: chunked"], Ok(Chunked)),
         (&["Transfer-Encoding: CHUNKED"], Ok(Chunked)),
         (&["Transfer-Encoding:  chunked\t"], Ok(Chunked)),
-        (&["Transfer-Encoding: chunked", "Content-Length: 5"], Err(ContentLengthWithTransferEncoding)),
-        (&["Content-Length: 5", "Transfer-Encoding: chunked"], Err(ContentLengthWithTransferEncoding)),
-        (&["Content-Length: 5", "Transfer-Encoding: gzip"], Err(ContentLengthWithTransferEncoding)),
-        (&["Transfer-Encoding: chunked, chunked"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: chunked, gzip"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: chunked", "Transfer-Encoding: identity"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: ,chunked"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: chunked,"], Err(InvalidTransferEncoding)),
+        (
+            &["Transfer-Encoding: chunked", "Content-Length: 5"],
+            Err(ContentLengthWithTransferEncoding),
+        ),
+        (
+            &["Content-Length: 5", "Transfer-Encoding: chunked"],
+            Err(ContentLengthWithTransferEncoding),
+        ),
+        (
+            &["Content-Length: 5", "Transfer-Encoding: gzip"],
+            Err(ContentLengthWithTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: chunked, chunked"],
+            Err(InvalidTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"],
+            Err(InvalidTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: chunked, gzip"],
+            Err(InvalidTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: chunked", "Transfer-Encoding: identity"],
+            Err(InvalidTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: ,chunked"],
+            Err(InvalidTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: chunked,"],
+            Err(InvalidTransferEncoding),
+        ),
         (&["Transfer-Encoding:"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: chunked;a=b"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: chu nked"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: \"chunked\""], Err(InvalidTransferEncoding)),
+        (
+            &["Transfer-Encoding: chunked;a=b"],
+            Err(InvalidTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: chu nked"],
+            Err(InvalidTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: \"chunked\""],
+            Err(InvalidTransferEncoding),
+        ),
         (&["Transfer-Encoding: gzip;q"], Err(InvalidTransferEncoding)),
-        (&["Transfer-Encoding: gzip"], Err(UnsupportedTransferEncoding)),
-        (&["Transfer-Encoding: identity"], Err(UnsupportedTransferEncoding)),
-        (&["Transfer-Encoding: x-foo"], Err(UnsupportedTransferEncoding)),
-        (&["Transfer-Encoding: gzip, chunked"], Err(UnsupportedTransferEncoding)),
-        (&["Transfer-Encoding: gzip", "Transfer-Encoding: chunked"], Err(UnsupportedTransferEncoding)),
-        (&["Transfer-Encoding: gzip;level=9 ; x=\"a b\", chunked"], Err(UnsupportedTransferEncoding)),
+        (
+            &["Transfer-Encoding: gzip"],
+            Err(UnsupportedTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: identity"],
+            Err(UnsupportedTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: x-foo"],
+            Err(UnsupportedTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: gzip, chunked"],
+            Err(UnsupportedTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: gzip", "Transfer-Encoding: chunked"],
+            Err(UnsupportedTransferEncoding),
+        ),
+        (
+            &["Transfer-Encoding: gzip;level=9 ; x=\"a b\", chunked"],
+            Err(UnsupportedTransferEncoding),
+        ),
     ];
     for (fields, expected) in cases {
         let mut all = vec!["Host: h"];
@@ -471,7 +644,10 @@ fn decides_framing_by_rfc_9112_section_6_3() {
 #[test]
 fn rejects_transfer_encoding_on_http_1_0() {
     let bytes = head("POST / HTTP/1.0", &["Transfer-Encoding: chunked"]);
-    assert_eq!(error_of(&bytes, &Limits::default()), HttpError::InvalidTransferEncoding);
+    assert_eq!(
+        error_of(&bytes, &Limits::default()),
+        HttpError::InvalidTransferEncoding
+    );
 }
 
 #[test]
@@ -481,14 +657,22 @@ fn decides_keep_alive_by_version_and_connection_options() {
         ("HTTP/1.1", &["Connection: close"], false),
         ("HTTP/1.1", &["Connection: CLOSE"], false),
         ("HTTP/1.1", &["Connection: keep-alive, close"], false),
-        ("HTTP/1.1", &["Connection: upgrade", "Connection: Close"], false),
+        (
+            "HTTP/1.1",
+            &["Connection: upgrade", "Connection: Close"],
+            false,
+        ),
         ("HTTP/1.1", &["Connection: keep-alive"], true),
         ("HTTP/1.1", &["Connection: closed"], true),
         ("HTTP/1.0", &[], false),
         ("HTTP/1.0", &["Connection: keep-alive"], true),
         ("HTTP/1.0", &["Connection: Keep-Alive"], true),
         ("HTTP/1.0", &["Connection: foo , keep-alive"], true),
-        ("HTTP/1.0", &["Connection: keep-alive", "Connection: close"], false),
+        (
+            "HTTP/1.0",
+            &["Connection: keep-alive", "Connection: close"],
+            false,
+        ),
         ("HTTP/1.0", &["Connection: keep-alives"], false),
     ];
     for &(version, fields, expected) in cases {
@@ -511,7 +695,10 @@ fn expects_continue_only_for_http_1_1_and_exactly_100_continue() {
         ("HTTP/1.1", "X-Expect: 100-continue", false),
     ];
     for &(version, field, expected) in cases {
-        let head = parsed(&head(&format!("POST / {version}"), &["Host: h", "Content-Length: 1", field]));
+        let head = parsed(&head(
+            &format!("POST / {version}"),
+            &["Host: h", "Content-Length: 1", field],
+        ));
         assert_eq!(head.expects_continue, expected, "{version} {field}");
     }
 }
@@ -520,9 +707,18 @@ fn expects_continue_only_for_http_1_1_and_exactly_100_continue() {
 fn reports_the_first_broken_rule_in_byte_order() {
     // A bad method comes before a bad header; a bare LF comes before a missing Host.
     let cases: &[(&[u8], HttpError)] = &[
-        (b"get / HTTP/1.1\r\nX: \x00\r\n\r\n", HttpError::InvalidMethod),
-        (b"GET / HTTP/1.1\r\nX: a\nHost: a\r\nHost: b\r\n\r\n", HttpError::BareLineEnding),
-        (b"GET / HTTP/1.1\r\nX : a\r\n\x85: b\r\n\r\n", HttpError::WhitespaceBeforeColon),
+        (
+            b"get / HTTP/1.1\r\nX: \x00\r\n\r\n",
+            HttpError::InvalidMethod,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nX: a\nHost: a\r\nHost: b\r\n\r\n",
+            HttpError::BareLineEnding,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nX : a\r\n\x85: b\r\n\r\n",
+            HttpError::WhitespaceBeforeColon,
+        ),
     ];
     for (bytes, expected) in cases {
         assert_eq!(&error_of(bytes, &Limits::default()), expected);
