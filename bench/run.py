@@ -62,7 +62,7 @@ class ServerSpec:
 
 def _ferrule(exe: Path, port: int, threads: int, wl: Workload) -> list[str]:
     return [str(exe), "--bind", f"127.0.0.1:{port}", "--threads", str(threads),
-            "--pythonpath", str(BENCH_DIR), wl.target]
+            "--pythonpath", str(BENCH_DIR), "--log-level", "warning", wl.target]
 
 
 def _granian(exe: Path, port: int, threads: int, wl: Workload) -> list[str]:
