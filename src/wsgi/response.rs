@@ -258,11 +258,16 @@ pub fn log_app_error(py: Python<'_>, request: &str, context: &str, err: &PyErr) 
     log::write(Level::Error, &format!("Error handling request {request}{sep}{context}\n{trace}"));
 }
 
-/// `traceback.format_exception(err)` joined; falls back to the exception's `str`.
+/// `traceback.format_exception(type, value, tb)` joined; falls back to the exception's `str`.
+///
+/// The traceback is passed explicitly: before Python 3.12 a fetched error keeps it apart from
+/// the exception object (`value.__traceback__` is unset), so `format_exception(value)` alone
+/// would print the message without the traceback.
 pub fn format_exception(py: Python<'_>, err: &PyErr) -> String {
     let formatted = (|| -> PyResult<String> {
         let tb = py.import(intern!(py, "traceback"))?;
-        let lines = tb.call_method1(intern!(py, "format_exception"), (err.value(py),))?;
+        let args = (err.get_type(py), err.value(py), err.traceback(py));
+        let lines = tb.call_method1(intern!(py, "format_exception"), args)?;
         let lines: Vec<String> = lines.extract()?;
         Ok(lines.concat())
     })();
