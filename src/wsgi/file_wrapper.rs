@@ -56,16 +56,15 @@ pub struct SendableFile {
 }
 
 impl FileWrapper {
-    /// `Some` when the file-like object has a `fileno()` of a regular file. Anything
-    /// else (sockets, pipes, BytesIO) is iterated instead.
+    /// `Some` when the file-like object has a `fileno()` of a regular file and a working
+    /// `tell()`. Anything else (sockets, pipes, BytesIO, a position we cannot learn) is
+    /// iterated instead, which reads from wherever the object stands.
     pub fn sendable(&self, py: Python<'_>) -> Option<SendableFile> {
         let f = self.filelike.bind(py);
         let fd: RawFd = f.call_method0(intern!(py, "fileno")).ok()?.extract().ok()?;
-        // Python's buffered files know the logical position, including read-ahead.
-        let offset: u64 = match f.call_method0(intern!(py, "tell")) {
-            Ok(pos) => pos.extract().ok()?,
-            Err(_) => 0,
-        };
+        // Python's buffered files know the logical position, including read-ahead. Without
+        // it, guessing 0 would resend what the app already skipped.
+        let offset: u64 = f.call_method0(intern!(py, "tell")).ok()?.extract().ok()?;
         // SAFETY: `dup` on an fd the file object owns; the duplicate is owned by us alone
         // and closed when `File` drops, independent of the Python object's lifetime.
         let dup = unsafe { libc::dup(fd) };
