@@ -71,6 +71,8 @@ enum State {
 }
 
 impl BodyDecoder {
+    /// A decoder for one body framed as `framing` (from the request head), bounded by
+    /// `max_body_bytes` and, for trailers, by the header limits.
     pub fn new(framing: BodyFraming, limits: &Limits) -> Self {
         let max_body_bytes = limits.max_body_bytes;
         let state = match framing {
