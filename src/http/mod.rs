@@ -1,5 +1,6 @@
 //! Sans-I/O HTTP/1.1 for the server role: request heads (`parse`), request body framing
-//! and decoding (`body`), response heads and chunks (`encode`), limits and the error type.
+//! and decoding (`body`), response heads and chunks (`encode`), limits and the error type;
+//! `field` holds the field-line grammar that heads and trailers share.
 //! No sockets, no timers, no Python: `conn` feeds bytes in and writes bytes out.
 //!
 //! Framing is decided once per request, in `parse`, by RFC 9112 §6.3; everything
