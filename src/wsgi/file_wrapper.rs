@@ -57,7 +57,7 @@ pub struct SendableFile {
 
 impl FileWrapper {
     /// `Some` when the file-like object has a `fileno()` of a regular file and a working
-    /// `tell()`. Anything else (sockets, pipes, BytesIO, a position we cannot learn) is
+    /// `tell()`. Anything else (sockets, pipes, `BytesIO`, a position we cannot learn) is
     /// iterated instead, which reads from wherever the object stands.
     pub fn sendable(&self, py: Python<'_>) -> Option<SendableFile> {
         let f = self.filelike.bind(py);
