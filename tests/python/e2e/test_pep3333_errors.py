@@ -94,6 +94,7 @@ GARBAGE_ROWS = [
 
 @pytest.mark.parametrize(("kind", "type_name"), GARBAGE_ROWS)
 def test_app_returning_garbage_gets_a_500(server, kind, type_name):
+    # Unvalidated route: it breaks the protocol on purpose, for the server to catch.
     target = f"/garbage?kind={kind}"
     resp = get(server, target)
     assert resp.status == 500
@@ -104,6 +105,7 @@ def test_app_returning_garbage_gets_a_500(server, kind, type_name):
 
 
 def test_app_that_never_calls_start_response_gets_a_500(server):
+    # Unvalidated route: it breaks the protocol on purpose, for the server to catch.
     target = "/garbage?kind=no-start-response"
     resp = get(server, target)
     assert resp.status == 500

@@ -48,6 +48,7 @@ HOP_BY_HOP = re.compile(rb"^(transfer-encoding|keep-alive|upgrade|te|trailer|pro
 
 @pytest.mark.parametrize("case", [row[0] for row in BAD_HEADS])
 def test_invalid_status_or_header_becomes_a_500_and_never_reaches_the_wire(server, case):
+    # Unvalidated route: it breaks the protocol on purpose, for the server to catch.
     resp, raw = exchange(server, f"/bad-head?case={case}")
     assert resp.status == 500
     assert b"zzmark" not in raw.lower(), raw
