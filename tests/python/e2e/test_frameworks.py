@@ -13,7 +13,6 @@ import json
 import uuid
 
 import pytest
-
 from apps.frameworks.common import DOWNLOAD_SIZE, STREAM_CHUNKS, download_bytes
 from conftest import start_server
 from rawhttp import Conn

@@ -12,7 +12,6 @@ import select
 import time
 
 import pytest
-
 from conftest import start_server
 from rawhttp import Conn
 

@@ -9,7 +9,6 @@ import re
 import socket
 
 import pytest
-
 from conftest import start_server
 from rawhttp import Conn
 

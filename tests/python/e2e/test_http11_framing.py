@@ -13,7 +13,6 @@ import time
 from email.utils import parsedate_to_datetime
 
 import pytest
-
 from conftest import start_server
 from rawhttp import Conn
 

@@ -8,7 +8,6 @@ Each row sends `bad + GOOD` in one write and expects exactly one response, then 
 from __future__ import annotations
 
 import pytest
-
 from conftest import start_server
 from rawhttp import Conn
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import start_server
 from rawhttp import Conn
 

@@ -18,7 +18,7 @@ def item(name):
 
 
 def _fields():
-    return {k: bottle.request.forms.getunicode(k) for k in bottle.request.forms.keys()}
+    return {k: bottle.request.forms.getunicode(k) for k in bottle.request.forms}
 
 
 @bottle_app.post("/form")

@@ -19,12 +19,13 @@ settings.configure(
 )
 django.setup()
 
-from django.core.wsgi import get_wsgi_application  # noqa: E402  (after settings)
-from django.http import FileResponse, JsonResponse, StreamingHttpResponse  # noqa: E402
-from django.urls import path  # noqa: E402
-from django.views.decorators.http import require_POST, require_safe  # noqa: E402
+# Django's own modules come after settings.configure() and django.setup().
+from django.core.wsgi import get_wsgi_application
+from django.http import FileResponse, JsonResponse, StreamingHttpResponse
+from django.urls import path
+from django.views.decorators.http import require_POST, require_safe
 
-from apps.frameworks.common import STREAM_CHUNKS, download_path, file_summary  # noqa: E402
+from apps.frameworks.common import STREAM_CHUNKS, download_path, file_summary
 
 
 @require_safe

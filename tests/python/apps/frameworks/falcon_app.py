@@ -45,7 +45,8 @@ class Download:
         path = download_path()
         resp.content_type = "application/octet-stream"
         resp.downloadable_as = "data.bin"
-        resp.set_stream(open(path, "rb"), os.path.getsize(path))
+        # Falcon (or the server, through wsgi.file_wrapper) closes the stream when done.
+        resp.set_stream(open(path, "rb"), os.path.getsize(path))  # noqa: SIM115
 
     def on_head(self, req, resp):
         # Falcon drops the body of HEAD responses itself; the headers are those of GET.
