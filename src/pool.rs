@@ -64,6 +64,7 @@ impl Pool {
 }
 
 fn run_thread(py: Python<'_>, ctx: &Context, jobs: &crossbeam_channel::Receiver<Job>) {
+    let mut cache = wsgi::Cache::new(py);
     loop {
         // GIL: a job already queued is taken without letting go of the GIL; otherwise the
         // GIL is released while waiting for the next one.
@@ -76,7 +77,7 @@ fn run_thread(py: Python<'_>, ctx: &Context, jobs: &crossbeam_channel::Receiver<
             },
         };
         let events = job.events.clone();
-        if catch_unwind(AssertUnwindSafe(|| wsgi::call_app(py, ctx, job))).is_err() {
+        if catch_unwind(AssertUnwindSafe(|| wsgi::call_app(py, ctx, &mut cache, job))).is_err() {
             log_at!(Level::Error, "internal error (panic) while handling a request; the request was aborted");
             // If the client is gone there is nobody to tell.
             let _ = wsgi::start_response::send_event(py, &events, ResponseEvent::Abort(AbortReason::Internal));

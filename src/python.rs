@@ -141,13 +141,7 @@ fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResu
     let ctx = wsgi::Context::new(py, app, &config.root_path, config.threads.get() > 1)?;
     let (dispatcher, pool) = Pool::start(ctx, config.threads.get())
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python threads: {e}")))?;
-    for l in &listeners {
-        log::write(Level::Info, &format!("listening on {}", l.describe()));
-    }
-    log::write(
-        Level::Info,
-        &format!("ferrule {} serving with {} thread(s), pid {}", env!("CARGO_PKG_VERSION"), config.threads, std::process::id()),
-    );
+    let threads = config.threads;
     // 3. Serve on one event loop, with the GIL released, until a stop signal.
     // GIL: released for the whole life of the server; the pool threads take it per job.
     let result = py.detach(move || -> Result<(), String> {
@@ -155,8 +149,20 @@ fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResu
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the event loop: {e}"))?;
+        // The stop signals are installed before "listening on" is logged, so a SIGTERM
+        // sent as soon as the server says it listens stops it gracefully.
+        let stop = {
+            let _runtime = runtime.enter();
+            stop_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?
+        };
+        for l in &listeners {
+            log::write(Level::Info, &format!("listening on {}", l.describe()));
+        }
+        log::write(
+            Level::Info,
+            &format!("ferrule {} serving with {threads} thread(s), pid {}", env!("CARGO_PKG_VERSION"), std::process::id()),
+        );
         let outcome = runtime.block_on(async {
-            let stop = stop_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?;
             server::run(listeners, std::sync::Arc::new(dispatcher), &config, stop)
                 .await
                 .map_err(|e| format!("server failed: {e}"))

@@ -3,6 +3,9 @@
 //! head and the connection. Nothing comes from `os.environ`.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::IpAddr;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -117,12 +120,120 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
     }
 }
 
+/// Python strings a thread reuses across requests: environ keys for header names, and
+/// the usual methods and protocol versions. One per Python thread (no locking); filled
+/// lazily and bounded, so odd header names cannot grow it without limit.
+pub struct Cache {
+    keys: HashMap<Box<[u8]>, Option<Py<PyString>>, BuildHasherDefault<Fnv1a>>,
+    values: HashMap<&'static str, Py<PyString>, BuildHasherDefault<Fnv1a>>,
+}
+
+/// Header names remembered per thread. 256: far above the distinct names real clients
+/// send, chosen without measurement.
+const CACHED_KEYS: usize = 256;
+
+/// Values worth keeping as ready Python strings.
+const COMMON_VALUES: &[&str] =
+    &["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HTTP/1.0", "HTTP/1.1", "http", ""];
+
+impl Cache {
+    pub fn new(py: Python<'_>) -> Cache {
+        let mut values = HashMap::default();
+        for v in COMMON_VALUES {
+            values.insert(*v, PyString::intern(py, v).unbind());
+        }
+        Cache { keys: HashMap::default(), values }
+    }
+
+    /// The environ key for a header name (`None`: the header is dropped, see `cgi_key`).
+    fn key<'py>(&mut self, py: Python<'py>, name: &[u8]) -> Option<Bound<'py, PyString>> {
+        if let Some(key) = self.keys.get(name) {
+            return key.as_ref().map(|k| k.bind(py).clone());
+        }
+        let key = cgi_key(name).map(|k| match k {
+            CgiKey::Plain(k) => PyString::intern(py, k),
+            CgiKey::Http(k) => PyString::intern(py, &k),
+        });
+        if self.keys.len() < CACHED_KEYS {
+            self.keys.insert(name.into(), key.as_ref().map(|k| k.clone().unbind()));
+        }
+        key
+    }
+
+    fn value<'py>(&self, py: Python<'py>, s: &str) -> Bound<'py, PyString> {
+        match self.values.get(s) {
+            Some(v) => v.bind(py).clone(),
+            None => PyString::new(py, s),
+        }
+    }
+}
+
+/// FNV-1a: header names are short, and the table is private to one thread and bounded,
+/// so a fast non-keyed hash is enough.
+#[derive(Default)]
+pub struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h ^= u64::from(b.to_ascii_lowercase());
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// `ip` as text without going through `fmt` for IPv4 (the common case on the hot path).
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            for (i, octet) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_decimal(&mut out, u32::from(*octet));
+            }
+            out
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
+fn port_text(port: u16) -> String {
+    let mut out = String::with_capacity(5);
+    push_decimal(&mut out, u32::from(port));
+    out
+}
+
 /// Builds one request's environ from the template, the head and the connection.
 ///
 /// # Errors
 /// Python errors while filling the dict.
 pub fn build<'py>(
     py: Python<'py>,
+    cache: &mut Cache,
     template: &Bound<'py, PyDict>,
     root_path: &str,
     head: &RequestHead,
@@ -130,16 +241,17 @@ pub fn build<'py>(
     input: Bound<'py, Input>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = template.copy()?;
-    env.set_item(intern!(py, "REQUEST_METHOD"), head.method())?;
+    env.set_item(intern!(py, "REQUEST_METHOD"), cache.value(py, head.method()))?;
     env.set_item(intern!(py, "PATH_INFO"), latin1(py, &path_info(target_path(head), root_path)))?;
     env.set_item(intern!(py, "QUERY_STRING"), latin1(py, head.query()))?;
-    env.set_item(intern!(py, "RAW_URI"), latin1(py, head.target()))?;
-    env.set_item(intern!(py, "REQUEST_URI"), latin1(py, head.target()))?;
-    env.set_item(intern!(py, "SERVER_PROTOCOL"), head.version.as_str())?;
+    let raw_uri = latin1(py, head.target());
+    env.set_item(intern!(py, "RAW_URI"), &raw_uri)?;
+    env.set_item(intern!(py, "REQUEST_URI"), raw_uri)?;
+    env.set_item(intern!(py, "SERVER_PROTOCOL"), cache.value(py, head.version.as_str()))?;
     match conn.local {
         Some(addr) => {
-            env.set_item(intern!(py, "SERVER_NAME"), addr.ip().to_string())?;
-            env.set_item(intern!(py, "SERVER_PORT"), addr.port().to_string())?;
+            env.set_item(intern!(py, "SERVER_NAME"), ip_text(addr.ip()))?;
+            env.set_item(intern!(py, "SERVER_PORT"), port_text(addr.port()))?;
         }
         None => {
             env.set_item(intern!(py, "SERVER_NAME"), "localhost")?;
@@ -148,21 +260,17 @@ pub fn build<'py>(
     }
     match conn.peer {
         Some(addr) => {
-            env.set_item(intern!(py, "REMOTE_ADDR"), addr.ip().to_string())?;
-            env.set_item(intern!(py, "REMOTE_PORT"), addr.port().to_string())?;
+            env.set_item(intern!(py, "REMOTE_ADDR"), ip_text(addr.ip()))?;
+            env.set_item(intern!(py, "REMOTE_PORT"), port_text(addr.port()))?;
         }
         None => {
-            env.set_item(intern!(py, "REMOTE_ADDR"), "")?;
+            env.set_item(intern!(py, "REMOTE_ADDR"), cache.value(py, ""))?;
         }
     }
-    env.set_item(intern!(py, "wsgi.url_scheme"), conn.scheme)?;
+    env.set_item(intern!(py, "wsgi.url_scheme"), cache.value(py, conn.scheme))?;
     env.set_item(intern!(py, "wsgi.input"), input)?;
     for (name, value) in head.header_pairs() {
-        let Some(key) = cgi_key(name) else { continue };
-        let key = match &key {
-            CgiKey::Plain(k) => PyString::intern(py, k),
-            CgiKey::Http(k) => PyString::intern(py, k),
-        };
+        let Some(key) = cache.key(py, name) else { continue };
         let value = latin1(py, value);
         // Repeated fields are joined (RFC 9110 §5.3); cookies with "; " (RFC 6265 §5.4).
         match env.get_item(&key)? {
@@ -194,6 +302,26 @@ mod tests {
         for (name, want) in rows {
             assert_eq!(&cgi_key(name), want, "{}", String::from_utf8_lossy(name));
         }
+    }
+
+    #[test]
+    fn formats_addresses_without_fmt() {
+        assert_eq!(ip_text("127.0.0.1".parse().expect("ip")), "127.0.0.1");
+        assert_eq!(ip_text("10.200.3.255".parse().expect("ip")), "10.200.3.255");
+        assert_eq!(ip_text("::1".parse().expect("ip")), "::1");
+        assert_eq!(port_text(0), "0");
+        assert_eq!(port_text(65535), "65535");
+    }
+
+    #[test]
+    fn hashes_header_names_case_insensitively() {
+        let h = |s: &[u8]| {
+            let mut f = Fnv1a::default();
+            f.write(s);
+            f.finish()
+        };
+        assert_eq!(h(b"Content-Type"), h(b"content-type"));
+        assert_ne!(h(b"Content-Type"), h(b"Content-Typf"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod start_response;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+pub use environ::Cache;
 pub use response::call_app;
 
 /// What every request of a worker shares, built once with the GIL held.

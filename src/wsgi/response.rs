@@ -19,7 +19,7 @@ use super::input::Input;
 use super::start_response::{send_event, SendError, StartResponse};
 use super::{environ, Context};
 use crate::bridge::{AbortReason, FileBody, Job, ResponseEvent, ResponseHead};
-use crate::http::BodyFraming;
+use crate::http::{BodyFraming, RequestHead};
 use crate::log::{self, Level};
 
 /// A list whose total size is at most this is joined and sent in one event. 64 KiB:
@@ -45,15 +45,15 @@ impl From<SendError> for Outcome {
 }
 
 /// Runs one job. Never fails: every error is answered (500 or abort) and logged here.
-pub fn call_app(py: Python<'_>, ctx: &Context, job: Job) {
+pub fn call_app(py: Python<'_>, ctx: &Context, cache: &mut environ::Cache, job: Job) {
     let Job { head, conn, body, events, permit } = job;
-    let request = format!("{} {}", head.method(), String::from_utf8_lossy(head.target()));
+    let request = Label(&head);
     let empty = matches!(head.framing, BodyFraming::Empty | BodyFraming::Length(0));
     let input = match Bound::new(py, Input::new(body, events.clone(), empty)) {
         Ok(i) => i,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
-    let env = match environ::build(py, ctx.template.bind(py), &ctx.root_path, &head, &conn, input) {
+    let env = match environ::build(py, cache, ctx.template.bind(py), &ctx.root_path, &head, &conn, input) {
         Ok(env) => env,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
@@ -242,14 +242,23 @@ pub fn server_error_event() -> ResponseEvent {
     }
 }
 
-fn fail_before_head(py: Python<'_>, events: &tokio::sync::mpsc::Sender<ResponseEvent>, request: &str, err: &PyErr) {
+fn fail_before_head(py: Python<'_>, events: &tokio::sync::mpsc::Sender<ResponseEvent>, request: &Label<'_>, err: &PyErr) {
     log_app_error(py, request, "", err);
     // A failed send means the client is gone.
     let _ = send_event(py, events, server_error_event());
 }
 
+/// `GET /path?query` for log lines, formatted only when a line is written.
+pub struct Label<'a>(pub &'a RequestHead);
+
+impl std::fmt::Display for Label<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0.method(), String::from_utf8_lossy(self.0.target()))
+    }
+}
+
 /// Logs an app error with its Python traceback, once.
-pub fn log_app_error(py: Python<'_>, request: &str, context: &str, err: &PyErr) {
+pub fn log_app_error(py: Python<'_>, request: &Label<'_>, context: &str, err: &PyErr) {
     if !log::enabled(Level::Error) {
         return;
     }

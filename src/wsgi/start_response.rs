@@ -76,29 +76,57 @@ pub fn parse_status(status: &str) -> Result<u16, String> {
 ///
 /// # Errors
 /// A message naming the offending header.
-pub fn validate_head(status: &str, headers: &[(String, String)]) -> Result<ResponseHead, String> {
-    let code = parse_status(status)?;
-    let mut head = ResponseHead {
-        status: code,
-        status_line: Bytes::copy_from_slice(status.as_bytes()),
-        header_block: Vec::with_capacity(headers.len() * 32),
-        content_length: None,
-        add_content_length: false,
-        has_date: false,
-        has_server: false,
-        wants_close: false,
-    };
+pub fn validate_head<'a>(status: &str, headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ResponseHead, String> {
+    let mut head = HeadBuilder::new(status)?;
     for (name, value) in headers {
+        head.add(name, value)?;
+    }
+    Ok(head.finish())
+}
+
+/// Validates header fields one by one into a `ResponseHead`, borrowing the app's strings
+/// (no allocation per header).
+struct HeadBuilder {
+    head: ResponseHead,
+}
+
+impl HeadBuilder {
+    fn new(status: &str) -> Result<HeadBuilder, String> {
+        let code = parse_status(status)?;
+        Ok(HeadBuilder {
+            head: ResponseHead {
+                status: code,
+                status_line: Bytes::copy_from_slice(status.as_bytes()),
+                header_block: Vec::with_capacity(128),
+                content_length: None,
+                add_content_length: false,
+                has_date: false,
+                has_server: false,
+                wants_close: false,
+            },
+        })
+    }
+
+    fn add(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let head = &mut self.head;
         if name.is_empty() || !name.bytes().all(is_tchar) {
             return Err(format!("invalid response header name {name:?}"));
         }
-        if let Some(c) = value.chars().find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}') {
-            return Err(format!("invalid character {c:?} in response header {name}"));
-        }
+        let latin1 = if value.is_ascii() {
+            if let Some(c) = value.bytes().find(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+                return Err(format!("invalid character {:?} in response header {name}", char::from(c)));
+            }
+            false
+        } else {
+            if let Some(c) = value.chars().find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}') {
+                return Err(format!("invalid character {c:?} in response header {name}"));
+            }
+            true
+        };
         if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
             // Honoured rather than emitted: the server writes its own Connection header.
             head.wants_close = true;
-            continue;
+            return Ok(());
         }
         if is_hop_by_hop(name) {
             return Err(format!("hop-by-hop header {name} is not allowed from a WSGI app (PEP 3333)"));
@@ -120,30 +148,38 @@ pub fn validate_head(status: &str, headers: &[(String, String)]) -> Result<Respo
         }
         head.header_block.extend_from_slice(name.as_bytes());
         head.header_block.extend_from_slice(b": ");
-        head.header_block.extend(value.chars().map(|c| c as u8));
+        if latin1 {
+            head.header_block.extend(value.chars().map(|c| c as u8));
+        } else {
+            head.header_block.extend_from_slice(value.as_bytes());
+        }
         head.header_block.extend_from_slice(b"\r\n");
+        Ok(())
     }
-    Ok(head)
+
+    fn finish(self) -> ResponseHead {
+        self.head
+    }
 }
 
-fn extract_headers(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>> {
+const HEADER_SHAPE: &str = "each response header must be a (name, value) tuple of str";
+
+/// Validates the app's header list (a list or tuple of `(str, str)` tuples) into `head`.
+fn add_headers(head: &mut HeadBuilder, headers: &Bound<'_, PyAny>) -> PyResult<()> {
     if !(headers.is_instance_of::<pyo3::types::PyList>() || headers.is_instance_of::<PyTuple>()) {
         return Err(PyTypeError::new_err(format!(
             "response headers must be a list of (name, value) tuples, not {}",
             headers.get_type().name()?
         )));
     }
-    let mut out = Vec::with_capacity(headers.len()?);
     for item in headers.try_iter()? {
         let item = item?;
-        let pair = item.cast::<PyTuple>().map_err(|_| {
-            PyTypeError::new_err("each response header must be a (name, value) tuple of str")
-        })?;
+        let pair = item.cast::<PyTuple>().map_err(|_| PyTypeError::new_err(HEADER_SHAPE))?;
         if pair.len() != 2 {
-            return Err(PyTypeError::new_err("each response header must be a (name, value) tuple of str"));
+            return Err(PyTypeError::new_err(HEADER_SHAPE));
         }
-        let name = pair.get_item(0)?;
-        let value = pair.get_item(1)?;
+        let name = pair.get_borrowed_item(0)?;
+        let value = pair.get_borrowed_item(1)?;
         let (Ok(name), Ok(value)) = (name.cast::<PyString>(), value.cast::<PyString>()) else {
             return Err(PyTypeError::new_err(format!(
                 "response header names and values must be str, got ({}, {})",
@@ -151,9 +187,9 @@ fn extract_headers(headers: &Bound<'_, PyAny>) -> PyResult<Vec<(String, String)>
                 value.get_type().name()?
             )));
         };
-        out.push((name.to_str()?.to_owned(), value.to_str()?.to_owned()));
+        head.add(&name.to_cow()?, &value.to_cow()?).map_err(PyValueError::new_err)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 impl StartResponse {
@@ -270,10 +306,10 @@ impl StartResponse {
         let status = status.cast::<PyString>().map_err(|_| {
             PyTypeError::new_err(format!("status must be str, not {}", status.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())))
         })?;
-        let headers = extract_headers(headers)?;
-        let head = validate_head(status.to_str()?, &headers).map_err(PyValueError::new_err)?;
-        slf.borrow_mut().head = Some(head);
-        slf.getattr("write")
+        let mut head = HeadBuilder::new(&status.to_cow()?).map_err(PyValueError::new_err)?;
+        add_headers(&mut head, headers)?;
+        slf.borrow_mut().head = Some(head.finish());
+        slf.getattr(pyo3::intern!(slf.py(), "write"))
     }
 
     /// `write(data)`: the imperative body API. Sends at once (PEP 3333: the data must be
@@ -294,8 +330,8 @@ impl StartResponse {
 mod tests {
     use super::*;
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    fn h<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        pairs.iter().copied()
     }
 
     #[test]
@@ -309,9 +345,9 @@ mod tests {
 
     #[test]
     fn validates_headers_into_a_block() {
-        let head = validate_head("200 OK", &h(&[("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-É", "1")]));
+        let head = validate_head("200 OK", h(&[("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-É", "1")]));
         assert!(head.is_err());
-        let head = validate_head("200 OK", &h(&[("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-A", "é")]))
+        let head = validate_head("200 OK", h(&[("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-A", "é")]))
             .expect("valid");
         assert_eq!(head.header_block, b"Content-Type: text/plain\r\nContent-Length: 5\r\nX-A: \xe9\r\n");
         assert_eq!(head.content_length, Some(5));
@@ -334,13 +370,13 @@ mod tests {
             ("X-A", "\u{100}"),
         ];
         for (name, value) in rows {
-            assert!(validate_head("200 OK", &h(&[(name, value)])).is_err(), "{name:?}: {value:?}");
+            assert!(validate_head("200 OK", h(&[(name, value)])).is_err(), "{name:?}: {value:?}");
         }
     }
 
     #[test]
     fn honours_connection_close_without_emitting_it() {
-        let head = validate_head("200 OK", &h(&[("Connection", "close")])).expect("valid");
+        let head = validate_head("200 OK", h(&[("Connection", "close")])).expect("valid");
         assert!(head.wants_close);
         assert!(head.header_block.is_empty());
     }
