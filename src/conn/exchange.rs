@@ -22,7 +22,7 @@ use crate::bridge::{
 };
 use crate::http::body::{BodyDecoder, Decoded};
 use crate::http::encode::{self, ConnectionHeader, ResponseFraming, ResponseParts};
-use crate::http::{HttpError, RequestHead, Version};
+use crate::http::{BodyFraming, HttpError, RequestHead, Version};
 use crate::log::{self, Level};
 
 /// Response events that may wait between the app and the socket. Small, so a slow
@@ -71,8 +71,21 @@ struct Outgoing {
     overran: bool,
 }
 
-/// Serves one request whose head has been read. `Ok(true)`: the connection may carry
-/// another request.
+/// How the connection goes on after an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Read the next request.
+    KeepAlive,
+    /// Close; nothing more is expected from the client.
+    Close,
+    /// Close, though the client may still be sending (a body the app left unread, bytes
+    /// pipelined after it): linger, so that the close does not turn into a reset that
+    /// destroys the response in flight.
+    CloseLingering,
+}
+
+/// Serves one request whose head has been read, and says whether the connection may carry
+/// another.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn run<T: Transport, H: Handler>(
     stream: &mut T,
@@ -83,7 +96,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
     handler: &H,
     ctx: &ConnContext,
     shutdown: &watch::Receiver<bool>,
-) -> Result<bool, ConnError> {
+) -> Result<Next, ConnError> {
     let started_wall = SystemTime::now();
     let started = StdInstant::now();
     let permit = Arc::clone(&ctx.request_permits)
@@ -104,6 +117,11 @@ pub(super) async fn run<T: Transport, H: Handler>(
         continue_sent: false,
         body_wanted: false,
         body_deadline: None,
+        declared_body: match head.framing {
+            BodyFraming::Length(n) => Some(n),
+            BodyFraming::Empty | BodyFraming::Chunked => None,
+        },
+        body_read: 0,
         keep_alive: head.keep_alive,
         shutdown,
         rejection: None,
@@ -114,7 +132,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
     let job = Job { head, conn: Arc::clone(info), body: body_rx, events: events_tx, permit };
     if handler.dispatch(job).is_err() {
         ex.write_error_page(503, "Service Unavailable", "the server is shutting down").await?;
-        return Ok(false);
+        return Ok(ex.next(false));
     }
 
     let result = ex.pump(&mut events).await;
@@ -132,7 +150,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
         keep_alive = ex.drain_body().await;
     }
     ex.log_access(remote, &request_head, started_wall, started);
-    Ok(keep_alive)
+    Ok(ex.next(keep_alive))
 }
 
 struct Exchange<'a, T> {
@@ -149,6 +167,10 @@ struct Exchange<'a, T> {
     body_wanted: bool,
     /// When waiting for body bytes gives up (`body_timeout` after the demand).
     body_deadline: Option<Instant>,
+    /// The request's `Content-Length`, if it has one; with `body_read`, what is left to drain.
+    declared_body: Option<u64>,
+    /// Body bytes handed to the app so far.
+    body_read: u64,
     keep_alive: bool,
     /// Turns true when the worker stops: the response in progress says `Connection: close`.
     shutdown: &'a watch::Receiver<bool>,
@@ -160,6 +182,16 @@ struct Exchange<'a, T> {
 }
 
 impl<T: Transport> Exchange<'_, T> {
+    fn next(&self, keep_alive: bool) -> Next {
+        if keep_alive {
+            Next::KeepAlive
+        } else if !self.decoder.is_done() || !self.buf.is_empty() {
+            Next::CloseLingering
+        } else {
+            Next::Close
+        }
+    }
+
     /// Runs until the app's response is complete (or failed). `Ok(keep_alive)`.
     async fn pump(&mut self, events: &mut mpsc::Receiver<ResponseEvent>) -> Result<bool, ConnError> {
         loop {
@@ -245,7 +277,10 @@ impl<T: Transport> Exchange<'_, T> {
     /// `body_wanted` set so the pump reads the socket.
     fn try_answer_body_demand(&mut self) {
         match self.decoder.decode(self.buf) {
-            Ok(Decoded::Data(data)) => self.send_body(BodyEvent::Data(data)),
+            Ok(Decoded::Data(data)) => {
+                self.body_read += data.len() as u64;
+                self.send_body(BodyEvent::Data(data));
+            }
             Ok(Decoded::Done) => self.send_body(BodyEvent::End),
             Ok(Decoded::NeedMore) => {
                 self.body_wanted = true;
@@ -289,9 +324,13 @@ impl<T: Transport> Exchange<'_, T> {
             self.keep_alive = false;
         }
         // A body the app left unread must be drained before the next request. When the
-        // client still waits for `100 Continue`, or the rest is too large or of unknown
-        // size past the limit, closing is cheaper than draining; say so in the head.
-        if !self.decoder.is_done() && (self.expects_continue && !self.continue_sent) {
+        // client still waits for `100 Continue`, or the declared rest is more than
+        // `drain_body` would read, closing is cheaper than draining; say so in the head.
+        // (A chunked rest of unknown size is tried; past the limit the connection closes
+        // without notice.)
+        let waits_for_continue = self.expects_continue && !self.continue_sent;
+        let rest_too_large = self.declared_body.is_some_and(|n| n - self.body_read > DRAIN_LIMIT);
+        if !self.decoder.is_done() && (waits_for_continue || rest_too_large) {
             self.keep_alive = false;
         }
         let connection = if !self.keep_alive {

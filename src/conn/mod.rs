@@ -23,6 +23,7 @@ use crate::bridge::{ConnInfo, Handler};
 use crate::config::Timeouts;
 use crate::http::{self, encode, HttpError, Limits, RequestHead};
 use crate::log::Level;
+use exchange::Next;
 
 pub use transport::Transport;
 
@@ -136,8 +137,12 @@ pub async fn serve<T: Transport, H: Handler>(
         )
         .await;
         match outcome {
-            Ok(true) if !*shutdown.borrow() => {}
-            Ok(_) => {
+            Ok(Next::KeepAlive) if !*shutdown.borrow() => {}
+            Ok(Next::CloseLingering) => {
+                linger(&mut stream).await;
+                return;
+            }
+            Ok(Next::KeepAlive | Next::Close) => {
                 // Best effort: the response is complete; the close is a courtesy.
                 let _ = stream.shutdown().await;
                 return;

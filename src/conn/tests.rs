@@ -60,10 +60,41 @@ impl Handler for ReadsBody {
     }
 }
 
-/// Serves `request` on one connection with `limits`/`timeouts`; returns everything the
-/// server wrote until it closed. `stall` keeps the client's side open (no EOF) after the
-/// request so that only the server can end the exchange.
-async fn exchange(request: &[u8], limits: Limits, timeouts: Timeouts) -> String {
+/// Answers 200 at once without reading the body.
+struct IgnoresBody;
+
+impl Handler for IgnoresBody {
+    fn dispatch(&self, job: Job) -> Result<(), Job> {
+        let head = ResponseHead {
+            status: 200,
+            status_line: Bytes::from_static(b"200 OK"),
+            header_block: Vec::new(),
+            content_length: Some(2),
+            add_content_length: true,
+            has_date: false,
+            has_server: false,
+            wants_close: false,
+        };
+        job.events
+            .try_send(ResponseEvent::Start {
+                head,
+                body: Bytes::from_static(b"ok"),
+                end: true,
+            })
+            .expect("a fresh channel has room");
+        Ok(())
+    }
+}
+
+/// Serves `request` on one connection with `handler`, `limits` and `timeouts`; returns
+/// everything the server wrote until it closed (or half-closed) the connection. The client
+/// sends nothing after `request`, and never closes first.
+async fn exchange_with<H: Handler>(
+    handler: H,
+    request: &[u8],
+    limits: Limits,
+    timeouts: Timeouts,
+) -> String {
     let (server_side, mut client) = UnixStream::pair().expect("socket pair");
     let ctx = Arc::new(ConnContext {
         limits,
@@ -76,15 +107,21 @@ async fn exchange(request: &[u8], limits: Limits, timeouts: Timeouts) -> String 
         scheme: "http",
     });
     let (_stop_tx, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(serve(server_side, info, Arc::new(ReadsBody), ctx, stop_rx));
+    let task = tokio::spawn(serve(server_side, info, Arc::new(handler), ctx, stop_rx));
     client.write_all(request).await.expect("write request");
     let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut out))
         .await
         .expect("the server closes the connection")
         .expect("read");
+    // Closing our side ends a lingering close at once.
+    drop(client);
     task.await.expect("conn task");
     String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn exchange(request: &[u8], limits: Limits, timeouts: Timeouts) -> String {
+    exchange_with(ReadsBody, request, limits, timeouts).await
 }
 
 const NEXT: &[u8] = b"POST /next HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
@@ -157,4 +194,29 @@ async fn serves_a_good_chunked_body_and_the_next_request() {
     .await;
     assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{out}");
     assert!(out.contains("\r\n\r\nhello"), "{out}");
+}
+
+#[tokio::test]
+async fn announces_close_when_the_unread_body_is_more_than_it_would_drain() {
+    // 5 MB declared, 5 bytes sent: draining would read past `DRAIN_LIMIT`, so the response
+    // says close, and the server closes without waiting for the rest.
+    let request = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5000000\r\n\r\nhello";
+    let out = exchange_with(IgnoresBody, request, Limits::default(), Timeouts::default()).await;
+    assert_one_response(&out, "HTTP/1.1 200 OK\r\n");
+}
+
+#[tokio::test]
+async fn drains_an_unread_body_within_the_limit_and_serves_the_next_request() {
+    let mut request = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n".to_vec();
+    request.extend(std::iter::repeat_n(b'x', 100_000));
+    request.extend_from_slice(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let out = exchange_with(
+        IgnoresBody,
+        &request,
+        Limits::default(),
+        Timeouts::default(),
+    )
+    .await;
+    assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{out}");
+    assert_eq!(out.matches("Connection: close").count(), 1, "{out}");
 }

@@ -7,6 +7,7 @@ One server (apps.http11) for the module; raw bytes over real sockets.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from conftest import start_server
@@ -166,3 +167,17 @@ def test_parses_the_next_request_after_a_partly_read_body(server, chunked):
                + get("/echo?after"))
         assert c.read_response().body == b"read abc"
         assert c.read_response().body == b"GET /echo?after"
+
+
+def test_announces_close_when_the_unread_body_is_too_large_to_drain(server):
+    # 5 MB declared, 1 KB sent, the app never reads: draining the rest is not worth it, so
+    # the response says close and the server closes without waiting for the body.
+    with Conn(server.address) as c:
+        c.send(b"POST /ignore-body HTTP/1.1\r\nHost: test\r\nContent-Length: 5000000\r\n\r\n"
+               + b"x" * 1000 + get("/echo?never"))
+        resp = c.read_response()
+        assert (resp.status, resp.body) == (200, b"ignored /ignore-body")
+        assert resp.header_all("Connection") == ["close"]
+        start = time.monotonic()
+        assert c.is_closed_by_peer(timeout=10)
+        assert time.monotonic() - start < 1
