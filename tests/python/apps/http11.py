@@ -13,6 +13,8 @@ Routes (anything else is `echo`):
 - `/ignore-body`: never reads the body.
 - `/read-some?n=N`: reads N bytes of the body (one `read(N)`), answers with them.
 - `/stream?n=N`: N chunks `chunk-i\n` from a generator, no Content-Length.
+- `/big?blocks=N`: N blocks of 64 KiB from a generator, no Content-Length; writes
+  `big response closed after K blocks` to wsgi.errors when the server closes the iterable.
 - `/fixed`: a 10-byte body with the app's own Content-Length.
 - `/status?code=N`: status N with a body the server must drop for 204 and 304.
 - `/own-headers`: the app sets `Server` and `Date` itself.
@@ -91,6 +93,31 @@ def stream(environ, start_response):
     return chunks()
 
 
+class _Blocks:
+    """An iterable that reports, on close(), how many blocks the server took."""
+
+    def __init__(self, n: int, errors):
+        self.n, self.sent, self.errors = n, 0, errors
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        if self.sent == self.n:
+            raise StopIteration
+        self.sent += 1
+        return bytes([48 + self.sent % 10]) * 65536
+
+    def close(self):
+        self.errors.write(f"big response closed after {self.sent} blocks\n")
+        self.errors.flush()
+
+
+def big(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/octet-stream")])
+    return _Blocks(int(_query(environ).get("blocks", "16")), environ["wsgi.errors"])
+
+
 def fixed(environ, start_response):
     start_response("200 OK", TEXT + [("Content-Length", "10")])
     return [b"0123456789"]
@@ -133,6 +160,7 @@ ROUTES = {
     "/ignore-body": ignore_body,
     "/read-some": read_some,
     "/stream": stream,
+    "/big": big,
     "/fixed": fixed,
     "/status": status,
     "/own-headers": own_headers,

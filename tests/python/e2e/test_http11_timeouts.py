@@ -1,13 +1,15 @@
 """Timeouts end to end: `header_timeout` (a started head that does not finish gets 408; a
-connection that never sends a byte is closed silently) and `keepalive_timeout` (an idle
-persistent connection is closed silently after it).
+connection that never sends a byte is closed silently), `keepalive_timeout` (an idle
+persistent connection is closed silently after it) and `send_timeout` (a client that stops
+reading is dropped, and the app's iterable is closed).
 
-Two servers, each with one short timeout and the other at its default, so a test can tell
+Servers with one short timeout each and the others at their defaults, so a test can tell
 which timeout closed the connection.
 """
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -30,6 +32,13 @@ def header_server():
 @pytest.fixture(scope="module")
 def keepalive_server():
     running = start_server("--keepalive-timeout", "1s", "apps.http11:app")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def send_server():
+    running = start_server("--send-timeout", "1s", "apps.http11:app")
     yield running
     running.stop()
 
@@ -107,3 +116,21 @@ def test_gives_the_first_request_header_timeout_not_keepalive_timeout(keepalive_
     with Conn(keepalive_server.address) as c:
         assert not c.is_closed_by_peer(timeout=1.5)
         assert c.request("GET", "/echo?late").body == b"GET /echo?late"
+
+
+def test_drops_a_client_that_stops_reading_after_send_timeout(send_server):
+    # 128 MiB: far more than the socket buffers on both ends hold, so the server's writes
+    # stall once they are full.
+    with Conn(send_server.address) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        start = time.monotonic()
+        c.send(b"GET /big?blocks=2048 HTTP/1.1\r\nHost: test\r\n\r\n")
+        line = send_server.wait_for_log(r"big response closed after \d+ blocks", timeout=10)
+        assert EARLY < time.monotonic() - start < LATE + 5
+        assert int(line.split()[-2]) < 2048
+        # What the client finally reads is cut short: no last chunk, then EOF.
+        try:
+            data = c.read_to_eof()
+        except ConnectionResetError:
+            data = c.buf
+        assert not data.endswith(b"0\r\n\r\n")
