@@ -547,20 +547,46 @@ impl<T: Transport> Exchange<'_, T> {
     }
 
     fn log_access(&self, remote: &str, head: &RequestHead, started_wall: SystemTime, started: StdInstant) {
-        let Some(format) = log::access() else { return };
         let (status, body_bytes, header_block): (u16, u64, &[u8]) = match &self.writing {
             Writing::Body(out) => (out.status, out.sent, &out.header_block),
             Writing::NotStarted => (0, 0, b""),
         };
-        let record = log::access::Record {
-            remote,
-            head,
-            status,
-            body_bytes,
-            started: started_wall,
-            elapsed: started.elapsed(),
-            response_headers: header_block,
-        };
-        log::write_access(format.render(&record).as_bytes());
+        write_access_record(remote, head, status, body_bytes, header_block, started_wall, started);
     }
+}
+
+/// Writes the access record of a request `conn` refused before handing it to the app (a
+/// `Content-Length` over `max_body_bytes`): `status` and `body_bytes` describe the error
+/// page.
+pub(super) fn log_refused(
+    remote: &str,
+    head: &RequestHead,
+    status: u16,
+    body_bytes: u64,
+    started_wall: SystemTime,
+    started: StdInstant,
+) {
+    write_access_record(remote, head, status, body_bytes, b"", started_wall, started);
+}
+
+fn write_access_record(
+    remote: &str,
+    head: &RequestHead,
+    status: u16,
+    body_bytes: u64,
+    response_headers: &[u8],
+    started_wall: SystemTime,
+    started: StdInstant,
+) {
+    let Some(format) = log::access() else { return };
+    let record = log::access::Record {
+        remote,
+        head,
+        status,
+        body_bytes,
+        started: started_wall,
+        elapsed: started.elapsed(),
+        response_headers,
+    };
+    log::write_access(format.render(&record).as_bytes());
 }

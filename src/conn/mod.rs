@@ -12,7 +12,7 @@ mod transport;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -120,8 +120,16 @@ pub async fn serve<T: Transport, H: Handler>(
         if let http::BodyFraming::Length(n) = head.framing {
             let limit = ctx.limits.max_body_bytes;
             if limit != 0 && n > limit {
+                // A parsed request refused before the app runs is still a request: it gets
+                // its access record.
+                let (started_wall, started) = (SystemTime::now(), std::time::Instant::now());
                 let err = HttpError::BodyTooLarge;
-                reject(&mut stream, &ctx, err.status(), err.reason(), "request body larger than max_body_bytes").await;
+                let detail = "request body larger than max_body_bytes";
+                let written = write_rejection(&mut stream, &ctx, err.status(), err.reason(), detail).await;
+                exchange::log_refused(&remote, &head, err.status(), written.unwrap_or(0), started_wall, started);
+                if written.is_some() {
+                    linger(&mut stream).await;
+                }
                 return;
             }
         }
@@ -224,12 +232,23 @@ async fn read_head<T: Transport>(
 /// the client sent is discarded (never parsed), and the close lingers so the client reads
 /// the response instead of a reset.
 async fn reject<T: Transport>(stream: &mut T, ctx: &ConnContext, status: u16, reason: &str, detail: &str) {
+    if write_rejection(stream, ctx, status, reason, detail).await.is_some() {
+        linger(stream).await;
+    }
+}
+
+/// Writes the error page of `reject`; `Some(body bytes)` when it went out.
+async fn write_rejection<T: Transport>(
+    stream: &mut T,
+    ctx: &ConnContext,
+    status: u16,
+    reason: &str,
+    detail: &str,
+) -> Option<u64> {
     let mut out = BytesMut::with_capacity(256);
     let body = format!("{status} {reason}: {detail}\n");
     encode::simple_response(&mut out, status, reason, body.as_bytes(), true);
-    if with_send_timeout(ctx, stream.write_all(&out)).await.is_ok() {
-        linger(stream).await;
-    }
+    with_send_timeout(ctx, stream.write_all(&out)).await.ok().map(|()| body.len() as u64)
 }
 
 /// Half-closes, then reads and discards for a short while, so that unread request bytes

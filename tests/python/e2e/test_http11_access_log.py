@@ -35,7 +35,7 @@ def stdout_server():
 def file_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("access") / "access.log"
     running = start_server("--access-log", str(log), "--access-log-format", CUSTOM_FORMAT,
-                           "apps.http11:app")
+                           "--max-body-bytes", "1KiB", "apps.http11:app")
     running.access_log_path = log
     yield running
     running.stop()
@@ -131,3 +131,13 @@ def test_logs_requests_the_server_rejects_itself(file_server):
     line = wait_for_file_line(file_server.access_log_path, "/body?broken")
     m = CUSTOM_LINE.fullmatch(line)
     assert m and (m["s"], m["x"]) == ("400", "bad-body")
+
+
+def test_logs_a_request_refused_for_its_declared_size(file_server):
+    with Conn(file_server.address) as c:
+        c.send(b"POST /body?too-big HTTP/1.1\r\nHost: t\r\nX-Req: big-one\r\n"
+               b"Content-Length: 5000\r\n\r\n")
+        assert c.read_response().status == 413
+    line = wait_for_file_line(file_server.access_log_path, "/body?too-big")
+    m = CUSTOM_LINE.fullmatch(line)
+    assert m and (m["s"], m["x"]) == ("413", "big-one")
