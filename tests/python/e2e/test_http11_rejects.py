@@ -135,6 +135,18 @@ def test_rejects_and_closes_without_processing_pipelined_bytes(server, raw, stat
     assert_still_serving(server.address)
 
 
+def test_answers_a_good_request_before_rejecting_the_bad_one_after_it(server):
+    good = b"GET /echo?before HTTP/1.1\r\nHost: test\r\n\r\n"
+    bad = b"GET /echo?bad HTTP/1.1\r\nHost : test\r\n\r\n"
+    with Conn(server.address) as c:
+        c.send(good + bad + GOOD)
+        first = c.read_response()
+        assert (first.status, first.body) == (200, b"GET /echo?before")
+        assert first.header("Connection") is None
+        assert c.read_response().status == 400
+        assert c.read_to_eof() == b""
+
+
 def test_rejects_a_bad_chunk_even_when_the_app_ignores_the_body(server):
     # The app answers without reading, so its 200 stands; the bad framing is found while
     # draining. The connection must not be reused: the pipelined request after the broken
