@@ -456,9 +456,16 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
-def summarize(records: list[dict]) -> dict:
-    ok = [r for r in records if r.get("ok")]
-    s: dict = {"rounds_ok": len(ok), "rounds": len(records)}
+def summarize(records: list[dict], keep_noisy: bool = False) -> dict:
+    """Medians etc. over the rounds used: the clean ones, or all that ran if none was clean
+    (or with keep_noisy). Marks each record's "used"."""
+    ran = [r for r in records if r.get("ok")]
+    clean = [r for r in ran if not r.get("noisy")]
+    ok = ran if (keep_noisy or not clean) else clean
+    for r in records:
+        r["used"] = any(r is x for x in ok)
+    s: dict = {"rounds_ok": len(ok), "rounds": len(records), "rounds_ran": len(ran),
+               "noisy_left_out": len(ran) - len(ok)}
     if not ok:
         s["error"] = next((r.get("error") for r in records if r.get("error")), "no rounds")
         return s
@@ -498,7 +505,7 @@ def ratios(by_server: dict[str, list[dict]], summaries: dict[str, dict]) -> dict
         per_round = []
         for a in by_server[SUBJECT]:
             b = next((r for r in by_server[name] if r["round"] == a["round"]), None)
-            if a.get("ok") and b and b.get("ok"):
+            if a.get("used") and b and b.get("used"):
                 per_round.append(a["rps"] / b["rps"])
         out[name] = {
             "rps": subj["rps_median"] / s["rps_median"],
@@ -609,7 +616,7 @@ def render_markdown(report: dict) -> str:
     L.append("")
     L.append("| server | req/s (median) | req/s min–max | p50 ms | p99 ms | max ms | "
              "non-2xx/3xx | socket errors c/r/w/t | peak RSS tree MiB | server CPU % | wrk core % | "
-             "rounds ok |")
+             "rounds used |")
     L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in cfg["servers"]:
         s = sums[name]
@@ -625,7 +632,8 @@ def render_markdown(report: dict) -> str:
                  f"{s['non_2xx_3xx']} | {se['connect']}/{se['read']}/{se['write']}/{se['timeout']} | "
                  f"{s['rss_tree_mib']:.1f} ({s['processes']} proc) | "
                  f"{_f(s['server_cpu_pct'], '{:.0f}')} | {_f(s['client_core_busy_pct'], '{:.0f}')} | "
-                 f"{s['rounds_ok']}/{s['rounds']} |")
+                 f"{s['rounds_ok']}/{s['rounds']}"
+                 f"{' (%d noisy left out)' % s['noisy_left_out'] if s['noisy_left_out'] else ''} |")
     L.append("")
     L.append(f"Ratios, {SERVERS[SUBJECT].label} ÷ peer (req/s: >1 means {SERVERS[SUBJECT].label} "
              "is faster; p99 and RSS: <1 means lower):")
@@ -661,7 +669,9 @@ def render_markdown(report: dict) -> str:
                  f"(kept under `discarded_attempts` in the JSON).")
         L.append("")
     if noisy or unquiet:
-        L.append(f"**Noise warning**: {len(noisy)} kept run(s) still had other work taking "
+        used_noisy = sum(1 for r in noisy if r.get("used"))
+        L.append(f"**Noise warning** ({used_noisy} of them used in the medians, the rest left "
+                 f"out): {len(noisy)} kept run(s) still had other work taking "
                  f"more than {cfg['quiet_threshold'] * 100:.0f}% of the server's or client's "
                  f"core, and {len(unquiet)} started on a busy machine (see "
                  f"`server_core_other_pct`, `client_core_other_pct` and `machine_before` in "
@@ -721,6 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noisy-retries", type=int, default=2,
                     help="measure a run again (at most this many times) when other work took "
                          "more than --quiet-threshold of the server's or client's core")
+    ap.add_argument("--keep-noisy", action="store_true",
+                    help="use noisy runs in the medians too (by default they are left out "
+                         "whenever the same server has at least one clean run)")
     ap.add_argument("--venv", type=Path, default=BENCH_DIR / ".venv")
     ap.add_argument("--out-dir", type=Path, default=BENCH_DIR / "results")
     ap.add_argument("--tag", default="", help="appended to the result file names")
@@ -783,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; reporting what was measured", file=sys.stderr)
 
-    summaries = {s: summarize(rs) for s, rs in by_server.items()}
+    summaries = {s: summarize(rs, args.keep_noisy) for s, rs in by_server.items()}
     report = {
         "started": started.isoformat(timespec="seconds"),
         "workload_description": wl.description,
