@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import HERE, LISTENING, START_TIMEOUT, RunningServer, start_server
+from ferrule_proc import HERE, LISTENING, START_TIMEOUT, RunningServer, start_server
 from rawhttp import Conn
 
 APP_SOURCE = textwrap.dedent("""\

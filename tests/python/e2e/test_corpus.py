@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer, start_server
+from ferrule_proc import RunningServer, start_server
 from rawhttp import Conn, Response
 
 try:

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 from apps.frameworks.common import DOWNLOAD_SIZE, STREAM_CHUNKS, download_bytes
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 FRAMEWORKS = ["flask", "django", "pyramid", "bottle", "falcon"]

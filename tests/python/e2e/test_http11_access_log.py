@@ -12,7 +12,7 @@ import select
 import time
 
 import pytest
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 #: gunicorn's default: h l u t "r" s b "f" "a".

@@ -9,7 +9,7 @@ import re
 import socket
 
 import pytest
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 

@@ -13,7 +13,7 @@ import time
 from email.utils import parsedate_to_datetime
 
 import pytest
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 IMF_FIXDATE = re.compile(

@@ -10,7 +10,7 @@ import json
 import time
 
 import pytest
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 

@@ -8,7 +8,7 @@ Each row sends `bad + GOOD` in one write and expects exactly one response, then 
 from __future__ import annotations
 
 import pytest
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 GOOD = b"GET /echo?pipelined HTTP/1.1\r\nHost: test\r\n\r\n"

@@ -10,7 +10,7 @@ import signal
 import socket
 import time
 
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 

@@ -13,7 +13,7 @@ import socket
 import time
 
 import pytest
-from conftest import start_server
+from ferrule_proc import start_server
 from rawhttp import Conn
 
 #: Slack for process scheduling on a busy CI machine. The lower bound proves the timeout did

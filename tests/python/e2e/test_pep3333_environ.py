@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-import conftest
+import ferrule_proc as conftest
 import pytest
 from rawhttp import Conn
 

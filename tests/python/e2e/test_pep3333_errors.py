@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 
-import conftest
+import ferrule_proc as conftest
 import pytest
 from rawhttp import Conn
 

@@ -11,7 +11,7 @@ import json
 import socket
 import time
 
-import conftest
+import ferrule_proc as conftest
 import pytest
 from rawhttp import Conn
 

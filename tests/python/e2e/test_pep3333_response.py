@@ -22,7 +22,7 @@ import subprocess
 import time
 from urllib.parse import quote
 
-import conftest
+import ferrule_proc as conftest
 import pytest
 from rawhttp import Conn
 

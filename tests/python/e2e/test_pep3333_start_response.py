@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import socket
 
-import conftest
+import ferrule_proc as conftest
 import pytest
 from apps.pep3333 import BAD_HEADS
 from rawhttp import Conn, Response
