@@ -142,6 +142,13 @@ fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResu
     let (dispatcher, pool) = Pool::start(ctx, config.threads.get())
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python threads: {e}")))?;
     let threads = config.threads;
+    let unix_paths: Vec<std::path::PathBuf> = listeners
+        .iter()
+        .filter_map(|l| match l {
+            listener::Listener::Unix(_, path) => Some(path.clone()),
+            listener::Listener::Tcp(_) => None,
+        })
+        .collect();
     // 3. Serve on one event loop, with the GIL released, until a stop signal.
     // GIL: released for the whole life of the server; the pool threads take it per job.
     let result = py.detach(move || -> Result<(), String> {
@@ -171,6 +178,11 @@ fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResu
         // dropped with it), then wait for the threads to finish their jobs.
         drop(runtime);
         pool.join();
+        // 5. Remove the unix socket files this server created; nobody can connect to
+        // them any more. A file that is gone already needs nothing.
+        for path in &unix_paths {
+            let _ = std::fs::remove_file(path);
+        }
         outcome
     });
     log::write(Level::Info, "stopped");

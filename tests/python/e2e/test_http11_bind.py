@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 
@@ -52,6 +53,8 @@ def test_serves_over_a_unix_socket(sock_dir):
             assert seen["wsgi.url_scheme"] == "http"
     finally:
         assert server.stop() == 0
+    # A clean stop removes the socket file it created.
+    assert not os.path.exists(path)
 
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback")
