@@ -39,6 +39,8 @@ pub struct Job {
 }
 
 /// A response head prepared (and validated) by `wsgi`.
+// The flags are independent facts about the app's headers, not a hidden state machine.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
 pub struct ResponseHead {
     pub status: u16,
@@ -126,6 +128,8 @@ impl BodyFailure {
 }
 
 /// Runs jobs. Implemented by `pool::Pool` (Python threads) and by fakes in tests.
+// Returning the job whole is the contract (the caller answers it); the error path is rare.
+#[allow(clippy::result_large_err)]
 pub trait Handler: Send + Sync + 'static {
     /// Hands a job over without blocking. The caller holds a request permit, so the
     /// hand-off queue always has room; `Err` returns the job when the handler is gone.

@@ -7,6 +7,8 @@ const MONTHS: [&str; 12] =
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+/// Day and month are in 1..=31 and 1..=12 by construction, so the casts cannot lose sign.
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -29,6 +31,8 @@ struct Parts {
     second: u64,
 }
 
+// Seconds since 1970 fit an i64 for the next 292 billion years.
+#[allow(clippy::cast_possible_wrap)]
 fn parts(t: SystemTime) -> Parts {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);

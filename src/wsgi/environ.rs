@@ -149,8 +149,11 @@ pub struct Cache {
     values: HashMap<&'static str, Py<PyString>, BuildHasherDefault<Fnv1a>>,
     /// `SERVER_NAME`, `SERVER_PORT`, `REMOTE_ADDR`, `REMOTE_PORT` by connection
     /// addresses: keep-alive connections format theirs once.
-    addrs: HashMap<(Option<SocketAddr>, Option<SocketAddr>), [Py<PyString>; 4], BuildHasherDefault<Fnv1a>>,
+    addrs: HashMap<ConnAddrs, [Py<PyString>; 4], BuildHasherDefault<Fnv1a>>,
 }
+
+/// A connection's (local, peer) addresses.
+type ConnAddrs = (Option<SocketAddr>, Option<SocketAddr>);
 
 /// Connections whose address strings a thread remembers; the table is emptied when full.
 /// 4096: more than a worker's default `max_connections`, chosen without measurement.

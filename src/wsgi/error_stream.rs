@@ -9,7 +9,10 @@ use crate::log;
 #[pyclass(module = "ferrule._ferrule", frozen)]
 pub struct ErrorStream;
 
+// The methods take `&self` because Python calls them on the instance; the stream itself
+// is stateless (the error log is process-wide).
 #[pymethods]
+#[allow(clippy::unused_self)]
 impl ErrorStream {
     fn write(&self, s: &str) -> usize {
         log::raw(s.as_bytes());

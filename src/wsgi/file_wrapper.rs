@@ -37,7 +37,7 @@ impl FileWrapper {
         Ok(if block.len()? == 0 { None } else { Some(block) })
     }
 
-    /// PEP 3333: "its close() method ... must call the file-like object's close()".
+    /// PEP 3333: "its `close()` method ... must call the file-like object's `close()`".
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let f = self.filelike.bind(py);
         if f.hasattr(intern!(py, "close"))? {

@@ -80,11 +80,11 @@ pub fn call_app(py: Python<'_>, ctx: &Context, cache: &mut environ::Cache, job: 
     };
     match outcome {
         Outcome::Done => {
-            if let Err(err) = sr.borrow_mut().finish(py) {
-                if let SendError::App(err) = err {
-                    log_app_error(py, &request, "", &err);
-                    let _ = send_event(py, &events, server_error_event());
-                }
+            // A disconnect needs nothing more; a protocol error by the app becomes a 500.
+            if let Err(SendError::App(err)) = sr.borrow_mut().finish(py) {
+                log_app_error(py, &request, "", &err);
+                // A failed send means the client is gone.
+                let _ = send_event(py, &events, server_error_event());
             }
         }
         Outcome::Disconnected => {
@@ -124,6 +124,17 @@ fn send_list(py: Python<'_>, list: &Bound<'_, PyList>, sr: &Bound<'_, StartRespo
         return None;
     }
     let head = sr.head_mut()?;
+    if list.len() == 1 {
+        // The common case (`return [body]`), without collecting.
+        let item = list.get_item(0).ok()?;
+        let body = item.cast::<PyBytes>().ok()?.as_bytes();
+        if head.content_length.is_none() {
+            head.content_length = Some(body.len() as u64);
+            head.add_content_length = true;
+        }
+        let body = Bytes::copy_from_slice(body);
+        return Some(sr.send_whole(py, body).map_or_else(Outcome::from, |()| Outcome::Done));
+    }
     let items: Vec<Bound<'_, PyBytes>> =
         list.iter().map(|item| item.cast_into::<PyBytes>().ok()).collect::<Option<_>>()?;
     let total: usize = items.iter().map(|b| b.as_bytes().len()).sum();
@@ -142,10 +153,7 @@ fn send_list(py: Python<'_>, list: &Bound<'_, PyList>, sr: &Bound<'_, StartRespo
                 joined.freeze()
             }
         };
-        return Some(match sr.send_whole(py, body) {
-            Ok(()) => Outcome::Done,
-            Err(e) => e.into(),
-        });
+        return Some(sr.send_whole(py, body).map_or_else(Outcome::from, |()| Outcome::Done));
     }
     for item in &items {
         if let Err(e) = sr.send_body(py, Bytes::copy_from_slice(item.as_bytes())) {
@@ -164,31 +172,24 @@ fn send_file(py: Python<'_>, wrapper: &FileWrapper, sr: &Bound<'_, StartResponse
     }
     let head: &mut ResponseHead = sr.head_mut()?;
     let file = wrapper.sendable(py)?;
-    let len = match head.content_length {
-        Some(declared) => file.len.min(declared),
-        None => {
-            head.content_length = Some(file.len);
-            head.add_content_length = true;
-            file.len
-        }
+    let len = if let Some(declared) = head.content_length {
+        file.len.min(declared)
+    } else {
+        head.content_length = Some(file.len);
+        head.add_content_length = true;
+        file.len
     };
     let event = ResponseEvent::File(FileBody { file: file.file, offset: file.offset, len });
-    Some(match sr.send_after_head(py, event) {
-        Ok(()) => Outcome::Done,
-        Err(e) => e.into(),
-    })
+    Some(sr.send_after_head(py, event).map_or_else(Outcome::from, |()| Outcome::Done))
 }
 
 /// The general case: iterate, bytes only.
 fn iterate(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartResponse>) -> Outcome {
-    let iter = match result.try_iter() {
-        Ok(iter) => iter,
-        Err(_) => {
-            return Outcome::Failed(PyTypeError::new_err(format!(
-                "the app must return an iterable of bytes, not {}",
-                type_name(result)
-            )))
-        }
+    let Ok(iter) = result.try_iter() else {
+        return Outcome::Failed(PyTypeError::new_err(format!(
+            "the app must return an iterable of bytes, not {}",
+            type_name(result)
+        )));
     };
     for item in iter {
         let item = match item {

@@ -1,4 +1,4 @@
-//! `start_response` and `write()` (PEP 3333 "The start_response() Callable"): validates
+//! `start_response` and `write()` (PEP 3333 "The `start_response()` Callable"): validates
 //! the status and headers into a `ResponseHead`, holds it until the first non-empty body
 //! bytes (or the end), and sends response events to `conn`.
 //!
