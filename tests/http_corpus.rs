@@ -8,6 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use _ferrule::http::body::{BodyDecoder, Decoded};
+use _ferrule::http::parse::HeadProgress;
 use _ferrule::http::{parse, HttpError, Limits, RequestHead};
 use bytes::{Bytes, BytesMut};
 use rand::rngs::StdRng;
@@ -91,8 +92,10 @@ struct Replay {
 }
 
 /// Feeds `bytes` in pieces cut at `cuts` (sorted), driving parse and decode until each
-/// piece is used up, like `conn` does after every read; at the end, EOF.
-fn replay(bytes: &[u8], limits: &Limits, cuts: &[usize]) -> Replay {
+/// piece is used up, like `conn` does after every read; at the end, EOF. With `gated`, a
+/// head is parsed only when `HeadProgress` says the new piece can change the answer, as
+/// `conn` does; the replay must not differ.
+fn replay(bytes: &[u8], limits: &Limits, cuts: &[usize], gated: bool) -> Replay {
     let mut bounds = cuts.to_vec();
     bounds.push(bytes.len());
     let mut pieces = bounds
@@ -107,6 +110,7 @@ fn replay(bytes: &[u8], limits: &Limits, cuts: &[usize]) -> Replay {
     let mut requests = Vec::new();
     let mut buf = BytesMut::new();
     let mut current: Option<(RequestHead, BodyDecoder, Vec<u8>)> = None;
+    let mut progress = HeadProgress::default();
     loop {
         // Drive the machine until it needs more bytes.
         loop {
@@ -126,12 +130,19 @@ fn replay(bytes: &[u8], limits: &Limits, cuts: &[usize]) -> Replay {
                     }
                 }
             } else {
+                if gated && (buf.is_empty() || !progress.needs_rescan(&buf, limits)) {
+                    break;
+                }
                 match parse::request_head(&mut buf, limits) {
                     Ok(Some(head)) => {
                         let decoder = BodyDecoder::new(head.framing, limits);
                         current = Some((head, decoder, Vec::new()));
+                        progress = HeadProgress::default();
                     }
-                    Ok(None) => break,
+                    Ok(None) => {
+                        progress.on_incomplete(&buf);
+                        break;
+                    }
                     Err(error) => {
                         return Replay {
                             requests,
@@ -304,14 +315,16 @@ fn check_file(http: &Path, rng: &mut StdRng) -> Vec<String> {
             ));
         }
     }
-    for (label, cuts) in chunkings(bytes.len(), rng) {
-        let got = replay(&bytes, &limits, &cuts);
-        if got != expected {
-            problems.push(format!(
-                "{name} ({label}):\n  expected {expected:?}\n  got      {got:?}"
-            ));
-            // One chunking's diff is enough to debug a file.
-            break;
+    'chunkings: for (label, cuts) in chunkings(bytes.len(), rng) {
+        for gated in [false, true] {
+            let got = replay(&bytes, &limits, &cuts, gated);
+            if got != expected {
+                problems.push(format!(
+                    "{name} ({label}, gated: {gated}):\n  expected {expected:?}\n  got      {got:?}"
+                ));
+                // One chunking's diff is enough to debug a file.
+                break 'chunkings;
+            }
         }
     }
     problems
@@ -406,10 +419,11 @@ fn invalid_requests_fail_with_the_same_error_in_every_chunking() {
 #[test]
 fn replay_sees_a_split_head_as_need_more() {
     let bytes = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
-    let whole = replay(bytes, &Limits::default(), &[]);
-    assert_eq!(whole, replay(bytes, &Limits::default(), &[5, 17, 26]));
+    let whole = replay(bytes, &Limits::default(), &[], false);
+    assert_eq!(whole, replay(bytes, &Limits::default(), &[5, 17, 26], false));
+    assert_eq!(whole, replay(bytes, &Limits::default(), &[5, 17, 26], true));
     assert_eq!(
-        replay(&bytes[..20], &Limits::default(), &[]).end,
+        replay(&bytes[..20], &Limits::default(), &[], false).end,
         End::PartialHead(20)
     );
 }

@@ -187,11 +187,12 @@ async fn read_head<T: Transport>(
         Instant::now() + timeouts.keepalive
     };
     let mut waiting_idle = !first && buf.is_empty();
+    let mut progress = http::parse::HeadProgress::default();
     loop {
-        if !buf.is_empty() {
+        if !buf.is_empty() && progress.needs_rescan(buf, &ctx.limits) {
             match http::parse::request_head(buf, &ctx.limits) {
                 Ok(Some(head)) => return Ok(Some(head)),
-                Ok(None) => {}
+                Ok(None) => progress.on_incomplete(buf),
                 Err(err) => return Err(HeadFailure::Rejected(err)),
             }
         }

@@ -31,8 +31,9 @@ const TYPICAL_HEADER_COUNT: usize = 16;
 /// as they arrive (RFC 9112 §2.2), so they never grow the buffer. Limits are checked on
 /// incomplete input too, so a client cannot grow a head forever.
 ///
-/// The head is rescanned from its start on every call; a client that sends one byte per
-/// packet costs at most `max_head_bytes`² / 2 byte comparisons, bounded by `header_timeout`.
+/// The head is rescanned from its start on every call; `conn` calls it only when
+/// `HeadProgress::needs_rescan` says the new bytes can change the answer, so a client that
+/// sends one byte per packet does not cost a rescan per byte.
 ///
 /// # Errors
 /// Any broken rule, as the `HttpError` variant that names it. After an error `buf` is in an
@@ -56,6 +57,57 @@ pub fn request_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Reques
     #[cfg(debug_assertions)]
     cross_check_with_httparse(&head);
     Ok(Some(head))
+}
+
+/// Remembers what the last `request_head` call that answered `Ok(None)` saw, so the caller
+/// can skip calls that cannot answer anything else. Without it, a head trickled in one byte
+/// per read is rescanned from its start per byte: O(n²) for an n-byte head.
+///
+/// Why skipping is exact: after `Ok(None)`, every complete line of the buffer was valid and
+/// the last line is unfinished, holds no CR or LF (a CR may only be its last byte), and is
+/// within its length limit, and the buffer is within `max_head_bytes`. Appending bytes
+/// changes the answer only if they hold a CR or LF, follow a CR (which they may turn into a
+/// bare CR), push the unfinished line over its limit, or push the buffer over
+/// `max_head_bytes`. Otherwise the answer is `Ok(None)` again, so the error variants are
+/// the same as when parsing after every read (`tests/http_props.rs` and the fuzz target
+/// `head_rescan` check this).
+#[derive(Debug, Default, Clone)]
+pub struct HeadProgress {
+    /// Buffer length at the last call (`request_head` or `needs_rescan`).
+    seen: usize,
+    /// Where the unfinished last line starts: after the buffer's last LF, 0 (the request
+    /// line) when it has none.
+    line_start: usize,
+}
+
+impl HeadProgress {
+    /// Whether `request_head` must run on `buf`, which is the buffer of the last call with
+    /// bytes appended. `false` means it would answer `Ok(None)`; the new bytes are then
+    /// counted as seen.
+    pub fn needs_rescan(&mut self, buf: &[u8], limits: &Limits) -> bool {
+        let from = self.seen.min(buf.len());
+        let after_cr = from > 0 && buf[from - 1] == b'\r';
+        let line_limit = if self.line_start == 0 {
+            limits.max_request_line_bytes
+        } else {
+            limits.max_header_bytes
+        };
+        let needed = after_cr
+            || buf.len() > limits.max_head_bytes
+            || buf.len().saturating_sub(self.line_start) > line_limit
+            || buf[from..].iter().any(|&b| b == b'\r' || b == b'\n');
+        if !needed {
+            self.seen = buf.len();
+        }
+        needed
+    }
+
+    /// Records the buffer `request_head` just answered `Ok(None)` for (it may have consumed
+    /// leading empty lines, so positions are recomputed).
+    pub fn on_incomplete(&mut self, buf: &[u8]) {
+        self.seen = buf.len();
+        self.line_start = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    }
 }
 
 /// RFC 9112 §2.2: "a server that is expecting to receive and parse a request-line SHOULD
