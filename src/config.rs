@@ -24,6 +24,41 @@ pub struct Config {
     /// The listen(2) backlog.
     pub backlog: u32,
     pub log: LogConfig,
+    pub process: ProcessConfig,
+}
+
+/// How the master runs workers (`--workers`, recycling, titles). Read by `python.rs` to
+/// build the supervisor and each worker's `supervisor::worker::Recycle`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessConfig {
+    /// Worker processes (`--workers`).
+    pub workers: NonZeroUsize,
+    /// Requests after which a worker is replaced; `None`: never (`--max-requests 0`).
+    pub max_requests: Option<u64>,
+    /// Up to this many more requests, drawn per worker, so workers do not retire together.
+    pub max_requests_jitter: u64,
+    /// Age after which a worker is replaced.
+    pub max_worker_lifetime: Option<Duration>,
+    /// Up to this much longer, drawn per worker.
+    pub max_worker_lifetime_jitter: Duration,
+    /// Resident memory above which a worker is replaced.
+    pub max_worker_memory: Option<u64>,
+    /// The name in process titles (`ferrule: master [NAME]`); the app spec by default.
+    pub proc_name: String,
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        ProcessConfig {
+            workers: NonZeroUsize::MIN,
+            max_requests: None,
+            max_requests_jitter: 0,
+            max_worker_lifetime: None,
+            max_worker_lifetime_jitter: Duration::ZERO,
+            max_worker_memory: None,
+            proc_name: String::new(),
+        }
+    }
 }
 
 /// Time bounds on a connection. Read by `conn`.
@@ -37,6 +72,11 @@ pub struct Timeouts {
     pub keepalive: Duration,
     /// Longest time one write may wait for a client that does not read.
     pub send: Duration,
+    /// How long a stopping worker may take to finish its requests (`graceful_timeout`).
+    /// Read by `server` (its drain) and the master (which kills after it).
+    pub graceful: Duration,
+    /// How long a worker's event loop may go without a heartbeat (`worker_timeout`).
+    pub worker: Duration,
 }
 
 impl Default for Timeouts {
@@ -46,6 +86,8 @@ impl Default for Timeouts {
             body: Duration::from_secs(30),
             keepalive: Duration::from_secs(5),
             send: Duration::from_secs(30),
+            graceful: Duration::from_secs(30),
+            worker: Duration::from_secs(30),
         }
     }
 }
@@ -122,6 +164,7 @@ impl Config {
             max_connections: 1000,
             backlog: 2048,
             log: LogConfig::default(),
+            process: ProcessConfig::default(),
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - `pool`: the Python threads that implement `Handler`.
 //! - `wsgi`: PEP 3333: environ, start_response, wsgi.input, wsgi.errors, the response.
 //! - `log`: error log and access log.
+//! - `supervisor`: the master: phases, signals, forking, reaping, reloads, recycling,
+//!   heartbeats; and the worker's end of its pipe to the master.
 //! - `python`: the `#[pymodule]` entry points.
 //!
 //! Dependencies point one way: `python` → `server` → `conn` → (`http`, `bridge`) and
@@ -25,4 +27,5 @@ pub mod listener;
 pub mod pool;
 mod python;
 pub mod server;
+pub mod supervisor;
 pub mod wsgi;

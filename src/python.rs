@@ -1,6 +1,7 @@
 //! The `ferrule._ferrule` extension module: `serve(app, settings)` and the classes the
 //! environ exposes. Startup glue only: settings become a typed `Config` here, errors
-//! become Python exceptions here, and everything else is delegated.
+//! become Python exceptions here, the master's fork hooks and the worker's body (app,
+//! threads, event loop) live here, and everything else is delegated to `supervisor`.
 
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -9,10 +10,13 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::config::{BindSpec, Config, LogConfig, Timeouts};
+use crate::config::{BindSpec, Config, LogConfig, ProcessConfig, Timeouts};
 use crate::http::Limits;
 use crate::log::{self, Level};
 use crate::pool::Pool;
+use crate::supervisor::fork::{ForkHooks, ForkSpawner};
+use crate::supervisor::worker::{self, Link, Recycle};
+use crate::supervisor::{self, title, Outcome, Supervisor, SupervisorError, WorkerSpec};
 use crate::wsgi::{self, error_stream::ErrorStream, file_wrapper::FileWrapper, input::Input};
 use crate::{listener, server};
 
@@ -37,6 +41,15 @@ pub const CORE_SETTINGS: &[&str] = &[
     "body_timeout",
     "keepalive_timeout",
     "send_timeout",
+    "graceful_timeout",
+    "worker_timeout",
+    "workers",
+    "max_requests",
+    "max_requests_jitter",
+    "max_worker_lifetime",
+    "max_worker_lifetime_jitter",
+    "max_worker_memory",
+    "proc_name",
 ];
 
 /// The settings dict as Python hands it over (already validated there).
@@ -61,6 +74,18 @@ struct PyConfig {
     body_timeout: f64,
     keepalive_timeout: f64,
     send_timeout: f64,
+    graceful_timeout: f64,
+    worker_timeout: f64,
+    workers: usize,
+    /// 0: off.
+    max_requests: u64,
+    max_requests_jitter: u64,
+    /// None: off.
+    max_worker_lifetime: Option<f64>,
+    max_worker_lifetime_jitter: f64,
+    /// None: off.
+    max_worker_memory: Option<u64>,
+    proc_name: Option<String>,
 }
 
 fn duration(name: &str, secs: f64) -> PyResult<Duration> {
@@ -96,6 +121,8 @@ impl PyConfig {
                 body: duration("body_timeout", self.body_timeout)?,
                 keepalive: duration("keepalive_timeout", self.keepalive_timeout)?,
                 send: duration("send_timeout", self.send_timeout)?,
+                graceful: duration("graceful_timeout", self.graceful_timeout)?,
+                worker: duration("worker_timeout", self.worker_timeout)?,
             },
             max_connections: self.max_connections,
             backlog: self.backlog,
@@ -105,101 +132,319 @@ impl PyConfig {
                 error_log: self.error_log,
                 level: Level::parse(&self.log_level).map_err(PyValueError::new_err)?,
             },
+            process: ProcessConfig {
+                workers: NonZeroUsize::new(self.workers)
+                    .ok_or_else(|| PyValueError::new_err(format!("workers must be >= 1, got {}", self.workers)))?,
+                max_requests: (self.max_requests > 0).then_some(self.max_requests),
+                max_requests_jitter: self.max_requests_jitter,
+                max_worker_lifetime: self
+                    .max_worker_lifetime
+                    .map(|secs| duration("max_worker_lifetime", secs))
+                    .transpose()?,
+                max_worker_lifetime_jitter: duration("max_worker_lifetime_jitter", self.max_worker_lifetime_jitter)?,
+                max_worker_memory: self.max_worker_memory,
+                proc_name: self.proc_name.unwrap_or_default(),
+            },
         })
     }
 }
 
 fn bind_error(py: Python<'_>, message: String) -> PyErr {
-    match py.import("ferrule.errors").and_then(|m| m.getattr("BindError")) {
-        Ok(cls) => match cls.call1((message.clone(),)) {
-            Ok(exc) => PyErr::from_value(exc),
-            Err(err) => err,
-        },
-        Err(_) => pyo3::exceptions::PyOSError::new_err(message),
+    ferrule_error(py, "BindError", message.clone()).unwrap_or_else(|| pyo3::exceptions::PyOSError::new_err(message))
+}
+
+/// An instance of `ferrule.errors.<name>(message)`, or `None` when that module cannot be
+/// imported (a broken install).
+fn ferrule_error(py: Python<'_>, name: &str, message: String) -> Option<PyErr> {
+    let cls = py.import("ferrule.errors").and_then(|m| m.getattr(name)).ok()?;
+    Some(match cls.call1((message,)) {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(err) => err,
+    })
+}
+
+/// Serves until SIGTERM, SIGINT or SIGQUIT, as a master with `workers` forked worker
+/// processes, then stops and returns. Blocks.
+///
+/// Each worker serves `app` when it is given (imported before the fork: `--preload` and
+/// `ferrule.serve()`), otherwise the app `load()` returns in the worker. `reload()`, when
+/// given, returns the re-read settings on SIGHUP. `name` goes in process titles.
+#[pyfunction]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None))]
+fn serve(
+    py: Python<'_>,
+    app: Option<Py<PyAny>>,
+    settings: &Bound<'_, PyDict>,
+    load: Option<Py<PyAny>>,
+    reload: Option<Py<PyAny>>,
+    name: Option<String>,
+) -> PyResult<()> {
+    let config = config_from(settings)?;
+    if app.is_none() && load.is_none() {
+        return Err(PyValueError::new_err("serve() needs an app or a load() callable"));
+    }
+    log::init(&config.log).map_err(pyo3::exceptions::PyOSError::new_err)?;
+    let label = if config.process.proc_name.is_empty() {
+        name.unwrap_or_else(|| "app".to_owned())
+    } else {
+        config.process.proc_name.clone()
+    };
+    title::set(&format!("ferrule: master [{label}]"));
+    let settings = supervisor_settings(&config);
+    let hooks = PyHooks { py, app, load, reload, config: config.clone(), label };
+    let spawner = ForkSpawner::new(hooks, config.binds.clone(), config.backlog)
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
+    let mut master = Supervisor::new(settings, spawner);
+    let outcome = master.run();
+    drop(master);
+    if outcome.is_ok() {
+        log::write(Level::Info, "stopped");
+    }
+    match outcome {
+        Ok(Outcome::Stopped | Outcome::Upgraded) => Ok(()),
+        Ok(Outcome::BootFailed { code }) => {
+            let app_load = code == supervisor::APP_LOAD_ERROR;
+            let message = if app_load {
+                "A worker could not import the app; its traceback is above.".to_owned()
+            } else {
+                "A worker could not start; its error is above.".to_owned()
+            };
+            let err = ferrule_error(py, "WorkerBootError", message.clone())
+                .unwrap_or_else(|| pyo3::exceptions::PyRuntimeError::new_err(message));
+            err.value(py).setattr("app_load", app_load)?;
+            Err(err)
+        }
+        Err(SupervisorError::Bind(err)) => Err(bind_error(py, err.to_string())),
+        Err(err) => Err(pyo3::exceptions::PyOSError::new_err(err.to_string())),
     }
 }
 
-/// Serves `app` until SIGTERM or SIGINT, then stops gracefully and returns. Blocks; the
-/// GIL is released while serving.
-#[pyfunction]
-fn serve(py: Python<'_>, app: Py<PyAny>, settings: &Bound<'_, PyDict>) -> PyResult<()> {
+fn config_from(settings: &Bound<'_, PyDict>) -> PyResult<Config> {
     for key in settings.keys() {
         let key: String = key.extract()?;
         if !CORE_SETTINGS.contains(&key.as_str()) {
             return Err(PyValueError::new_err(format!("unknown core setting {key:?}")));
         }
     }
-    let config = settings.extract::<PyConfig>()?.into_config()?;
-    log::init(&config.log).map_err(pyo3::exceptions::PyOSError::new_err)?;
-
-    // 1. Bind every address before anything else, so a bad one fails fast.
-    let mut listeners = Vec::with_capacity(config.binds.len());
-    for spec in &config.binds {
-        listeners.push(listener::bind(spec, config.backlog).map_err(|e| bind_error(py, e.to_string()))?);
-    }
-    // 2. Start the Python threads.
-    let ctx = wsgi::Context::new(py, app, &config.root_path, config.threads.get() > 1)?;
-    let (dispatcher, pool) = Pool::start(ctx, config.threads.get())
-        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python threads: {e}")))?;
-    let threads = config.threads;
-    let unix_paths: Vec<std::path::PathBuf> = listeners
-        .iter()
-        .filter_map(|l| match l {
-            listener::Listener::Unix(_, path) => Some(path.clone()),
-            listener::Listener::Tcp(_) => None,
-        })
-        .collect();
-    // 3. Serve on one event loop, with the GIL released, until a stop signal.
-    // GIL: released for the whole life of the server; the pool threads take it per job.
-    let result = py.detach(move || -> Result<(), String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the event loop: {e}"))?;
-        // The stop signals are installed before "listening on" is logged, so a SIGTERM
-        // sent as soon as the server says it listens stops it gracefully.
-        let stop = {
-            let _runtime = runtime.enter();
-            stop_signal().map_err(|e| format!("cannot install signal handlers: {e}"))?
-        };
-        for l in &listeners {
-            log::write(Level::Info, &format!("listening on {}", l.describe()));
-        }
-        log::write(
-            Level::Info,
-            &format!("ferrule {} serving with {threads} thread(s), pid {}", env!("CARGO_PKG_VERSION"), std::process::id()),
-        );
-        let outcome = runtime.block_on(async {
-            server::run(listeners, std::sync::Arc::new(dispatcher), &config, stop)
-                .await
-                .map_err(|e| format!("server failed: {e}"))
-        });
-        // 4. Close the job queue (the dispatcher was moved into the server and is
-        // dropped with it), then wait for the threads to finish their jobs.
-        drop(runtime);
-        pool.join();
-        // 5. Remove the unix socket files this server created; nobody can connect to
-        // them any more. A file that is gone already needs nothing.
-        for path in &unix_paths {
-            let _ = std::fs::remove_file(path);
-        }
-        outcome
-    });
-    log::write(Level::Info, "stopped");
-    result.map_err(pyo3::exceptions::PyOSError::new_err)
+    settings.extract::<PyConfig>()?.into_config()
 }
 
-/// Completes on the first SIGTERM or SIGINT.
-fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => log::write(Level::Info, "received SIGTERM"),
-            _ = int.recv() => log::write(Level::Info, "received SIGINT"),
+fn supervisor_settings(config: &Config) -> supervisor::Settings {
+    supervisor::Settings {
+        workers: config.process.workers,
+        graceful_timeout: config.timeouts.graceful,
+        worker_timeout: config.timeouts.worker,
+    }
+}
+
+/// The master's Python side: the fork hooks, the worker's body, and reloading settings.
+struct PyHooks<'py> {
+    py: Python<'py>,
+    app: Option<Py<PyAny>>,
+    load: Option<Py<PyAny>>,
+    reload: Option<Py<PyAny>>,
+    config: Config,
+    label: String,
+}
+
+impl ForkHooks for PyHooks<'_> {
+    fn before_fork(&mut self) {
+        // SAFETY: called with the GIL held (the master's only thread is attached), right
+        // before fork(2), as the C API requires.
+        unsafe { pyo3::ffi::PyOS_BeforeFork() }
+    }
+
+    fn after_fork_parent(&mut self) {
+        // SAFETY: paired with `PyOS_BeforeFork` in the same thread, GIL held.
+        unsafe { pyo3::ffi::PyOS_AfterFork_Parent() }
+    }
+
+    fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<listener::Listener>, link: Link) -> ! {
+        // SAFETY: first thing in the child after fork(2), GIL held, as the C API requires.
+        unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
+        title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
+        let code = self.worker_body(spec, listeners, link);
+        // Python's buffered streams are flushed by hand: the worker ends with _exit, which
+        // skips interpreter teardown (the master's state must not be finalised twice).
+        let flushed = self.py.import("sys").and_then(|sys| {
+            sys.getattr("stdout")?.call_method0("flush")?;
+            sys.getattr("stderr")?.call_method0("flush")
+        });
+        drop(flushed);
+        // SAFETY: _exit ends this process without running the master's atexit handlers.
+        unsafe { libc::_exit(code) }
+    }
+
+    fn reload(&mut self) -> Option<supervisor::Settings> {
+        let reload = self.reload.as_ref()?;
+        let fresh = reload
+            .call0(self.py)
+            .and_then(|settings| config_from(settings.bind(self.py).cast::<PyDict>()?));
+        match fresh {
+            Ok(config) => {
+                if config.binds != self.config.binds {
+                    log_at!(Level::Warning, "reload: bind changes need a restart (or USR2); keeping the old addresses");
+                }
+                self.config = Config { binds: self.config.binds.clone(), ..config };
+                Some(supervisor_settings(&self.config))
+            }
+            Err(err) => {
+                log_at!(Level::Error, "reload: keeping the current settings: {err}");
+                None
+            }
         }
-    })
+    }
+}
+
+impl PyHooks<'_> {
+    /// The worker: the app, the threads, the event loop, until TERM (graceful) or INT/QUIT
+    /// (now). Returns the exit code.
+    fn worker_body(&mut self, spec: WorkerSpec, listeners: Vec<listener::Listener>, link: Link) -> i32 {
+        let py = self.py;
+        let config = self.config.clone();
+        // Step 1: the app (imported here unless the master preloaded it).
+        let app = match (&self.app, &self.load) {
+            (Some(app), _) => app.clone_ref(py),
+            (None, Some(load)) => match load.call0(py) {
+                Ok(app) => app,
+                Err(err) => {
+                    let app_load = py
+                        .import("ferrule.errors")
+                        .and_then(|m| m.getattr("AppImportError"))
+                        .is_ok_and(|cls| err.is_instance(py, &cls));
+                    if app_load {
+                        // load() has reported it.
+                        return supervisor::APP_LOAD_ERROR;
+                    }
+                    err.print(py);
+                    return supervisor::WORKER_BOOT_ERROR;
+                }
+            },
+            (None, None) => return supervisor::WORKER_BOOT_ERROR,
+        };
+        // Step 2: the Python threads.
+        let started = wsgi::Context::new(py, app, &config.root_path, config.threads.get() > 1)
+            .and_then(|ctx| {
+                Pool::start(ctx, config.threads.get())
+                    .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python threads: {e}")))
+            });
+        let (dispatcher, pool) = match started {
+            Ok(started) => started,
+            Err(err) => {
+                err.print(py);
+                return supervisor::WORKER_BOOT_ERROR;
+            }
+        };
+        let recycle = Recycle {
+            max_requests: config.process.max_requests.map(|n| n + worker::jitter(config.process.max_requests_jitter)),
+            max_lifetime: config.process.max_worker_lifetime.map(|d| {
+                let extra = u64::try_from(config.process.max_worker_lifetime_jitter.as_millis()).unwrap_or(u64::MAX);
+                d + Duration::from_millis(worker::jitter(extra))
+            }),
+            max_memory: config.process.max_worker_memory,
+        };
+        // Step 3: serve on one event loop, with the GIL released, until a stop signal.
+        // GIL: released for the whole life of the worker; the pool threads take it per job.
+        let result = py.detach(move || -> Result<bool, String> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the event loop: {e}"))?;
+            let link = std::sync::Arc::new(link);
+            let jobs = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let quick = runtime.block_on(async {
+                let signals = WorkerSignals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+                // 4 beats per worker_timeout, at least one a second: a missed beat or two
+                // is not yet a timeout.
+                let interval = (config.timeouts.worker / 4).min(Duration::from_secs(1)).max(Duration::from_millis(10));
+                tokio::spawn(worker::beat(std::sync::Arc::clone(&link), interval, std::sync::Arc::clone(&jobs), recycle));
+                link.send(worker::MSG_READY);
+                log::write(
+                    Level::Info,
+                    &format!(
+                        "ferrule {} worker {} serving with {} thread(s), pid {}",
+                        env!("CARGO_PKG_VERSION"),
+                        spec.number,
+                        config.threads,
+                        std::process::id()
+                    ),
+                );
+                let handler = std::sync::Arc::new(worker::Counted { inner: dispatcher, jobs });
+                let (graceful, quick) = signals.split();
+                tokio::select! {
+                    served = server::run(listeners, handler, &config, graceful) => {
+                        served.map_err(|e| format!("server failed: {e}")).map(|()| false)
+                    }
+                    () = quick => Ok(true),
+                }
+            })?;
+            if quick {
+                return Ok(true);
+            }
+            // Step 4: close the job queue (the dispatcher was moved into the server and is
+            // dropped with it), then wait for the threads to finish their jobs.
+            drop(runtime);
+            pool.join();
+            Ok(false)
+        });
+        match result {
+            Ok(true) => {
+                log::write(Level::Info, "worker stopped at once (quick stop)");
+                0
+            }
+            Ok(false) => {
+                log::write(Level::Info, "worker stopped");
+                0
+            }
+            Err(err) => {
+                log_at!(Level::Error, "worker failed: {err}");
+                1
+            }
+        }
+    }
+}
+
+/// A worker's signals: TERM stops gracefully, INT and QUIT at once, USR1 reopens logs.
+struct WorkerSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+}
+
+impl WorkerSignals {
+    fn install() -> std::io::Result<WorkerSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut usr1 = signal(SignalKind::user_defined1())?;
+        tokio::spawn(async move {
+            while usr1.recv().await.is_some() {
+                match log::reopen() {
+                    Ok(()) => log::write(Level::Info, "reopened the log files"),
+                    Err(err) => log_at!(Level::Error, "{err}"),
+                }
+            }
+        });
+        Ok(WorkerSignals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            quit: signal(SignalKind::quit())?,
+        })
+    }
+
+    /// The graceful stop (TERM) and the quick stop (INT, QUIT) as two futures.
+    fn split(self) -> (impl std::future::Future<Output = ()>, impl std::future::Future<Output = ()>) {
+        let WorkerSignals { mut term, mut int, mut quit } = self;
+        let graceful = async move {
+            term.recv().await;
+            log::write(Level::Info, "received SIGTERM");
+        };
+        let quick = async move {
+            tokio::select! {
+                _ = int.recv() => log::write(Level::Info, "received SIGINT"),
+                _ = quit.recv() => log::write(Level::Info, "received SIGQUIT"),
+            }
+        };
+        (graceful, quick)
+    }
 }
 
 #[pymodule]

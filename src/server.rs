@@ -20,10 +20,6 @@ use crate::conn::{self, ConnContext};
 use crate::listener::Listener;
 use crate::log::Level;
 
-/// How long a stopping worker waits for its connections to finish.
-/// TODO(#4): becomes the `graceful_timeout` setting.
-pub const GRACEFUL_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Requests that may wait for a Python thread, beyond one running per thread. A deep
 /// queue lets the event loop hand a burst over in one wake-up and lets a thread run jobs
 /// back to back without releasing the GIL; it stays bounded so an overloaded worker stops
@@ -33,7 +29,7 @@ const QUEUED_REQUESTS: usize = 64;
 
 /// Serves `listeners` until `shutdown` completes, then stops accepting, lets connections
 /// finish their current request, and returns when all are closed (or after
-/// `GRACEFUL_TIMEOUT`). Must run inside a tokio runtime with I/O and time enabled.
+/// `config.timeouts.graceful`). Must run inside a tokio runtime with I/O and time enabled.
 ///
 /// # Errors
 /// A listener that cannot be registered with the runtime.
@@ -82,7 +78,7 @@ pub async fn run<H: Handler>(
     }
     // 2. Wait until every connection permit is back: each connection task holds one.
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(GRACEFUL_TIMEOUT, connections.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(config.timeouts.graceful, connections.acquire_many(all)).await.is_err() {
         log_at!(
             Level::Warning,
             "{} connection(s) still open after the graceful timeout; closing them",

@@ -24,12 +24,23 @@ CORE_SETTINGS: tuple[str, ...]
 """The names of the settings `serve` reads from its `settings` dict; equal to the settings
 marked `core` in `ferrule.settings.SETTINGS` (a test checks it)."""
 
-def serve(app: Callable[..., Any], settings: dict[str, Any]) -> None:
-    """Serves the WSGI `app` with `settings` (`ferrule.Config.to_core()`: int sizes and counts,
-    float seconds for durations, list[str] for `bind`, str or None for strings).
+def serve(
+    app: Callable[..., Any] | None,
+    settings: dict[str, Any],
+    *,
+    load: Callable[[], Callable[..., Any]] | None = None,
+    reload: Callable[[], dict[str, Any]] | None = None,
+    name: str | None = None,
+) -> None:
+    """Runs a master that forks `settings["workers"]` workers serving the WSGI `app` (imported
+    before the fork) or, when `app` is None, the app `load()` returns inside each worker.
+    `settings` is `ferrule.Config.to_core()`: int sizes and counts, float seconds for
+    durations, list[str] for `bind`, str or None for strings. `reload()` returns fresh settings
+    on SIGHUP; `name` goes in process titles.
 
-    Blocks with the GIL released; returns after SIGTERM or SIGINT once in-flight requests
-    finished (graceful stop). Raises `ferrule.errors.BindError` when a socket cannot be bound.
+    Blocks; returns after SIGTERM (graceful), SIGINT or SIGQUIT (quick). Raises
+    `ferrule.errors.BindError` when a socket cannot be bound and
+    `ferrule.errors.WorkerBootError` when a worker cannot boot.
     """
 
 # The types of objects the core puts in the environ and hands to the app. Apps only see them

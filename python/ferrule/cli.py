@@ -18,14 +18,15 @@ from typing import Any, NoReturn
 
 from ferrule import importer
 from ferrule.config import Config
-from ferrule.errors import AppImportError, ConfigError, FerruleError
-from ferrule.settings import SECTIONS, SETTINGS, Setting
+from ferrule.errors import AppImportError, ConfigError, FerruleError, WorkerBootError
+from ferrule.settings import BOOL, SECTIONS, SETTINGS, Setting
 
 __all__ = [
     "EXIT_APP_LOAD_ERROR",
     "EXIT_CONFIG_ERROR",
     "EXIT_OK",
     "EXIT_SERVE_ERROR",
+    "EXIT_WORKER_BOOT_ERROR",
     "build_parser",
     "main",
     "parse_flags",
@@ -37,6 +38,9 @@ EXIT_OK = 0
 EXIT_SERVE_ERROR = 1
 #: A bad flag, env var or config file (argparse's usage-error code).
 EXIT_CONFIG_ERROR = 2
+#: A worker could not start for another reason than importing the app (gunicorn's
+#: WORKER_BOOT_ERROR).
+EXIT_WORKER_BOOT_ERROR = 3
 #: The app could not be imported (gunicorn's APP_LOAD_ERROR).
 EXIT_APP_LOAD_ERROR = 4
 
@@ -52,6 +56,7 @@ exit status:
   {EXIT_OK}  stopped by SIGTERM or SIGINT (or --help, --version)
   {EXIT_SERVE_ERROR}  the server failed, e.g. an address could not be bound
   {EXIT_CONFIG_ERROR}  a bad flag, environment variable or config file
+  {EXIT_WORKER_BOOT_ERROR}  a worker could not start
   {EXIT_APP_LOAD_ERROR}  the app could not be imported"""
 
 
@@ -93,20 +98,43 @@ def _run(args: list[str]) -> int:
     except ConfigError as err:
         return _fail(err, EXIT_CONFIG_ERROR)
 
-    # Step 3: the app.
-    try:
-        app = importer.import_app(config.app)
-    except AppImportError as err:
-        if err.__cause__ is not None:
-            sys.stderr.write(_format_app_traceback(err.__cause__))
-        return _fail(err, EXIT_APP_LOAD_ERROR)
+    # Step 3: the app: imported here with --preload (an error stops us before any worker
+    # exists), otherwise by each worker after the fork.
+    app: Any = None
+    if config.preload:
+        try:
+            app = importer.import_app(config.app)
+        except AppImportError as err:
+            if err.__cause__ is not None:
+                sys.stderr.write(_format_app_traceback(err.__cause__))
+            return _fail(err, EXIT_APP_LOAD_ERROR)
 
-    # Step 4: serve until SIGTERM/SIGINT. BindError is an OSError.
+    # Step 4: serve until SIGTERM/SIGINT/SIGQUIT. BindError is an OSError. SIGHUP re-reads
+    # the settings from the same argv, environment and config file.
+    spec = config.app
     try:
-        _core().serve(app, config.to_core())
+        _core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec),
+                      reload=lambda: Config.load(args).to_core(), name=spec)
+    except WorkerBootError as err:
+        # The worker wrote its own error; this line says why the server stopped.
+        return _fail(err, EXIT_APP_LOAD_ERROR if err.app_load else EXIT_WORKER_BOOT_ERROR)
     except (OSError, FerruleError) as err:
         return _fail(err, EXIT_SERVE_ERROR)
     return EXIT_OK
+
+
+def _load_in_worker(spec: str) -> Any:
+    """Imports the app inside a worker. An `AppImportError` is reported here (the app's
+    traceback, then the message) and re-raised: the worker exits with APP_LOAD_ERROR and the
+    master stops."""
+    try:
+        return importer.import_app(spec)
+    except AppImportError as err:
+        if err.__cause__ is not None:
+            sys.stderr.write(_format_app_traceback(err.__cause__))
+        sys.stderr.write(f"ferrule: {err}\n")
+        sys.stderr.flush()
+        raise
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,6 +163,8 @@ class _Record(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
+        if self.nargs == 0:
+            values = self.const  # a switch (boolean settings): `--preload` means true
         namespace.given.append((self.dest, option_string or self.dest, values))
 
 
@@ -155,14 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
             group.add_argument(setting.name, nargs="?", action=_Record, default=argparse.SUPPRESS,
                                metavar=setting.metavar, help=_help_text(setting))
             continue
+        # Boolean settings are switches on the command line, as in gunicorn (`--preload`);
+        # their env var and config-file key take true/false.
+        shape: dict[str, Any] = (
+            {"nargs": 0, "const": "true"} if setting.type is BOOL else {"metavar": setting.metavar}
+        )
         group.add_argument(*setting.flags, dest=setting.name, action=_Record,
-                           default=argparse.SUPPRESS, metavar=setting.metavar,
-                           help=_help_text(setting))
+                           default=argparse.SUPPRESS, help=_help_text(setting), **shape)
         aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
         if aliases:
             group.add_argument(*aliases, dest=setting.name, action=_Record,
-                               default=argparse.SUPPRESS, metavar=setting.metavar,
-                               help=argparse.SUPPRESS)
+                               default=argparse.SUPPRESS, help=argparse.SUPPRESS, **shape)
     other = parser.add_argument_group("Other")
     other.add_argument("-h", "--help", action="store_true", help="Show this help and exit.")
     other.add_argument("--version", action="store_true",

@@ -47,6 +47,14 @@ class Config:
     root_path: str
     bind: tuple[str, ...]
     threads: int
+    workers: int
+    preload: bool
+    max_requests: int
+    max_requests_jitter: int
+    max_worker_lifetime: float | None
+    max_worker_lifetime_jitter: float
+    max_worker_memory: int | None
+    proc_name: str | None
     access_log: str | None
     access_log_format: str
     error_log: str
@@ -61,6 +69,8 @@ class Config:
     header_timeout: float
     body_timeout: float
     keepalive_timeout: float
+    graceful_timeout: float
+    worker_timeout: float
     send_timeout: float
 
     def __init__(self, **settings: Any) -> None:

@@ -1,13 +1,13 @@
 """The one exception hierarchy of the Python side: FerruleError and its subclasses.
 
 Raised by `config` (ConfigError), `importer` (AppImportError) and the Rust core
-(BindError, raised from `python.rs`). Messages are full sentences naming the setting, module
+(BindError and WorkerBootError, raised from `python.rs`). Messages are full sentences naming the setting, module
 or address. `cli.py` is the only place that turns these into exit codes.
 """
 
 from __future__ import annotations
 
-__all__ = ["AppImportError", "BindError", "ConfigError", "FerruleError"]
+__all__ = ["AppImportError", "BindError", "ConfigError", "FerruleError", "WorkerBootError"]
 
 
 class FerruleError(Exception):
@@ -41,3 +41,14 @@ class BindError(FerruleError, OSError):
         if self.strerror is not None:
             return str(self.strerror)
         return super().__str__()
+
+
+class WorkerBootError(FerruleError):
+    """A worker process could not start, so the master stopped instead of forking it again
+    and again. The worker has already written its error (the app's traceback) to stderr.
+
+    ``app_load`` is True when the app could not be imported (gunicorn's APP_LOAD_ERROR),
+    False for any other failure (WORKER_BOOT_ERROR).
+    """
+
+    app_load: bool = False

@@ -23,6 +23,7 @@ from typing import Any, Callable, ClassVar
 
 __all__ = [
     "BIND_DEFAULT_PORT",
+    "BOOL",
     "SECTIONS",
     "SETTINGS",
     "Check",
@@ -218,6 +219,44 @@ class _List(ValueType):
         return repr(list(value))
 
 
+class _Optional(ValueType):
+    """Another type, where empty (or None, from Python) means "off"."""
+
+    def __init__(self, inner: ValueType) -> None:
+        self.inner = inner
+        self.name = f"{inner.name} (empty = off)"
+
+    def convert(self, raw: object) -> Any:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        return self.inner.convert(raw)
+
+    def show(self, value: Any) -> str:
+        return self.inner.show(value)
+
+
+class _Workers(_Int):
+    """A worker count, or `auto`: one per CPU this process may run on."""
+
+    name = "integer or auto"
+
+    def convert(self, raw: object) -> int:
+        if isinstance(raw, str) and raw.strip().lower() == "auto":
+            return _cpu_count()
+        try:
+            return super().convert(raw)
+        except InvalidValue:
+            raise InvalidValue("must be an integer or auto", repr(raw)) from None
+
+
+def _cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 INT = _Int()
 BOOL = _Bool()
 STR = _Str()
@@ -318,6 +357,7 @@ def _is_root_path(value: str) -> bool:
 _MAX_COUNT = 2**31 - 1
 _MAX_BYTES = 2**63 - 1
 _COUNT = (at_least(1), at_most(_MAX_COUNT))
+_OFF_OR_COUNT = (at_least(0), at_most(2**63 - 1))
 _SIZE = (at_least(1), at_most(_MAX_BYTES))
 _TIMEOUT = (
     Check("must be > 0", lambda value: value > 0),
@@ -386,7 +426,7 @@ class Setting:
                 raise InvalidValue(check.rule, self.type.show(value))
 
 
-SECTIONS = ("Application", "Server", "Logging", "Limits", "Timeouts")
+SECTIONS = ("Application", "Server", "Workers", "Logging", "Limits", "Timeouts")
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- Application: what to serve and how to find it. Python only.
@@ -506,6 +546,119 @@ SETTINGS: tuple[Setting, ...] = (
             "code at once in a worker. 4 (as in waitress) overlaps requests that wait on I/O "
             "(databases, upstream HTTP) with the GIL released, without the GIL contention and "
             "memory of many threads in CPU-bound apps; raise it for apps that mostly wait."
+        ),
+    ),
+    # ---- Workers: the master and its worker processes.
+    Setting(
+        name="workers",
+        section="Workers",
+        type=_Workers(),
+        default=1,
+        flags=("--workers",),
+        gunicorn=("-w",),
+        metavar="N",
+        core=True,
+        checks=(at_least(1), at_most(1024)),
+        help=(
+            "Worker processes, forked by the master, each with its own event loop and "
+            "`threads` Python threads, all accepting on the same sockets. `auto` starts one per "
+            "CPU this process may use. SIGTTIN and SIGTTOU add and remove one while running."
+        ),
+    ),
+    Setting(
+        name="preload",
+        section="Workers",
+        type=BOOL,
+        default=False,
+        flags=("--preload",),
+        gunicorn=("--preload-app",),
+        help=(
+            "Import the app in the master before forking workers: workers share its memory "
+            "copy-on-write and an import error stops the server before any worker starts, but a "
+            "reload (SIGHUP) cannot pick up new code. Without it each worker imports the app."
+        ),
+    ),
+    Setting(
+        name="max_requests",
+        section="Workers",
+        type=INT,
+        default=0,
+        default_text="0 (off)",
+        flags=("--max-requests",),
+        metavar="N",
+        core=True,
+        checks=_OFF_OR_COUNT,
+        help=(
+            "Replace a worker after it has taken this many requests, to contain memory leaks. "
+            "The replacement serves before the old worker stops accepting; one worker is "
+            "recycled at a time. 0 turns it off."
+        ),
+    ),
+    Setting(
+        name="max_requests_jitter",
+        section="Workers",
+        type=INT,
+        default=0,
+        flags=("--max-requests-jitter",),
+        metavar="N",
+        core=True,
+        checks=_OFF_OR_COUNT,
+        help=(
+            "Add a random 0 to N requests to `max_requests` per worker, so workers started "
+            "together are not recycled together."
+        ),
+    ),
+    Setting(
+        name="max_worker_lifetime",
+        section="Workers",
+        type=_Optional(DURATION),
+        default=None,
+        default_text="none (off)",
+        flags=("--max-worker-lifetime",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help="Replace a worker after it has run this long (recycled like `max_requests`).",
+    ),
+    Setting(
+        name="max_worker_lifetime_jitter",
+        section="Workers",
+        type=DURATION,
+        default="0s",
+        flags=("--max-worker-lifetime-jitter",),
+        metavar="DURATION",
+        core=True,
+        checks=(at_least(0), at_most(86400.0, "24h")),
+        help="Add a random 0 to this much to `max_worker_lifetime` per worker.",
+    ),
+    Setting(
+        name="max_worker_memory",
+        section="Workers",
+        type=_Optional(BYTE_SIZE),
+        default=None,
+        default_text="none (off)",
+        flags=("--max-worker-memory",),
+        metavar="SIZE",
+        core=True,
+        checks=_SIZE,
+        help=(
+            "Replace a worker whose resident memory (RSS, checked every second) exceeds this "
+            "size (recycled like `max_requests`)."
+        ),
+    ),
+    Setting(
+        name="proc_name",
+        section="Workers",
+        type=OPTIONAL_STR,
+        default=None,
+        default_text="none (the app, e.g. myapp:app)",
+        flags=("--proc-name",),
+        gunicorn=("-n", "--name"),
+        metavar="NAME",
+        core=True,
+        help=(
+            "The name in process titles: `ferrule: master [NAME]`, `ferrule: worker 3 [NAME]` "
+            "(shown by ps and top)."
         ),
     ),
     # ---- Logging.
@@ -691,6 +844,35 @@ SETTINGS: tuple[Setting, ...] = (
         core=True,
         checks=_TIMEOUT,
         help="How long an idle keep-alive connection waits for the next request before closing.",
+    ),
+    Setting(
+        name="graceful_timeout",
+        section="Timeouts",
+        type=DURATION,
+        default="30s",
+        flags=("--graceful-timeout",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "How long a stopping worker (SIGTERM, reload, recycling) may take to finish the "
+            "requests it has; what is still running after it is killed and logged."
+        ),
+    ),
+    Setting(
+        name="worker_timeout",
+        section="Timeouts",
+        type=DURATION,
+        default="30s",
+        flags=("--worker-timeout",),
+        gunicorn=("-t", "--timeout"),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "How long a worker's event loop may go without sending the master a heartbeat "
+            "before the master kills and replaces it."
+        ),
     ),
     Setting(
         name="send_timeout",

@@ -81,6 +81,8 @@ struct Logs {
     level: Level,
     error: Mutex<Sink>,
     access: Option<(access::Format, Mutex<Sink>)>,
+    /// The targets as configured (`-` or a path), for `reopen`.
+    targets: (String, Option<String>),
 }
 
 static LOGS: OnceLock<Logs> = OnceLock::new();
@@ -105,12 +107,41 @@ pub fn init(config: &LogConfig) -> Result<(), String> {
         }
     };
     // Another thread may have won the race; either configuration is complete.
-    let _ = LOGS.set(Logs { level: config.level, error: Mutex::new(error), access });
+    let targets = (config.error_log.clone(), config.access_log.clone());
+    let _ = LOGS.set(Logs { level: config.level, error: Mutex::new(error), access, targets });
+    Ok(())
+}
+
+/// Reopens the log files at their configured paths (SIGUSR1, after logrotate moved them).
+/// Console sinks stay as they are.
+///
+/// # Errors
+/// A file that cannot be opened, named in the message; the old file stays in use.
+pub fn reopen() -> Result<(), String> {
+    let Some(logs) = LOGS.get() else { return Ok(()) };
+    let (error_target, access_target) = &logs.targets;
+    if error_target != "-" {
+        let sink = Sink::open(error_target, Sink::Stderr)
+            .map_err(|e| format!("cannot reopen --error-log {error_target:?}: {e}"))?;
+        *logs.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
+    }
+    if let (Some(target), Some((_, access))) = (access_target, &logs.access) {
+        if target != "-" {
+            let sink = Sink::open(target, Sink::Stdout)
+                .map_err(|e| format!("cannot reopen --access-log {target:?}: {e}"))?;
+            *access.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
+        }
+    }
     Ok(())
 }
 
 fn logs() -> &'static Logs {
-    LOGS.get_or_init(|| Logs { level: Level::Info, error: Mutex::new(Sink::Stderr), access: None })
+    LOGS.get_or_init(|| Logs {
+        level: Level::Info,
+        error: Mutex::new(Sink::Stderr),
+        access: None,
+        targets: ("-".to_owned(), None),
+    })
 }
 
 /// True when a line at `level` would be written; callers skip formatting otherwise.

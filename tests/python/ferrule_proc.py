@@ -65,6 +65,10 @@ class RunningServer:
             time.sleep(0.02)
         raise AssertionError(f"no log line matching {pattern!r} in:\n{self.log()}")
 
+    def worker_pids(self) -> list[int]:
+        """The master's child processes (its workers), from /proc."""
+        return children(self.proc.pid)
+
     def is_alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -77,6 +81,22 @@ class RunningServer:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
         return self.proc.returncode
+
+
+def children(pid: int) -> list[int]:
+    """The pids of `pid`'s children, from /proc/PID/task/*/children."""
+    found: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as file:
+                found.extend(int(part) for part in file.read().split())
+        except OSError:
+            continue
+    return sorted(found)
 
 
 def _pump(server: RunningServer, stream) -> None:

@@ -202,9 +202,11 @@ def test_file_wrapper_over_bytesio_is_iterated(server):
 def test_file_wrapper_body_goes_out_with_sendfile(ferrule_server, big_file, tmp_path):
     path, data = big_file
     traced = ferrule_server("apps.pep3333:app")
+    traced.wait_for_log(r"worker 1 \(pid \d+\) serving")
+    [worker] = traced.worker_pids()  # the master forks one worker; it does the sending
     out = tmp_path / "strace.out"
     strace = subprocess.Popen(
-        ["strace", "-f", "-p", str(traced.proc.pid), "-e", "trace=sendfile", "-o", str(out)],
+        ["strace", "-f", "-p", str(worker), "-e", "trace=sendfile", "-o", str(out)],
         stderr=subprocess.PIPE)
     try:
         # strace reports on stderr once it is attached (or why it could not attach).

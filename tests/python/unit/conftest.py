@@ -17,7 +17,8 @@ from ferrule.settings import SETTINGS
 
 
 class FakeCore(types.ModuleType):
-    """Records `serve(app, settings)` calls; `serve_raises` makes serve raise instead."""
+    """Records `serve(app, settings)` calls (the app a worker would serve); `serve_raises`
+    makes serve raise instead."""
 
     def __init__(self) -> None:
         super().__init__("ferrule._ferrule")
@@ -26,7 +27,21 @@ class FakeCore(types.ModuleType):
         self.calls: list[tuple[Any, dict[str, Any]]] = []
         self.serve_raises: BaseException | None = None
 
-    def serve(self, app: Any, settings: dict[str, Any]) -> None:
+    def serve(self, app: Any, settings: dict[str, Any], *, load: Any = None,
+              reload: Any = None, name: str | None = None) -> None:
+        """Like the real core with one worker: without `app`, the worker's `load()` gives it,
+        and an import error there stops the master with WorkerBootError."""
+        from ferrule.errors import AppImportError, WorkerBootError
+
+        self.reload = reload
+        self.name = name
+        if app is None:
+            try:
+                app = load()
+            except AppImportError:
+                err = WorkerBootError("A worker could not import the app; its traceback is above.")
+                err.app_load = True
+                raise err from None
         self.calls.append((app, settings))
         if self.serve_raises is not None:
             raise self.serve_raises

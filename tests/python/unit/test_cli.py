@@ -17,6 +17,7 @@ from ferrule.cli import (
     EXIT_CONFIG_ERROR,
     EXIT_OK,
     EXIT_SERVE_ERROR,
+    EXIT_WORKER_BOOT_ERROR,
     build_parser,
     main,
 )
@@ -40,7 +41,18 @@ def run_ferrule(*args: str, cwd: Path | None = None,
 
 
 def test_exit_codes_are_gunicorn_compatible() -> None:
-    assert (EXIT_OK, EXIT_SERVE_ERROR, EXIT_CONFIG_ERROR, EXIT_APP_LOAD_ERROR) == (0, 1, 2, 4)
+    assert (EXIT_OK, EXIT_SERVE_ERROR, EXIT_CONFIG_ERROR, EXIT_WORKER_BOOT_ERROR,
+            EXIT_APP_LOAD_ERROR) == (0, 1, 2, 3, 4)
+
+
+# The master's last line when a worker could not import the app (the worker wrote the
+# app's error just before; the master's log lines come in between).
+BOOT_FAILED = "ferrule: A worker could not import the app; its traceback is above."
+
+
+def app_error_lines(stderr: str) -> list[str]:
+    """stderr without the master's and workers' log lines (`[time] [pid] [LEVEL] ...`)."""
+    return [line for line in stderr.splitlines() if not line.startswith("[")]
 
 
 # ---- The real command, error paths only
@@ -75,7 +87,14 @@ def test_a_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_a_missing_app_module_exits_4(tmp_path: Path) -> None:
-    result = run_ferrule("nosuchmodule_for_ferrule_tests:app", cwd=tmp_path)
+    result = run_ferrule("-b", "127.0.0.1:0", "nosuchmodule_for_ferrule_tests:app", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_LOAD_ERROR
+    assert app_error_lines(result.stderr) == [
+        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.", BOOT_FAILED]
+
+
+def test_a_missing_app_module_exits_4_before_binding_with_preload(tmp_path: Path) -> None:
+    result = run_ferrule("--preload", "nosuchmodule_for_ferrule_tests:app", cwd=tmp_path)
     assert result.returncode == EXIT_APP_LOAD_ERROR
     assert result.stderr == (
         "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"
@@ -84,21 +103,23 @@ def test_a_missing_app_module_exits_4(tmp_path: Path) -> None:
 
 def test_a_missing_attribute_exits_4(tmp_path: Path) -> None:
     (tmp_path / "webapp.py").write_text(APP)
-    result = run_ferrule("webapp:nope", cwd=tmp_path)
+    result = run_ferrule("-b", "127.0.0.1:0", "webapp:nope", cwd=tmp_path)
     assert result.returncode == EXIT_APP_LOAD_ERROR
-    assert result.stderr == "ferrule: Attribute 'nope' not found in module 'webapp'.\n"
+    assert app_error_lines(result.stderr) == [
+        "ferrule: Attribute 'nope' not found in module 'webapp'.", BOOT_FAILED]
 
 
 def test_a_module_that_raises_exits_4_with_its_own_traceback(tmp_path: Path) -> None:
     (tmp_path / "boom.py").write_text("x = 1\ny = x / 0\n")
-    result = run_ferrule("boom:app", cwd=tmp_path)
+    result = run_ferrule("-b", "127.0.0.1:0", "boom:app", cwd=tmp_path)
     assert result.returncode == EXIT_APP_LOAD_ERROR
-    lines = result.stderr.splitlines()
+    lines = app_error_lines(result.stderr)
     assert lines[0] == "Traceback (most recent call last):"
     assert 'boom.py", line 2, in <module>' in result.stderr
-    assert lines[-2:] == [
+    assert lines[-3:] == [
         "ZeroDivisionError: division by zero",
         "ferrule: Module 'boom' raised ZeroDivisionError while being imported.",
+        BOOT_FAILED,
     ]
     # Only the app's frames: not importlib's, not ferrule's importer.
     assert "importlib" not in result.stderr
@@ -108,7 +129,7 @@ def test_a_module_that_raises_exits_4_with_its_own_traceback(tmp_path: Path) -> 
 def test_chdir_puts_the_directory_on_the_import_path(tmp_path: Path) -> None:
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "boom.py").write_text("raise RuntimeError('found me')\n")
-    result = run_ferrule("--chdir", "elsewhere", "boom:app", cwd=tmp_path)
+    result = run_ferrule("-b", "127.0.0.1:0", "--chdir", "elsewhere", "boom:app", cwd=tmp_path)
     assert result.returncode == EXIT_APP_LOAD_ERROR
     assert "RuntimeError: found me" in result.stderr
 
@@ -116,7 +137,7 @@ def test_chdir_puts_the_directory_on_the_import_path(tmp_path: Path) -> None:
 def test_pythonpath_puts_directories_on_the_import_path(tmp_path: Path) -> None:
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "boom.py").write_text("raise RuntimeError('found me')\n")
-    result = run_ferrule("--pythonpath", str(tmp_path / "lib"), "boom:app")
+    result = run_ferrule("-b", "127.0.0.1:0", "--pythonpath", str(tmp_path / "lib"), "boom:app")
     assert result.returncode == EXIT_APP_LOAD_ERROR
     assert "RuntimeError: found me" in result.stderr
 
@@ -216,7 +237,28 @@ def test_an_app_import_failure_never_starts_serving(
     assert main(["nosuchmodule_for_ferrule_tests"]) == EXIT_APP_LOAD_ERROR
     assert fake_core.calls == []
     assert capsys.readouterr().err == (
+        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"
+        f"{BOOT_FAILED}\n")
+
+
+def test_preload_imports_the_app_before_serving(
+    isolated: Path, fake_core, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--preload", "nosuchmodule_for_ferrule_tests"]) == EXIT_APP_LOAD_ERROR
+    assert fake_core.calls == []
+    assert capsys.readouterr().err == (
         "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n")
+
+
+def test_sighup_rereads_the_settings_from_the_same_sources(
+    isolated: Path, fake_core, make_module: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_module("served", APP)
+    monkeypatch.setenv("FERRULE_THREADS", "2")
+    assert main(["served:app"]) == EXIT_OK
+    assert fake_core.name == "served:app"
+    monkeypatch.setenv("FERRULE_THREADS", "6")
+    assert fake_core.reload()["threads"] == 6
 
 
 def test_parser_escapes_percent_signs_in_help() -> None:

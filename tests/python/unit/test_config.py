@@ -40,6 +40,13 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "root_path": "",
         "bind": ["127.0.0.1:8000"],
         "threads": 4,
+        "workers": 1,
+        "max_requests": 0,
+        "max_requests_jitter": 0,
+        "max_worker_lifetime": None,
+        "max_worker_lifetime_jitter": 0.0,
+        "max_worker_memory": None,
+        "proc_name": None,
         "access_log": None,
         "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
         "error_log": "-",
@@ -54,19 +61,25 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "header_timeout": 10.0,
         "body_timeout": 30.0,
         "keepalive_timeout": 5.0,
+        "graceful_timeout": 30.0,
+        "worker_timeout": 30.0,
         "send_timeout": 30.0,
     }
 
 
 def test_rust_side_dict_value_types_follow_the_contract() -> None:
-    core = Config(access_log="-", bind="[::1]:0,unix:/tmp/f.sock").to_core()
+    core = Config(access_log="-", bind="[::1]:0,unix:/tmp/f.sock", max_worker_lifetime="1h",
+                  max_worker_memory="512MiB", proc_name="site").to_core()
     expected_types = {
         "bind": list, "root_path": str, "access_log": str, "access_log_format": str,
         "error_log": str, "log_level": str, "threads": int, "max_request_line_bytes": int,
         "max_header_count": int, "max_header_bytes": int, "max_head_bytes": int,
         "max_body_bytes": int, "max_connections": int, "backlog": int,
         "header_timeout": float, "body_timeout": float, "keepalive_timeout": float,
-        "send_timeout": float,
+        "send_timeout": float, "graceful_timeout": float, "worker_timeout": float,
+        "workers": int, "max_requests": int, "max_requests_jitter": int,
+        "max_worker_lifetime": float, "max_worker_lifetime_jitter": float,
+        "max_worker_memory": int, "proc_name": str,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -38,6 +39,14 @@ EXPECTED_DEFAULTS = {
     "root_path": "",
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
+    "workers": 1,
+    "preload": False,
+    "max_requests": 0,
+    "max_requests_jitter": 0,
+    "max_worker_lifetime": None,
+    "max_worker_lifetime_jitter": 0.0,
+    "max_worker_memory": None,
+    "proc_name": None,
     "access_log": None,
     "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
     "error_log": "-",
@@ -52,10 +61,12 @@ EXPECTED_DEFAULTS = {
     "header_timeout": 10.0,
     "body_timeout": 30.0,
     "keepalive_timeout": 5.0,
+    "graceful_timeout": 30.0,
+    "worker_timeout": 30.0,
     "send_timeout": 30.0,
 }
 
-PYTHON_ONLY = {"app", "config", "chdir", "pythonpath"}
+PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload"}
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
@@ -106,6 +117,16 @@ def test_every_flag_belongs_to_one_setting() -> None:
         ("--limit-request-field_size", "max_header_bytes"),
         ("--keep-alive", "keepalive_timeout"),
         ("--access-logformat", "access_log_format"),
+        ("-w", "workers"),
+        ("--workers", "workers"),
+        ("--preload", "preload"),
+        ("--graceful-timeout", "graceful_timeout"),
+        ("-t", "worker_timeout"),
+        ("--timeout", "worker_timeout"),
+        ("--max-requests", "max_requests"),
+        ("--max-requests-jitter", "max_requests_jitter"),
+        ("-n", "proc_name"),
+        ("--name", "proc_name"),
     ],
 )
 def test_accepts_gunicorns_flag_spelling(gunicorn_flag: str, name: str) -> None:
@@ -311,6 +332,37 @@ def test_bind_needs_distinct_addresses(value: tuple[str, ...], expected: str | N
         assert str(info.value) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("4", 4),
+        (2, 2),
+        ("auto", len(os.sched_getaffinity(0))),
+        (" AUTO ", len(os.sched_getaffinity(0))),
+        ("many", Err("must be an integer or auto, got 'many'")),
+        (True, Err("must be an integer or auto, got True")),
+    ],
+)
+def test_workers_take_a_count_or_auto(raw: object, expected: object) -> None:
+    check_conversion(by_name("workers").type.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("max_worker_lifetime", "", None),
+        ("max_worker_lifetime", None, None),
+        ("max_worker_lifetime", "1h", 3600.0),
+        ("max_worker_lifetime", "soon", Err("must be a duration like 30, 30s, 500ms or 1h30m, "
+                                            "got 'soon'")),
+        ("max_worker_memory", "", None),
+        ("max_worker_memory", "512MiB", 512 * 1024**2),
+    ],
+)
+def test_optional_values_treat_empty_as_off(name: str, raw: object, expected: object) -> None:
+    check_conversion(by_name(name).type.convert, raw, expected)
+
+
 # ---- Checks on converted values
 
 @pytest.mark.parametrize(
@@ -336,6 +388,15 @@ def test_bind_needs_distinct_addresses(value: tuple[str, ...], expected: str | N
         ("error_log", "", "must not be empty, got ''"),
         ("chdir", "/", None),
         ("chdir", "/no/such/dir", "must be an existing directory, got '/no/such/dir'"),
+        ("workers", 1, None),
+        ("workers", 0, "must be >= 1, got 0"),
+        ("workers", 1025, "must be <= 1024, got 1025"),
+        ("max_requests", 0, None),
+        ("max_requests", -1, "must be >= 0, got -1"),
+        ("max_worker_lifetime", None, None),
+        ("max_worker_lifetime", 0.0, "must be > 0, got 0s"),
+        ("max_worker_memory", 0, "must be >= 1, got 0"),
+        ("graceful_timeout", 0.0, "must be > 0, got 0s"),
     ],
 )
 def test_checks_name_the_broken_rule(name: str, value: object, expected: str | None) -> None:

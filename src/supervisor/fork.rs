@@ -1,0 +1,322 @@
+//! The real `Spawn`: binds the listeners, forks workers, talks to them over one pipe each,
+//! turns signals into `Event`s through a self-pipe, and reaps children with waitpid(2).
+//! What a worker runs after fork is the caller's (`ForkHooks`), so this file has no Python.
+//!
+//! Design: the master has one thread and no runtime. Signal handlers write the signal
+//! number to a non-blocking pipe and do nothing else; `wait` polls that pipe and every
+//! worker's pipe, then reaps.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+use super::worker::{Link, MSG_BEAT, MSG_READY, MSG_RETIRE};
+use super::{Event, ExitStatus, Kill, Pid, Settings, Sig, Spawn, SupervisorError, WorkerSpec};
+use crate::config::BindSpec;
+use crate::listener::{self, Listener};
+use crate::log::{self, Level};
+
+/// What the embedding code does around fork and inside a worker.
+pub trait ForkHooks {
+    /// Called right before fork(2) (Python: `PyOS_BeforeFork`).
+    fn before_fork(&mut self);
+    /// Called in the master right after fork(2) (`PyOS_AfterFork_Parent`).
+    fn after_fork_parent(&mut self);
+    /// Runs in the new worker, after `PyOS_AfterFork_Child`-style fixing up, with the
+    /// listening sockets and the pipe to the master; never returns.
+    fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, link: Link) -> !;
+    /// HUP: re-read the settings; `None` keeps the current ones.
+    fn reload(&mut self) -> Option<Settings>;
+}
+
+/// The write end of the signal self-pipe, for the handler (which may touch nothing else).
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+const HANDLED: [(libc::c_int, Sig); 9] = [
+    (libc::SIGTERM, Sig::Term),
+    (libc::SIGINT, Sig::Int),
+    (libc::SIGQUIT, Sig::Quit),
+    (libc::SIGHUP, Sig::Hup),
+    (libc::SIGTTIN, Sig::Ttin),
+    (libc::SIGTTOU, Sig::Ttou),
+    (libc::SIGUSR1, Sig::Usr1),
+    (libc::SIGUSR2, Sig::Usr2),
+    (libc::SIGCHLD, Sig::Chld),
+];
+
+extern "C" fn on_signal(signo: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let byte = signo as u8;
+        // SAFETY: write(2) is async-signal-safe; the buffer is a local byte. A full pipe
+        // drops the signal, which is fine: the loop already has that many to handle.
+        unsafe {
+            libc::write(fd, std::ptr::addr_of!(byte).cast(), 1);
+        }
+    }
+}
+
+/// The master's OS side. See the module docs.
+pub struct ForkSpawner<H: ForkHooks> {
+    hooks: H,
+    binds: Vec<BindSpec>,
+    backlog: u32,
+    listeners: Vec<Listener>,
+    signal_rx: OwnedFd,
+    signal_tx: OwnedFd,
+    /// Read ends of the workers' pipes, by pid.
+    pipes: HashMap<Pid, OwnedFd>,
+    /// The dispositions our handlers replaced, restored on drop (an embedding process
+    /// such as `ferrule.serve()` gets its own handlers back).
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded, so both are fresh descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+impl<H: ForkHooks> ForkSpawner<H> {
+    /// Installs the master's signal handlers.
+    ///
+    /// # Errors
+    /// The self-pipe or a handler could not be set up.
+    pub fn new(hooks: H, binds: Vec<BindSpec>, backlog: u32) -> Result<Self, SupervisorError> {
+        let (signal_rx, signal_tx) = pipe().map_err(SupervisorError::Setup)?;
+        SIGNAL_PIPE.store(signal_tx.as_raw_fd(), Ordering::Relaxed);
+        let mut previous = Vec::with_capacity(HANDLED.len());
+        for (signo, _) in HANDLED {
+            // SAFETY: `on_signal` only performs an async-signal-safe write. SA_RESTART keeps
+            // blocking calls elsewhere from failing with EINTR.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                let mut old: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&raw mut action.sa_mask);
+                if libc::sigaction(signo, &raw const action, &raw mut old) != 0 {
+                    return Err(SupervisorError::Setup(io::Error::last_os_error()));
+                }
+                previous.push((signo, old));
+            }
+        }
+        Ok(ForkSpawner {
+            hooks,
+            binds,
+            backlog,
+            listeners: Vec::new(),
+            signal_rx,
+            signal_tx,
+            pipes: HashMap::new(),
+            previous,
+        })
+    }
+
+    /// The bound listeners (for callers that log or inspect them).
+    pub fn listeners(&self) -> &[Listener] {
+        &self.listeners
+    }
+
+    fn read_signals(&self, events: &mut Vec<Event>) {
+        let mut buf = [0u8; 64];
+        loop {
+            // SAFETY: reads into a local buffer from a descriptor we own.
+            let n = unsafe { libc::read(self.signal_rx.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(n) = usize::try_from(n) else { return };
+            if n == 0 {
+                return;
+            }
+            for &byte in &buf[..n] {
+                if let Some((_, sig)) = HANDLED.iter().find(|(signo, _)| *signo == libc::c_int::from(byte)) {
+                    events.push(Event::Signal(*sig));
+                }
+            }
+        }
+    }
+
+    fn read_worker(pid: Pid, fd: &OwnedFd, events: &mut Vec<Event>) {
+        let mut buf = [0u8; 256];
+        loop {
+            // SAFETY: reads into a local buffer from a descriptor we own.
+            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(n) = usize::try_from(n) else { return };
+            if n == 0 {
+                return;
+            }
+            let mut beat = false;
+            for &byte in &buf[..n] {
+                match byte {
+                    MSG_READY => events.push(Event::Ready(pid)),
+                    MSG_RETIRE => events.push(Event::Retire(pid)),
+                    MSG_BEAT => beat = true,
+                    _ => {}
+                }
+            }
+            if beat {
+                events.push(Event::Beat(pid));
+            }
+        }
+    }
+
+    fn reap(&mut self, events: &mut Vec<Event>) {
+        loop {
+            let mut status = 0;
+            // SAFETY: plain waitpid on our own children.
+            let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            // Read what the worker said before it exited (its last messages).
+            if let Some(fd) = self.pipes.remove(&pid) {
+                Self::read_worker(pid, &fd, events);
+            }
+            let exit = if libc::WIFSIGNALED(status) {
+                ExitStatus::Signal(libc::WTERMSIG(status))
+            } else {
+                ExitStatus::Code(libc::WEXITSTATUS(status))
+            };
+            events.push(Event::Exited(pid, exit));
+        }
+    }
+}
+
+impl<H: ForkHooks> Spawn for ForkSpawner<H> {
+    fn bind(&mut self) -> Result<(), SupervisorError> {
+        for spec in &self.binds {
+            self.listeners.push(listener::bind(spec, self.backlog)?);
+        }
+        for l in &self.listeners {
+            log::write(Level::Info, &format!("listening on {}", l.describe()));
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
+        let (rx, tx) = pipe().map_err(SupervisorError::Spawn)?;
+        self.hooks.before_fork();
+        // SAFETY: the master has a single thread (no runtime, no pool), so the child is a
+        // consistent copy; it runs only the worker and never returns here.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            let err = io::Error::last_os_error();
+            self.hooks.after_fork_parent();
+            return Err(SupervisorError::Spawn(err));
+        }
+        if pid == 0 {
+            // In the worker: default signal handlers (the runtime installs its own), and
+            // none of the master's descriptors but the listeners and our pipe.
+            SIGNAL_PIPE.store(-1, Ordering::Relaxed);
+            self.previous.clear();
+            for (signo, _) in HANDLED {
+                // Signals meant for the master only are ignored (a HUP to the whole process
+                // group must not kill workers); the runtime installs TERM, INT, QUIT, USR1.
+                let disposition = match signo {
+                    libc::SIGHUP | libc::SIGTTIN | libc::SIGTTOU | libc::SIGUSR2 => libc::SIG_IGN,
+                    _ => libc::SIG_DFL,
+                };
+                // SAFETY: setting a standard disposition is always valid.
+                unsafe {
+                    libc::signal(signo, disposition);
+                }
+            }
+            self.pipes.clear();
+            drop(rx);
+            let listeners = std::mem::take(&mut self.listeners);
+            self.hooks.run_worker(spec, listeners, Link::new(tx));
+        }
+        self.hooks.after_fork_parent();
+        drop(tx);
+        self.pipes.insert(pid, rx);
+        Ok(pid)
+    }
+
+    fn signal(&mut self, pid: Pid, kill: Kill) {
+        let signo = match kill {
+            Kill::Term => libc::SIGTERM,
+            Kill::Quit => libc::SIGQUIT,
+            Kill::Usr1 => libc::SIGUSR1,
+            Kill::Kill => libc::SIGKILL,
+        };
+        // SAFETY: kill(2) on a child we have not reaped yet (its pid cannot be reused).
+        // ESRCH (already exiting) needs nothing.
+        unsafe {
+            libc::kill(pid, signo);
+        }
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Vec<Event> {
+        let mut fds = Vec::with_capacity(self.pipes.len() + 1);
+        fds.push(libc::pollfd { fd: self.signal_rx.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        let pids: Vec<Pid> = self.pipes.keys().copied().collect();
+        for pid in &pids {
+            fds.push(libc::pollfd { fd: self.pipes[pid].as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `fds` is a valid array of pollfd for the duration of the call. EINTR
+        // simply returns early; the signal is in the pipe.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
+        }
+        let mut events = Vec::new();
+        self.read_signals(&mut events);
+        for (pid, pfd) in pids.iter().zip(&fds[1..]) {
+            if pfd.revents != 0 {
+                Self::read_worker(*pid, &self.pipes[pid], &mut events);
+            }
+            if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                // The worker closed its end (it is exiting): stop polling it; its exit
+                // comes from waitpid.
+                self.pipes.remove(pid);
+            }
+        }
+        self.reap(&mut events);
+        events
+    }
+
+    fn close_listeners(&mut self) {
+        for l in self.listeners.drain(..) {
+            if let Listener::Unix(_, path) = l {
+                // The stop is final: nobody will accept on this file again. A file that is
+                // gone already needs nothing.
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    fn reopen_logs(&mut self) {
+        if let Err(err) = log::reopen() {
+            log_at!(Level::Error, "cannot reopen log files: {err}");
+        }
+    }
+
+    fn reload(&mut self) -> Option<Settings> {
+        self.hooks.reload()
+    }
+
+    fn upgrade(&mut self) -> Result<Pid, SupervisorError> {
+        Err(SupervisorError::Spawn(io::Error::new(io::ErrorKind::Unsupported, "USR2 is not supported yet")))
+    }
+}
+
+impl<H: ForkHooks> Drop for ForkSpawner<H> {
+    fn drop(&mut self) {
+        // Signals after this point must not write to a closed descriptor number.
+        if SIGNAL_PIPE.load(Ordering::Relaxed) == self.signal_tx.as_raw_fd() {
+            SIGNAL_PIPE.store(-1, Ordering::Relaxed);
+        }
+        for (signo, old) in &self.previous {
+            // SAFETY: reinstalls a disposition sigaction(2) gave us.
+            unsafe {
+                libc::sigaction(*signo, old, std::ptr::null_mut());
+            }
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! The master: binds through its `Spawn` collaborator, starts workers, and supervises them
+//! through signals, heartbeats, recycling requests and exits. Owns the master's phases and
+//! every decision about which worker starts or stops; the OS work (fork, pipes, kill,
+//! waitpid, the signal self-pipe) is behind `Spawn`, implemented by `fork::ForkSpawner`.
+//!
+//! Design: a single-threaded loop, like gunicorn's arbiter. Signal handlers only enqueue;
+//! `Spawn::wait` hands the loop `Event`s and the loop handles each by name. Because the
+//! collaborator is an argument, `tests/supervisor.rs` drives the loop with a fake spawner.
+
+pub mod fork;
+pub mod title;
+pub mod worker;
+
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::time::{Duration, Instant};
+
+use crate::log::Level;
+
+/// A worker's process id.
+pub type Pid = i32;
+
+/// The master's lifecycle. Logged on every change; `Supervisor::phases` keeps the history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Starting,
+    Binding,
+    Spawning,
+    Running,
+    Reloading,
+    Draining,
+    Stopped,
+}
+
+/// A worker's lifecycle as the master sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerPhase {
+    /// Forked; has not said it serves yet (importing the app, starting threads).
+    Booting,
+    /// Accepting and serving.
+    Serving,
+    /// Told to stop (TERM or QUIT); finishing what it has.
+    Draining,
+}
+
+/// The signals the master handles, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sig {
+    Term,
+    Int,
+    Quit,
+    Hup,
+    Ttin,
+    Ttou,
+    Usr1,
+    Usr2,
+    Chld,
+}
+
+/// What the master sends to a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kill {
+    /// Graceful stop: stop accepting, finish in-flight requests, exit.
+    Term,
+    /// Quick stop: exit now.
+    Quit,
+    /// Reopen log files.
+    Usr1,
+    /// Not a request: the end.
+    Kill,
+}
+
+/// How a process ended, as waitpid(2) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Code(code) => write!(f, "exit code {code}"),
+            ExitStatus::Signal(sig) => write!(f, "signal {sig}"),
+        }
+    }
+}
+
+/// Exit code of a worker that could not import the app (gunicorn's `APP_LOAD_ERROR`).
+pub const APP_LOAD_ERROR: i32 = 4;
+/// Exit code of a worker that could not start for another reason (gunicorn's
+/// `WORKER_BOOT_ERROR`).
+pub const WORKER_BOOT_ERROR: i32 = 3;
+
+/// What `Spawn::wait` reports to the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Signal(Sig),
+    /// The worker serves (sent once, after its accept loops started).
+    Ready(Pid),
+    /// The worker's event loop is alive.
+    Beat(Pid),
+    /// The worker asks to be replaced (it reached `max_requests`, its lifetime or its
+    /// memory limit); it keeps serving until its replacement serves.
+    Retire(Pid),
+    Exited(Pid, ExitStatus),
+}
+
+/// One worker to start: `number` names it in logs and its process title; `generation`
+/// grows with every reload (HUP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerSpec {
+    pub number: u32,
+    pub generation: u32,
+}
+
+/// The master's settings; `Spawn::reload` may hand new ones on HUP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Workers to keep running (`--workers`); TTIN/TTOU move it by one.
+    pub workers: NonZeroUsize,
+    /// How long a TERM'd worker may take to finish before it is killed.
+    pub graceful_timeout: Duration,
+    /// How long a serving worker may go without a heartbeat before it is killed.
+    pub worker_timeout: Duration,
+}
+
+/// How the master ended, when it did not fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stopped by TERM, INT or QUIT.
+    Stopped,
+    /// A worker could not boot; `code` is its exit code (`APP_LOAD_ERROR` when the app could
+    /// not be imported, `WORKER_BOOT_ERROR` otherwise).
+    BootFailed { code: i32 },
+    /// Replaced by a new master (USR2) that took the listening sockets over.
+    Upgraded,
+}
+
+/// What stops the master from supervising at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SupervisorError {
+    #[error(transparent)]
+    Bind(#[from] crate::listener::BindError),
+    #[error("cannot start a worker: {0}")]
+    Spawn(std::io::Error),
+    #[error("cannot set up the master: {0}")]
+    Setup(std::io::Error),
+}
+
+/// The OS side of the master. `fork::ForkSpawner` is the real one; tests pass a fake.
+pub trait Spawn {
+    /// Binds (or inherits) the listening sockets and logs where it listens.
+    ///
+    /// # Errors
+    /// An address that cannot be bound.
+    fn bind(&mut self) -> Result<(), SupervisorError>;
+    /// Starts one worker.
+    ///
+    /// # Errors
+    /// fork(2) or pipe(2) failed.
+    fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError>;
+    /// Sends `kill` to a worker. A worker that is already gone is not an error.
+    fn signal(&mut self, pid: Pid, kill: Kill);
+    /// Waits up to `timeout` for events; may return none.
+    fn wait(&mut self, timeout: Duration) -> Vec<Event>;
+    /// Closes the master's copies of the listening sockets (the stop is final).
+    fn close_listeners(&mut self);
+    /// Reopens the master's log files (USR1).
+    fn reopen_logs(&mut self);
+    /// Re-reads the configuration (HUP); `None` keeps the current settings.
+    fn reload(&mut self) -> Option<Settings>;
+    /// Starts a new master that inherits the listening sockets (USR2).
+    ///
+    /// # Errors
+    /// The new master could not be started.
+    fn upgrade(&mut self) -> Result<Pid, SupervisorError>;
+}
+
+/// 2 s: how long a QUIT'd worker gets before it is killed. Chosen without measurement;
+/// a worker exits on QUIT at once unless its kernel threads are stuck.
+const QUICK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// 1 s: the longest the loop sleeps, so deadlines are checked at least this often.
+const TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+struct Worker {
+    pid: Pid,
+    spec: WorkerSpec,
+    phase: WorkerPhase,
+    last_beat: Instant,
+    /// When the worker was told to stop: killed if still there at this instant.
+    kill_at: Option<Instant>,
+    /// The worker asked to be replaced.
+    wants_retire: bool,
+    /// This worker replaces the one with that pid, which is TERM'd once this one serves.
+    replaces: Option<Pid>,
+    /// Killed because it missed its heartbeat: replaced when it exits.
+    timed_out: bool,
+}
+
+/// The master's state machine. See the module docs.
+pub struct Supervisor<S: Spawn> {
+    settings: Settings,
+    spawner: S,
+    phase: Phase,
+    phases: Vec<Phase>,
+    workers: Vec<Worker>,
+    next_number: u32,
+    generation: u32,
+    outcome: Outcome,
+}
+
+impl<S: Spawn> Supervisor<S> {
+    pub fn new(settings: Settings, spawner: S) -> Supervisor<S> {
+        Supervisor {
+            settings,
+            spawner,
+            phase: Phase::Starting,
+            phases: vec![Phase::Starting],
+            workers: Vec::new(),
+            next_number: 1,
+            generation: 1,
+            outcome: Outcome::Stopped,
+        }
+    }
+
+    /// Every phase the master has been in, in order.
+    pub fn phases(&self) -> &[Phase] {
+        &self.phases
+    }
+
+    /// The collaborator (tests read what the fake recorded).
+    pub fn spawner(&self) -> &S {
+        &self.spawner
+    }
+
+    /// Binds, starts the workers and supervises them until a stop signal (or a worker that
+    /// cannot boot) ends it.
+    ///
+    /// # Errors
+    /// Binding failed, or no worker could be forked.
+    pub fn run(&mut self) -> Result<Outcome, SupervisorError> {
+        log_at!(Level::Debug, "master phase: Starting (pid {})", std::process::id());
+        // Step 1: the sockets, before any worker exists, so a bad address fails fast.
+        self.enter(Phase::Binding);
+        self.spawner.bind()?;
+        // Step 2: the first generation.
+        self.enter(Phase::Spawning);
+        self.fill()?;
+        // Step 3: supervise until the last worker is gone after a stop.
+        while self.phase != Phase::Stopped {
+            let timeout = self.next_timeout(Instant::now());
+            for event in self.spawner.wait(timeout) {
+                self.on_event(event)?;
+            }
+            self.on_tick(Instant::now())?;
+        }
+        Ok(self.outcome)
+    }
+
+    fn enter(&mut self, phase: Phase) {
+        if self.phase != phase {
+            self.phase = phase;
+            self.phases.push(phase);
+            // Before the sockets are bound there is nothing to report unless it fails.
+            let level = if phase == Phase::Binding { Level::Debug } else { Level::Info };
+            log_at!(level, "master phase: {phase:?}");
+        }
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<(), SupervisorError> {
+        match event {
+            Event::Signal(sig) => self.on_signal(sig),
+            Event::Ready(pid) => self.on_ready(pid),
+            Event::Beat(pid) => {
+                if let Some(w) = self.worker_mut(pid) {
+                    w.last_beat = Instant::now();
+                }
+                Ok(())
+            }
+            Event::Retire(pid) => self.on_retire(pid),
+            Event::Exited(pid, status) => self.on_exit(pid, status),
+        }
+    }
+
+    fn on_signal(&mut self, sig: Sig) -> Result<(), SupervisorError> {
+        let level = if sig == Sig::Chld { Level::Debug } else { Level::Info };
+        log_at!(level, "master received SIG{}", signal_name(sig));
+        match sig {
+            Sig::Term => self.handle_term(),
+            Sig::Int | Sig::Quit => self.handle_quit(),
+            Sig::Hup => self.handle_hup(),
+            Sig::Ttin => self.handle_ttin(),
+            Sig::Ttou => self.handle_ttou(),
+            Sig::Usr1 => self.handle_usr1(),
+            Sig::Usr2 => self.handle_usr2(),
+            // Exits arrive as `Event::Exited`; the signal only woke the loop.
+            Sig::Chld => Ok(()),
+        }
+    }
+
+    /// Graceful stop: TERM every worker, kill what remains after `graceful_timeout`.
+    fn handle_term(&mut self) -> Result<(), SupervisorError> {
+        if self.phase == Phase::Draining {
+            return Ok(());
+        }
+        self.stop_all(Kill::Term, self.settings.graceful_timeout);
+        Ok(())
+    }
+
+    /// Quick stop: QUIT every worker (also when a graceful stop is under way).
+    fn handle_quit(&mut self) -> Result<(), SupervisorError> {
+        self.stop_all(Kill::Quit, QUICK_TIMEOUT);
+        Ok(())
+    }
+
+    /// Reload: re-read the settings, start a new generation, and TERM the old one once
+    /// every new worker serves (`on_ready`).
+    fn handle_hup(&mut self) -> Result<(), SupervisorError> {
+        if !matches!(self.phase, Phase::Running | Phase::Reloading) {
+            log_at!(Level::Warning, "reload ignored in phase {:?}", self.phase);
+            return Ok(());
+        }
+        if let Some(settings) = self.spawner.reload() {
+            self.settings = settings;
+        }
+        self.generation += 1;
+        self.enter(Phase::Reloading);
+        log_at!(Level::Info, "reloading: starting generation {}", self.generation);
+        self.fill()
+    }
+
+    fn handle_ttin(&mut self) -> Result<(), SupervisorError> {
+        if matches!(self.phase, Phase::Draining | Phase::Stopped) {
+            return Ok(());
+        }
+        self.settings.workers = self.settings.workers.saturating_add(1);
+        log_at!(Level::Info, "workers: {} (one more)", self.settings.workers);
+        self.fill()
+    }
+
+    fn handle_ttou(&mut self) -> Result<(), SupervisorError> {
+        if matches!(self.phase, Phase::Draining | Phase::Stopped) {
+            return Ok(());
+        }
+        let Some(fewer) = NonZeroUsize::new(self.settings.workers.get() - 1) else {
+            log_at!(Level::Info, "workers: 1 (TTOU ignored: at least one worker stays)");
+            return Ok(());
+        };
+        self.settings.workers = fewer;
+        log_at!(Level::Info, "workers: {fewer} (one fewer)");
+        self.trim();
+        Ok(())
+    }
+
+    fn handle_usr1(&mut self) -> Result<(), SupervisorError> {
+        self.spawner.reopen_logs();
+        let pids: Vec<Pid> = self.workers.iter().map(|w| w.pid).collect();
+        for pid in pids {
+            self.spawner.signal(pid, Kill::Usr1);
+        }
+        Ok(())
+    }
+
+    fn handle_usr2(&mut self) -> Result<(), SupervisorError> {
+        match self.spawner.upgrade() {
+            Ok(pid) => log_at!(Level::Info, "started a new master (pid {pid}) with the listening sockets"),
+            Err(err) => log_at!(Level::Error, "upgrade failed: {err}"),
+        }
+        Ok(())
+    }
+
+    fn on_ready(&mut self, pid: Pid) -> Result<(), SupervisorError> {
+        let Some(w) = self.worker_mut(pid) else { return Ok(()) };
+        if w.phase != WorkerPhase::Booting {
+            return Ok(());
+        }
+        w.phase = WorkerPhase::Serving;
+        w.last_beat = Instant::now();
+        let (number, replaces) = (w.spec.number, w.replaces.take());
+        log_at!(Level::Info, "worker {number} (pid {pid}) serving");
+        if let Some(old) = replaces {
+            self.stop_worker(old, Kill::Term, "replaced");
+        }
+        let generation = self.generation;
+        let booting = self.workers.iter().any(|w| w.spec.generation == generation && w.phase == WorkerPhase::Booting);
+        match self.phase {
+            Phase::Spawning if !booting => self.enter(Phase::Running),
+            Phase::Reloading if !booting => {
+                // The new generation serves: now the old one may stop.
+                let old: Vec<Pid> = self
+                    .workers
+                    .iter()
+                    .filter(|w| w.spec.generation < generation && w.phase != WorkerPhase::Draining)
+                    .map(|w| w.pid)
+                    .collect();
+                for pid in old {
+                    self.stop_worker(pid, Kill::Term, "reload");
+                }
+                self.enter(Phase::Running);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Recycling: one worker at a time is replaced, and only once its replacement serves.
+    fn on_retire(&mut self, pid: Pid) -> Result<(), SupervisorError> {
+        let Some(w) = self.worker_mut(pid) else { return Ok(()) };
+        w.wants_retire = true;
+        self.start_next_retirement()
+    }
+
+    fn start_next_retirement(&mut self) -> Result<(), SupervisorError> {
+        if self.phase != Phase::Running || self.workers.iter().any(|w| w.replaces.is_some()) {
+            return Ok(());
+        }
+        let Some(old) = self
+            .workers
+            .iter()
+            .find(|w| w.wants_retire && w.phase == WorkerPhase::Serving)
+            .map(|w| (w.pid, w.spec.number))
+        else {
+            return Ok(());
+        };
+        log_at!(Level::Info, "worker {} (pid {}) is recycled; starting its replacement", old.1, old.0);
+        let new = self.spawn_one()?;
+        if let Some(w) = self.worker_mut(new) {
+            w.replaces = Some(old.0);
+        }
+        Ok(())
+    }
+
+    fn on_exit(&mut self, pid: Pid, status: ExitStatus) -> Result<(), SupervisorError> {
+        let Some(index) = self.workers.iter().position(|w| w.pid == pid) else { return Ok(()) };
+        let w = self.workers.remove(index);
+        let number = w.spec.number;
+        let expected = w.phase == WorkerPhase::Draining && !w.timed_out;
+        if expected {
+            log_at!(Level::Info, "worker {number} (pid {pid}) exited ({status})");
+        } else if w.timed_out {
+            log_at!(Level::Error, "worker {number} (pid {pid}) was killed after missing its heartbeat ({status})");
+        } else {
+            log_at!(Level::Error, "worker {number} (pid {pid}) died unexpectedly ({status})");
+        }
+        // A replacement that died before serving leaves its predecessor in place.
+        for other in &mut self.workers {
+            if other.replaces == Some(pid) {
+                other.replaces = None;
+            }
+        }
+        if w.phase == WorkerPhase::Booting && !matches!(self.phase, Phase::Draining | Phase::Stopped) {
+            // A worker that cannot boot would fail the same way again: stop instead of
+            // looping (gunicorn's WORKER_BOOT_ERROR / APP_LOAD_ERROR).
+            let code = match status {
+                ExitStatus::Code(APP_LOAD_ERROR) => APP_LOAD_ERROR,
+                _ => WORKER_BOOT_ERROR,
+            };
+            log_at!(Level::Critical, "worker {number} (pid {pid}) failed to boot; stopping");
+            self.outcome = Outcome::BootFailed { code };
+            self.stop_all(Kill::Quit, QUICK_TIMEOUT);
+        }
+        match self.phase {
+            Phase::Draining if self.workers.is_empty() => self.enter(Phase::Stopped),
+            Phase::Spawning | Phase::Running | Phase::Reloading => {
+                self.fill()?;
+                self.start_next_retirement()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Kills workers past their stop deadline or their heartbeat.
+    fn on_tick(&mut self, now: Instant) -> Result<(), SupervisorError> {
+        let worker_timeout = self.settings.worker_timeout;
+        for w in &mut self.workers {
+            if w.kill_at.is_some_and(|at| now >= at) {
+                log_at!(
+                    Level::Warning,
+                    "worker {} (pid {}) still running after its stop timeout; killing it",
+                    w.spec.number,
+                    w.pid
+                );
+                w.kill_at = None;
+                self.spawner.signal(w.pid, Kill::Kill);
+            } else if w.phase == WorkerPhase::Serving && now.duration_since(w.last_beat) > worker_timeout {
+                log_at!(
+                    Level::Error,
+                    "worker {} (pid {}) sent no heartbeat for {:?} (worker_timeout); killing it",
+                    w.spec.number,
+                    w.pid,
+                    now.duration_since(w.last_beat)
+                );
+                w.phase = WorkerPhase::Draining;
+                w.timed_out = true;
+                self.spawner.signal(w.pid, Kill::Kill);
+            }
+        }
+        // A worker killed for its heartbeat is replaced at once; its exit is logged later.
+        if matches!(self.phase, Phase::Running | Phase::Reloading) {
+            self.fill()?;
+        }
+        Ok(())
+    }
+
+    fn next_timeout(&self, now: Instant) -> Duration {
+        let mut timeout = TICK;
+        for w in &self.workers {
+            if let Some(at) = w.kill_at {
+                timeout = timeout.min(at.saturating_duration_since(now));
+            }
+        }
+        timeout
+    }
+
+    /// Starts workers of the current generation until `workers` are booting or serving.
+    fn fill(&mut self) -> Result<(), SupervisorError> {
+        while self.active_count() < self.settings.workers.get() {
+            self.spawn_one()?;
+        }
+        Ok(())
+    }
+
+    /// TERMs the newest workers beyond `workers`.
+    fn trim(&mut self) {
+        while self.active_count() > self.settings.workers.get() {
+            let newest = self
+                .workers
+                .iter()
+                .filter(|w| self.is_active(w))
+                .max_by_key(|w| w.spec.number)
+                .map(|w| w.pid)
+                .expect("active_count() > 0");
+            self.stop_worker(newest, Kill::Term, "fewer workers");
+        }
+    }
+
+    /// Workers of the current generation that are not stopping and are not replacements
+    /// (a replacement takes its predecessor's place).
+    fn active_count(&self) -> usize {
+        self.workers.iter().filter(|w| self.is_active(w)).count()
+    }
+
+    fn is_active(&self, w: &Worker) -> bool {
+        w.spec.generation == self.generation && w.phase != WorkerPhase::Draining && w.replaces.is_none()
+    }
+
+    fn spawn_one(&mut self) -> Result<Pid, SupervisorError> {
+        let spec = WorkerSpec { number: self.next_number, generation: self.generation };
+        self.next_number += 1;
+        let pid = self.spawner.spawn(spec)?;
+        log_at!(Level::Info, "worker {} (pid {pid}) booting", spec.number);
+        self.workers.push(Worker {
+            pid,
+            spec,
+            phase: WorkerPhase::Booting,
+            last_beat: Instant::now(),
+            kill_at: None,
+            wants_retire: false,
+            replaces: None,
+            timed_out: false,
+        });
+        Ok(pid)
+    }
+
+    fn stop_worker(&mut self, pid: Pid, kill: Kill, why: &str) {
+        let timeout = match kill {
+            Kill::Quit => QUICK_TIMEOUT,
+            _ => self.settings.graceful_timeout,
+        };
+        let Some(w) = self.worker_mut(pid) else { return };
+        if w.phase == WorkerPhase::Draining && kill == Kill::Term {
+            return;
+        }
+        w.phase = WorkerPhase::Draining;
+        w.kill_at = Some(Instant::now() + timeout);
+        log_at!(Level::Info, "stopping worker {} (pid {pid}): {why}", w.spec.number);
+        self.spawner.signal(pid, kill);
+    }
+
+    fn stop_all(&mut self, kill: Kill, timeout: Duration) {
+        self.enter(Phase::Draining);
+        self.spawner.close_listeners();
+        let now = Instant::now();
+        for w in &mut self.workers {
+            w.phase = WorkerPhase::Draining;
+            let at = now + timeout;
+            w.kill_at = Some(w.kill_at.map_or(at, |old| old.min(at)));
+            self.spawner.signal(w.pid, kill);
+        }
+        if self.workers.is_empty() {
+            self.enter(Phase::Stopped);
+        }
+    }
+
+    fn worker_mut(&mut self, pid: Pid) -> Option<&mut Worker> {
+        self.workers.iter_mut().find(|w| w.pid == pid)
+    }
+}
+
+fn signal_name(sig: Sig) -> &'static str {
+    match sig {
+        Sig::Term => "TERM",
+        Sig::Int => "INT",
+        Sig::Quit => "QUIT",
+        Sig::Hup => "HUP",
+        Sig::Ttin => "TTIN",
+        Sig::Ttou => "TTOU",
+        Sig::Usr1 => "USR1",
+        Sig::Usr2 => "USR2",
+        Sig::Chld => "CHLD",
+    }
+}

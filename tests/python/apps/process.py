@@ -1,0 +1,44 @@
+"""An app for the process-model tests: each response names the worker that served it.
+
+Routes: `/pid` answers the worker's pid; `/slow?s=0.5` sleeps that long first; `/grow?mb=N`
+keeps N MiB alive in the worker (for `max_worker_memory`); `/version` answers the `VERSION`
+of the module named by the `PROCESS_APP_VERSION_MODULE` env var (reloaded code shows up there).
+Every response is `pid=<pid> <extra>`. Wrapped in `wsgiref.validate.validator`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+import warnings
+from urllib.parse import parse_qs
+from wsgiref.validate import WSGIWarning, validator
+
+# A validator warning is a PEP 3333 violation by the server: make it fail the request.
+warnings.simplefilter("error", WSGIWarning)
+
+_KEPT: list[bytes] = []
+
+
+def _app(environ, start_response):
+    query = parse_qs(environ["QUERY_STRING"])
+    path = environ["PATH_INFO"]
+    extra = ""
+    if path == "/slow":
+        seconds = float(query.get("s", ["0.5"])[0])
+        time.sleep(seconds)
+        extra = f"slept={seconds}"
+    elif path == "/grow":
+        megabytes = int(query.get("mb", ["1"])[0])
+        _KEPT.append(b"x" * (megabytes * 1024 * 1024))
+        extra = f"kept={sum(map(len, _KEPT)) // (1024 * 1024)}MiB"
+    elif path == "/version":
+        module = importlib.import_module(os.environ["PROCESS_APP_VERSION_MODULE"])
+        extra = f"version={module.VERSION}"
+    body = f"pid={os.getpid()} {extra}".strip().encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+app = validator(_app)

@@ -1,0 +1,261 @@
+//! The master's state machine driven by a fake `Spawn`: no fork, no signals, no sleeping.
+//! Each test scripts the events the OS would report and asserts the phase sequence and the
+//! order of what the master did (pingora's `server_phase_gracefulshutdown.rs` style).
+
+use std::collections::VecDeque;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use _ferrule::config::LogConfig;
+use _ferrule::log::Level;
+use _ferrule::supervisor::{
+    Event, ExitStatus, Kill, Outcome, Phase, Pid, Settings, Sig, Spawn, Supervisor, SupervisorError, WorkerSpec,
+};
+
+/// How a fake worker boots.
+#[derive(Clone, Copy)]
+enum Boot {
+    /// Says it serves at once.
+    Serves,
+    /// Exits with this code before serving.
+    Fails(i32),
+}
+
+/// Records what the master asks for in `journal` and answers like obedient processes:
+/// a spawned worker is ready at once, a signalled one exits at once.
+struct FakeSpawner {
+    boot: Boot,
+    next_pid: Pid,
+    /// Events the fake processes produce, delivered first.
+    pending: VecDeque<Event>,
+    /// Events the test injects, one per `wait` once `pending` is empty.
+    script: VecDeque<Event>,
+    journal: Vec<String>,
+    reload: Option<Settings>,
+    idle_waits: u32,
+}
+
+impl FakeSpawner {
+    fn new(script: impl IntoIterator<Item = Event>) -> FakeSpawner {
+        FakeSpawner {
+            boot: Boot::Serves,
+            next_pid: 101,
+            pending: VecDeque::new(),
+            script: script.into_iter().collect(),
+            journal: Vec::new(),
+            reload: None,
+            idle_waits: 0,
+        }
+    }
+}
+
+impl Spawn for FakeSpawner {
+    fn bind(&mut self) -> Result<(), SupervisorError> {
+        self.journal.push("bind".into());
+        Ok(())
+    }
+
+    fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        self.journal.push(format!("spawn {} gen {} = {pid}", spec.number, spec.generation));
+        match self.boot {
+            Boot::Serves => self.pending.push_back(Event::Ready(pid)),
+            Boot::Fails(code) => self.pending.push_back(Event::Exited(pid, ExitStatus::Code(code))),
+        }
+        Ok(pid)
+    }
+
+    fn signal(&mut self, pid: Pid, kill: Kill) {
+        self.journal.push(format!("{kill:?} {pid}"));
+        let status = match kill {
+            Kill::Term | Kill::Quit => ExitStatus::Code(0),
+            Kill::Kill => ExitStatus::Signal(9),
+            Kill::Usr1 => return,
+        };
+        self.pending.push_back(Event::Exited(pid, status));
+    }
+
+    fn wait(&mut self, _timeout: Duration) -> Vec<Event> {
+        if let Some(event) = self.pending.pop_front() {
+            if let Event::Ready(pid) = event {
+                self.journal.push(format!("ready {pid}"));
+            }
+            return vec![event];
+        }
+        if let Some(event) = self.script.pop_front() {
+            self.journal.push(format!("event {event:?}"));
+            return vec![event];
+        }
+        self.idle_waits += 1;
+        assert!(self.idle_waits < 100, "the master waits forever; journal: {:#?}", self.journal);
+        Vec::new()
+    }
+
+    fn close_listeners(&mut self) {
+        self.journal.push("close listeners".into());
+    }
+
+    fn reopen_logs(&mut self) {
+        self.journal.push("reopen logs".into());
+    }
+
+    fn reload(&mut self) -> Option<Settings> {
+        self.journal.push("reload settings".into());
+        self.reload
+    }
+
+    fn upgrade(&mut self) -> Result<Pid, SupervisorError> {
+        self.journal.push("upgrade".into());
+        Ok(999)
+    }
+}
+
+fn settings(workers: usize) -> Settings {
+    Settings {
+        workers: NonZeroUsize::new(workers).expect("tests use >= 1 worker"),
+        graceful_timeout: Duration::from_secs(30),
+        worker_timeout: Duration::from_secs(30),
+    }
+}
+
+fn run(workers: usize, spawner: FakeSpawner) -> (Outcome, Vec<Phase>, Vec<String>) {
+    // The master logs every step; the journal says the same, so keep test output short.
+    let quiet = LogConfig { level: Level::Critical, ..LogConfig::default() };
+    _ferrule::log::init(&quiet).expect("stderr needs no opening");
+    let mut master = Supervisor::new(settings(workers), spawner);
+    let outcome = master.run().expect("the fake never fails");
+    (outcome, master.phases().to_vec(), master.spawner().journal.clone())
+}
+
+fn position(journal: &[String], entry: &str) -> usize {
+    journal
+        .iter()
+        .position(|e| e == entry)
+        .unwrap_or_else(|| panic!("{entry:?} not in {journal:#?}"))
+}
+
+use Phase::{Binding, Draining, Reloading, Running, Spawning, Starting, Stopped};
+
+#[test]
+fn term_drains_every_worker_and_stops() {
+    let (outcome, phases, journal) = run(2, FakeSpawner::new([Event::Signal(Sig::Term)]));
+    assert_eq!(outcome, Outcome::Stopped);
+    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    assert_eq!(
+        journal,
+        [
+            "bind",
+            "spawn 1 gen 1 = 101",
+            "spawn 2 gen 1 = 102",
+            "ready 101",
+            "ready 102",
+            "event Signal(Term)",
+            "close listeners",
+            "Term 101",
+            "Term 102",
+        ]
+    );
+}
+
+#[test]
+fn int_and_quit_stop_workers_at_once() {
+    for sig in [Sig::Int, Sig::Quit] {
+        let (outcome, phases, journal) = run(1, FakeSpawner::new([Event::Signal(sig)]));
+        assert_eq!(outcome, Outcome::Stopped);
+        assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+        assert!(journal.contains(&"Quit 101".to_owned()), "{journal:#?}");
+    }
+}
+
+#[test]
+fn hup_starts_the_new_generation_before_stopping_the_old() {
+    let (outcome, phases, journal) = run(2, FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]));
+    assert_eq!(outcome, Outcome::Stopped);
+    assert_eq!(phases, [Starting, Binding, Spawning, Running, Reloading, Running, Draining, Stopped]);
+    let reload = position(&journal, "reload settings");
+    let last_new_ready = position(&journal, "ready 104");
+    assert!(reload < position(&journal, "spawn 3 gen 2 = 103"));
+    assert!(position(&journal, "ready 103") < position(&journal, "Term 101"));
+    assert!(last_new_ready < position(&journal, "Term 101"));
+    assert!(last_new_ready < position(&journal, "Term 102"));
+    // The listeners stay open through a reload; only the final stop closes them.
+    assert!(position(&journal, "close listeners") > position(&journal, "event Signal(Term)"));
+}
+
+#[test]
+fn hup_applies_the_reloaded_worker_count() {
+    let mut spawner = FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]);
+    spawner.reload = Some(settings(3));
+    let (_, _, journal) = run(1, spawner);
+    let spawned = journal.iter().filter(|e| e.starts_with("spawn") && e.contains("gen 2")).count();
+    assert_eq!(spawned, 3, "{journal:#?}");
+}
+
+#[test]
+fn ttin_adds_a_worker_and_ttou_stops_the_newest() {
+    let (_, phases, journal) = run(
+        2,
+        FakeSpawner::new([Event::Signal(Sig::Ttin), Event::Signal(Sig::Ttou), Event::Signal(Sig::Term)]),
+    );
+    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    assert!(position(&journal, "spawn 3 gen 1 = 103") < position(&journal, "event Signal(Ttou)"));
+    assert!(position(&journal, "event Signal(Ttou)") < position(&journal, "Term 103"));
+    assert!(position(&journal, "Term 103") < position(&journal, "event Signal(Term)"));
+}
+
+#[test]
+fn ttou_keeps_at_least_one_worker() {
+    let (_, _, journal) = run(1, FakeSpawner::new([Event::Signal(Sig::Ttou), Event::Signal(Sig::Term)]));
+    assert!(position(&journal, "Term 101") > position(&journal, "event Signal(Term)"));
+}
+
+#[test]
+fn usr1_reopens_logs_in_the_master_and_every_worker() {
+    let (_, _, journal) = run(2, FakeSpawner::new([Event::Signal(Sig::Usr1), Event::Signal(Sig::Term)]));
+    let usr1 = position(&journal, "event Signal(Usr1)");
+    assert_eq!(journal[usr1 + 1..usr1 + 4], ["reopen logs", "Usr1 101", "Usr1 102"]);
+}
+
+#[test]
+fn a_worker_that_dies_is_replaced() {
+    let (outcome, phases, journal) = run(
+        1,
+        FakeSpawner::new([Event::Exited(101, ExitStatus::Signal(9)), Event::Signal(Sig::Term)]),
+    );
+    assert_eq!(outcome, Outcome::Stopped);
+    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    assert!(position(&journal, "spawn 2 gen 1 = 102") > position(&journal, "event Exited(101, Signal(9))"));
+    assert!(journal.contains(&"Term 102".to_owned()));
+}
+
+#[test]
+fn a_worker_that_cannot_import_the_app_stops_the_master_with_app_load_error() {
+    let mut spawner = FakeSpawner::new([]);
+    spawner.boot = Boot::Fails(4);
+    let (outcome, phases, journal) = run(2, spawner);
+    assert_eq!(outcome, Outcome::BootFailed { code: 4 });
+    assert_eq!(phases, [Starting, Binding, Spawning, Draining, Stopped]);
+    // No respawn loop: the two first workers, and nothing after the failure.
+    assert_eq!(journal.iter().filter(|e| e.starts_with("spawn")).count(), 2, "{journal:#?}");
+}
+
+#[test]
+fn any_other_boot_failure_is_worker_boot_error() {
+    let mut spawner = FakeSpawner::new([]);
+    spawner.boot = Boot::Fails(1);
+    let (outcome, _, _) = run(1, spawner);
+    assert_eq!(outcome, Outcome::BootFailed { code: 3 });
+}
+
+#[test]
+fn a_retiring_worker_is_stopped_only_once_its_replacement_serves() {
+    let (_, phases, journal) =
+        run(2, FakeSpawner::new([Event::Retire(101), Event::Retire(102), Event::Signal(Sig::Term)]));
+    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    // One at a time: 103 replaces 101; 102's replacement (104) starts after 101 is gone.
+    assert!(position(&journal, "spawn 3 gen 1 = 103") < position(&journal, "ready 103"));
+    assert!(position(&journal, "ready 103") < position(&journal, "Term 101"));
+    assert!(position(&journal, "Term 101") < position(&journal, "spawn 4 gen 1 = 104"));
+    assert!(position(&journal, "ready 104") < position(&journal, "Term 102"));
+}
