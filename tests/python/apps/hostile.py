@@ -13,6 +13,10 @@ Routes (anything else is `echo`):
   `/body`, then sends `read N\\n`.
 - `/slow-read?size=S&delay=D`: reads the body S bytes at a time, sleeping D seconds between
   reads, and answers the byte count. Holds at most S bytes of body at a time.
+
+Faulty routes (not wrapped: the validator would stop most of them before the server saw
+them); each fault carries `?token=T` into its message so a test finds its own log record:
+- `/fault?kind=K&token=T`: `FAULTS[K]`, an app that breaks in one way.
 """
 
 from __future__ import annotations
@@ -82,14 +86,106 @@ def slow_read(environ, start_response):
     return [b"read %d" % n]
 
 
+class _Body:
+    """An iterable of `chunks` whose `close` is `close` (a callable, or anything else)."""
+
+    def __init__(self, chunks, close=None):
+        self._chunks = iter(chunks)
+        if close is not None:
+            self.close = close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._chunks)
+
+
+class _EvilStr(Exception):
+    """An exception whose message cannot be formatted."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("str() of this exception fails too")
+
+
+class _LyingBytes(bytes):
+    def __len__(self) -> int:
+        return 10 ** 9
+
+
+class _EvilList(list):
+    def __len__(self) -> int:
+        raise RuntimeError("len() of this list fails")
+
+
+def _raise(exc: BaseException):
+    raise exc
+
+
+def _ignores_generator_exit(token: str):
+    i = 0
+    while True:
+        try:
+            yield b"%08d\n" % i * 512
+            time.sleep(0.005)
+            i += 1
+        except GeneratorExit:
+            # Wrong on purpose: yielding after close() makes close() raise RuntimeError.
+            yield f"zz-yield-after-close-{token}".encode()
+
+
+def _base_exception(kind: str, token: str) -> BaseException:
+    return {"SystemExit": SystemExit, "KeyboardInterrupt": KeyboardInterrupt,
+            "GeneratorExit": GeneratorExit}[kind](f"zz-{kind}-{token}")
+
+
+def fault(environ, start_response):
+    q = _query(environ)
+    kind, token = q["kind"], q.get("token", "")
+    message = f"zz-{kind}-{token}"
+    if kind.startswith("base-"):
+        raise _base_exception(kind[len("base-"):], token)
+    if kind == "evil-str":
+        raise _EvilStr()
+    start_response("200 OK", TEXT)
+    if kind == "close-raises":
+        return _Body([b"complete body"], close=lambda: _raise(RuntimeError(message)))
+    if kind == "list-close-raises":
+        class ListWithClose(list):
+            def close(self) -> None:
+                raise RuntimeError(message)
+        return ListWithClose([b"complete body"])
+    if kind == "close-not-callable":
+        return _Body([b"complete body"], close=42)
+    if kind == "iter-raises":
+        class IterRaises:
+            def __iter__(self):
+                raise RuntimeError(message)
+        return IterRaises()
+    if kind == "interrupt-in-iterable":
+        def interrupted():
+            yield b"first chunk\n"
+            raise KeyboardInterrupt(message)
+        return interrupted()
+    if kind == "lying-bytes":
+        return [_LyingBytes(b"twelve bytes")]
+    if kind == "evil-list":
+        return _EvilList([b"evil list body"])
+    if kind == "ignores-generator-exit":
+        return _ignores_generator_exit(token)
+    raise AssertionError(f"no fault {kind}")
+
+
 ROUTES = {
     "/echo": echo,
     "/pid": pid,
     "/body": body,
     "/stream-then-read": stream_then_read,
     "/slow-read": slow_read,
+    "/fault": fault,
 }
-_WRAPPED = {path: validator(route) for path, route in ROUTES.items()}
+UNVALIDATED = {fault}
+_WRAPPED = {path: (route if route in UNVALIDATED else validator(route)) for path, route in ROUTES.items()}
 _ECHO = validator(echo)
 
 

@@ -155,7 +155,7 @@ def test_a_50_mb_chunked_upload_read_slowly_does_not_grow_the_worker_by_its_size
     block = b"%x\r\n" % 65536 + b"u" * 65536 + b"\r\n"
     blocks, tail = divmod(UPLOAD, 65536)
     conn = Conn(server.address, timeout=30)
-    failure: list[BaseException] = []
+    failure: list[OSError] = []
 
     def upload() -> None:
         try:
@@ -166,7 +166,7 @@ def test_a_50_mb_chunked_upload_read_slowly_does_not_grow_the_worker_by_its_size
             for _ in range(blocks):
                 conn.send(block)
             conn.send(b"%x\r\n" % tail + b"u" * tail + b"\r\n0\r\n\r\n")
-        except BaseException as exc:  # reported by the main thread
+        except OSError as exc:  # reported by the main thread
             failure.append(exc)
 
     sender = threading.Thread(target=upload)
