@@ -1,9 +1,12 @@
 //! Property tests for `http::parse` and `http::body`: any request we serialise, split at
 //! arbitrary points, parses back to the same head and body, and the decoder never consumes
-//! a byte past the end of the body (a pipelined request behind it stays intact).
+//! a byte past the end of the body (a pipelined request behind it stays intact). Requests
+//! damaged by a few hostile bytes get the same answer however they are split, whether every
+//! read is parsed or only those `HeadProgress` lets through (as `conn` does).
 
 use _ferrule::http::body::{BodyDecoder, Decoded};
-use _ferrule::http::{parse, BodyFraming, Limits, RequestHead, Version};
+use _ferrule::http::parse::HeadProgress;
+use _ferrule::http::{parse, BodyFraming, HttpError, Limits, RequestHead, Version};
 use bytes::BytesMut;
 use proptest::prelude::*;
 
@@ -261,7 +264,8 @@ struct Fed {
     after: Vec<u8>,
 }
 
-/// Feeds `bytes` in pieces cut at `cuts`, parsing one head and decoding its body.
+/// Feeds `bytes` in pieces cut at `cuts`, parsing one head (behind the `HeadProgress` gate,
+/// as `conn` does) and decoding its body.
 fn feed(bytes: &[u8], cuts: &[usize]) -> Fed {
     let limits = Limits::default();
     let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
@@ -274,10 +278,18 @@ fn feed(bytes: &[u8], cuts: &[usize]) -> Fed {
         piece
     });
     let mut buf = BytesMut::new();
+    let mut progress = HeadProgress::default();
     let head = loop {
+        if buf.is_empty() || !progress.needs_rescan(&buf, &limits) {
+            buf.extend_from_slice(pieces.next().expect("the head completes"));
+            continue;
+        }
         match parse::request_head(&mut buf, &limits).expect("a generated head is valid") {
             Some(head) => break head,
-            None => buf.extend_from_slice(pieces.next().expect("the head completes")),
+            None => {
+                progress.on_incomplete(&buf);
+                buf.extend_from_slice(pieces.next().expect("the head completes"));
+            }
         }
     };
     let mut decoder = BodyDecoder::new(head.framing, &limits);
@@ -294,8 +306,74 @@ fn feed(bytes: &[u8], cuts: &[usize]) -> Fed {
     Fed { head, body, after }
 }
 
+/// A generated request with a few bytes replaced or inserted: bytes that end lines, separate
+/// fields, or are refused somewhere in a head.
+fn damaged_request() -> impl Strategy<Value = Vec<u8>> {
+    let hostile = prop::sample::select(vec![b'\r', b'\n', b' ', b'\t', b':', b',', b';', 0, 0x7f, 0x85, b'a']);
+    (request(), proptest::collection::vec((0usize..4000, hostile), 0..6)).prop_map(|(generated, edits)| {
+        let mut wire = generated.wire();
+        for (at, byte) in edits {
+            let i = at % (wire.len() + 1);
+            if at % 2 == 0 && i < wire.len() {
+                wire[i] = byte;
+            } else {
+                wire.insert(i, byte);
+            }
+        }
+        wire
+    })
+}
+
+/// Limits small enough for generated requests to cross them.
+fn small_limits() -> Limits {
+    Limits {
+        max_request_line_bytes: 40,
+        max_header_count: 4,
+        max_header_bytes: 30,
+        max_head_bytes: 160,
+        max_body_bytes: 64,
+    }
+}
+
+/// Feeds `bytes` cut at `cuts` to `request_head` (only when `HeadProgress` asks, if `gated`);
+/// the first answer other than "need more".
+fn head_in_pieces(bytes: &[u8], limits: &Limits, cuts: &[usize], gated: bool) -> Result<Option<RequestHead>, HttpError> {
+    let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
+    bounds.sort_unstable();
+    bounds.push(bytes.len());
+    let mut buf = BytesMut::new();
+    let mut progress = HeadProgress::default();
+    let mut start = 0;
+    for end in bounds {
+        buf.extend_from_slice(&bytes[start..end]);
+        start = end;
+        if buf.is_empty() || (gated && !progress.needs_rescan(&buf, limits)) {
+            continue;
+        }
+        match parse::request_head(&mut buf, limits) {
+            Ok(None) => progress.on_incomplete(&buf),
+            answer => return answer,
+        }
+    }
+    Ok(None)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_damaged_head_gets_the_same_answer_in_any_split_with_or_without_the_rescan_gate(
+        bytes in damaged_request(),
+        cuts in proptest::collection::vec(0usize..4000, 0..16),
+        small in any::<bool>(),
+    ) {
+        let limits = if small { small_limits() } else { Limits::default() };
+        let whole = parse::request_head(&mut BytesMut::from(&bytes[..]), &limits);
+        prop_assert_eq!(&head_in_pieces(&bytes, &limits, &cuts, false), &whole);
+        prop_assert_eq!(&head_in_pieces(&bytes, &limits, &cuts, true), &whole);
+        let every_byte: Vec<usize> = (1..bytes.len()).collect();
+        prop_assert_eq!(&head_in_pieces(&bytes, &limits, &every_byte, true), &whole);
+    }
 
     #[test]
     fn any_serialised_request_parses_back_in_any_split(
