@@ -55,8 +55,8 @@ enum State {
     },
     /// A `Content-Length` over `max_body_bytes`: every call answers `BodyTooLarge`.
     TooLarge,
-    /// Expecting `chunk-size [ chunk-ext ] CRLF`.
-    ChunkSize,
+    /// Expecting `chunk-size [ chunk-ext ] CRLF`; `line` is how far its bytes were scanned.
+    ChunkSize { line: LineScan },
     /// Inside a chunk's data.
     ChunkData {
         remaining: u64,
@@ -79,7 +79,7 @@ impl BodyDecoder {
             BodyFraming::Empty => State::Done,
             BodyFraming::Length(n) if max_body_bytes != 0 && n > max_body_bytes => State::TooLarge,
             BodyFraming::Length(n) => State::Length { remaining: n },
-            BodyFraming::Chunked => State::ChunkSize,
+            BodyFraming::Chunked => State::ChunkSize { line: LineScan::default() },
         };
         BodyDecoder {
             state,
@@ -119,8 +119,9 @@ impl BodyDecoder {
                         None => Decoded::NeedMore,
                     });
                 }
-                State::ChunkSize => {
-                    let Some((size, line_len)) = chunk_size_line(buf)? else {
+                State::ChunkSize { mut line } => {
+                    let Some((size, line_len)) = chunk_size_line(buf, &mut line)? else {
+                        self.state = State::ChunkSize { line };
                         return Ok(Decoded::NeedMore);
                     };
                     self.announce(size)?;
@@ -150,7 +151,7 @@ impl BodyDecoder {
                     [] | [b'\r'] => return Ok(Decoded::NeedMore),
                     [b'\r', b'\n', ..] => {
                         buf.advance(2);
-                        self.state = State::ChunkSize;
+                        self.state = State::ChunkSize { line: LineScan::default() };
                     }
                     [b'\n', ..] | [b'\r', _, ..] => return Err(HttpError::BareLineEnding),
                     [_, ..] => return Err(HttpError::MissingChunkTerminator),
@@ -222,8 +223,9 @@ fn take(buf: &mut BytesMut, limit: u64) -> Option<Bytes> {
 }
 
 /// Where `chunk_size_line` is inside `chunk-size [ chunk-ext ] CRLF`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum LineState {
+    #[default]
     Size,
     /// Whitespace after the size; only `;` may follow (BWS before a chunk-ext).
     AfterSize,
@@ -239,8 +241,21 @@ enum LineState {
     Cr,
 }
 
+/// How much of an unfinished chunk size line `chunk_size_line` has scanned, kept in the
+/// decoder between reads so that a line trickled in one byte per read is scanned once
+/// (without it, every read rescanned the line: O(n²) up to `MAX_CHUNK_LINE_BYTES`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct LineScan {
+    /// Bytes of the line scanned so far (the buffer keeps them until the line ends).
+    scanned: usize,
+    state: LineState,
+    size: u64,
+    digits: usize,
+}
+
 /// Parses a chunk size line at the front of `bytes`: `Ok(Some((size, line_len)))` with the
-/// CRLF counted in `line_len`, or `Ok(None)` until the line is complete.
+/// CRLF counted in `line_len`, or `Ok(None)` until the line is complete. Scanning resumes
+/// where `scan` says the last call stopped, and `scan` records where this one stopped.
 ///
 /// RFC 9112 §7.1 and §7.1.1, byte by byte, so the first bad byte decides the error
 /// however the line was split across reads:
@@ -253,12 +268,10 @@ enum LineState {
 /// A CR or LF inside a quoted string is an invalid extension byte; elsewhere a CR not
 /// followed by LF, or an LF without CR, is a bare line ending. Extensions are validated and
 /// discarded.
-fn chunk_size_line(bytes: &[u8]) -> Result<Option<(u64, usize)>, HttpError> {
+fn chunk_size_line(bytes: &[u8], scan: &mut LineScan) -> Result<Option<(u64, usize)>, HttpError> {
     use LineState as S;
-    let mut size: u64 = 0;
-    let mut digits = 0;
-    let mut state = S::Size;
-    for (i, &b) in bytes.iter().enumerate() {
+    let LineScan { scanned, mut state, mut size, mut digits } = *scan;
+    for (i, &b) in bytes.iter().enumerate().skip(scanned) {
         if i >= MAX_CHUNK_LINE_BYTES && !matches!(state, S::Cr) && b != b'\r' {
             return Err(HttpError::InvalidChunkExtension);
         }
@@ -305,6 +318,7 @@ fn chunk_size_line(bytes: &[u8]) -> Result<Option<(u64, usize)>, HttpError> {
             (_, _) => return Err(HttpError::InvalidChunkExtension),
         };
     }
+    *scan = LineScan { scanned: bytes.len(), state, size, digits };
     Ok(None)
 }
 

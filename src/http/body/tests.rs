@@ -455,3 +455,26 @@ fn reports_incomplete_body_on_eof_only_before_the_end() {
         Ok(())
     );
 }
+
+#[test]
+fn scans_each_byte_of_a_trickled_chunk_size_line_once() {
+    // A 4 000-byte chunk size line, one byte per read: every decode resumes where the last
+    // one stopped instead of rescanning the line from its start.
+    let mut line = b"5;name=".to_vec();
+    line.extend(std::iter::repeat_n(b'v', 4000 - line.len()));
+    line.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+    let mut decoder = BodyDecoder::new(BodyFraming::Chunked, &Limits::default());
+    let mut buf = BytesMut::new();
+    for &b in &line[..4000] {
+        buf.extend_from_slice(&[b]);
+        assert_eq!(decoder.decode(&mut buf), Ok(Decoded::NeedMore));
+        let State::ChunkSize { line: scan } = decoder.state else {
+            panic!("still in the size line: {:?}", decoder.state);
+        };
+        assert_eq!(scan.scanned, buf.len());
+    }
+    assert_eq!(
+        feed(BodyFraming::Chunked, &Limits::default(), &line, 1),
+        feed(BodyFraming::Chunked, &Limits::default(), &line, 0)
+    );
+}
