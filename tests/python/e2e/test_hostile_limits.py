@@ -14,6 +14,7 @@ the response has not started, else the connection is closed.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import time
@@ -337,10 +338,15 @@ def somaxconn() -> int:
         return int(f.read())
 
 
+needs_ss = pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read the backlog")
+
+
+@needs_ss
 def test_backlog_default_2048(server):
     assert listen_backlog(server.port) == min(2048, somaxconn())
 
 
+@needs_ss
 def test_backlog_setting_reaches_listen(ferrule_server):
     running = ferrule_server("--backlog", "16", "apps.hostile:app")
     assert listen_backlog(running.port) == 16
