@@ -22,7 +22,10 @@ struct Fake<F>(Arc<F>);
 
 impl<F: Fn(Job) + Send + Sync + 'static> Handler for Fake<F> {
     fn dispatch(&self, job: Job) -> Result<(), Job> {
-        assert!(job.head.path() != b"/panic-in-dispatch", "fake handler panics in dispatch");
+        assert!(
+            job.head.path() != b"/panic-in-dispatch",
+            "fake handler panics in dispatch"
+        );
         let f = Arc::clone(&self.0);
         thread::spawn(move || f(job));
         Ok(())
@@ -38,7 +41,8 @@ struct Running {
 impl Running {
     fn connect(&self) -> TcpStream {
         let s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         s
     }
 
@@ -46,7 +50,11 @@ impl Running {
     /// closed (the request asks it to).
     fn exchange(&self, path: &str) -> String {
         let mut s = self.connect();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
         let mut out = Vec::new();
         // A reset after a cut response is as good as EOF here.
         let _ = s.read_to_end(&mut out);
@@ -55,7 +63,10 @@ impl Running {
 
     fn assert_serves(&self) {
         let out = self.exchange("/ok");
-        assert!(out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n/ok"), "{out}");
+        assert!(
+            out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n/ok"),
+            "{out}"
+        );
     }
 }
 
@@ -72,13 +83,25 @@ impl Drop for Running {
 }
 
 fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Running {
-    let l = listener::bind(&BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 }, 128).expect("bind");
-    let Listener::Tcp(std_l) = &l else { panic!("bound a TCP listener") };
+    let l = listener::bind(
+        &BindSpec::Tcp {
+            host: "127.0.0.1".into(),
+            port: 0,
+        },
+        128,
+    )
+    .expect("bind");
+    let Listener::Tcp(std_l) = &l else {
+        panic!("bound a TCP listener")
+    };
     let addr = std_l.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handler = Arc::new(Fake(Arc::new(respond)));
     let thread = thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async move {
             server::run(vec![l], handler, &config, async {
                 // Dropped sender: stop too.
@@ -88,14 +111,20 @@ fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Runn
             .expect("server");
         });
     });
-    Running { addr, stop: Some(tx), thread: Some(thread) }
+    Running {
+        addr,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
 }
 
 fn head(content_length: Option<u64>) -> ResponseHead {
     ResponseHead {
         status: 200,
         status_line: Bytes::from_static(b"200 OK"),
-        header_block: content_length.map_or_else(Vec::new, |n| format!("Content-Length: {n}\r\n").into_bytes()),
+        header_block: content_length.map_or_else(Vec::new, |n| {
+            format!("Content-Length: {n}\r\n").into_bytes()
+        }),
         content_length,
         add_content_length: false,
         has_date: false,
@@ -114,7 +143,14 @@ fn faulty(job: Job) {
     match path.as_str() {
         "/panic-before-head" => panic!("fake app panics before its head"),
         "/panic-after-head" => {
-            send(&job, ResponseEvent::Start { head: head(None), body: Bytes::from_static(b"part"), end: false });
+            send(
+                &job,
+                ResponseEvent::Start {
+                    head: head(None),
+                    body: Bytes::from_static(b"part"),
+                    end: false,
+                },
+            );
             panic!("fake app panics after its head");
         }
         "/panic-while-reading" => {
@@ -127,13 +163,27 @@ fn faulty(job: Job) {
             drop(job);
         }
         "/drop-after-head" => {
-            send(&job, ResponseEvent::Start { head: head(Some(100)), body: Bytes::from_static(b"part"), end: false });
+            send(
+                &job,
+                ResponseEvent::Start {
+                    head: head(Some(100)),
+                    body: Bytes::from_static(b"part"),
+                    end: false,
+                },
+            );
             drop(job);
         }
         _ => {
             let body = Bytes::from(path.into_bytes());
             let h = head(Some(body.len() as u64));
-            send(&job, ResponseEvent::Start { head: h, body, end: true });
+            send(
+                &job,
+                ResponseEvent::Start {
+                    head: h,
+                    body,
+                    end: true,
+                },
+            );
         }
     }
 }
@@ -145,9 +195,16 @@ fn config() -> Config {
 #[test]
 fn a_job_that_panics_before_its_head_costs_its_request_a_500() {
     let server = start(config(), faulty);
-    for path in ["/panic-before-head", "/panic-while-reading", "/drop-while-reading"] {
+    for path in [
+        "/panic-before-head",
+        "/panic-while-reading",
+        "/drop-while-reading",
+    ] {
         let out = server.exchange(path);
-        assert!(out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{path}: {out}");
+        assert!(
+            out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{path}: {out}"
+        );
         assert!(out.contains("\r\nConnection: close\r\n"), "{path}: {out}");
         server.assert_serves();
     }
@@ -161,7 +218,10 @@ fn a_job_that_fails_after_its_head_cuts_only_its_connection() {
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {out}");
         // The body is cut short: no last chunk, or fewer bytes than the declared 100.
         assert!(!out.ends_with("0\r\n\r\n"), "{path}: {out}");
-        assert!(out.len() < out.find("\r\n\r\n").expect("a head") + 4 + 100, "{path}: {out}");
+        assert!(
+            out.len() < out.find("\r\n\r\n").expect("a head") + 4 + 100,
+            "{path}: {out}"
+        );
         server.assert_serves();
     }
 }
@@ -196,16 +256,27 @@ fn panicking_jobs_give_back_their_request_permits() {
 fn a_panic_on_one_connection_does_not_disturb_another_in_flight() {
     let server = start(config(), faulty);
     let mut steady = server.connect();
-    steady.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    steady
+        .write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     let mut buf = [0u8; 1024];
     let n = steady.read(&mut buf).expect("read");
     assert!(String::from_utf8_lossy(&buf[..n]).ends_with("/first"));
-    for path in ["/panic-before-head", "/panic-after-head", "/panic-in-dispatch"] {
+    for path in [
+        "/panic-before-head",
+        "/panic-after-head",
+        "/panic-in-dispatch",
+    ] {
         let _ = server.exchange(path);
     }
-    steady.write_all(b"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    steady
+        .write_all(b"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
     let mut rest = Vec::new();
     steady.read_to_end(&mut rest).expect("read");
     let rest = String::from_utf8_lossy(&rest);
-    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n") && rest.ends_with("/second"), "{rest}");
+    assert!(
+        rest.starts_with("HTTP/1.1 200 OK\r\n") && rest.ends_with("/second"),
+        "{rest}"
+    );
 }

@@ -420,7 +420,10 @@ fn invalid_requests_fail_with_the_same_error_in_every_chunking() {
 fn replay_sees_a_split_head_as_need_more() {
     let bytes = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     let whole = replay(bytes, &Limits::default(), &[], false);
-    assert_eq!(whole, replay(bytes, &Limits::default(), &[5, 17, 26], false));
+    assert_eq!(
+        whole,
+        replay(bytes, &Limits::default(), &[5, 17, 26], false)
+    );
     assert_eq!(whole, replay(bytes, &Limits::default(), &[5, 17, 26], true));
     assert_eq!(
         replay(&bytes[..20], &Limits::default(), &[], false).end,

@@ -284,13 +284,13 @@ fn feed(bytes: &[u8], cuts: &[usize]) -> Fed {
             buf.extend_from_slice(pieces.next().expect("the head completes"));
             continue;
         }
-        match parse::request_head(&mut buf, &limits).expect("a generated head is valid") {
-            Some(head) => break head,
-            None => {
-                progress.on_incomplete(&buf);
-                buf.extend_from_slice(pieces.next().expect("the head completes"));
-            }
+        if let Some(head) =
+            parse::request_head(&mut buf, &limits).expect("a generated head is valid")
+        {
+            break head;
         }
+        progress.on_incomplete(&buf);
+        buf.extend_from_slice(pieces.next().expect("the head completes"));
     };
     let mut decoder = BodyDecoder::new(head.framing, &limits);
     let mut body = Vec::new();
@@ -309,19 +309,25 @@ fn feed(bytes: &[u8], cuts: &[usize]) -> Fed {
 /// A generated request with a few bytes replaced or inserted: bytes that end lines, separate
 /// fields, or are refused somewhere in a head.
 fn damaged_request() -> impl Strategy<Value = Vec<u8>> {
-    let hostile = prop::sample::select(vec![b'\r', b'\n', b' ', b'\t', b':', b',', b';', 0, 0x7f, 0x85, b'a']);
-    (request(), proptest::collection::vec((0usize..4000, hostile), 0..6)).prop_map(|(generated, edits)| {
-        let mut wire = generated.wire();
-        for (at, byte) in edits {
-            let i = at % (wire.len() + 1);
-            if at % 2 == 0 && i < wire.len() {
-                wire[i] = byte;
-            } else {
-                wire.insert(i, byte);
+    let hostile = prop::sample::select(vec![
+        b'\r', b'\n', b' ', b'\t', b':', b',', b';', 0, 0x7f, 0x85, b'a',
+    ]);
+    (
+        request(),
+        proptest::collection::vec((0usize..4000, hostile), 0..6),
+    )
+        .prop_map(|(generated, edits)| {
+            let mut wire = generated.wire();
+            for (at, byte) in edits {
+                let i = at % (wire.len() + 1);
+                if at % 2 == 0 && i < wire.len() {
+                    wire[i] = byte;
+                } else {
+                    wire.insert(i, byte);
+                }
             }
-        }
-        wire
-    })
+            wire
+        })
 }
 
 /// Limits small enough for generated requests to cross them.
@@ -337,7 +343,12 @@ fn small_limits() -> Limits {
 
 /// Feeds `bytes` cut at `cuts` to `request_head` (only when `HeadProgress` asks, if `gated`);
 /// the first answer other than "need more".
-fn head_in_pieces(bytes: &[u8], limits: &Limits, cuts: &[usize], gated: bool) -> Result<Option<RequestHead>, HttpError> {
+fn head_in_pieces(
+    bytes: &[u8],
+    limits: &Limits,
+    cuts: &[usize],
+    gated: bool,
+) -> Result<Option<RequestHead>, HttpError> {
     let mut bounds: Vec<usize> = cuts.iter().map(|&c| c.min(bytes.len())).collect();
     bounds.sort_unstable();
     bounds.push(bytes.len());

@@ -763,21 +763,48 @@ fn skips_only_rescans_that_cannot_change_the_answer() {
     let long_line = format!("GET /{} HTTP/1.1", "a".repeat(20));
     let cases: Vec<(Vec<u8>, &Limits)> = vec![
         (head("GET / HTTP/1.1", &["Host: h"]), &small),
-        (b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(), &small),
+        (
+            b"\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n".to_vec(),
+            &small,
+        ),
         (b"\r\rGET / HTTP/1.1\r\n".to_vec(), &small),
         (b"GET / HTTP/1.1\rX".to_vec(), &small),
-        (b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n".to_vec(), &small),
+        (
+            b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n".to_vec(),
+            &small,
+        ),
         (b"GET / HTTP/1.1\r\nHost: h\nX".to_vec(), &small),
         (head(&long_line, &["Host: h"]), &small),
         (head("GET / HTTP/1.1", &["Host: h", "X: 123456789"]), &small),
-        (head("GET / HTTP/1.1", &["Host: h", "X: 1234567890"]), &small),
-        (head("GET / HTTP/1.1", &["Host: h", "A: 1", "B: 2", "C: 3"]), &small),
-        (head("GET / HTTP/1.1", &["Host: h", "A: 12345", "B: 12345", "C: 1234"]), &small),
-        (head("GET / HTTP/1.1", &["Host: h", "A: 123456", "B: 123456", "C: 12345"]), &small),
+        (
+            head("GET / HTTP/1.1", &["Host: h", "X: 1234567890"]),
+            &small,
+        ),
+        (
+            head("GET / HTTP/1.1", &["Host: h", "A: 1", "B: 2", "C: 3"]),
+            &small,
+        ),
+        (
+            head(
+                "GET / HTTP/1.1",
+                &["Host: h", "A: 12345", "B: 12345", "C: 1234"],
+            ),
+            &small,
+        ),
+        (
+            head(
+                "GET / HTTP/1.1",
+                &["Host: h", "A: 123456", "B: 123456", "C: 12345"],
+            ),
+            &small,
+        ),
         (head("GET / HTTP/1.1", &["Host: h", " folded"]), &small),
         (head("get / HTTP/1.1", &["Host: h"]), &small),
         (head("GET / HTTP/1.1", &["Host: a", "Host: b"]), &small),
-        (head("GET / HTTP/1.1", &["Host: h", "X-Long-Name-Over-Limit"]), &small),
+        (
+            head("GET / HTTP/1.1", &["Host: h", "X-Long-Name-Over-Limit"]),
+            &small,
+        ),
     ];
     for (bytes, limits) in cases {
         let every = feed_byte_by_byte(&bytes, limits, false);
@@ -797,7 +824,11 @@ fn scans_a_60_kib_head_fed_byte_by_byte_once_per_line_ending() {
     let filler = format!("X-Pad: {}", "p".repeat(5500));
     fields.push(&filler);
     let bytes = head("GET / HTTP/1.1", &fields);
-    assert!(bytes.len() > 60 * 1024 && bytes.len() < 64 * 1024, "{}", bytes.len());
+    assert!(
+        bytes.len() > 60 * 1024 && bytes.len() < 64 * 1024,
+        "{}",
+        bytes.len()
+    );
     let started = std::time::Instant::now();
     let (answer, calls) = feed_byte_by_byte(&bytes, &Limits::default(), true);
     let elapsed = started.elapsed();
