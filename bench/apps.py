@@ -5,12 +5,17 @@ takes. A server is pointed at `apps:<attr>` (with `bench/` on its Python path), 
 `run.py` checks one response against `expect_*` before it measures anything, so a server
 that answers wrongly is reported as failed instead of being timed.
 
-To add a workload (e.g. `json`): write the app here, add a `Workload` to `WORKLOADS`.
-Keep apps free of imports that only some servers have; stdlib only.
+To add a workload: write the app here, add a `Workload` to `WORKLOADS`.
+The plain apps use the stdlib only; `flask_app` and `django_app` import Flask and Django
+lazily (only a server pointed at them imports them).
 """
 
 from __future__ import annotations
 
+import json as _json
+import os
+import tempfile
+import time
 from dataclasses import dataclass, field
 
 HELLO_BODY = b"Hello, world!"
@@ -26,6 +31,234 @@ def hello(environ, start_response):
     return [HELLO_BODY]
 
 
+JSON_DOC = {"message": "Hello, world!", "id": 42, "tags": ["a", "b", "c"],
+            "ok": True, "score": 3.25}
+
+
+def json_app(environ, start_response):
+    """A small `json.dumps` per request (the TechEmpower-style JSON test)."""
+    body = _json.dumps(JSON_DOC).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+JSON_BODY = _json.dumps(JSON_DOC).encode()
+
+BIG_CHUNK = b"x" * (64 * 1024)
+BIG_CHUNKS = 16                      # 16 x 64 KiB = 1 MiB
+
+
+def big(environ, start_response):
+    """1 MiB as 16 iterated 64 KiB chunks, Content-Length known."""
+    start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(len(BIG_CHUNK) * BIG_CHUNKS))])
+    return [BIG_CHUNK] * BIG_CHUNKS
+
+
+def _read_all(environ, piece: int) -> int:
+    """Reads the request body in `piece`-byte reads; returns how many bytes there were."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    inp = environ["wsgi.input"]
+    total = 0
+    while total < length:
+        chunk = inp.read(min(piece, length - total))
+        if not chunk:
+            break
+        total += len(chunk)
+    return total
+
+
+def echo(environ, start_response):
+    """POST of 64 KiB, read whole (one read), its length returned as text."""
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    data = environ["wsgi.input"].read(length) if length else b""
+    body = str(len(data)).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def upload(environ, start_response):
+    """A big streamed upload read in 64 KiB pieces; the byte count returned as text."""
+    body = str(_read_all(environ, 64 * 1024)).encode()
+    start_response("200 OK", [("Content-Type", "text/plain"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+
+
+FILE_SIZE = 10 * 1024 * 1024
+FILE_PATH = os.path.join(tempfile.gettempdir(), f"ferrule-bench-{FILE_SIZE}.bin")
+
+
+def ensure_file() -> str:
+    """The 10 MiB file `file` serves (made once, atomically, so workers can race)."""
+    if not (os.path.exists(FILE_PATH) and os.path.getsize(FILE_PATH) == FILE_SIZE):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(FILE_PATH))
+        with os.fdopen(fd, "wb") as f:
+            block = bytes(range(256)) * 4096          # 1 MiB
+            for _ in range(FILE_SIZE // len(block)):
+                f.write(block)
+        os.replace(tmp, FILE_PATH)
+    return FILE_PATH
+
+
+def file_app(environ, start_response):
+    """10 MiB from disk (page cache) through wsgi.file_wrapper (sendfile where supported)."""
+    f = open(ensure_file(), "rb")
+    start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(FILE_SIZE))])
+    wrapper = environ.get("wsgi.file_wrapper")
+    if wrapper is not None:
+        return wrapper(f, 64 * 1024)
+    return iter(lambda: f.read(64 * 1024), b"")   # no file_wrapper: plain iteration
+
+
+def sleep_app(environ, start_response):
+    """10 ms of time.sleep (the GIL released), like a wait on a database."""
+    time.sleep(0.010)
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+# --- frameworks: a small real view each: routing, a JSON request body, a template -----
+
+ITEM_REQUEST = {"name": "widget", "qty": 3, "tags": ["red", "small", "sale"]}
+ITEM_REQUEST_BODY = _json.dumps(ITEM_REQUEST).encode()
+ITEM_PATH = "/shop/items/42"
+ITEM_TEMPLATE = """<!doctype html>
+<html><head><title>Item {{ item_id }}</title></head>
+<body><h1>{{ item.name }} (#{{ item_id }})</h1>
+<p>Quantity: {{ item.qty }}, total {{ total }}</p>
+<ul>{% for t in item.tags %}<li>{{ t }}</li>{% endfor %}</ul>
+</body></html>"""
+
+
+def _expected_item_html() -> bytes:
+    tags = "".join(f"<li>{t}</li>" for t in ITEM_REQUEST["tags"])
+    return ("<!doctype html>\n<html><head><title>Item 42</title></head>\n"
+            f"<body><h1>widget (#42)</h1>\n<p>Quantity: 3, total 29.85</p>\n"
+            f"<ul>{tags}</ul>\n</body></html>").encode()
+
+
+ITEM_HTML = _expected_item_html()
+
+
+def _make_flask():
+    from flask import Flask, abort, render_template, request
+
+    app = Flask("bench_flask")
+    template = app.jinja_env.from_string(ITEM_TEMPLATE)    # compiled once, as a file would be
+
+    @app.get("/")
+    def index():
+        return "index"
+
+    @app.get("/shop/items")
+    def items():
+        return {"items": []}
+
+    @app.post("/shop/items/<int:item_id>")
+    def item(item_id):
+        data = request.get_json()
+        if not isinstance(data, dict) or "name" not in data:
+            abort(400)
+        return render_template(template, item_id=item_id, item=data,
+                                      total=f"{data['qty'] * 9.95:.2f}")
+
+    @app.get("/shop/users/<name>")
+    def user(name):
+        return {"user": name}
+
+    return app
+
+
+def _make_django():
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False, SECRET_KEY="bench-only", ALLOWED_HOSTS=["*"],
+            ROOT_URLCONF=__name__, USE_TZ=True, MIDDLEWARE=[
+                "django.middleware.common.CommonMiddleware",
+            ],
+            INSTALLED_APPS=[],
+            TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates",
+                        "DIRS": [], "APP_DIRS": False}],
+        )
+        django.setup()
+    from django.core.wsgi import get_wsgi_application
+    return get_wsgi_application()
+
+
+def _django_views():
+    from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+    from django.template import engines
+
+    template = engines["django"].from_string(ITEM_TEMPLATE)
+
+    def index(request):
+        return HttpResponse("index")
+
+    def items(request):
+        return JsonResponse({"items": []})
+
+    def item(request, item_id):
+        if request.method != "POST":
+            return HttpResponseBadRequest()
+        try:
+            data = _json.loads(request.body)
+        except ValueError:
+            return HttpResponseBadRequest()
+        html = template.render({"item_id": item_id, "item": data,
+                                "total": f"{data['qty'] * 9.95:.2f}"}, request)
+        return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+    def user(request, name):
+        return JsonResponse({"user": name})
+
+    return index, items, item, user
+
+
+def __getattr__(name):
+    # urlpatterns for Django (ROOT_URLCONF is this module), built on first use.
+    if name == "urlpatterns":
+        from django.urls import path
+        index, items, item, user = _django_views()
+        pats = [path("", index), path("shop/items", items),
+                path("shop/items/<int:item_id>", item), path("shop/users/<str:name>", user)]
+        globals()["urlpatterns"] = pats
+        return pats
+    raise AttributeError(name)
+
+
+class _Lazy:
+    """A WSGI app built on the first request's import of the framework (not at import of
+    this module, so servers that never serve it need neither Flask nor Django)."""
+
+    def __init__(self, factory):
+        self._factory = factory
+        self._app = None
+
+    def __call__(self, environ, start_response):
+        if self._app is None:
+            self._app = self._factory()
+        return self._app(environ, start_response)
+
+
+def flask_app(environ, start_response):
+    return _FLASK(environ, start_response)
+
+
+def django_app(environ, start_response):
+    return _DJANGO(environ, start_response)
+
+
+_FLASK = _Lazy(_make_flask)
+_DJANGO = _Lazy(_make_django)
+
+
 @dataclass(frozen=True)
 class Workload:
     """One thing to measure: which app, which request, and what a right answer looks like."""
@@ -38,6 +271,11 @@ class Workload:
     expect_status: int = 200
     expect_body: bytes | None = None
     expect_headers: dict[str, str] = field(default_factory=dict)   # lower-case name -> value
+    body: bytes | None = None      # request body (POST), sent by a wrk Lua script
+    content_type: str | None = None
+    threads: int | None = None     # Python threads per server for this row (None: --threads)
+    kind: str = "wrk"              # "wrk"; "upload" (Python client); "idle" (held conns + wrk)
+    nginx: bool = False            # nginx has a canned answer for it (ceiling reference)
 
     @property
     def target(self) -> str:
@@ -51,5 +289,61 @@ WORKLOADS: dict[str, Workload] = {
         description='GET / -> 200, text/plain, Content-Length 13, body [b"Hello, world!"]',
         expect_body=HELLO_BODY,
         expect_headers={"content-type": "text/plain", "content-length": "13"},
+        nginx=True,
+    ),
+    "json": Workload(
+        name="json", attr="json_app",
+        description=f"GET / -> 200 application/json, json.dumps of a {len(JSON_BODY)}-byte "
+                    "document per request",
+        expect_body=JSON_BODY, expect_headers={"content-type": "application/json"},
+    ),
+    "big": Workload(
+        name="big", attr="big",
+        description="GET / -> 1 MiB body as 16 x 64 KiB chunks, Content-Length known",
+        expect_body=BIG_CHUNK * BIG_CHUNKS,
+    ),
+    "echo": Workload(
+        name="echo", attr="echo",
+        description="POST / with a 64 KiB body, read whole by the app, length returned",
+        method="POST", body=b"e" * 65536, content_type="application/octet-stream",
+        expect_body=b"65536",
+    ),
+    "upload": Workload(
+        name="upload", attr="upload",
+        description="POST / with a 100 MB body, streamed by the client and read by the app "
+                    "in 64 KiB pieces; bounded number of uploads",
+        method="POST", body=b"u" * 4096, content_type="application/octet-stream",
+        expect_body=b"4096", kind="upload",
+    ),
+    "file": Workload(
+        name="file", attr="file_app",
+        description="GET / -> a 10 MiB file through wsgi.file_wrapper",
+        expect_headers={"content-length": str(FILE_SIZE)},
+    ),
+    "sleep": Workload(
+        name="sleep", attr="sleep_app",
+        description="GET / -> time.sleep(0.010) then 2 bytes; 8 Python threads per server "
+                    "(ideal: 800 req/s per worker)",
+        expect_body=b"ok", threads=8,
+    ),
+    "flask": Workload(
+        name="flask", attr="flask_app",
+        description=f"Flask: POST {ITEM_PATH} with a JSON body, routed among 4 routes, "
+                    "JSON parsed, a Jinja template rendered",
+        path=ITEM_PATH, method="POST", body=ITEM_REQUEST_BODY,
+        content_type="application/json", expect_body=ITEM_HTML,
+    ),
+    "django": Workload(
+        name="django", attr="django_app",
+        description=f"Django: POST {ITEM_PATH} with a JSON body, routed among 4 URL "
+                    "patterns, JSON parsed, a Django template rendered (CommonMiddleware)",
+        path=ITEM_PATH, method="POST", body=ITEM_REQUEST_BODY,
+        content_type="application/json", expect_body=ITEM_HTML,
+    ),
+    "idle": Workload(
+        name="idle", attr="hello",
+        description="10 000 keep-alive connections held open (each made one GET) while "
+                    "`hello` runs on 64 others; RSS and hello latency",
+        expect_body=HELLO_BODY, kind="idle",
     ),
 }

@@ -6,6 +6,9 @@
 #   bench/run.sh --duration 3 --rounds 1  # quick look
 #   bench/run.sh --skip-build ...         # keep the Ferrule already in bench/.venv
 #   bench/run.sh --build-only             # install and build, run nothing (exit 1 if the build failed)
+#   bench/run.sh --suite full             # the full suite (bench/suite.py): every workload,
+#                                         # every peer, 1p and 2p; ~30 min
+#   bench/run.sh --suite full --workloads hello,json   # a part of it
 #
 # A Ferrule that fails to build is uninstalled (never benchmark a stale build) and shows up
 # as FAILED in the table; the peers are still measured.
@@ -18,11 +21,13 @@ PYTHON="${PYTHON:-python3}"
 
 skip_build=0
 build_only=0
+suite=0
 args=()
 for a in "$@"; do
     case "$a" in
         --skip-build) skip_build=1 ;;
         --build-only) build_only=1 ;;
+        --suite|--suite=*) suite=1; args+=("$a") ;;
         *) args+=("$a") ;;
     esac
 done
@@ -37,6 +42,14 @@ command -v wrk >/dev/null 2>&1 || apt_pkgs+=(wrk)
 command -v taskset >/dev/null 2>&1 || apt_pkgs+=(util-linux)
 command -v "$PYTHON" >/dev/null 2>&1 || apt_pkgs+=(python3)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi
+# the suite's peers: nginx (the ceiling reference for hello); uwsgi and bjoern are built
+# from source by pip (a C compiler, Python headers; bjoern also libev)
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || apt_pkgs+=(nginx-light)
+command -v cc >/dev/null 2>&1 || apt_pkgs+=(build-essential)
+dpkg -s libev-dev >/dev/null 2>&1 || apt_pkgs+=(libev-dev)
+if ! "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' >/dev/null 2>&1; then
+    apt_pkgs+=(python3-dev)
+fi
 if [ "${#apt_pkgs[@]}" -gt 0 ]; then
     say "installing: ${apt_pkgs[*]}"
     $sudo apt-get update
@@ -85,4 +98,10 @@ if [ "$build_only" -eq 1 ]; then
     [ "$built" -eq 1 ]; exit $?
 fi
 
+if [ "$suite" -eq 1 ]; then
+    # idle holds 10 000 connections: client and server each need that many descriptors
+    ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    say "open-file limit: $(ulimit -n)"
+    exec "$VENV/bin/python" "$BENCH/suite.py" ${args[@]+"${args[@]}"}
+fi
 exec "$VENV/bin/python" "$BENCH/run.py" ${args[@]+"${args[@]}"}

@@ -1,0 +1,973 @@
+#!/usr/bin/env python3
+"""The full benchmark suite: Ferrule against Granian, gunicorn (sync, gthread), uWSGI,
+waitress, bjoern, fastwsgi and nginx (ceiling reference for `hello`), on every workload of
+bench/apps.py, in two topologies.
+
+Normally started by `bench/run.sh --suite full` (which installs everything first);
+`--workloads hello,json` and `--topologies 1p` narrow it down. See bench/README.md.
+
+Per row (workload x topology), per round, each server in turn (interleaved A B C, A B C):
+  wait (bounded) for a quiet machine; start the server on 127.0.0.1 and a free port
+  (1p: pinned to core 0, one worker; 2p: two workers, unpinned); check one answer against
+  the workload; warm up (discarded); measure with wrk (or the upload / idle clients);
+  read the process tree's peak RSS and CPU time; stop it by PID.
+Then medians and spread over rounds, ratios Ferrule / each peer, and under bench/results/:
+suite-<stamp>.md (tables), suite-<stamp>.json (every raw run), suite-<stamp>.png (chart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+import run as R  # noqa: E402  (the /proc helpers, wrk parsing, machine facts)
+from apps import FILE_SIZE, WORKLOADS, Workload, ensure_file  # noqa: E402
+
+SUBJECT = "ferrule"
+IDLE_CONNECTIONS = 10_000
+UPLOAD_SIZE = 100_000_000
+DEFAULT_2P = "hello,json,flask"
+
+
+class NotApplicable(Exception):
+    """This server cannot run this row; the reason is shown as n/a in the table."""
+
+
+@dataclass
+class Ctx:
+    port: int
+    threads: int
+    workers: int
+    wl: Workload
+    tmp: Path          # per-run scratch dir (nginx config, ...)
+    venv_bin: Path
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    label: str
+    dist: str | None                      # distribution for the version (None: not Python)
+    build: Callable[[Ctx], list[str]]     # argv, or raises NotApplicable
+
+
+def _ferrule(c: Ctx) -> list[str]:
+    argv = [str(c.venv_bin / "ferrule"), "--bind", f"127.0.0.1:{c.port}",
+            "--threads", str(c.threads), "--pythonpath", str(BENCH_DIR),
+            "--log-level", "warning"]
+    if c.workers > 1:
+        if not ferrule_has_workers(c.venv_bin):
+            raise NotApplicable("Ferrule has no --workers yet (one worker process only)")
+        argv += ["--workers", str(c.workers)]
+    if c.wl.kind == "idle":
+        argv += ["--max-connections", str(IDLE_CONNECTIONS + 2000), "--keepalive-timeout", "600s"]
+    return argv + [c.wl.target]
+
+
+_HAS_WORKERS: dict[str, bool] = {}
+
+
+def ferrule_has_workers(venv_bin: Path) -> bool:
+    key = str(venv_bin)
+    if key not in _HAS_WORKERS:
+        out = R._run_text([str(venv_bin / "ferrule"), "--help"])
+        _HAS_WORKERS[key] = "--workers" in out
+    return _HAS_WORKERS[key]
+
+
+def _granian(c: Ctx) -> list[str]:
+    return [str(c.venv_bin / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+            "--port", str(c.port), "--workers", str(c.workers),
+            "--blocking-threads", str(c.threads), "--runtime-threads", "1", "--http", "1",
+            "--no-ws", "--no-access-log", "--log-level", "warning",
+            "--working-dir", str(BENCH_DIR)] + (
+        # its default backpressure (backlog / workers = 1024) would leave most of the idle
+        # connections unserved
+        ["--backlog", "4096", "--backpressure", str(IDLE_CONNECTIONS + 2000)]
+        if c.wl.kind == "idle" else []) + [c.wl.target]
+
+
+def _gunicorn_sync(c: Ctx) -> list[str]:
+    if c.threads > 1:
+        raise NotApplicable("sync worker: one request at a time per process, no threads")
+    if c.wl.kind == "idle":
+        raise NotApplicable("sync worker: no keep-alive, closes every connection")
+    return [str(c.venv_bin / "gunicorn"), "--worker-class", "sync", "--workers", str(c.workers),
+            "--bind", f"127.0.0.1:{c.port}", "--chdir", str(BENCH_DIR), "--log-level",
+            "warning", c.wl.target]
+
+
+def _gunicorn_gthread(c: Ctx) -> list[str]:
+    argv = [str(c.venv_bin / "gunicorn"), "--worker-class", "gthread", "--workers",
+            str(c.workers), "--threads", str(c.threads), "--bind", f"127.0.0.1:{c.port}",
+            "--chdir", str(BENCH_DIR), "--log-level", "warning"]
+    if c.wl.kind == "idle":
+        argv += ["--worker-connections", str(IDLE_CONNECTIONS + 2000), "--keep-alive", "600"]
+    return argv + [c.wl.target]
+
+
+def _uwsgi(c: Ctx) -> list[str]:
+    if c.wl.kind == "idle":
+        raise NotApplicable("--http-socket has no keep-alive: closes every connection")
+    # --http-socket closes the connection after every response; without a
+    # `Connection: close` header wrk would count each close as a read error, so the header
+    # is added and wrk reconnects cleanly (uWSGI pays a connection per request, as
+    # deployed this way). --http11-socket (keep-alive) ties a worker thread to one
+    # connection: with 64 connections and 1 thread it serves one client and starves 63.
+    argv = [str(c.venv_bin / "uwsgi"), "--http-socket", f"127.0.0.1:{c.port}",
+            "--add-header", "Connection: close", "--master",
+            "--processes", str(c.workers), "--pythonpath", str(BENCH_DIR), "--module",
+            c.wl.target, "--need-app", "--die-on-term", "--disable-logging",
+            "--buffer-size", "32768", "--enable-threads"]
+    if c.threads > 1:
+        argv += ["--threads", str(c.threads)]
+    return argv
+
+
+def _waitress(c: Ctx) -> list[str]:
+    if c.workers > 1:
+        raise NotApplicable("one process only (no workers)")
+    argv = [str(c.venv_bin / "waitress-serve"), f"--listen=127.0.0.1:{c.port}",
+            f"--threads={c.threads}", "--asyncore-use-poll"]
+    if c.wl.kind == "idle":
+        argv += [f"--connection-limit={IDLE_CONNECTIONS + 2000}", "--channel-timeout=600"]
+    # waitress-serve imports the app from the current directory (cwd is bench/)
+    return argv + [c.wl.target]
+
+
+def _one_thread_only(c: Ctx, who: str) -> None:
+    if c.workers > 1:
+        raise NotApplicable(f"{who}: one process only (no workers)")
+    if c.threads > 1:
+        raise NotApplicable(f"{who}: one thread, no thread pool (a blocking app blocks all)")
+
+
+def _bjoern(c: Ctx) -> list[str]:
+    _one_thread_only(c, "bjoern")
+    return [str(c.venv_bin / "python"), str(BENCH_DIR / "serve_other.py"), "bjoern",
+            str(c.port), c.wl.target]
+
+
+def _fastwsgi(c: Ctx) -> list[str]:
+    _one_thread_only(c, "fastwsgi")
+    return [str(c.venv_bin / "python"), str(BENCH_DIR / "serve_other.py"), "fastwsgi",
+            str(c.port), c.wl.target]
+
+
+NGINX_CONF = """worker_processes {workers};
+error_log {dir}/error.log warn;
+pid {dir}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 10000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type text/plain;
+            return 200 "Hello, world!";
+        }}
+    }}
+}}
+"""
+
+
+def _nginx(c: Ctx) -> list[str]:
+    if not c.wl.nginx:
+        raise NotApplicable("not a WSGI server: a canned answer, the ceiling for hello only")
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(exe).exists():
+        raise NotApplicable("nginx not installed (Debian nginx-light)")
+    d = c.tmp / "nginx"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "nginx.conf").write_text(NGINX_CONF.format(workers=c.workers, dir=d, port=c.port))
+    return [exe, "-p", str(d), "-c", str(d / "nginx.conf"), "-g", "daemon off;"]
+
+
+PEERS: dict[str, Peer] = {p.name: p for p in [
+    Peer("ferrule", "Ferrule", "ferrule", _ferrule),
+    Peer("granian", "Granian", "granian", _granian),
+    Peer("gunicorn-sync", "gunicorn sync", "gunicorn", _gunicorn_sync),
+    Peer("gunicorn-gthread", "gunicorn gthread", "gunicorn", _gunicorn_gthread),
+    Peer("uwsgi", "uWSGI", "uwsgi", _uwsgi),
+    Peer("waitress", "waitress", "waitress", _waitress),
+    Peer("bjoern", "bjoern", "bjoern", _bjoern),
+    Peer("fastwsgi", "fastwsgi", "fastwsgi", _fastwsgi),
+    Peer("nginx", "nginx (static)", None, _nginx),
+]}
+
+
+# --------------------------------------------------------------------------------------
+# Topologies
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Topo:
+    name: str
+    workers: int
+    server_cpu: str | None     # taskset list, or None (unpinned)
+    client_cpu: str | None
+    wrk_threads: int
+    note: str
+
+
+TOPOS = {
+    "1p": Topo("1p", 1, "0", "1", 1,
+               "one worker process, server pinned to core 0, load generator pinned to core 1"),
+    "2p": Topo("2p", 2, None, None, 2,
+               "two worker processes, unpinned; the load generator competes with the "
+               "server for the same 2 cores"),
+}
+
+
+# --------------------------------------------------------------------------------------
+# Requests: the readiness check, wrk Lua scripts
+# --------------------------------------------------------------------------------------
+
+def check_answer(port: int, wl: Workload, timeout: float = 2.0) -> tuple[bool, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {}
+        if wl.body is not None:
+            headers["Content-Type"] = wl.content_type or "application/octet-stream"
+        conn.request(wl.method, wl.path, body=wl.body, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+    finally:
+        conn.close()
+    problems = []
+    if resp.status != wl.expect_status:
+        problems.append(f"status {resp.status} != {wl.expect_status}")
+    expect = wl.expect_body
+    if wl.name == "file":
+        expect = Path(ensure_file()).read_bytes()
+    if expect is not None and body != expect:
+        problems.append(f"body ({len(body)} bytes) {body[:60]!r} != expected ({len(expect)} "
+                        f"bytes) {expect[:60]!r}")
+    for name, value in wl.expect_headers.items():
+        if hdrs.get(name) != value:
+            problems.append(f"header {name}: {hdrs.get(name)!r} != {value!r}")
+    return (not problems), ("; ".join(problems) if problems else f"{resp.status}")
+
+
+def lua_script(wl: Workload, tmp: Path) -> Path | None:
+    if wl.body is None:
+        return None
+    body = tmp / f"{wl.name}.body"
+    body.write_bytes(wl.body)
+    script = tmp / f"{wl.name}.lua"
+    script.write_text(
+        f'wrk.method = "{wl.method}"\n'
+        f'wrk.headers["Content-Type"] = "{wl.content_type or "application/octet-stream"}"\n'
+        f'local f = assert(io.open("{body}", "rb"))\n'
+        'wrk.body = f:read("*a")\n'
+        'f:close()\n')
+    return script
+
+
+def _taskset(cpus: str | None) -> list[str]:
+    return ["taskset", "-c", cpus] if cpus is not None else []
+
+
+# --------------------------------------------------------------------------------------
+# One run: start, check, warm up, measure, stop
+# --------------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
+                 log: Path):
+        self.peer, self.wl, self.topo, self.args, self.log = peer, wl, topo, args, log
+        self.port = R.free_port()
+        self.ctx = Ctx(self.port, threads, topo.workers, wl, tmp, args.venv / "bin")
+        self.argv = peer.build(self.ctx)               # may raise NotApplicable
+        self.cmd = _taskset(topo.server_cpu) + self.argv
+        self.proc: subprocess.Popen | None = None
+        self.tree: dict[int, str] = {}
+
+    def start(self) -> float:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        env.pop("PYTHONPATH", None)
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, cwd=BENCH_DIR, env=env,
+                                         start_new_session=True)
+        t0 = time.monotonic()
+        last = "no answer"
+        while time.monotonic() < t0 + R.READY_TIMEOUT:
+            if self.proc.poll() is not None:
+                raise R.ServerFailed(f"exited with status {self.proc.returncode} before "
+                                     f"answering; log tail:\n{R.log_tail(self.log)}")
+            try:
+                ok, detail = check_answer(self.port, self.wl)
+            except (OSError, http.client.HTTPException) as e:
+                last = f"{type(e).__name__}: {e}"
+                time.sleep(0.1)
+                continue
+            if not ok:
+                raise R.ServerFailed(f"wrong answer: {detail}")
+            self.tree = R.process_tree(self.proc.pid)
+            return time.monotonic() - t0
+        raise R.ServerFailed(f"no answer within {R.READY_TIMEOUT:.0f} s ({last}); log tail:\n"
+                             f"{R.log_tail(self.log)}")
+
+    def refresh(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.tree.update(R.process_tree(self.proc.pid))
+
+    def stop(self) -> dict:
+        # Same as run.py's Server.stop: SIGTERM, SIGKILL after the grace; leftovers by PID.
+        srv = R.Server.__new__(R.Server)
+        srv.proc, srv.tree = self.proc, self.tree
+        return R.Server.stop(srv)
+
+    # -- load generators ---------------------------------------------------------------
+
+    def wrk(self, duration: float, connections: int, path: str | None = None,
+            script: Path | None = None) -> dict:
+        url = f"http://127.0.0.1:{self.port}{path or self.wl.path}"
+        cmd = _taskset(self.topo.client_cpu) + [
+            "wrk", f"-t{self.topo.wrk_threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
+            "--latency", "--timeout", f"{self.args.wrk_timeout:g}s"]
+        if script is not None:
+            cmd += ["-s", str(script)]
+        cmd.append(url)
+        return self._client(cmd, duration, R.parse_wrk, "Requests/sec")
+
+    def uploads(self, duration: float) -> dict:
+        cmd = _taskset(self.topo.client_cpu) + [
+            sys.executable, str(BENCH_DIR / "upload_client.py"), "--port", str(self.port),
+            "--size", str(self.args.upload_size), "--connections", "2", "--duration",
+            f"{duration:g}", "--max-uploads", str(self.args.max_uploads)]
+
+        def parse(out: str) -> dict:
+            r = json.loads(out.strip().splitlines()[-1])
+            e = r.pop("errors")
+            r["non_2xx_3xx"] = e["non_2xx"]
+            r["wrong_body"] = e["wrong_body"]
+            r["socket_errors"] = {"connect": 0, "read": e["socket"], "write": 0, "timeout": 0}
+            return r
+        return self._client(cmd, duration + 60, parse, '"requests"')
+
+    def _client(self, cmd: list[str], duration: float, parse, marker: str) -> dict:
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + R.WRK_SLACK)
+        wall = time.monotonic() - t0
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if p.returncode != 0 or marker not in p.stdout:
+            raise R.ServerFailed(f"load client failed ({p.returncode}): {p.stdout[-400:]} "
+                                 f"{p.stderr[-400:]}")
+        r = parse(p.stdout)
+        r.update(client_cmd=cmd, wall_s=round(wall, 3), raw=p.stdout[-3000:],
+                 client_cpu_s=round((ru1.ru_utime - ru0.ru_utime)
+                                    + (ru1.ru_stime - ru0.ru_stime), 3))
+        return r
+
+
+def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
+            log_dir: Path, rnd: int) -> dict:
+    rec: dict = {"server": peer.name, "round": rnd, "ok": False}
+    try:
+        run = Run(peer, wl, topo, threads, args, tmp, log_dir / f"{peer.name}-r{rnd}.log")
+    except NotApplicable as e:
+        rec["na"] = str(e)
+        return rec
+    exe = Path(run.argv[0])
+    if not exe.exists():
+        rec["error"] = f"not installed ({exe} missing)"
+        failed = args.venv / f"{peer.dist}-build-failed.txt"
+        if failed.exists():
+            rec["error"] = failed.read_text(errors="replace").strip()
+        return rec
+    rec["machine_before"] = R.wait_for_quiet(args.quiet_wait, args.quiet_threshold)
+    rec["cmd"] = run.cmd
+    script = lua_script(wl, tmp)
+    idle = None
+    try:
+        rec["ready_s"] = round(run.start(), 3)
+        if wl.kind == "idle":
+            idle = subprocess.Popen(
+                _taskset(topo.client_cpu) + [sys.executable, str(BENCH_DIR / "idle_client.py"),
+                                             "--port", str(run.port), "--connections",
+                                             str(args.idle_connections), "--setup-timeout",
+                                             "40", "--hold", "180"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            line = idle.stdout.readline()
+            if not line:
+                raise R.ServerFailed(f"idle client failed: {idle.stderr.read()[-400:]}")
+            rec["idle_setup"] = json.loads(line)
+        if args.warmup > 0:
+            if wl.kind == "upload":
+                warm = run.uploads(args.warmup)
+            else:
+                warm = run.wrk(args.warmup, args.connections, script=script)
+            rec["warmup"] = {k: warm.get(k) for k in ("rps", "non_2xx_3xx", "socket_errors")}
+        run.refresh()
+        cpu0, srv0 = R.cpu_times(), R.tree_cpu_seconds(run.tree)
+        if wl.kind == "upload":
+            res = run.uploads(args.duration)
+        else:
+            res = run.wrk(args.duration, args.connections, script=script)
+        cpu1, srv1 = R.cpu_times(), R.tree_cpu_seconds(run.tree)
+        run.refresh()
+        rec["memory"] = R.tree_memory(run.tree)
+        if idle is not None:
+            rec["idle_rss_now_mib"] = round(sum(p["vmrss_kib"] or 0 for p in
+                                                rec["memory"]["processes"]) / 1024, 1)
+            idle.stdin.close()
+            try:
+                out, _ = idle.communicate(timeout=30)
+                rec["idle_end"] = json.loads(out.strip().splitlines()[-1])
+            except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+                rec["idle_end"] = {"error": str(e)}
+        if run.proc.poll() is not None:
+            raise R.ServerFailed(f"server died during the run (status {run.proc.returncode}); "
+                                 f"log tail:\n{R.log_tail(run.log)}")
+        wall = res["wall_s"]
+        srv_cpu = srv1 - srv0
+        res["server_cpu_s"] = round(srv_cpu, 3)
+        res["server_cpu_pct"] = round(100 * srv_cpu / wall, 1)
+        res["cpu_s_per_1k"] = (1000 * srv_cpu / res["requests"]) if res.get("requests") else None
+        if topo.server_cpu is not None:
+            busy, steal = R.core_busy_seconds(cpu0, cpu1, topo.server_cpu)
+            cbusy, _ = R.core_busy_seconds(cpu0, cpu1, topo.client_cpu)
+            res["server_core_other_pct"] = round(100 * max(0.0, busy - srv_cpu) / wall, 1)
+            res["server_core_steal_pct"] = round(100 * steal / wall, 1)
+            res["client_core_busy_pct"] = round(100 * cbusy / wall, 1)
+            res["client_core_other_pct"] = round(
+                100 * max(0.0, cbusy - res["client_cpu_s"]) / wall, 1)
+        else:
+            # Unpinned: everything busy on the machine less the server's and the client's
+            # own time is other work; shown per core (over the 2 cores).
+            busy = sum(R.core_busy_seconds(cpu0, cpu1, c[3:])[0] for c in cpu1)
+            other = max(0.0, busy - srv_cpu - res["client_cpu_s"]) / max(1, len(cpu1))
+            res["server_core_other_pct"] = round(100 * other / wall, 1)
+            res["client_core_other_pct"] = res["server_core_other_pct"]
+            res["client_core_busy_pct"] = round(100 * res["client_cpu_s"] / wall, 1)
+        rec.update(res)
+        rec["ok"] = True
+    except R.ServerFailed as e:
+        rec["error"] = str(e)
+    except subprocess.TimeoutExpired as e:
+        rec["error"] = f"timed out: {e}"
+    finally:
+        if idle is not None and idle.poll() is None:
+            idle.kill()
+            idle.wait(timeout=10)
+        rec["stop"] = run.stop() if run.proc is not None else None
+        rec["log"] = str(run.log)
+    return rec
+
+
+# --------------------------------------------------------------------------------------
+# Summary and report
+# --------------------------------------------------------------------------------------
+
+def summarize(records: list[dict], keep_noisy: bool) -> dict:
+    na = next((r["na"] for r in records if r.get("na")), None)
+    if na:
+        return {"na": na, "rounds": len(records), "rounds_ok": 0}
+    s = R.summarize(records, keep_noisy)
+    if s.get("rps_median") is not None:
+        used = [r for r in records if r.get("used")]
+        s["cpu_s_per_1k"] = R._median([r.get("cpu_s_per_1k") for r in used])
+        s["wrong_body"] = sum(r.get("wrong_body", 0) for r in used)
+        if any("idle_setup" in r for r in used):
+            s["idle_answered_min"] = min(r["idle_setup"]["answered"] for r in used)
+            s["idle_still_open_min"] = min(r.get("idle_end", {}).get("still_open", 0)
+                                           for r in used)
+            s["idle_rss_now_mib"] = max(r.get("idle_rss_now_mib", 0) for r in used)
+        if any("mb_per_s" in r for r in used):
+            s["mb_per_s"] = R._median([r.get("mb_per_s") for r in used])
+    return s
+
+
+def row_ratios(by_server: dict[str, list[dict]], sums: dict[str, dict]) -> dict:
+    subj = sums.get(SUBJECT, {})
+    out = {}
+    for name, s in sums.items():
+        if name == SUBJECT:
+            continue
+        if not subj.get("rps_median") or not s.get("rps_median"):
+            out[name] = None
+            continue
+        per = []
+        for a in by_server[SUBJECT]:
+            b = next((r for r in by_server[name] if r["round"] == a["round"]), None)
+            if a.get("used") and b and b.get("used"):
+                per.append(a["rps"] / b["rps"])
+        out[name] = {
+            "rps": subj["rps_median"] / s["rps_median"],
+            "rps_per_round_min": min(per) if per else None,
+            "rps_per_round_max": max(per) if per else None,
+            "p99": subj["p99_ms"] / s["p99_ms"] if subj.get("p99_ms") and s.get("p99_ms")
+            else None,
+            "rss": subj["rss_tree_mib"] / s["rss_tree_mib"] if s.get("rss_tree_mib") else None,
+            "cpu_per_req": (subj["cpu_s_per_1k"] / s["cpu_s_per_1k"])
+            if subj.get("cpu_s_per_1k") and s.get("cpu_s_per_1k") else None,
+        }
+    return out
+
+
+def _cell_status(s: dict) -> str:
+    if s.get("na"):
+        return "n/a"
+    if s.get("skipped"):
+        return "not run"
+    if not s.get("rps_median"):
+        return "FAILED"
+    return ""
+
+
+def render(report: dict) -> str:
+    cfg, facts = report["config"], report["machine"]
+    peers = cfg["servers"]
+    others = [p for p in peers if p != SUBJECT]
+    L = [f"# Ferrule benchmark suite, {report['started']}", ""]
+    L.append(f"{cfg['rounds']} round(s) per row, interleaved (every server once per round), "
+             f"{cfg['duration']:g} s measured after {cfg['warmup']:g} s of warm-up; wrk "
+             f"`-c{cfg['connections']} --latency --timeout {cfg['wrk_timeout']:g}s`; medians "
+             f"over rounds. Topologies: " + "; ".join(
+                 f"**{t}**: {TOPOS[t].note}" for t in cfg["topologies"]) +
+             f". Python threads per server: {cfg['threads']} (sleep: 8), the same for every "
+             f"threaded server in a row. Wall time: {report['elapsed_min']:.1f} min.")
+    L.append("")
+    L.append("## Ratios: Ferrule ÷ peer, requests/s (>1: Ferrule faster)")
+    L.append("")
+    L.append("Median ratio, with the range of the per-round ratios (each Ferrule round "
+             "against the same round of the peer). n/a: that server cannot run the row "
+             "(reasons below); FAILED: it ran but did not answer right or died (details "
+             "below).")
+    L.append("")
+    L.append("| workload | " + " | ".join(PEERS[p].label for p in others) + " |")
+    L.append("|---|" + "---:|" * len(others))
+    notes: dict[str, str] = {}
+    for row in report["rows"]:
+        cells = []
+        subj = row["summary"].get(SUBJECT, {})
+        for p in others:
+            s = row["summary"].get(p, {})
+            r = row["ratios"].get(p)
+            st = _cell_status(s)
+            if r:
+                cells.append(f"{r['rps']:.2f} ({R._f(r['rps_per_round_min'])}–"
+                             f"{R._f(r['rps_per_round_max'])})")
+            elif st:
+                cells.append(st)
+            elif _cell_status(subj):
+                cells.append(f"(Ferrule {_cell_status(subj)})")
+            else:
+                cells.append("–")
+        L.append(f"| {row['workload']} {row['topology']} | " + " | ".join(cells) + " |")
+    L.append("")
+    # reasons
+    na_lines = {}
+    for row in report["rows"]:
+        for p in peers:
+            s = row["summary"].get(p, {})
+            if s.get("na"):
+                na_lines.setdefault((PEERS[p].label, s["na"]), []).append(
+                    f"{row['workload']} {row['topology']}")
+    if na_lines:
+        L.append("n/a:")
+        L.append("")
+        for (label, why), rows in na_lines.items():
+            L.append(f"- {label} — {why}: {', '.join(rows)}")
+        L.append("")
+    L.append("## Per row")
+    L.append("")
+    L.append("req/s median (min–max over rounds); latency p50 / p99 / max in ms (medians over "
+             "rounds; wrk measures from send, so under saturation these are queueing "
+             "figures); errors = non-2xx/3xx + socket errors (connect/read/write/timeout), "
+             "summed over rounds; peak RSS = sum of VmHWM over the server's process tree "
+             "(largest round; process count); CPU = server tree utime+stime per 1000 "
+             "requests; 'other' = the largest share of a core other work took during a used "
+             "round.")
+    L.append("")
+    failures = []
+    for row in report["rows"]:
+        wl = WORKLOADS[row["workload"]]
+        L.append(f"### {row['workload']} {row['topology']}")
+        L.append("")
+        L.append(f"{wl.description}. Threads: {row['threads']}.")
+        if row.get("skipped"):
+            L.append("")
+            L.append(f"Not run: {row['skipped']}.")
+            L.append("")
+            continue
+        L.append("")
+        extra = ""
+        if wl.kind == "idle":
+            extra = " idle conns answered / still open at end | RSS with them held MiB |"
+        if wl.kind == "upload":
+            extra = " MB/s |"
+        L.append("| server | req/s | p50 | p99 | max | errors | peak RSS MiB | CPU s / 1k req "
+                 "| other % | rounds |" + extra)
+        L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" +
+                 ("---:|" * extra.count("|")))
+        for p in peers:
+            s = row["summary"].get(p, {})
+            label = PEERS[p].label
+            if s.get("na"):
+                L.append(f"| {label} | n/a: {s['na']} |" + " |" * (9 + extra.count("|")))
+                continue
+            if not s.get("rps_median"):
+                err = (s.get("error") or "failed").strip()
+                failures.append((f"{row['workload']} {row['topology']}", label, err))
+                first = err.splitlines()[0][:120].replace("|", "\\|") if err else ""
+                L.append(f"| {label} | FAILED: {first} |" + " |" * (9 + extra.count("|")))
+                continue
+            se = s["socket_errors"]
+            errs = f"{s['non_2xx_3xx'] + s.get('wrong_body', 0)} + " \
+                   f"{se['connect']}/{se['read']}/{se['write']}/{se['timeout']}"
+            line = (f"| {label} | {s['rps_median']:,.0f} ({s['rps_min']:,.0f}–"
+                    f"{s['rps_max']:,.0f}) | {R._f(s['p50_ms'])} | {R._f(s['p99_ms'])} | "
+                    f"{R._f(s['max_ms'])} | {errs} | {s['rss_tree_mib']:.1f} "
+                    f"({s['processes']}) | {R._f(s.get('cpu_s_per_1k'), '{:.3f}')} | "
+                    f"{s['server_core_other_pct_max']:.0f} | {s['rounds_ok']}/{s['rounds']}"
+                    f"{' (%d noisy out)' % s['noisy_left_out'] if s['noisy_left_out'] else ''} |")
+            if wl.kind == "idle":
+                line += (f" {s.get('idle_answered_min')} / {s.get('idle_still_open_min')} | "
+                         f"{R._f(s.get('idle_rss_now_mib'), '{:.1f}')} |")
+            if wl.kind == "upload":
+                line += f" {R._f(s.get('mb_per_s'), '{:.0f}')} |"
+            L.append(line)
+        L.append("")
+    if failures:
+        L.append("## Failures")
+        L.append("")
+        for where, label, err in failures:
+            L.append(f"- **{label}**, {where}:")
+            L.append("")
+            L.append("  ```")
+            L.extend("  " + x for x in err.splitlines()[:12])
+            L.append("  ```")
+        L.append("")
+    noisy = [r for row in report["rows"] for rs in row["rounds"].values() for r in rs
+             if r.get("noisy")]
+    redone = sum(len(r.get("discarded_attempts", [])) for row in report["rows"]
+                 for rs in row["rounds"].values() for r in rs)
+    L.append("## Noise")
+    L.append("")
+    L.append(f"{redone} run(s) were measured again because other work took more than "
+             f"{cfg['quiet_threshold'] * 100:.0f}% of a core; {len(noisy)} kept run(s) were "
+             f"still noisy ({sum(1 for r in noisy if r.get('used'))} of them used in a "
+             f"median because the server had no clean round in that row). Details per run "
+             f"in the JSON (`server_core_other_pct`, `client_core_other_pct`, "
+             f"`machine_before`, `discarded_attempts`).")
+    L.append("")
+    L.append("## Machine and versions")
+    L.append("")
+    L.extend(machine_lines(report))
+    L.append("")
+    return "\n".join(L) + "\n"
+
+
+def machine_lines(report: dict) -> list[str]:
+    facts = report["machine"]
+    v = report["versions"]
+    return [
+        f"- CPU: {facts['cpu_model']}, nproc {facts['nproc']}, governor "
+        f"{facts['cpu_governor']}, memory {facts['mem_total']}",
+        f"- OS: {facts['os']}, kernel {facts['kernel']}, Python {facts['python']}",
+        f"- Ferrule {v.get('ferrule') or 'not installed'} "
+        f"({facts['ferrule_build'] or 'build of unknown commit'}; repo at "
+        f"{facts['git_head']}{', dirty tree' if facts['git_dirty'] else ''}; "
+        f"--workers: {'yes' if report.get('ferrule_workers') else 'no'})",
+        "- " + ", ".join(f"{k} {v.get(k)}" for k in
+                         ("granian", "gunicorn", "uwsgi", "waitress", "bjoern", "fastwsgi",
+                          "flask", "django")) + f"; {v.get('nginx')}; {facts['wrk']}",
+    ]
+
+
+def versions(venv_python: Path) -> dict:
+    code = ("import importlib.metadata as m, json\nout = {}\n"
+            "for d in ('ferrule','granian','gunicorn','uwsgi','waitress','bjoern','fastwsgi',"
+            "'flask','django','matplotlib'):\n"
+            "    try: out[d] = m.version(d)\n"
+            "    except m.PackageNotFoundError: out[d] = None\n"
+            "print(json.dumps(out))")
+    try:
+        out = json.loads(R._run_text([str(venv_python), "-c", code]))
+    except json.JSONDecodeError:
+        out = {}
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    out["nginx"] = R._run_text([nginx, "-v"]).replace("nginx version: ", "") \
+        if Path(nginx).exists() else "nginx not installed"
+    return out
+
+
+def chart(report: dict, path: Path) -> str | None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        return f"no chart: {e}"
+    peers = [p for p in report["config"]["servers"] if p != SUBJECT]
+    rows = [r for r in report["rows"] if not r.get("skipped")]
+    if not rows:
+        return "no chart: no rows"
+    fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(rows)), 5.5))
+    width = 0.8 / max(1, len(peers))
+    cmap = plt.get_cmap("tab10")
+    for i, p in enumerate(peers):
+        xs, ys, lo, hi = [], [], [], []
+        for j, row in enumerate(rows):
+            r = row["ratios"].get(p)
+            if not r:
+                continue
+            xs.append(j + (i - (len(peers) - 1) / 2) * width)
+            ys.append(r["rps"])
+            lo.append(r["rps"] - (r["rps_per_round_min"] or r["rps"]))
+            hi.append((r["rps_per_round_max"] or r["rps"]) - r["rps"])
+        if xs:
+            ax.bar(xs, ys, width, label=PEERS[p].label, color=cmap(i % 10),
+                   yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8})
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([f"{r['workload']}\n{r['topology']}" for r in rows])
+    ax.set_ylabel("Ferrule req/s ÷ peer req/s (log scale; >1 = Ferrule faster)")
+    ax.set_title(f"Ferrule ÷ peer, requests/s (median of rounds, bars = per-round range)\n"
+                 f"{report['started']}, {report['machine']['cpu_model']}", fontsize=9)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return None
+
+
+README_START = "<!-- suite-results:start -->"
+README_END = "<!-- suite-results:end -->"
+
+
+def update_readme(report: dict, md: str, name: str) -> None:
+    readme = BENCH_DIR / "README.md"
+    text = readme.read_text()
+    if README_START not in text:
+        return
+    ratios = md.split("## Ratios", 1)[1].split("## Per row", 1)[0]
+    block = [README_START, "", f"Latest full run: `bench/results/{name}.md` (all numbers), "
+             f"`{name}.json` (raw), `{name}.png` (chart), {report['started']}, "
+             f"{report['elapsed_min']:.0f} min.", "", "### Ratios" + ratios.rstrip(), "",
+             f"![ratios](results/{name}.png)", "", "Machine and versions:", ""]
+    block += machine_lines(report) + ["", README_END]
+    before, rest = text.split(README_START, 1)
+    after = rest.split(README_END, 1)[1]
+    readme.write_text(before + "\n".join(block) + after)
+
+
+# --------------------------------------------------------------------------------------
+
+def estimate_cell(wl: Workload, args) -> float:
+    base = 2.5 + args.warmup + args.duration     # quiet check + start/stop + load
+    if wl.kind == "idle":
+        base += 8
+    if wl.kind == "upload":
+        base += 3
+    return base
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--suite", default="full", choices=["full"],
+                    help="which suite (only 'full'; narrow it with --workloads/--topologies)")
+    ap.add_argument("--workloads", default=",".join(WORKLOADS),
+                    help="comma-separated, from: " + ", ".join(WORKLOADS))
+    ap.add_argument("--topologies", default="1p,2p", help="comma-separated: 1p, 2p")
+    ap.add_argument("--workloads-2p", default=DEFAULT_2P,
+                    help="the workloads also run in 2p (default: %(default)s; 'all' for all)")
+    ap.add_argument("--servers", default=",".join(PEERS),
+                    help="comma-separated, from: " + ", ".join(PEERS))
+    ap.add_argument("--duration", type=int, default=4, help="seconds per measured run")
+    ap.add_argument("--warmup", type=int, default=1, help="seconds of discarded warm-up")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="Python threads per server (rows with their own count, e.g. sleep "
+                         "= 8, keep theirs)")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--wrk-timeout", type=float, default=2.0)
+    ap.add_argument("--upload-size", type=int, default=UPLOAD_SIZE)
+    ap.add_argument("--max-uploads", type=int, default=40,
+                    help="at most this many uploads per measured run")
+    ap.add_argument("--idle-connections", type=int, default=IDLE_CONNECTIONS)
+    ap.add_argument("--quiet-wait", type=float, default=3.0,
+                    help="max seconds to wait before each run for both cores to be idle")
+    ap.add_argument("--quiet-threshold", type=float, default=0.10)
+    ap.add_argument("--noisy-retries", type=int, default=1)
+    ap.add_argument("--keep-noisy", action="store_true")
+    ap.add_argument("--budget-minutes", type=float, default=30.0,
+                    help="rows that would end past this are not run (reported as such); "
+                         "a noisy run is retried only while the rest still fits")
+    ap.add_argument("--venv", type=Path, default=BENCH_DIR / ".venv")
+    ap.add_argument("--out-dir", type=Path, default=BENCH_DIR / "results")
+    ap.add_argument("--no-readme", action="store_true",
+                    help="do not put the ratio table into bench/README.md")
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args(argv)
+
+    wls = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    topos = [t.strip() for t in args.topologies.split(",") if t.strip()]
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    for bad, known, what in ((wls, WORKLOADS, "workload"), (topos, TOPOS, "topology"),
+                             (servers, PEERS, "server")):
+        unknown = [x for x in bad if x not in known]
+        if unknown:
+            ap.error(f"unknown {what}(s): {unknown}")
+    if SUBJECT in servers:
+        servers.remove(SUBJECT)
+    servers.insert(0, SUBJECT)
+    two = set(WORKLOADS) if args.workloads_2p == "all" else set(args.workloads_2p.split(","))
+    # most important first (2p right after 1p of the same workload), so that a row the
+    # time budget leaves out is one of the last
+    rows_plan = [(w, t) for w in wls for t in topos if t == "1p" or w in two]
+    if not rows_plan:
+        ap.error("nothing to run")
+    for tool in ("wrk", "taskset"):
+        if shutil.which(tool) is None:
+            ap.error(f"{tool} not found; run bench/run.sh, which installs it")
+    if not {0, 1} <= os.sched_getaffinity(0):
+        ap.error("needs CPUs 0 and 1")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if "idle" in wls and hard < args.idle_connections + 500:
+        print(f"warning: open-file limit {hard} is below what idle needs "
+              f"({args.idle_connections} + 500); run.sh raises it", file=sys.stderr)
+
+    started = dt.datetime.now(dt.timezone.utc)
+    stamp = started.strftime("%Y%m%d-%H%M%S")
+    name = f"suite-{stamp}" + (f"-{args.tag}" if args.tag else "")
+    work = args.out_dir / "tmp" / name
+    work.mkdir(parents=True, exist_ok=True)
+    venv_bin = args.venv / "bin"
+    facts = R.machine_facts(venv_bin / "python")
+    vers = versions(venv_bin / "python")
+    t_start = time.monotonic()
+    budget = args.budget_minutes * 60
+
+    def cells(w: str, t: str) -> int:
+        """Runs a row will really measure (n/a cells cost nothing)."""
+        n = 0
+        for s in servers:
+            try:
+                PEERS[s].build(Ctx(1, WORKLOADS[w].threads or args.threads, TOPOS[t].workers,
+                                   WORKLOADS[w], work, venv_bin))
+                n += 1
+            except NotApplicable:
+                pass
+        return n * args.rounds
+
+    plan_est = [estimate_cell(WORKLOADS[w], args) * cells(w, t) for w, t in rows_plan]
+    spent_est = 0.0          # estimate of what has been run so far
+    print(f"suite: estimated {sum(plan_est) / 60:.1f} min; {len(rows_plan)} rows x {len(servers)} servers x {args.rounds} rounds; "
+          f"budget {args.budget_minutes:g} min; logs in {work}", file=sys.stderr)
+    rows = []
+
+    def scale() -> float:
+        """Actual / estimated time so far: calibrates the estimates of what is left."""
+        el = time.monotonic() - t_start
+        return max(1.0, el / spent_est) if spent_est > 30 else 1.0
+
+    try:
+        for i, (wname, tname) in enumerate(rows_plan):
+            wl, topo = WORKLOADS[wname], TOPOS[tname]
+            threads = wl.threads or args.threads
+            row = {"workload": wname, "topology": tname, "threads": threads,
+                   "rounds": {s: [] for s in servers}}
+            rows.append(row)
+            est = plan_est[i] * scale()
+            if time.monotonic() - t_start + est > budget:
+                row["skipped"] = (f"time budget ({args.budget_minutes:g} min) would be "
+                                  f"exceeded (row estimated at {est / 60:.1f} min)")
+                print(f"[{wname} {tname}] skipped: {row['skipped']}", file=sys.stderr)
+                continue
+            tmp = work / f"{wname}-{tname}"
+            tmp.mkdir(exist_ok=True)
+            row_t0 = time.monotonic()
+            for rnd in range(1, args.rounds + 1):
+                for s in servers:
+                    discarded = []
+                    while True:
+                        rec = measure(PEERS[s], wl, topo, threads, args, tmp, tmp, rnd)
+                        rec["noisy"] = R.is_noisy(rec, args)
+                        # retry a noisy run only while the rest of the plan still fits
+                        left = (sum(plan_est[i:]) * scale() - (time.monotonic() - row_t0))
+                        late = time.monotonic() - t_start + left > budget
+                        if not rec["noisy"] or len(discarded) >= args.noisy_retries or late:
+                            break
+                        discarded.append(rec)
+                    rec["discarded_attempts"] = discarded
+                    row["rounds"][s].append(rec)
+                    if rec.get("na"):
+                        msg = "n/a: " + rec["na"]
+                    elif rec.get("ok"):
+                        msg = (f"{rec['rps']:,.0f} req/s, p99 {rec['p99_ms']:.2f} ms, err "
+                               f"{rec['non_2xx_3xx']}+{sum(rec['socket_errors'].values())}, "
+                               f"RSS {rec['memory']['vmhwm_sum_kib'] / 1024:.0f} MiB, other "
+                               f"{rec['server_core_other_pct']:.0f}/"
+                               f"{rec['client_core_other_pct']:.0f}%"
+                               + (f", idle {rec['idle_setup']['answered']}"
+                                  if 'idle_setup' in rec else ""))
+                    else:
+                        msg = "FAILED: " + (rec.get("error") or "?").splitlines()[0][:150]
+                    print(f"[{wname} {tname}] r{rnd} {s:16s} {msg}", file=sys.stderr)
+            spent_est += plan_est[i]
+    except KeyboardInterrupt:
+        print("interrupted; reporting what was measured", file=sys.stderr)
+
+    for row in rows:
+        if row.get("skipped"):
+            row["summary"] = {s: {"skipped": True} for s in servers}
+            row["ratios"] = {}
+            continue
+        row["summary"] = {s: summarize(rs, args.keep_noisy) for s, rs in row["rounds"].items()}
+        row["ratios"] = row_ratios(row["rounds"], row["summary"])
+    report = {
+        "started": started.isoformat(timespec="seconds"),
+        "elapsed_min": (time.monotonic() - t_start) / 60,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        | {"servers": servers, "topologies": topos},
+        "machine": facts, "versions": vers,
+        "ferrule_workers": ferrule_has_workers(venv_bin),
+        "rows": rows,
+    }
+    md = render(report)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / f"{name}.md").write_text(md)
+    (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    err = chart(report, args.out_dir / f"{name}.png")
+    if err:
+        print(err, file=sys.stderr)
+    if not args.no_readme:
+        update_readme(report, md, name)
+    print(md)
+    print(f"wrote {args.out_dir / name}.md, .json, .png", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
