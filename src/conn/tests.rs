@@ -220,3 +220,113 @@ async fn drains_an_unread_body_within_the_limit_and_serves_the_next_request() {
     assert_eq!(out.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{out}");
     assert_eq!(out.matches("Connection: close").count(), 1, "{out}");
 }
+
+/// A client that delivers its request one byte per read and collects what the server
+/// writes: the worst case for a parser that rescans the head on every read.
+struct Trickle {
+    request: Vec<u8>,
+    at: usize,
+    written: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl tokio::io::AsyncRead for Trickle {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.at < self.request.len() {
+            let byte = self.request[self.at];
+            self.at += 1;
+            buf.put_slice(&[byte]);
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Trickle {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.written
+            .lock()
+            .expect("no test thread panics holding it")
+            .extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl std::os::fd::AsRawFd for Trickle {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        -1
+    }
+}
+
+impl super::Transport for Trickle {
+    fn writable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+
+    fn try_sendfile(
+        &self,
+        _file: std::os::fd::RawFd,
+        _offset: &mut i64,
+        _len: usize,
+    ) -> std::io::Result<usize> {
+        Err(std::io::Error::other("no sendfile on a test stream"))
+    }
+
+    fn set_nodelay(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn serves_a_60_kib_head_trickled_one_byte_per_read_in_linear_time() {
+    let mut request = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n".to_vec();
+    for i in 0..8 {
+        request.extend_from_slice(format!("X-Pad-{i}: {}\r\n", "p".repeat(7700)).as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    assert!(request.len() > 60 * 1024 && request.len() < 64 * 1024);
+    let ctx = Arc::new(ConnContext {
+        limits: Limits::default(),
+        timeouts: Timeouts::default(),
+        request_permits: Arc::new(Semaphore::new(4)),
+    });
+    let info = Arc::new(ConnInfo {
+        peer: None,
+        local: None,
+        scheme: "http",
+    });
+    let (_stop_tx, stop_rx) = watch::channel(false);
+    let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stream = Trickle {
+        request,
+        at: 0,
+        written: Arc::clone(&written),
+    };
+    let started = std::time::Instant::now();
+    serve(stream, info, Arc::new(IgnoresBody), ctx, stop_rx).await;
+    let elapsed = started.elapsed();
+    let out = String::from_utf8_lossy(&written.lock().expect("not poisoned")).into_owned();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    // One rescan per read would be ~2·10⁹ byte steps here (minutes in a debug build).
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
