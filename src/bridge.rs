@@ -73,6 +73,9 @@ pub enum AbortReason {
     AppError,
     /// The app could not be run to the end (a panic in the server's own code).
     Internal,
+    /// The app ran past `request_timeout` (sent by `pool`'s watchdog): 504 if nothing was
+    /// sent yet.
+    Timeout,
 }
 
 /// Events from the app side to `conn`, in order.

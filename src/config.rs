@@ -77,6 +77,9 @@ pub struct Timeouts {
     pub graceful: Duration,
     /// How long a worker's event loop may go without a heartbeat (`worker_timeout`).
     pub worker: Duration,
+    /// How long the app may run one request (`request_timeout`); `None`: unbounded.
+    /// Read by `pool`'s watchdog.
+    pub request: Option<Duration>,
 }
 
 impl Default for Timeouts {
@@ -88,6 +91,7 @@ impl Default for Timeouts {
             send: Duration::from_secs(30),
             graceful: Duration::from_secs(30),
             worker: Duration::from_secs(30),
+            request: None,
         }
     }
 }

@@ -5,12 +5,21 @@
 //! every job it hands over, and `server` sizes the permits (see `QUEUED_REQUESTS`).
 //! A panic while running a job costs that job (its connection gets a 500 or is closed),
 //! never the thread.
+//!
+//! With `request_timeout`, each thread records the job it runs in a `Slot`, and a watchdog
+//! thread checks the slots: past the timeout the client gets a 504 (if nothing was sent)
+//! and `ferrule.errors.RequestTimeout` is raised in the thread (PyThreadState_SetAsyncExc);
+//! past a further grace, the thread's Python stack is logged and `stuck` is set, which
+//! makes the worker ask the master to replace it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
+use tokio::sync::mpsc;
 
 use crate::bridge::{AbortReason, Handler, Job, ResponseEvent};
 use crate::log::Level;
@@ -30,41 +39,206 @@ impl Handler for Dispatcher {
 /// The running threads.
 pub struct Pool {
     threads: Vec<JoinHandle<()>>,
+    /// Set by the watchdog when a job did not stop after `RequestTimeout`; read by the
+    /// worker's heartbeat task (which asks to be replaced) and before joining.
+    stuck: Arc<AtomicBool>,
 }
 
+/// What one thread is running, for the watchdog.
+#[derive(Default)]
+struct Slot {
+    /// `threading.get_ident()` of the thread (what PyThreadState_SetAsyncExc takes).
+    ident: u64,
+    running: Option<Running>,
+}
+
+struct Running {
+    started: Instant,
+    events: mpsc::Sender<ResponseEvent>,
+    /// 0: running; 1: timed out (504 sent, RequestTimeout raised); 2: declared stuck.
+    stage: u8,
+}
+
+type Slots = Arc<Vec<Mutex<Slot>>>;
+
 impl Pool {
-    /// Starts `count` Python threads serving `ctx.app`.
+    /// Starts `count` Python threads serving `ctx.app`, and the watchdog when
+    /// `request_timeout` is set.
     ///
     /// # Errors
     /// The OS refused to create a thread.
-    pub fn start(ctx: Context, count: usize) -> std::io::Result<(Dispatcher, Pool)> {
+    pub fn start(ctx: Context, count: usize, request_timeout: Option<Duration>) -> std::io::Result<(Dispatcher, Pool)> {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let ctx = Arc::new(ctx);
+        let slots: Option<Slots> =
+            request_timeout.map(|_| Arc::new((0..count).map(|_| Mutex::new(Slot::default())).collect()));
+        let stuck = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(count);
         for n in 0..count {
             let rx = rx.clone();
             let ctx = Arc::clone(&ctx);
+            let slot = slots.clone().map(|slots| (slots, n));
             let handle = std::thread::Builder::new()
                 .name(format!("ferrule-thread-{n}"))
-                .spawn(move || Python::attach(|py| run_thread(py, &ctx, &rx)))?;
+                .spawn(move || Python::attach(|py| run_thread(py, &ctx, &rx, slot.as_ref())))?;
             threads.push(handle);
         }
-        Ok((Dispatcher { jobs: tx }, Pool { threads }))
+        if let (Some(slots), Some(timeout)) = (slots, request_timeout) {
+            let stuck = Arc::clone(&stuck);
+            std::thread::Builder::new()
+                .name("ferrule-watchdog".to_owned())
+                .spawn(move || watch(&slots, timeout, &stuck))?;
+        }
+        Ok((Dispatcher { jobs: tx }, Pool { threads, stuck }))
+    }
+
+    /// Set once a job did not stop after `RequestTimeout` (see the module docs).
+    pub fn stuck(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stuck)
     }
 
     /// Waits for every thread to finish its job and exit. The `Dispatcher` must be
-    /// dropped first (that closes the queue).
-    pub fn join(self) {
+    /// dropped first (that closes the queue). When a job is stuck, waits at most `limit`
+    /// and returns `false` if a thread is still running (the caller exits anyway).
+    pub fn join(self, limit: Duration) -> bool {
+        if self.stuck.load(Ordering::Relaxed) {
+            let deadline = Instant::now() + limit;
+            // 10 ms polls: joining a thread has no timeout; this runs once, at exit.
+            while !self.threads.iter().all(JoinHandle::is_finished) {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         for t in self.threads {
             // A thread that panicked outside a job has already been logged by the
             // panic hook; there is nothing more to do with it.
             let _ = t.join();
         }
+        true
     }
 }
 
-fn run_thread(py: Python<'_>, ctx: &Context, jobs: &crossbeam_channel::Receiver<Job>) {
+/// The grace between `RequestTimeout` and declaring the job stuck: the timeout itself, at
+/// most 5 s. Chosen without measurement; enough for `finally` blocks that close
+/// connections.
+fn grace(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(5))
+}
+
+/// The watchdog: never takes the GIL itself (a thread looping in C code may hold it for
+/// good); the Python work (raising, reading stacks) goes to a helper thread.
+fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
+    // (slot index, the job's start, raise or log the stack)
+    let (gil_tx, gil_rx) = crossbeam_channel::unbounded::<(usize, Instant, bool)>();
+    let helper_slots = Arc::clone(slots);
+    let helper = std::thread::Builder::new()
+        .name("ferrule-watchdog-gil".to_owned())
+        .spawn(move || {
+            while let Ok((index, started, raise)) = gil_rx.recv() {
+                // GIL: taken only to raise in, or read the stack of, one thread. With the
+                // GIL held the slot's thread runs no Python, so checking that it still runs
+                // the same job makes sure the exception does not hit the next request.
+                Python::attach(|py| {
+                    let slot = helper_slots[index].lock().unwrap_or_else(PoisonError::into_inner);
+                    if slot.running.as_ref().is_some_and(|r| r.started == started) {
+                        if raise {
+                            raise_timeout(py, slot.ident);
+                        } else {
+                            log_stack(py, slot.ident);
+                        }
+                    }
+                });
+            }
+        });
+    if let Err(err) = helper {
+        log_at!(Level::Error, "cannot start the request_timeout helper thread: {err}");
+        return;
+    }
+    // Ten checks per timeout, at least every 100 ms: a request overruns by at most 10 %.
+    let tick = (timeout / 10).min(Duration::from_millis(100));
+    loop {
+        std::thread::sleep(tick);
+        for (index, slot) in slots.iter().enumerate() {
+            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(running) = slot.running.as_mut() else { continue };
+            let elapsed = running.started.elapsed();
+            if running.stage == 0 && elapsed >= timeout {
+                running.stage = 1;
+                log_at!(
+                    Level::Error,
+                    "a request ran past request_timeout ({timeout:?}); answering 504 and raising RequestTimeout in its thread"
+                );
+                // A full channel means the response is streaming: the head went out and
+                // a 504 is no longer possible; the exception still stops the app.
+                let _ = running.events.try_send(ResponseEvent::Abort(AbortReason::Timeout));
+                // The helper thread ends only with the process.
+                let _ = gil_tx.send((index, running.started, true));
+            } else if running.stage == 1 && elapsed >= timeout + grace(timeout) {
+                running.stage = 2;
+                log_at!(
+                    Level::Critical,
+                    "a request is still running {:?} after RequestTimeout; this worker stops taking requests and is replaced",
+                    elapsed - timeout
+                );
+                stuck.store(true, Ordering::Relaxed);
+                // As above: the helper ends only with the process.
+                let _ = gil_tx.send((index, running.started, false));
+            }
+        }
+    }
+}
+
+fn raise_timeout(py: Python<'_>, ident: u64) {
+    let cls = match py.import("ferrule.errors").and_then(|m| m.getattr("RequestTimeout")) {
+        Ok(cls) => cls,
+        Err(err) => {
+            log_at!(Level::Error, "cannot raise RequestTimeout: {err}");
+            return;
+        }
+    };
+    let Ok(id) = std::ffi::c_long::try_from(ident) else { return };
+    // SAFETY: GIL held; `cls` is a live exception class; a thread id that is gone makes
+    // the call return 0 and do nothing.
+    unsafe {
+        pyo3::ffi::PyThreadState_SetAsyncExc(id, cls.as_ptr());
+    }
+}
+
+fn log_stack(py: Python<'_>, ident: u64) {
+    let stack = (|| -> PyResult<String> {
+        let frames = py.import("sys")?.call_method0("_current_frames")?;
+        let Some(frame) = frames.get_item(ident).ok() else {
+            return Ok("(the thread is no longer running Python code)".to_owned());
+        };
+        let lines: Vec<String> = py.import("traceback")?.call_method1("format_stack", (frame,))?.extract()?;
+        Ok(lines.concat())
+    })();
+    match stack {
+        Ok(stack) => log_at!(Level::Critical, "the stuck request's thread is at:\n{stack}"),
+        Err(err) => log_at!(Level::Error, "cannot read the stuck thread's stack: {err}"),
+    }
+}
+
+fn run_thread(
+    py: Python<'_>,
+    ctx: &Context,
+    jobs: &crossbeam_channel::Receiver<Job>,
+    slot: Option<&(Slots, usize)>,
+) {
     let mut cache = wsgi::Cache::new(py);
+    let slot = slot.map(|(slots, n)| &slots[*n]);
+    if let Some(slot) = slot {
+        let ident = py
+            .import("threading")
+            .and_then(|t| t.call_method0("get_ident"))
+            .and_then(|i| i.extract::<u64>());
+        match ident {
+            Ok(ident) => slot.lock().unwrap_or_else(PoisonError::into_inner).ident = ident,
+            Err(err) => log_at!(Level::Error, "request_timeout is off in this thread: {err}"),
+        }
+    }
     loop {
         // GIL: a job already queued is taken without letting go of the GIL; otherwise the
         // GIL is released while waiting for the next one.
@@ -77,7 +251,24 @@ fn run_thread(py: Python<'_>, ctx: &Context, jobs: &crossbeam_channel::Receiver<
             },
         };
         let events = job.events.clone();
-        if catch_unwind(AssertUnwindSafe(|| wsgi::call_app(py, ctx, &mut cache, job))).is_err() {
+        if let Some(slot) = slot {
+            slot.lock().unwrap_or_else(PoisonError::into_inner).running =
+                Some(Running { started: Instant::now(), events: events.clone(), stage: 0 });
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| wsgi::call_app(py, ctx, &mut cache, job)));
+        if let Some(slot) = slot {
+            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.running.take().is_some_and(|r| r.stage > 0) {
+                if let Ok(id) = std::ffi::c_long::try_from(slot.ident) {
+                    // SAFETY: GIL held; a NULL exception clears a RequestTimeout that was
+                    // raised too late to be delivered, so the next job does not get it.
+                    unsafe {
+                        pyo3::ffi::PyThreadState_SetAsyncExc(id, std::ptr::null_mut());
+                    }
+                }
+            }
+        }
+        if outcome.is_err() {
             log_at!(Level::Error, "internal error (panic) while handling a request; the request was aborted");
             // If the client is gone there is nobody to tell.
             let _ = wsgi::start_response::send_event(py, &events, ResponseEvent::Abort(AbortReason::Internal));

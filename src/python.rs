@@ -50,6 +50,7 @@ pub const CORE_SETTINGS: &[&str] = &[
     "max_worker_lifetime_jitter",
     "max_worker_memory",
     "proc_name",
+    "request_timeout",
 ];
 
 /// The settings dict as Python hands it over (already validated there).
@@ -86,6 +87,8 @@ struct PyConfig {
     /// None: off.
     max_worker_memory: Option<u64>,
     proc_name: Option<String>,
+    /// None: off.
+    request_timeout: Option<f64>,
 }
 
 fn duration(name: &str, secs: f64) -> PyResult<Duration> {
@@ -123,6 +126,7 @@ impl PyConfig {
                 send: duration("send_timeout", self.send_timeout)?,
                 graceful: duration("graceful_timeout", self.graceful_timeout)?,
                 worker: duration("worker_timeout", self.worker_timeout)?,
+                request: self.request_timeout.map(|secs| duration("request_timeout", secs)).transpose()?,
             },
             max_connections: self.max_connections,
             backlog: self.backlog,
@@ -270,6 +274,7 @@ impl ForkHooks for PyHooks<'_> {
             sys.getattr("stdout")?.call_method0("flush")?;
             sys.getattr("stderr")?.call_method0("flush")
         });
+        // A stream that cannot be flushed has nowhere to report it.
         drop(flushed);
         // SAFETY: _exit ends this process without running the master's atexit handlers.
         unsafe { libc::_exit(code) }
@@ -325,7 +330,7 @@ impl PyHooks<'_> {
         // Step 2: the Python threads.
         let started = wsgi::Context::new(py, app, &config.root_path, config.threads.get() > 1)
             .and_then(|ctx| {
-                Pool::start(ctx, config.threads.get())
+                Pool::start(ctx, config.threads.get(), config.timeouts.request)
                     .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python threads: {e}")))
             });
         let (dispatcher, pool) = match started {
@@ -335,6 +340,7 @@ impl PyHooks<'_> {
                 return supervisor::WORKER_BOOT_ERROR;
             }
         };
+        let stuck = pool.stuck();
         let recycle = Recycle {
             max_requests: config.process.max_requests.map(|n| n + worker::jitter(config.process.max_requests_jitter)),
             max_lifetime: config.process.max_worker_lifetime.map(|d| {
@@ -357,7 +363,7 @@ impl PyHooks<'_> {
                 // 4 beats per worker_timeout, at least one a second: a missed beat or two
                 // is not yet a timeout.
                 let interval = (config.timeouts.worker / 4).min(Duration::from_secs(1)).max(Duration::from_millis(10));
-                tokio::spawn(worker::beat(std::sync::Arc::clone(&link), interval, std::sync::Arc::clone(&jobs), recycle));
+                tokio::spawn(worker::beat(std::sync::Arc::clone(&link), interval, std::sync::Arc::clone(&jobs), recycle, stuck));
                 link.send(worker::MSG_READY);
                 log::write(
                     Level::Info,
@@ -369,7 +375,8 @@ impl PyHooks<'_> {
                         std::process::id()
                     ),
                 );
-                let handler = std::sync::Arc::new(worker::Counted { inner: dispatcher, jobs });
+                let limit = recycle.max_requests.map(|max| (max, std::sync::Arc::clone(&link)));
+                let handler = std::sync::Arc::new(worker::Counted { inner: dispatcher, jobs, limit });
                 let (graceful, quick) = signals.split();
                 tokio::select! {
                     served = server::run(listeners, handler, &config, graceful) => {
@@ -384,7 +391,14 @@ impl PyHooks<'_> {
             // Step 4: close the job queue (the dispatcher was moved into the server and is
             // dropped with it), then wait for the threads to finish their jobs.
             drop(runtime);
-            pool.join();
+            // A thread stuck past its RequestTimeout is left behind: the process exits.
+            // That thread may hold the GIL for good (a loop in C), so the worker exits
+            // here, without attaching again.
+            if !pool.join(Duration::from_secs(1)) {
+                log::write(Level::Error, "worker exits with a request still running past request_timeout");
+                // SAFETY: _exit ends the process at once; nothing else needs to run.
+                unsafe { libc::_exit(0) }
+            }
             Ok(false)
         });
         match result {

@@ -11,7 +11,14 @@ import importlib
 from typing import TYPE_CHECKING, Any, Callable
 
 from ferrule.config import Config
-from ferrule.errors import AppImportError, BindError, ConfigError, FerruleError
+from ferrule.errors import (
+    AppImportError,
+    BindError,
+    ConfigError,
+    FerruleError,
+    RequestTimeout,
+    WorkerBootError,
+)
 from ferrule.settings import SETTINGS
 
 if TYPE_CHECKING:
@@ -23,6 +30,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "FerruleError",
+    "RequestTimeout",
+    "WorkerBootError",
     "__version__",
     "serve",
 ]

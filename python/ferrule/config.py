@@ -69,6 +69,7 @@ class Config:
     header_timeout: float
     body_timeout: float
     keepalive_timeout: float
+    request_timeout: float | None
     graceful_timeout: float
     worker_timeout: float
     send_timeout: float

@@ -7,7 +7,8 @@ or address. `cli.py` is the only place that turns these into exit codes.
 
 from __future__ import annotations
 
-__all__ = ["AppImportError", "BindError", "ConfigError", "FerruleError", "WorkerBootError"]
+__all__ = ["AppImportError", "BindError", "ConfigError", "FerruleError", "RequestTimeout",
+           "WorkerBootError"]
 
 
 class FerruleError(Exception):
@@ -52,3 +53,15 @@ class WorkerBootError(FerruleError):
     """
 
     app_load: bool = False
+
+
+class RequestTimeout(BaseException):
+    """Raised inside the app's thread when a request runs past `request_timeout`, so that
+    `finally` blocks and context managers clean up. The client has already been answered
+    504 when no response had started.
+
+    A BaseException, like KeyboardInterrupt: a broad ``except Exception`` in the app must not
+    swallow it and carry on; catch it by name to clean up, then let it propagate. It is
+    delivered between Python bytecodes, so a thread blocked in C (``time.sleep``, a socket
+    read) only sees it when that call returns; past a grace, the worker is replaced.
+    """

@@ -846,6 +846,23 @@ SETTINGS: tuple[Setting, ...] = (
         help="How long an idle keep-alive connection waits for the next request before closing.",
     ),
     Setting(
+        name="request_timeout",
+        section="Timeouts",
+        type=_Optional(DURATION),
+        default=None,
+        default_text="none (off)",
+        flags=("--request-timeout",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "How long the app may take on one request. Past it the client gets a 504 (if no "
+            "response has started) and `ferrule.RequestTimeout` is raised in the request's "
+            "thread so the app can clean up; if the request still runs after a grace (the "
+            "timeout, at most 5s), its Python stack is logged and the worker is replaced."
+        ),
+    ),
+    Setting(
         name="graceful_timeout",
         section="Timeouts",
         type=DURATION,

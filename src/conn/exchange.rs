@@ -493,6 +493,9 @@ impl<T: Transport> Exchange<'_, T> {
     async fn on_abort(&mut self, reason: &AbortReason) -> Result<(), ConnError> {
         self.keep_alive = false;
         match self.writing {
+            Writing::NotStarted if *reason == AbortReason::Timeout => {
+                self.write_error_page(504, "Gateway Timeout", "the app did not answer within request_timeout").await
+            }
             Writing::NotStarted => {
                 self.write_error_page(500, "Internal Server Error", "the request could not be completed").await
             }

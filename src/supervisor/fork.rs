@@ -59,6 +59,25 @@ extern "C" fn on_signal(signo: libc::c_int) {
     }
 }
 
+fn block_all_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data initialised by sigfillset; sigprocmask only reads and
+    // writes the two sets.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&raw mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &raw const all, &raw mut previous);
+        previous
+    }
+}
+
+fn restore_signal_mask(previous: &libc::sigset_t) {
+    // SAFETY: reinstalls a mask sigprocmask returned.
+    unsafe {
+        libc::sigprocmask(libc::SIG_SETMASK, previous, std::ptr::null_mut());
+    }
+}
+
 /// The master's OS side. See the module docs.
 pub struct ForkSpawner<H: ForkHooks> {
     hooks: H,
@@ -201,6 +220,9 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
         let (rx, tx) = pipe().map_err(SupervisorError::Spawn)?;
+        // Every signal is blocked across fork: one that arrived in the child before it reset
+        // its handlers would run the master's handler there and land in the master's pipe.
+        let previous_mask = block_all_signals();
         self.hooks.before_fork();
         // SAFETY: the master has a single thread (no runtime, no pool), so the child is a
         // consistent copy; it runs only the worker and never returns here.
@@ -208,9 +230,19 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         if pid < 0 {
             let err = io::Error::last_os_error();
             self.hooks.after_fork_parent();
+            restore_signal_mask(&previous_mask);
             return Err(SupervisorError::Spawn(err));
         }
         if pid == 0 {
+            // A worker whose master died (SIGKILL, OOM) must not serve on as an orphan:
+            // it gets a TERM and drains. If the master is gone already, stop now.
+            // SAFETY: prctl/getppid have no memory-safety preconditions.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                if libc::getppid() == 1 {
+                    libc::_exit(0);
+                }
+            }
             // In the worker: default signal handlers (the runtime installs its own), and
             // none of the master's descriptors but the listeners and our pipe.
             SIGNAL_PIPE.store(-1, Ordering::Relaxed);
@@ -229,10 +261,12 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             }
             self.pipes.clear();
             drop(rx);
+            restore_signal_mask(&previous_mask);
             let listeners = std::mem::take(&mut self.listeners);
             self.hooks.run_worker(spec, listeners, Link::new(tx));
         }
         self.hooks.after_fork_parent();
+        restore_signal_mask(&previous_mask);
         drop(tx);
         self.pipes.insert(pid, rx);
         Ok(pid)

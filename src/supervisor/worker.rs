@@ -7,7 +7,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,22 +57,32 @@ pub struct Recycle {
     pub max_memory: Option<u64>,
 }
 
-/// A `Handler` that counts the jobs it hands on, for `max_requests`.
+/// A `Handler` that counts the jobs it hands on and asks to be replaced on the job that
+/// reaches `max_requests` (at once, not at the next heartbeat).
 pub struct Counted<H> {
     pub inner: H,
     pub jobs: Arc<AtomicU64>,
+    /// `max_requests` (jitter added) and the pipe to tell the master.
+    pub limit: Option<(u64, Arc<Link>)>,
 }
 
 impl<H: Handler> Handler for Counted<H> {
     fn dispatch(&self, job: Job) -> Result<(), Job> {
-        self.jobs.fetch_add(1, Ordering::Relaxed);
+        let n = self.jobs.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some((max, link)) = &self.limit {
+            if n == *max {
+                log_at!(Level::Info, "worker {} asks to be replaced: served {n} requests (max_requests)", std::process::id());
+                link.send(MSG_RETIRE);
+            }
+        }
         self.inner.dispatch(job)
     }
 }
 
 /// Sends a heartbeat every `interval`, and `MSG_RETIRE` once when a `recycle` limit is
 /// reached. Runs until the runtime stops.
-pub async fn beat(link: Arc<Link>, interval: Duration, jobs: Arc<AtomicU64>, recycle: Recycle) {
+/// `stuck` is set by the pool when a request did not stop after `request_timeout`.
+pub async fn beat(link: Arc<Link>, interval: Duration, jobs: Arc<AtomicU64>, recycle: Recycle, stuck: Arc<AtomicBool>) {
     let born = Instant::now();
     let mut retired = false;
     let mut ticks = tokio::time::interval(interval);
@@ -83,8 +93,13 @@ pub async fn beat(link: Arc<Link>, interval: Duration, jobs: Arc<AtomicU64>, rec
         if retired {
             continue;
         }
-        let reason = if recycle.max_requests.is_some_and(|max| jobs.load(Ordering::Relaxed) >= max) {
-            Some(format!("served {} requests (max_requests)", jobs.load(Ordering::Relaxed)))
+        // max_requests is `Counted`'s to report; here it only stops further checks.
+        if recycle.max_requests.is_some_and(|max| jobs.load(Ordering::Relaxed) >= max) {
+            retired = true;
+            continue;
+        }
+        let reason = if stuck.load(Ordering::Relaxed) {
+            Some("a request did not stop after request_timeout".to_owned())
         } else if recycle.max_lifetime.is_some_and(|max| born.elapsed() >= max) {
             Some(format!("ran for {:?} (max_worker_lifetime)", born.elapsed()))
         } else if let Some(rss) = recycle.max_memory.and_then(|max| resident_bytes().filter(|rss| *rss > max)) {

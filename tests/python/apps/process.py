@@ -42,3 +42,29 @@ def _app(environ, start_response):
 
 
 app = validator(_app)
+
+
+def _stuck(environ, start_response):
+    """`/sleep`: a Python-level stuck request (`time.sleep(3600)`); `/spin`: a C-level busy
+    loop that holds the GIL; `/loop`: a Python-level busy loop. Each records in the error
+    log whether `RequestTimeout` reached it (`cleanup ran`)."""
+    import ferrule
+
+    path = environ["PATH_INFO"]
+    errors = environ["wsgi.errors"]
+    try:
+        if path == "/sleep":
+            time.sleep(3600)
+        elif path == "/spin":
+            sum(range(10**11))  # minutes in C, GIL held, no bytecode boundary
+        elif path == "/loop":
+            while True:
+                pass
+    except ferrule.RequestTimeout:
+        errors.write(f"cleanup ran in {path}\n")
+        errors.flush()
+        raise
+    return _app(environ, start_response)
+
+
+stuck = validator(_stuck)

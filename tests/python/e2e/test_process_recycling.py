@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 
 from ferrule_proc import children
 from test_process_signals import get, served_by, start, wait_for_count
@@ -23,20 +24,23 @@ def replaced_in_order(log: str, old: int) -> None:
     assert ready and match.end() + ready.start() < stop, log
 
 
-def test_max_requests_replaces_each_worker_after_its_requests_and_nothing_fails():
-    server = start("--max-requests", "10", workers=2)
-    before = set(children(server.proc.pid))
-    seen = set()
-    for _ in range(60):
-        seen.add(served_by(get(server)))
-    wait_for_count(server, r"asks to be replaced: served \d+ requests \(max_requests\)", 2)
+def test_max_requests_replaces_the_worker_after_its_requests_and_nothing_fails():
+    server = start("--max-requests", "10", workers=1)
+    [first] = children(server.proc.pid)
+    retired = re.compile(r"asks to be replaced: served 10 requests \(max_requests\)")
+    sent = 0
+    deadline = time.monotonic() + 15
+    while len(retired.findall(server.log())) < 3 and time.monotonic() < deadline:
+        get(server)  # asserts a 200
+        sent += 1
+    assert len(retired.findall(server.log())) >= 3, server.log()
     wait_for_count(server, r"exited \(exit code 0\)", 2)
     log = server.log()
-    for pid in before:
-        replaced_in_order(log, pid)
-    after = set(children(server.proc.pid))
-    assert len(after) == 2
-    assert not before <= after
+    replaced_in_order(log, first)
+    # A third replacement may still be under way: one or two workers, never the first.
+    now = children(server.proc.pid)
+    assert 1 <= len(now) <= 2 and first not in now
+    assert sent >= 30
     assert server.stop() == 0
 
 

@@ -61,6 +61,7 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "header_timeout": 10.0,
         "body_timeout": 30.0,
         "keepalive_timeout": 5.0,
+        "request_timeout": None,
         "graceful_timeout": 30.0,
         "worker_timeout": 30.0,
         "send_timeout": 30.0,
@@ -69,7 +70,8 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
 
 def test_rust_side_dict_value_types_follow_the_contract() -> None:
     core = Config(access_log="-", bind="[::1]:0,unix:/tmp/f.sock", max_worker_lifetime="1h",
-                  max_worker_memory="512MiB", proc_name="site").to_core()
+                  max_worker_memory="512MiB", proc_name="site",
+                  request_timeout="10s").to_core()
     expected_types = {
         "bind": list, "root_path": str, "access_log": str, "access_log_format": str,
         "error_log": str, "log_level": str, "threads": int, "max_request_line_bytes": int,
@@ -79,7 +81,7 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "send_timeout": float, "graceful_timeout": float, "worker_timeout": float,
         "workers": int, "max_requests": int, "max_requests_jitter": int,
         "max_worker_lifetime": float, "max_worker_lifetime_jitter": float,
-        "max_worker_memory": int, "proc_name": str,
+        "max_worker_memory": int, "proc_name": str, "request_timeout": float,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from ferrule import AppImportError, BindError, ConfigError, FerruleError
+from ferrule import (
+    AppImportError,
+    BindError,
+    ConfigError,
+    FerruleError,
+    RequestTimeout,
+    WorkerBootError,
+)
 
 
-@pytest.mark.parametrize("error", [ConfigError, AppImportError, BindError])
+def test_request_timeout_is_not_caught_by_except_exception() -> None:
+    assert issubclass(RequestTimeout, BaseException)
+    assert not issubclass(RequestTimeout, Exception)
+
+
+@pytest.mark.parametrize("error", [ConfigError, AppImportError, BindError, WorkerBootError])
 def test_every_error_is_a_ferrule_error(error: type) -> None:
     assert issubclass(error, FerruleError)
 

@@ -14,8 +14,8 @@ def app(environ, start_response):
 
 def test_public_names() -> None:
     assert ferrule.__all__ == [
-        "AppImportError", "BindError", "Config", "ConfigError", "FerruleError", "__version__",
-        "serve",
+        "AppImportError", "BindError", "Config", "ConfigError", "FerruleError",
+        "RequestTimeout", "WorkerBootError", "__version__", "serve",
     ]
 
 

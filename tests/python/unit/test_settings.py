@@ -61,6 +61,7 @@ EXPECTED_DEFAULTS = {
     "header_timeout": 10.0,
     "body_timeout": 30.0,
     "keepalive_timeout": 5.0,
+    "request_timeout": None,
     "graceful_timeout": 30.0,
     "worker_timeout": 30.0,
     "send_timeout": 30.0,
