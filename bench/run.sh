@@ -6,6 +6,8 @@
 #   bench/run.sh --duration 3 --rounds 1  # quick look
 #   bench/run.sh --skip-build ...         # keep the Ferrule already in bench/.venv
 #   bench/run.sh --build-only             # install and build, run nothing (exit 1 if the build failed)
+#   bench/run.sh --build-head ...         # build the committed HEAD (a clean `git archive`
+#                                         # export), not the work tree others may be editing
 #   bench/run.sh --suite full             # the full suite (bench/suite.py): every workload,
 #                                         # every peer, 1p and 2p; ~30 min
 #   bench/run.sh --suite full --workloads hello,json   # a part of it
@@ -21,12 +23,14 @@ PYTHON="${PYTHON:-python3}"
 
 skip_build=0
 build_only=0
+build_head=0
 suite=0
 args=()
 for a in "$@"; do
     case "$a" in
         --skip-build) skip_build=1 ;;
         --build-only) build_only=1 ;;
+        --build-head) build_head=1 ;;
         --suite|--suite=*) suite=1; args+=("$a") ;;
         *) args+=("$a") ;;
     esac
@@ -68,7 +72,14 @@ built=0
 if [ "$skip_build" -eq 0 ]; then
     rev="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     # Dirty = anything outside bench/ differs from HEAD, untracked source files included.
-    if [ -n "$(git -C "$REPO" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
+    src="$REPO"
+    if [ "$build_head" -eq 1 ]; then
+        # the committed HEAD only: others' half-made edits in the work tree stay out
+        src="$VENV/ferrule-src"
+        rm -rf "$src" && mkdir -p "$src"
+        git -C "$REPO" archive HEAD | tar -x -C "$src"
+        rev="$rev (clean export of HEAD)"
+    elif [ -n "$(git -C "$REPO" status --porcelain -- . ':!bench' 2>/dev/null)" ]; then
         rev="$rev+dirty"
     fi
     build_log="$VENV/ferrule-build.log"
@@ -79,7 +90,7 @@ if [ "$skip_build" -eq 0 ]; then
         say "no cargo on PATH: a Rust toolchain (the version Cargo.toml asks for) is needed"
     fi
     if CARGO_TARGET_DIR="$VENV/cargo-target" "$VENV/bin/python" -m pip install -v \
-            --disable-pip-version-check --force-reinstall "$REPO" >"$build_log" 2>&1; then
+            --disable-pip-version-check --force-reinstall "$src" >"$build_log" 2>&1; then
         echo "built from $rev at $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$VENV/ferrule-build.txt"
         rm -f "$VENV/ferrule-build-failed.txt"
         built=1

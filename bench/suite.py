@@ -70,10 +70,10 @@ def _ferrule(c: Ctx) -> list[str]:
     argv = [str(c.venv_bin / "ferrule"), "--bind", f"127.0.0.1:{c.port}",
             "--threads", str(c.threads), "--pythonpath", str(BENCH_DIR),
             "--log-level", "warning"]
-    if c.workers > 1:
-        if not ferrule_has_workers(c.venv_bin):
-            raise NotApplicable("Ferrule has no --workers yet (one worker process only)")
+    if ferrule_has_workers(c.venv_bin):
         argv += ["--workers", str(c.workers)]
+    elif c.workers > 1:
+        raise NotApplicable("Ferrule has no --workers yet (one worker process only)")
     if c.wl.kind == "idle":
         argv += ["--max-connections", str(IDLE_CONNECTIONS + 2000), "--keepalive-timeout", "600s"]
     return argv + [c.wl.target]
@@ -858,6 +858,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: open-file limit {hard} is below what idle needs "
               f"({args.idle_connections} + 500); run.sh raises it", file=sys.stderr)
 
+    def _interrupt(signum, frame):
+        raise KeyboardInterrupt
+    # SIGTERM (and SIGINT, which a background job ignores) end the run cleanly: the server
+    # being measured is stopped and what was measured is reported
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+
     started = dt.datetime.now(dt.timezone.utc)
     stamp = started.strftime("%Y%m%d-%H%M%S")
     name = f"suite-{stamp}" + (f"-{args.tag}" if args.tag else "")
@@ -955,17 +962,28 @@ def main(argv: list[str] | None = None) -> int:
         "ferrule_workers": ferrule_has_workers(venv_bin),
         "rows": rows,
     }
-    md = render(report)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{name}.md").write_text(md)
+    # the raw data first: a bug in the rendering below must not lose a 30-minute run
     (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
-    err = chart(report, args.out_dir / f"{name}.png")
-    if err:
-        print(err, file=sys.stderr)
+    print(f"wrote {args.out_dir / name}.json", file=sys.stderr)
+    try:
+        md = render(report)
+        (args.out_dir / f"{name}.md").write_text(md)
+        print(md)
+    except Exception:                       # noqa: BLE001 - report it, keep the JSON
+        import traceback
+        traceback.print_exc()
+        return 1
+    try:
+        err = chart(report, args.out_dir / f"{name}.png")
+        if err:
+            print(err, file=sys.stderr)
+    except Exception:                       # noqa: BLE001
+        import traceback
+        traceback.print_exc()
     if not args.no_readme:
         update_readme(report, md, name)
-    print(md)
-    print(f"wrote {args.out_dir / name}.md, .json, .png", file=sys.stderr)
+    print(f"wrote {args.out_dir / name}.md and .png", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by callgrind (exact, unlike timings on a noisy machine).
+#
+#   bench/callgrind.sh                 # ferrule and granian, hello, N=100 and N=4100
+#   bench/callgrind.sh ferrule         # one server
+#   SMALL=100 BIG=4100 TOP=25 bench/callgrind.sh
+#
+# For each server it runs the server twice under `valgrind --tool=callgrind` (one worker,
+# one Python thread, `apps:hello` from bench/apps.py, 127.0.0.1 only), sends SMALL requests
+# the first time and BIG the second over one keep-alive connection (a tiny Python client,
+# every answer checked), stops it with SIGTERM (callgrind writes its counts on exit), sums
+# the instructions of every process of the run, and prints
+#     (instructions(BIG) - instructions(SMALL)) / (BIG - SMALL)
+# so start-up, import and shut-down cancel out. Readiness is seen in /proc/net/tcp (a
+# listening socket), not by requests, so both runs serve exactly SMALL or BIG requests.
+# Then the top inclusive functions of Ferrule's BIG run (callgrind_annotate --inclusive).
+# Uses the servers in bench/.venv (bench/run.sh --build-only installs them); installs
+# valgrind with apt-get if missing. Output files: bench/results/tmp/callgrind-<stamp>/.
+# Slow: Python under callgrind runs ~50x slower; about 2-4 minutes per server.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="$BENCH/.venv"
+SMALL="${SMALL:-100}"
+BIG="${BIG:-4100}"
+TOP="${TOP:-25}"
+servers=("$@")
+[ "${#servers[@]}" -gt 0 ] || servers=(ferrule granian)
+
+if ! command -v valgrind >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y valgrind
+fi
+[ -x "$VENV/bin/python" ] || { echo "no $VENV: run bench/run.sh --build-only first" >&2; exit 1; }
+
+OUT="$BENCH/results/tmp/callgrind-$(date -u +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+
+exec "$VENV/bin/python" - "$BENCH" "$OUT" "$SMALL" "$BIG" "$TOP" "${servers[@]}" <<'PY'
+import glob, http.client, os, re, signal, socket, subprocess, sys, time
+
+bench, out, small, big, top = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+servers = sys.argv[6:]
+venv_bin = os.path.join(bench, ".venv", "bin")
+READY_TIMEOUT = 300      # s: Python start-up under callgrind is slow
+BODY = b"Hello, world!"
+
+
+def argv_for(name, port):
+    if name == "ferrule":
+        return [os.path.join(venv_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
+                "--threads", "1", "--pythonpath", bench, "--log-level", "warning", "apps:hello"]
+    if name == "granian":
+        return [os.path.join(venv_bin, "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", "1", "--blocking-threads", "1",
+                "--runtime-threads", "1", "--http", "1", "--no-ws", "--no-access-log",
+                "--log-level", "warning", "--working-dir", bench, "apps:hello"]
+    sys.exit(f"unknown server {name!r} (ferrule, granian)")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    """True once some process listens on 127.0.0.1:port (read from /proc, no connection)."""
+    want = f"0100007F:{port:04X}"
+    try:
+        with open("/proc/net/tcp") as f:
+            return any(l.split()[1] == want and l.split()[3] == "0A" for l in f.readlines()[1:])
+    except OSError:
+        return False
+
+
+def run_once(name, n):
+    port = free_port()
+    tag = f"{name}-{n}"
+    cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes",
+           f"--callgrind-out-file={out}/callgrind.{tag}.%p", "--dump-instr=no"] + argv_for(name, port)
+    log = open(f"{out}/{tag}.log", "wb")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=bench, env=env,
+                         start_new_session=True)
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not listening(port):
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{name} did not start (see {out}/{tag}.log)")
+            time.sleep(0.5)
+        time.sleep(2.0)          # let a pre-forked worker finish its own start-up
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        for i in range(n):
+            conn.request("GET", "/")
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200 or body != BODY:
+                raise SystemExit(f"{name}: request {i}: {r.status} {body[:60]!r}")
+        conn.close()
+        time.sleep(1.0)
+    finally:
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        log.close()
+    files = glob.glob(f"{out}/callgrind.{tag}.*")
+    total = 0
+    for fn in files:
+        with open(fn, errors="replace") as f:
+            for line in f:
+                m = re.match(r"(?:summary|totals):\s+(\d+)", line)
+                if m:
+                    total += int(m.group(1))
+                    break
+    if not files or not total:
+        raise SystemExit(f"{name}: no callgrind counts in {out} (did it exit cleanly?)")
+    return total, files
+
+
+results = {}
+for name in servers:
+    a, _ = run_once(name, small)
+    b, files = run_once(name, big)
+    per = (b - a) / (big - small)
+    results[name] = per
+    print(f"{name}: {a:,} instructions for {small} requests, {b:,} for {big}: "
+          f"{per:,.0f} instructions/request", flush=True)
+    if name == "ferrule":
+        main = max(files, key=os.path.getsize)
+        print(f"\ntop {top} inclusive functions, ferrule, {big} requests ({main}):")
+        ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"--threshold=99",
+                              main], capture_output=True, text=True).stdout
+        lines = [l for l in ann.splitlines() if re.match(r"\s*[\d,]+ \(", l)]
+        print("\n".join(lines[:top]))
+        print()
+if "ferrule" in results and "granian" in results:
+    print(f"ferrule / granian instructions per request: "
+          f"{results['ferrule'] / results['granian']:.2f}")
+print(f"callgrind files: {out}")
+PY
