@@ -435,9 +435,10 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
         if idle is not None:
             rec["idle_rss_now_mib"] = round(sum(p["vmrss_kib"] or 0 for p in
                                                 rec["memory"]["processes"]) / 1024, 1)
-            idle.stdin.close()
+            idle.stdin.close()             # tells it to count what is still open and exit
             try:
-                out, _ = idle.communicate(timeout=30)
+                idle.wait(timeout=30)
+                out = idle.stdout.read()
                 rec["idle_end"] = json.loads(out.strip().splitlines()[-1])
             except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
                 rec["idle_end"] = {"error": str(e)}
@@ -495,8 +496,8 @@ def summarize(records: list[dict], keep_noisy: bool) -> dict:
         s["wrong_body"] = sum(r.get("wrong_body", 0) for r in used)
         if any("idle_setup" in r for r in used):
             s["idle_answered_min"] = min(r["idle_setup"]["answered"] for r in used)
-            s["idle_still_open_min"] = min(r.get("idle_end", {}).get("still_open", 0)
-                                           for r in used)
+            still = [r.get("idle_end", {}).get("still_open") for r in used]
+            s["idle_still_open_min"] = None if None in still else min(still)
             s["idle_rss_now_mib"] = max(r.get("idle_rss_now_mib", 0) for r in used)
         if any("mb_per_s" in r for r in used):
             s["mb_per_s"] = R._median([r.get("mb_per_s") for r in used])
@@ -648,7 +649,8 @@ def render(report: dict) -> str:
                     f"{s['server_core_other_pct_max']:.0f} | {s['rounds_ok']}/{s['rounds']}"
                     f"{' (%d noisy out)' % s['noisy_left_out'] if s['noisy_left_out'] else ''} |")
             if wl.kind == "idle":
-                line += (f" {s.get('idle_answered_min')} / {s.get('idle_still_open_min')} | "
+                line += (f" {s.get('idle_answered_min')} / "
+                         f"{R._f(s.get('idle_still_open_min'), '{}', '?')} | "
                          f"{R._f(s.get('idle_rss_now_mib'), '{:.1f}')} |")
             if wl.kind == "upload":
                 line += f" {R._f(s.get('mb_per_s'), '{:.0f}')} |"
@@ -747,6 +749,11 @@ def chart(report: dict, path: Path) -> str | None:
                    yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8})
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
+    from matplotlib.ticker import FuncFormatter
+    fmt = FuncFormatter(lambda v, _: f"{v:g}×")
+    ax.yaxis.set_major_formatter(fmt)
+    ax.yaxis.set_minor_formatter(fmt)
+    ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels([f"{r['workload']}\n{r['topology']}" for r in rows])
     ax.set_ylabel("Ferrule req/s ÷ peer req/s (log scale; >1 = Ferrule faster)")
@@ -791,6 +798,30 @@ def estimate_cell(wl: Workload, args) -> float:
     return base
 
 
+def summarize_rows(rows: list[dict], keep_noisy: bool) -> None:
+    for row in rows:
+        if row.get("skipped"):
+            row["summary"] = {s: {"skipped": True} for s in row["rounds"]}
+            row["ratios"] = {}
+            continue
+        row["summary"] = {s: summarize(rs, keep_noisy) for s, rs in row["rounds"].items()}
+        row["ratios"] = row_ratios(row["rounds"], row["summary"])
+
+
+def rerender(path: Path, readme: bool) -> int:
+    report = json.loads(path.read_text())
+    summarize_rows(report["rows"], report["config"].get("keep_noisy", False))
+    md = render(report)
+    path.with_suffix(".md").write_text(md)
+    err = chart(report, path.with_suffix(".png"))
+    if err:
+        print(err, file=sys.stderr)
+    if readme:
+        update_readme(report, md, path.stem)
+    print(md)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--suite", default="full", choices=["full"],
@@ -827,7 +858,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-readme", action="store_true",
                     help="do not put the ratio table into bench/README.md")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--render", type=Path, metavar="JSON",
+                    help="measure nothing: recompute the summaries of a suite-*.json and "
+                         "write its .md, .png (and the README table) again")
     args = ap.parse_args(argv)
+    if args.render:
+        return rerender(args.render, not args.no_readme)
 
     wls = [w.strip() for w in args.workloads.split(",") if w.strip()]
     topos = [t.strip() for t in args.topologies.split(",") if t.strip()]
@@ -946,13 +982,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; reporting what was measured", file=sys.stderr)
 
-    for row in rows:
-        if row.get("skipped"):
-            row["summary"] = {s: {"skipped": True} for s in servers}
-            row["ratios"] = {}
-            continue
-        row["summary"] = {s: summarize(rs, args.keep_noisy) for s, rs in row["rounds"].items()}
-        row["ratios"] = row_ratios(row["rounds"], row["summary"])
+    summarize_rows(rows, args.keep_noisy)
     report = {
         "started": started.isoformat(timespec="seconds"),
         "elapsed_min": (time.monotonic() - t_start) / 60,
