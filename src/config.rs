@@ -126,14 +126,26 @@ pub enum BindSpec {
     Tcp { host: String, port: u16 },
     /// `unix:PATH`.
     Unix(PathBuf),
+    /// `fd://N`: a listening socket the process was started with (inherited from a
+    /// supervisor such as systemd or a wrapper script).
+    Fd(i32),
 }
 
 impl BindSpec {
-    /// Parses `127.0.0.1:8000`, `[::1]:8000`, `localhost:8000` or `unix:/run/app.sock`.
+    /// Parses `127.0.0.1:8000`, `[::1]:8000`, `localhost:8000`, `unix:/run/app.sock` or
+    /// `fd://3`.
     ///
     /// # Errors
     /// A message naming the bad value.
     pub fn parse(s: &str) -> Result<BindSpec, String> {
+        if let Some(fd) = s.strip_prefix("fd://") {
+            return fd
+                .parse::<i32>()
+                .ok()
+                .filter(|fd| *fd >= 0)
+                .map(BindSpec::Fd)
+                .ok_or_else(|| format!("invalid bind address {s:?}: expected fd://N"));
+        }
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
                 return Err(format!("invalid bind address {s:?}: empty unix socket path"));
@@ -191,5 +203,8 @@ mod tests {
         assert!(BindSpec::parse("127.0.0.1").is_err());
         assert!(BindSpec::parse("h:99999").is_err());
         assert!(BindSpec::parse("unix:").is_err());
+        assert_eq!(BindSpec::parse("fd://3"), Ok(BindSpec::Fd(3)));
+        assert!(BindSpec::parse("fd://x").is_err());
+        assert!(BindSpec::parse("fd://-1").is_err());
     }
 }

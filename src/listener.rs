@@ -1,5 +1,7 @@
 //! Binding listening sockets: TCP (IPv4, IPv6, resolved names) and unix sockets, with the
-//! configured backlog. Accepting is `server`'s job; this module only creates and describes.
+//! configured backlog; or adopting sockets the process was started with (`fd://N`, systemd's
+//! `LISTEN_FDS`, a master's USR2 hand-over). Accepting is `server`'s job; this module only
+//! creates, adopts and describes.
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -60,6 +62,52 @@ pub fn bind(spec: &BindSpec, backlog: u32) -> Result<Listener, BindError> {
             let err = |source| BindError { address: format!("unix:{}", path.display()), source };
             bind_unix(path, backlog).map(|l| Listener::Unix(l, path.clone())).map_err(err)
         }
+        BindSpec::Fd(fd) => adopt(*fd).map_err(|source| BindError { address: format!("fd://{fd}"), source }),
+    }
+}
+
+/// Takes over descriptor `fd`, which must be a listening stream socket (TCP or unix); it is
+/// made non-blocking and close-on-exec.
+///
+/// # Errors
+/// `fd` is not open, not a socket, or not listening.
+pub fn adopt(fd: std::os::fd::RawFd) -> io::Result<Listener> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fcntl(F_GETFD) only checks that the descriptor is open.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open and, from here on, owned by this socket: the caller
+    // hands it over (it came from our parent or systemd for us to serve on).
+    let socket = unsafe { Socket::from_raw_fd(fd) };
+    let listening = socket.is_listener();
+    let ty = socket.r#type();
+    if !matches!(listening, Ok(true)) || !matches!(ty, Ok(t) if t == Type::STREAM) {
+        // Not ours to close: give the descriptor back untouched.
+        std::mem::forget(socket);
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a listening stream socket"));
+    }
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    let local = socket.local_addr()?;
+    if let Some(path) = local.as_pathname() {
+        let path = path.to_path_buf();
+        return Ok(Listener::Unix(socket.into(), path));
+    }
+    if local.is_unix() {
+        return Ok(Listener::Unix(socket.into(), PathBuf::from("(unnamed)")));
+    }
+    Ok(Listener::Tcp(socket.into()))
+}
+
+impl Listener {
+    /// The descriptor, for handing the socket to a new master (USR2).
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Listener::Tcp(l) => l.as_raw_fd(),
+            Listener::Unix(l, _) => l.as_raw_fd(),
+        }
     }
 }
 
@@ -101,6 +149,22 @@ mod tests {
         let d = l.describe();
         assert!(d.starts_with("http://127.0.0.1:"), "{d}");
         assert!(!d.ends_with(":0"), "{d}");
+    }
+
+    #[test]
+    fn adopts_a_listening_socket_by_descriptor_and_refuses_other_descriptors() {
+        use std::os::fd::IntoRawFd;
+        let Listener::Tcp(l) = bind(&BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 }, 16).expect("bind") else {
+            panic!("tcp")
+        };
+        let addr = l.local_addr().expect("addr");
+        let adopted = bind(&BindSpec::Fd(l.into_raw_fd()), 16).expect("adopt");
+        assert_eq!(adopted.describe(), format!("http://{addr}"));
+        let file = std::fs::File::open("/dev/null").expect("open").into_raw_fd();
+        let err = bind(&BindSpec::Fd(file), 16).expect_err("not a socket");
+        assert_eq!(err.address, format!("fd://{file}"));
+        // SAFETY: our own descriptor, given back untouched by `adopt`.
+        unsafe { libc::close(file) };
     }
 
     #[test]

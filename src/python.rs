@@ -173,8 +173,10 @@ fn ferrule_error(py: Python<'_>, name: &str, message: String) -> Option<PyErr> {
 /// Each worker serves `app` when it is given (imported before the fork: `--preload` and
 /// `ferrule.serve()`), otherwise the app `load()` returns in the worker. `reload()`, when
 /// given, returns the re-read settings on SIGHUP. `name` goes in process titles.
+/// `upgrade` is `(program, argv, directory)` to start a new master with on SIGUSR2.
 #[pyfunction]
-#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None))]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None))]
+#[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
 fn serve(
     py: Python<'_>,
     app: Option<Py<PyAny>>,
@@ -182,6 +184,7 @@ fn serve(
     load: Option<Py<PyAny>>,
     reload: Option<Py<PyAny>>,
     name: Option<String>,
+    upgrade: Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>,
 ) -> PyResult<()> {
     let config = config_from(settings)?;
     if app.is_none() && load.is_none() {
@@ -195,7 +198,7 @@ fn serve(
     };
     title::set(&format!("ferrule: master [{label}]"));
     let settings = supervisor_settings(&config);
-    let hooks = PyHooks { py, app, load, reload, config: config.clone(), label };
+    let hooks = PyHooks { py, app, load, reload, config: config.clone(), label, upgrade };
     let spawner = ForkSpawner::new(hooks, config.binds.clone(), config.backlog)
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
     let mut master = Supervisor::new(settings, spawner);
@@ -249,6 +252,8 @@ struct PyHooks<'py> {
     reload: Option<Py<PyAny>>,
     config: Config,
     label: String,
+    /// How to start a new master on USR2: program, argv, directory.
+    upgrade: Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>,
 }
 
 impl ForkHooks for PyHooks<'_> {
@@ -278,6 +283,10 @@ impl ForkHooks for PyHooks<'_> {
         drop(flushed);
         // SAFETY: _exit ends this process without running the master's atexit handlers.
         unsafe { libc::_exit(code) }
+    }
+
+    fn upgrade_command(&mut self) -> Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)> {
+        self.upgrade.clone()
     }
 
     fn reload(&mut self) -> Option<supervisor::Settings> {

@@ -109,6 +109,10 @@ impl Spawn for FakeSpawner {
         self.journal.push("upgrade".into());
         Ok(999)
     }
+
+    fn on_serving(&mut self) {
+        self.journal.push("serving".into());
+    }
 }
 
 fn settings(workers: usize) -> Settings {
@@ -150,6 +154,7 @@ fn term_drains_every_worker_and_stops() {
             "spawn 2 gen 1 = 102",
             "ready 101",
             "ready 102",
+            "serving",
             "event Signal(Term)",
             "close listeners",
             "Term 101",
@@ -258,4 +263,15 @@ fn a_retiring_worker_is_stopped_only_once_its_replacement_serves() {
     assert!(position(&journal, "ready 103") < position(&journal, "Term 101"));
     assert!(position(&journal, "Term 101") < position(&journal, "spawn 4 gen 1 = 104"));
     assert!(position(&journal, "ready 104") < position(&journal, "Term 102"));
+}
+
+#[test]
+fn usr2_starts_a_new_master_and_keeps_serving() {
+    let (outcome, phases, journal) = run(1, FakeSpawner::new([Event::Signal(Sig::Usr2), Event::Signal(Sig::Term)]));
+    assert_eq!(outcome, Outcome::Stopped);
+    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    // The old master stops when the new one sends TERM (not modelled here); USR2 alone
+    // stops nothing.
+    assert!(position(&journal, "upgrade") < position(&journal, "event Signal(Term)"));
+    assert!(position(&journal, "Term 101") > position(&journal, "event Signal(Term)"));
 }

@@ -31,12 +31,14 @@ def serve(
     load: Callable[[], Callable[..., Any]] | None = None,
     reload: Callable[[], dict[str, Any]] | None = None,
     name: str | None = None,
+    upgrade: tuple[str, list[str], str] | None = None,
 ) -> None:
     """Runs a master that forks `settings["workers"]` workers serving the WSGI `app` (imported
     before the fork) or, when `app` is None, the app `load()` returns inside each worker.
     `settings` is `ferrule.Config.to_core()`: int sizes and counts, float seconds for
     durations, list[str] for `bind`, str or None for strings. `reload()` returns fresh settings
-    on SIGHUP; `name` goes in process titles.
+    on SIGHUP; `name` goes in process titles; `upgrade` is `(program, argv, directory)` to
+    start a new master with on SIGUSR2, which inherits the listening sockets.
 
     Blocks; returns after SIGTERM (graceful), SIGINT or SIGQUIT (quick). Raises
     `ferrule.errors.BindError` when a socket cannot be bound and

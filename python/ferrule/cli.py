@@ -87,6 +87,10 @@ def _run(args: list[str]) -> int:
         print(f"ferrule {_core().__version__}")
         return EXIT_OK
 
+    # A new master started by SIGUSR2 runs this same command from the same directory.
+    upgrade = (sys.executable, list(getattr(sys, "orig_argv", [sys.executable, *sys.argv])),
+               os.getcwd())
+
     # Step 2: settings, then the directory and import path the app is imported from.
     try:
         config = Config.load(args)
@@ -114,7 +118,7 @@ def _run(args: list[str]) -> int:
     spec = config.app
     try:
         _core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec),
-                      reload=lambda: Config.load(args).to_core(), name=spec)
+                      reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade)
     except WorkerBootError as err:
         # The worker wrote its own error; this line says why the server stopped.
         return _fail(err, EXIT_APP_LOAD_ERROR if err.app_load else EXIT_WORKER_BOOT_ERROR)

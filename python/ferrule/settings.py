@@ -274,7 +274,7 @@ BYTE_SIZE = _ByteSize()
 # Unlike gunicorn, a bare IPv6 address without brackets is rejected: `::1:8000` is ambiguous.
 
 BIND_DEFAULT_PORT = 8000
-BIND_RULE = "must be HOST:PORT, [IPv6]:PORT or unix:PATH"
+BIND_RULE = "must be HOST:PORT, [IPv6]:PORT or unix:PATH"  # fd://N is rarely typed by hand
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 
@@ -286,6 +286,11 @@ def normalize_bind(text: str) -> str:
     `InvalidValue` when the syntax is wrong or the port is out of range.
     """
     address = text.strip()
+    if address.startswith("fd://"):
+        number = address[len("fd://"):]
+        if not (number.isascii() and number.isdigit()):
+            raise InvalidValue("must name a file descriptor number after 'fd://'", repr(text))
+        return f"fd://{int(number)}"
     if address.startswith("unix:"):
         path = address[len("unix:"):]
         if not path or "\0" in path:
@@ -523,7 +528,9 @@ SETTINGS: tuple[Setting, ...] = (
                   lambda value: len(set(value)) == len(value)),
         ),
         help=(
-            "Where to listen: `HOST:PORT`, `[IPv6]:PORT` or `unix:PATH`. A bare `HOST` (or "
+            "Where to listen: `HOST:PORT`, `[IPv6]:PORT`, `unix:PATH`, or `fd://N` for a "
+            "listening socket the process was started with. Under systemd socket activation "
+            "(`LISTEN_FDS`) the activated sockets are used instead. A bare `HOST` (or "
             "`[IPv6]`) listens on port 8000; `:PORT` listens on every IPv4 interface "
             "(`0.0.0.0:PORT`), as with gunicorn. Port 0 picks a free port. Repeat the flag (or "
             "separate addresses with commas) to listen on several addresses."

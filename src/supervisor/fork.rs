@@ -29,6 +29,36 @@ pub trait ForkHooks {
     fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, link: Link) -> !;
     /// HUP: re-read the settings; `None` keeps the current ones.
     fn reload(&mut self) -> Option<Settings>;
+    /// USR2: the program, its arguments (argv\[0\] first) and the directory to start a new
+    /// master in; `None` when this master cannot be re-executed.
+    fn upgrade_command(&mut self) -> Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>;
+}
+
+/// Names the listening descriptors a new master inherits from the old one (USR2).
+pub const INHERIT_FDS_ENV: &str = "FERRULE_INHERIT_FDS";
+/// The old master's pid, which the new master TERMs once its workers serve.
+pub const UPGRADE_FROM_ENV: &str = "FERRULE_UPGRADE_FROM";
+
+/// Descriptors handed to this process: by an old master (USR2) or by systemd socket
+/// activation (`LISTEN_FDS` starting at 3, when `LISTEN_PID` is this process). The
+/// variables are removed so that workers and later masters do not see them.
+fn inherited_fds() -> Option<Vec<RawFd>> {
+    if let Ok(list) = std::env::var(INHERIT_FDS_ENV) {
+        // SAFETY (remove_var): the master is single-threaded; nothing reads the
+        // environment concurrently.
+        std::env::remove_var(INHERIT_FDS_ENV);
+        return Some(list.split(',').filter_map(|fd| fd.trim().parse().ok()).collect());
+    }
+    let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
+    if pid != std::process::id() {
+        return None;
+    }
+    let count: RawFd = std::env::var("LISTEN_FDS").ok()?.parse().ok()?;
+    for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(name);
+    }
+    // sd_listen_fds(3): the descriptors start at 3 (SD_LISTEN_FDS_START).
+    Some((3..3 + count).collect())
 }
 
 /// The write end of the signal self-pipe, for the handler (which may touch nothing else).
@@ -91,6 +121,8 @@ pub struct ForkSpawner<H: ForkHooks> {
     /// The dispositions our handlers replaced, restored on drop (an embedding process
     /// such as `ferrule.serve()` gets its own handlers back).
     previous: Vec<(libc::c_int, libc::sigaction)>,
+    /// The new master started by USR2, while it runs.
+    upgrade_child: Option<Pid>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -136,6 +168,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
             signal_tx,
             pipes: HashMap::new(),
             previous,
+            upgrade_child: None,
         })
     }
 
@@ -197,6 +230,9 @@ impl<H: ForkHooks> ForkSpawner<H> {
             if let Some(fd) = self.pipes.remove(&pid) {
                 Self::read_worker(pid, &fd, events);
             }
+            if self.upgrade_child == Some(pid) {
+                self.upgrade_child = None;
+            }
             let exit = if libc::WIFSIGNALED(status) {
                 ExitStatus::Signal(libc::WTERMSIG(status))
             } else {
@@ -209,8 +245,18 @@ impl<H: ForkHooks> ForkSpawner<H> {
 
 impl<H: ForkHooks> Spawn for ForkSpawner<H> {
     fn bind(&mut self) -> Result<(), SupervisorError> {
-        for spec in &self.binds {
-            self.listeners.push(listener::bind(spec, self.backlog)?);
+        if let Some(fds) = inherited_fds() {
+            // Inherited sockets replace `bind` (as in gunicorn): they are what the old
+            // master or systemd listens on.
+            for fd in fds {
+                let adopted = listener::adopt(fd)
+                    .map_err(|source| crate::listener::BindError { address: format!("fd://{fd}"), source })?;
+                self.listeners.push(adopted);
+            }
+        } else {
+            for spec in &self.binds {
+                self.listeners.push(listener::bind(spec, self.backlog)?);
+            }
         }
         for l in &self.listeners {
             log::write(Level::Info, &format!("listening on {}", l.describe()));
@@ -316,8 +362,10 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
     }
 
     fn close_listeners(&mut self) {
+        // After USR2 the new master serves on the same socket files: leave them.
+        let handed_over = self.upgrade_child.is_some();
         for l in self.listeners.drain(..) {
-            if let Listener::Unix(_, path) = l {
+            if let (Listener::Unix(_, path), false) = (l, handed_over) {
                 // The stop is final: nobody will accept on this file again. A file that is
                 // gone already needs nothing.
                 let _ = std::fs::remove_file(path);
@@ -336,7 +384,54 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
     }
 
     fn upgrade(&mut self) -> Result<Pid, SupervisorError> {
-        Err(SupervisorError::Spawn(io::Error::new(io::ErrorKind::Unsupported, "USR2 is not supported yet")))
+        use std::os::unix::process::CommandExt;
+        let Some((program, argv, dir)) = self.hooks.upgrade_command() else {
+            return Err(SupervisorError::Spawn(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "this master was not started by the ferrule command and cannot re-execute itself",
+            )));
+        };
+        let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
+        let list = fds.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        let mut command = std::process::Command::new(program);
+        if let Some((first, rest)) = argv.split_first() {
+            command.arg0(first).args(rest);
+        }
+        command
+            .current_dir(dir)
+            .env(INHERIT_FDS_ENV, list)
+            .env(UPGRADE_FROM_ENV, std::process::id().to_string());
+        // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
+        // which is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || {
+                for fd in &fds {
+                    // The listeners must survive exec: clear close-on-exec.
+                    if libc::fcntl(*fd, libc::F_SETFD, 0) != 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().map_err(SupervisorError::Spawn)?;
+        let pid = Pid::try_from(child.id()).expect("pids fit in i32");
+        self.upgrade_child = Some(pid);
+        // The child is reaped by `reap` (waitpid(-1)); dropping the handle does not wait.
+        drop(child);
+        Ok(pid)
+    }
+
+    fn on_serving(&mut self) {
+        let Ok(old) = std::env::var(UPGRADE_FROM_ENV) else { return };
+        std::env::remove_var(UPGRADE_FROM_ENV);
+        let Ok(old) = old.parse::<Pid>() else { return };
+        log_at!(Level::Info, "the new generation serves; telling the old master (pid {old}) to stop");
+        // SAFETY: kill(2) on the pid the old master gave us. It is our parent until it
+        // exits, so the pid cannot have been reused while we were booting.
+        unsafe {
+            libc::kill(old, libc::SIGTERM);
+        }
     }
 }
 

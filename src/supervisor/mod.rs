@@ -175,6 +175,9 @@ pub trait Spawn {
     /// # Errors
     /// The new master could not be started.
     fn upgrade(&mut self) -> Result<Pid, SupervisorError>;
+    /// Every first-generation worker serves. A master started by USR2 tells the old master
+    /// to stop here.
+    fn on_serving(&mut self);
 }
 
 /// 2 s: how long a QUIT'd worker gets before it is killed. Chosen without measurement;
@@ -387,7 +390,10 @@ impl<S: Spawn> Supervisor<S> {
         let generation = self.generation;
         let booting = self.workers.iter().any(|w| w.spec.generation == generation && w.phase == WorkerPhase::Booting);
         match self.phase {
-            Phase::Spawning if !booting => self.enter(Phase::Running),
+            Phase::Spawning if !booting => {
+                self.enter(Phase::Running);
+                self.spawner.on_serving();
+            }
             Phase::Reloading if !booting => {
                 // The new generation serves: now the old one may stop.
                 let old: Vec<Pid> = self
@@ -434,7 +440,11 @@ impl<S: Spawn> Supervisor<S> {
     }
 
     fn on_exit(&mut self, pid: Pid, status: ExitStatus) -> Result<(), SupervisorError> {
-        let Some(index) = self.workers.iter().position(|w| w.pid == pid) else { return Ok(()) };
+        let Some(index) = self.workers.iter().position(|w| w.pid == pid) else {
+            // Not a worker: a new master started by USR2 that failed; this one serves on.
+            log_at!(Level::Error, "process {pid} exited ({status}); if it was a new master (USR2), this master keeps serving");
+            return Ok(());
+        };
         let w = self.workers.remove(index);
         let number = w.spec.number;
         let expected = w.phase == WorkerPhase::Draining && !w.timed_out;
