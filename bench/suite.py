@@ -541,6 +541,67 @@ def _cell_status(s: dict) -> str:
     return ""
 
 
+def targets(report: dict) -> list[tuple[str, str, str]]:
+    """The "must reach" targets of issue #5: (target, measured, holds?)."""
+    rows = {(r["workload"], r["topology"]): r for r in report["rows"]}
+
+    def ratio(w, t, peer, key="rps"):
+        r = rows.get((w, t))
+        x = r and r.get("ratios", {}).get(peer)
+        return x.get(key) if x else None
+
+    def summ(w, t, server, key):
+        r = rows.get((w, t))
+        return r and r.get("summary", {}).get(server, {}).get(key)
+
+    out = []
+
+    def check(name, value, ok, shown):
+        out.append((name, shown if value is not None else "not measured",
+                    "n/a" if value is None else ("yes" if ok else "**no**")))
+
+    for w, t, peer, need in [("hello", "1p", "granian", 1.5), ("json", "1p", "granian", 1.5),
+                             ("echo", "1p", "granian", 1.3), ("upload", "1p", "granian", 1.3),
+                             ("flask", "1p", "granian", 1.1),
+                             ("flask", "1p", "gunicorn-gthread", 2.0),
+                             ("django", "1p", "granian", 1.1),
+                             ("django", "1p", "gunicorn-gthread", 2.0),
+                             ("hello", "2p", "granian", 1.5)]:
+        v = ratio(w, t, peer)
+        check(f"{w} {t} ≥ {need}× {PEERS[peer].label}", v, v is not None and v >= need,
+              f"{v:.2f}×" if v else "")
+    for w in ("big", "file"):
+        r = rows.get((w, "1p"))
+        best = None
+        if r:
+            cands = [(s.get("rps_median"), p) for p, s in r["summary"].items()
+                     if p not in (SUBJECT, "nginx") and s.get("rps_median")]
+            best = max(cands) if cands else None
+        f = summ(w, "1p", SUBJECT, "rps_median")
+        v = f / best[0] if best and f else None
+        check(f"{w} 1p ≥ 1.0× the fastest peer", v, v is not None and v >= 1.0,
+              f"{v:.2f}× ({PEERS[best[1]].label})" if v else "")
+    v = summ("sleep", "1p", SUBJECT, "rps_median")
+    check("sleep 1p ≥ 0.95 × 800 req/s (760)", v, v is not None and v >= 760,
+          f"{v:,.0f} req/s" if v else "")
+    v = ratio("idle", "1p", "granian", "rss")
+    check("idle 1p peak RSS ≤ Granian", v, v is not None and v <= 1.0,
+          f"{v:.2f}× ({summ('idle', '1p', SUBJECT, 'rss_tree_mib'):.0f} vs "
+          f"{summ('idle', '1p', 'granian', 'rss_tree_mib'):.0f} MiB)" if v else "")
+    v = ratio("hello", "1p", "granian", "p99")
+    check("hello 1p p99 ≤ Granian", v, v is not None and v <= 1.0,
+          f"{v:.2f}× ({summ('hello', '1p', SUBJECT, 'p99_ms'):.2f} vs "
+          f"{summ('hello', '1p', 'granian', 'p99_ms'):.2f} ms)" if v else "")
+    return out
+
+
+def render_targets(report: dict) -> list[str]:
+    L = ["| target (issue #5, must reach) | measured (Ferrule ÷ peer) | holds |",
+         "|---|---:|:-:|"]
+    L += [f"| {a} | {b} | {c} |" for a, b, c in targets(report)]
+    return L
+
+
 def render(report: dict) -> str:
     cfg, facts = report["config"], report["machine"]
     peers = cfg["servers"]
@@ -581,6 +642,10 @@ def render(report: dict) -> str:
             else:
                 cells.append("–")
         L.append(f"| {row['workload']} {row['topology']} | " + " | ".join(cells) + " |")
+    L.append("")
+    L.append("### Targets")
+    L.append("")
+    L.extend(render_targets(report))
     L.append("")
     # reasons
     na_lines = {}
