@@ -196,14 +196,18 @@ async fn read_head<T: Transport>(
                 Err(err) => return Err(HeadFailure::Rejected(err)),
             }
         }
-        if buf.is_empty() && *shutdown.borrow() {
+        // A connection's first request is served even during a drain: the client sent it
+        // (or is sending it) before it could know, and closing would drop it. Only an idle
+        // keep-alive connection stops at shutdown.
+        if buf.is_empty() && !first && *shutdown.borrow() {
             return Ok(None);
         }
         buf.reserve(READ_CHUNK.min(ctx.limits.max_head_bytes + 2));
         let read = tokio::select! {
             r = timeout_at(deadline, stream.read_buf(buf)) => r,
-            // Only an idle connection stops at shutdown; a started head is finished.
-            _ = shutdown.changed(), if buf.is_empty() => return Ok(None),
+            // Only an idle keep-alive connection stops at shutdown; a started head, or the
+            // first request of a new connection (bounded by header_timeout), is finished.
+            _ = shutdown.changed(), if buf.is_empty() && !first => return Ok(None),
         };
         match read {
             Err(_elapsed) => {
