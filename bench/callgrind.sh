@@ -44,6 +44,7 @@ servers = sys.argv[6:]
 venv_bin = os.path.join(bench, ".venv", "bin")
 READY_TIMEOUT = 300      # s: Python start-up under callgrind is slow
 BODY = b"Hello, world!"
+TRACE = os.environ.get("TRACE_CHILDREN", "yes")   # Granian spawns its workers by exec
 
 
 def argv_for(name, port):
@@ -77,12 +78,16 @@ def listening(port):
 def run_once(name, n):
     port = free_port()
     tag = f"{name}-{n}"
-    cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes",
-           f"--callgrind-out-file={out}/callgrind.{tag}.%p", "--dump-instr=no"] + argv_for(name, port)
+    # Output files: the default callgrind.out.<pid> in a directory per run. (Valgrind 3.19
+    # loses a --callgrind-out-file in a forked child — "No filename given" — so a worker
+    # forked by the master would not be counted.)
+    rundir = os.path.join(out, tag)
+    os.makedirs(rundir, exist_ok=True)
+    cmd = ["valgrind", "--tool=callgrind", f"--trace-children={TRACE}"] + argv_for(name, port)
     log = open(f"{out}/{tag}.log", "wb")
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("PYTHONPATH", None)
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=bench, env=env,
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=rundir, env=env,
                          start_new_session=True)
     try:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -109,17 +114,17 @@ def run_once(name, n):
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         log.close()
-    files = glob.glob(f"{out}/callgrind.{tag}.*")
-    total = 0
-    for fn in files:
+    files = {}
+    for fn in glob.glob(f"{rundir}/callgrind.out.*"):
         with open(fn, errors="replace") as f:
             for line in f:
                 m = re.match(r"(?:summary|totals):\s+(\d+)", line)
                 if m:
-                    total += int(m.group(1))
+                    files[fn] = int(m.group(1))
                     break
-    if not files or not total:
-        raise SystemExit(f"{name}: no callgrind counts in {out} (did it exit cleanly?)")
+    total = sum(files.values())
+    if not total:
+        raise SystemExit(f"{name}: no callgrind counts in {rundir} (did it exit cleanly?)")
     return total, files
 
 
@@ -131,13 +136,20 @@ for name in servers:
     results[name] = per
     print(f"{name}: {a:,} instructions for {small} requests, {b:,} for {big}: "
           f"{per:,.0f} instructions/request", flush=True)
+    print(f"  processes: " + ", ".join(f"{os.path.basename(f)}: {n:,}" for f, n in files.items()))
     if name == "ferrule":
-        main = max(files, key=os.path.getsize)
-        print(f"\ntop {top} inclusive functions, ferrule, {big} requests ({main}):")
-        ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", f"--threshold=99",
+        # the process that served (the worker): the one with the most instructions
+        main = max(files, key=files.get)
+        print(f"\ntop {top} inclusive functions in Ferrule's own code (_ferrule*.so), "
+              f"{big} requests, {main}:")
+        ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100",
                               main], capture_output=True, text=True).stdout
-        lines = [l for l in ann.splitlines() if re.match(r"\s*[\d,]+ \(", l)]
-        print("\n".join(lines[:top]))
+        lines = [l for l in ann.splitlines()
+                 if re.match(r"\s*[\d,]+ \(", l) and "_ferrule" in l]
+        for l in lines[:top]:
+            # drop the long source path, keep count, share and function
+            m = re.match(r"\s*([\d,]+) \(\s*([\d.]+%)\)\s+(?:.*?:)?(.+?) \[", l)
+            print(f"  {m.group(1):>15} {m.group(2):>7}  {m.group(3)}" if m else l)
         print()
 if "ferrule" in results and "granian" in results:
     print(f"ferrule / granian instructions per request: "
