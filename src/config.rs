@@ -45,6 +45,15 @@ pub struct ProcessConfig {
     pub max_worker_memory: Option<u64>,
     /// The name in process titles (`ferrule: master [NAME]`); the app spec by default.
     pub proc_name: String,
+    /// A file the master writes its pid to (`--pid-file`), removed when it stops.
+    pub pid_file: Option<PathBuf>,
+    /// The user and group workers switch to after fork (`--user`, `--group`).
+    pub user: Option<u32>,
+    pub group: Option<u32>,
+    /// SO_REUSEPORT on TCP listeners.
+    pub reuse_port: bool,
+    /// Mode of unix socket files.
+    pub unix_socket_mode: Option<u32>,
 }
 
 impl Default for ProcessConfig {
@@ -57,6 +66,11 @@ impl Default for ProcessConfig {
             max_worker_lifetime_jitter: Duration::ZERO,
             max_worker_memory: None,
             proc_name: String::new(),
+            pid_file: None,
+            user: None,
+            group: None,
+            reuse_port: false,
+            unix_socket_mode: None,
         }
     }
 }

@@ -42,11 +42,31 @@ impl Listener {
     }
 }
 
+/// How sockets are bound beyond their address. Read by `bind_with`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenOptions {
+    /// The listen(2) backlog.
+    pub backlog: u32,
+    /// SO_REUSEPORT on TCP sockets (`--reuse-port`): other processes may bind the same port.
+    pub reuse_port: bool,
+    /// chmod for unix socket files (`--unix-socket-mode`); `None`: as the umask leaves it.
+    pub unix_socket_mode: Option<u32>,
+}
+
 /// Binds one spec. A host name binds to its first resolved address.
 ///
 /// # Errors
 /// `BindError` naming the address.
 pub fn bind(spec: &BindSpec, backlog: u32) -> Result<Listener, BindError> {
+    bind_with(spec, &ListenOptions { backlog, ..ListenOptions::default() })
+}
+
+/// `bind` with every option.
+///
+/// # Errors
+/// `BindError` naming the address.
+pub fn bind_with(spec: &BindSpec, options: &ListenOptions) -> Result<Listener, BindError> {
+    let backlog = options.backlog;
     match spec {
         BindSpec::Tcp { host, port } => {
             let shown = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
@@ -56,11 +76,16 @@ pub fn bind(spec: &BindSpec, backlog: u32) -> Result<Listener, BindError> {
                 .map_err(err)?
                 .next()
                 .ok_or_else(|| err(io::Error::new(io::ErrorKind::NotFound, "no address found")))?;
-            bind_tcp(addr, backlog).map(Listener::Tcp).map_err(err)
+            bind_tcp(addr, backlog, options.reuse_port).map(Listener::Tcp).map_err(err)
         }
         BindSpec::Unix(path) => {
             let err = |source| BindError { address: format!("unix:{}", path.display()), source };
-            bind_unix(path, backlog).map(|l| Listener::Unix(l, path.clone())).map_err(err)
+            let listener = bind_unix(path, backlog).map_err(err)?;
+            if let Some(mode) = options.unix_socket_mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+            }
+            Ok(Listener::Unix(listener, path.clone()))
         }
         BindSpec::Fd(fd) => adopt(*fd).map_err(|source| BindError { address: format!("fd://{fd}"), source }),
     }
@@ -111,10 +136,13 @@ impl Listener {
     }
 }
 
-fn bind_tcp(addr: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+fn bind_tcp(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     // Restarting must not fail on sockets lingering in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
@@ -165,6 +193,21 @@ mod tests {
         assert_eq!(err.address, format!("fd://{file}"));
         // SAFETY: our own descriptor, given back untouched by `adopt`.
         unsafe { libc::close(file) };
+    }
+
+    #[test]
+    fn reuse_port_lets_two_sockets_bind_one_port_and_unix_mode_is_applied() {
+        let options = ListenOptions { backlog: 16, reuse_port: true, unix_socket_mode: Some(0o600) };
+        let spec = BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 };
+        let Listener::Tcp(first) = bind_with(&spec, &options).expect("bind") else { panic!("tcp") };
+        let port = first.local_addr().expect("addr").port();
+        bind_with(&BindSpec::Tcp { host: "127.0.0.1".into(), port }, &options).expect("same port");
+        let path = std::env::temp_dir().join(format!("ferrule-mode-{}.sock", std::process::id()));
+        bind_with(&BindSpec::Unix(path.clone()), &options).expect("unix");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("socket file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_file(path).expect("cleanup");
     }
 
     #[test]

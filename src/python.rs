@@ -51,6 +51,11 @@ pub const CORE_SETTINGS: &[&str] = &[
     "max_worker_memory",
     "proc_name",
     "request_timeout",
+    "pid_file",
+    "user",
+    "group",
+    "reuse_port",
+    "unix_socket_mode",
 ];
 
 /// The settings dict as Python hands it over (already validated there).
@@ -89,6 +94,12 @@ struct PyConfig {
     proc_name: Option<String>,
     /// None: off.
     request_timeout: Option<f64>,
+    pid_file: Option<String>,
+    /// Already resolved from a name by Python.
+    user: Option<u32>,
+    group: Option<u32>,
+    reuse_port: bool,
+    unix_socket_mode: Option<u32>,
 }
 
 fn duration(name: &str, secs: f64) -> PyResult<Duration> {
@@ -148,6 +159,11 @@ impl PyConfig {
                 max_worker_lifetime_jitter: duration("max_worker_lifetime_jitter", self.max_worker_lifetime_jitter)?,
                 max_worker_memory: self.max_worker_memory,
                 proc_name: self.proc_name.unwrap_or_default(),
+                pid_file: self.pid_file.map(std::path::PathBuf::from),
+                user: self.user,
+                group: self.group,
+                reuse_port: self.reuse_port,
+                unix_socket_mode: self.unix_socket_mode,
             },
         })
     }
@@ -199,13 +215,30 @@ fn serve(
     title::set(&format!("ferrule: master [{label}]"));
     let settings = supervisor_settings(&config);
     let hooks = PyHooks { py, app, load, reload, config: config.clone(), label, upgrade };
-    let spawner = ForkSpawner::new(hooks, config.binds.clone(), config.backlog)
+    let options = listener::ListenOptions {
+        backlog: config.backlog,
+        reuse_port: config.process.reuse_port,
+        unix_socket_mode: config.process.unix_socket_mode,
+    };
+    let pid_file = config.process.pid_file.clone();
+    if let Some(path) = &pid_file {
+        std::fs::write(path, format!("{}\n", std::process::id()))
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot write --pid-file {}: {e}", path.display())))?;
+    }
+    let spawner = ForkSpawner::new(hooks, config.binds.clone(), options)
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
     let mut master = Supervisor::new(settings, spawner);
     let outcome = master.run();
     drop(master);
     if outcome.is_ok() {
         log::write(Level::Info, "stopped");
+    }
+    // The pid file is ours to remove unless a new master (USR2) has written its own.
+    if let Some(path) = &pid_file {
+        if std::fs::read_to_string(path).is_ok_and(|text| text.trim() == std::process::id().to_string()) {
+            // Gone already, or not removable: nothing more to do at exit.
+            let _ = std::fs::remove_file(path);
+        }
     }
     match outcome {
         Ok(Outcome::Stopped | Outcome::Upgraded) => Ok(()),
@@ -272,6 +305,11 @@ impl ForkHooks for PyHooks<'_> {
         // SAFETY: first thing in the child after fork(2), GIL held, as the C API requires.
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
+        if let Err(err) = drop_privileges(self.config.process.user, self.config.process.group) {
+            log_at!(Level::Critical, "cannot switch user/group: {err}");
+            // SAFETY: ends this worker before it runs any app code.
+            unsafe { libc::_exit(supervisor::WORKER_BOOT_ERROR) }
+        }
         let code = self.worker_body(spec, listeners, link);
         // Python's buffered streams are flushed by hand: the worker ends with _exit, which
         // skips interpreter teardown (the master's state must not be finalised twice).
@@ -425,6 +463,34 @@ impl PyHooks<'_> {
             }
         }
     }
+}
+
+/// Switches the worker to `--group` then `--user` (the group first: after setuid the
+/// process may no longer change groups). Supplementary groups are reduced to `group`.
+fn drop_privileges(user: Option<u32>, group: Option<u32>) -> std::io::Result<()> {
+    // Without --group, the user's primary group (as gunicorn does).
+    // SAFETY: getpwuid returns NULL or a pointer valid until the next call; this process
+    // has one thread (just forked).
+    let group = group.or_else(|| {
+        user.and_then(|uid| unsafe {
+            let entry = libc::getpwuid(uid);
+            (!entry.is_null()).then(|| (*entry).pw_gid)
+        })
+    });
+    // SAFETY: plain system calls on this process's credentials.
+    unsafe {
+        if let Some(gid) = group {
+            if libc::setgroups(1, &raw const gid) != 0 || libc::setgid(gid) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        if let Some(uid) = user {
+            if libc::setuid(uid) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A worker's signals: TERM stops gracefully, INT and QUIT at once, USR1 reopens logs.

@@ -102,6 +102,9 @@ def _run(args: list[str]) -> int:
     except ConfigError as err:
         return _fail(err, EXIT_CONFIG_ERROR)
 
+    if config.umask is not None:
+        os.umask(config.umask)
+
     # Step 3: the app: imported here with --preload (an error stops us before any worker
     # exists), otherwise by each worker after the fork.
     app: Any = None

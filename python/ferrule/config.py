@@ -47,6 +47,12 @@ class Config:
     root_path: str
     bind: tuple[str, ...]
     threads: int
+    reuse_port: bool
+    unix_socket_mode: int | None
+    pid_file: str | None
+    user: int | None
+    group: int | None
+    umask: int | None
     workers: int
     preload: bool
     max_requests: int

@@ -249,6 +249,59 @@ class _Workers(_Int):
             raise InvalidValue("must be an integer or auto", repr(raw)) from None
 
 
+class _Octal(ValueType):
+    """A file mode or umask: `0660`, `0o660` or `660` from text (always octal), an int from a
+    TOML file or keyword (`0o660`). Empty or None means unset."""
+
+    name = "octal mode (empty = unset)"
+
+    def convert(self, raw: object) -> int | None:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            text = raw.strip().lower().removeprefix("0o")
+            if text and all(ch in "01234567" for ch in text):
+                return int(text, 8)
+        raise InvalidValue("must be an octal mode like 0660", repr(raw))
+
+    def show(self, value: Any) -> str:
+        return oct(value) if isinstance(value, int) else repr(value)
+
+
+class _Account(ValueType):
+    """A user or group, by name or number, converted to its numeric id."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.name = f"{kind} name or id (empty = unchanged)"
+
+    def convert(self, raw: object) -> int | None:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str):
+            text = raw.strip()
+            if text.isdigit():
+                return int(text)
+            try:
+                if self.kind == "user":
+                    import pwd
+
+                    return pwd.getpwnam(text).pw_uid
+                import grp
+
+                return grp.getgrnam(text).gr_gid
+            except KeyError:
+                raise InvalidValue(f"must name an existing {self.kind}", repr(raw)) from None
+        raise InvalidValue(f"must be a {self.kind} name or id", repr(raw))
+
+    def show(self, value: Any) -> str:
+        return str(value)
+
+
 def _cpu_count() -> int:
     """CPUs this process may run on (its affinity mask, which containers narrow)."""
     try:
@@ -554,6 +607,85 @@ SETTINGS: tuple[Setting, ...] = (
             "(databases, upstream HTTP) with the GIL released, without the GIL contention and "
             "memory of many threads in CPU-bound apps; raise it for apps that mostly wait."
         ),
+    ),
+    Setting(
+        name="reuse_port",
+        section="Server",
+        type=BOOL,
+        default=False,
+        flags=("--reuse-port",),
+        core=True,
+        help=(
+            "Set SO_REUSEPORT on TCP listening sockets, so that another server (another "
+            "ferrule, during a blue-green switch) may bind the same port."
+        ),
+    ),
+    Setting(
+        name="unix_socket_mode",
+        section="Server",
+        type=_Octal(),
+        default=None,
+        default_text="none (as the umask leaves it)",
+        flags=("--unix-socket-mode",),
+        metavar="MODE",
+        core=True,
+        checks=(at_most(0o7777, "0o7777"),),
+        help="The file mode of `unix:` socket files, e.g. `0660` to let a proxy's group connect.",
+    ),
+    Setting(
+        name="pid_file",
+        section="Server",
+        type=PATH,
+        default=None,
+        default_text="none (no file)",
+        flags=("--pid-file",),
+        gunicorn=("-p", "--pid"),
+        metavar="FILE",
+        core=True,
+        help=(
+            "Write the master's pid to this file; it is removed when the master stops (unless "
+            "a new master, after SIGUSR2, has written its own)."
+        ),
+    ),
+    Setting(
+        name="user",
+        section="Server",
+        type=_Account("user"),
+        default=None,
+        default_text="none (unchanged)",
+        flags=("--user",),
+        gunicorn=("-u",),
+        metavar="USER",
+        core=True,
+        help=(
+            "Workers switch to this user (name or id) after the fork, before importing the "
+            "app; the master keeps its user to bind ports and reopen logs. Without `group`, the "
+            "user's primary group."
+        ),
+    ),
+    Setting(
+        name="group",
+        section="Server",
+        type=_Account("group"),
+        default=None,
+        default_text="none (unchanged, or the user's primary group)",
+        flags=("--group",),
+        gunicorn=("-g",),
+        metavar="GROUP",
+        core=True,
+        help="Workers switch to this group (name or id) after the fork.",
+    ),
+    Setting(
+        name="umask",
+        section="Server",
+        type=_Octal(),
+        default=None,
+        default_text="none (inherited)",
+        flags=("--umask",),
+        gunicorn=("-m",),
+        metavar="MODE",
+        checks=(at_most(0o777, "0o777"),),
+        help="The umask of the master and its workers (applies to unix socket and log files).",
     ),
     # ---- Workers: the master and its worker processes.
     Setting(

@@ -112,7 +112,7 @@ fn restore_signal_mask(previous: &libc::sigset_t) {
 pub struct ForkSpawner<H: ForkHooks> {
     hooks: H,
     binds: Vec<BindSpec>,
-    backlog: u32,
+    options: listener::ListenOptions,
     listeners: Vec<Listener>,
     signal_rx: OwnedFd,
     signal_tx: OwnedFd,
@@ -140,7 +140,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
     ///
     /// # Errors
     /// The self-pipe or a handler could not be set up.
-    pub fn new(hooks: H, binds: Vec<BindSpec>, backlog: u32) -> Result<Self, SupervisorError> {
+    pub fn new(hooks: H, binds: Vec<BindSpec>, options: listener::ListenOptions) -> Result<Self, SupervisorError> {
         let (signal_rx, signal_tx) = pipe().map_err(SupervisorError::Setup)?;
         SIGNAL_PIPE.store(signal_tx.as_raw_fd(), Ordering::Relaxed);
         let mut previous = Vec::with_capacity(HANDLED.len());
@@ -162,7 +162,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
         Ok(ForkSpawner {
             hooks,
             binds,
-            backlog,
+            options,
             listeners: Vec::new(),
             signal_rx,
             signal_tx,
@@ -255,7 +255,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             }
         } else {
             for spec in &self.binds {
-                self.listeners.push(listener::bind(spec, self.backlog)?);
+                self.listeners.push(listener::bind_with(spec, &self.options)?);
             }
         }
         for l in &self.listeners {

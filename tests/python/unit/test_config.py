@@ -40,6 +40,11 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "root_path": "",
         "bind": ["127.0.0.1:8000"],
         "threads": 4,
+        "reuse_port": False,
+        "unix_socket_mode": None,
+        "pid_file": None,
+        "user": None,
+        "group": None,
         "workers": 1,
         "max_requests": 0,
         "max_requests_jitter": 0,
@@ -71,7 +76,8 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
 def test_rust_side_dict_value_types_follow_the_contract() -> None:
     core = Config(access_log="-", bind="[::1]:0,unix:/tmp/f.sock", max_worker_lifetime="1h",
                   max_worker_memory="512MiB", proc_name="site",
-                  request_timeout="10s").to_core()
+                  request_timeout="10s", unix_socket_mode="0660", pid_file="/run/x.pid",
+                  user=1000, group=1000).to_core()
     expected_types = {
         "bind": list, "root_path": str, "access_log": str, "access_log_format": str,
         "error_log": str, "log_level": str, "threads": int, "max_request_line_bytes": int,
@@ -82,6 +88,7 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "workers": int, "max_requests": int, "max_requests_jitter": int,
         "max_worker_lifetime": float, "max_worker_lifetime_jitter": float,
         "max_worker_memory": int, "proc_name": str, "request_timeout": float,
+        "reuse_port": bool, "unix_socket_mode": int, "pid_file": str, "user": int, "group": int,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

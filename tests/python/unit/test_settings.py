@@ -39,6 +39,12 @@ EXPECTED_DEFAULTS = {
     "root_path": "",
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
+    "reuse_port": False,
+    "unix_socket_mode": None,
+    "pid_file": None,
+    "user": None,
+    "group": None,
+    "umask": None,
     "workers": 1,
     "preload": False,
     "max_requests": 0,
@@ -67,7 +73,7 @@ EXPECTED_DEFAULTS = {
     "send_timeout": 30.0,
 }
 
-PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload"}
+PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask"}
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
@@ -127,6 +133,12 @@ def test_every_flag_belongs_to_one_setting() -> None:
         ("--max-requests", "max_requests"),
         ("--max-requests-jitter", "max_requests_jitter"),
         ("-n", "proc_name"),
+        ("-p", "pid_file"),
+        ("--pid", "pid_file"),
+        ("-u", "user"),
+        ("-g", "group"),
+        ("-m", "umask"),
+        ("--reuse-port", "reuse_port"),
         ("--name", "proc_name"),
     ],
 )
@@ -365,6 +377,38 @@ def test_workers_take_a_count_or_auto(raw: object, expected: object) -> None:
     ],
 )
 def test_optional_values_treat_empty_as_off(name: str, raw: object, expected: object) -> None:
+    check_conversion(by_name(name).type.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("0660", 0o660),
+        ("0o660", 0o660),
+        ("660", 0o660),
+        (0o600, 0o600),
+        ("", None),
+        ("0668", Err("must be an octal mode like 0660, got '0668'")),
+        ("rw", Err("must be an octal mode like 0660, got 'rw'")),
+    ],
+)
+def test_modes_are_octal(raw: object, expected: object) -> None:
+    check_conversion(by_name("unix_socket_mode").type.convert, raw, expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("user", "root", 0),
+        ("user", "0", 0),
+        ("user", 1000, 1000),
+        ("user", "", None),
+        ("user", "no-such-user-here", Err("must name an existing user, got 'no-such-user-here'")),
+        ("group", "root", 0),
+        ("group", "no-such-group", Err("must name an existing group, got 'no-such-group'")),
+    ],
+)
+def test_accounts_resolve_to_ids(name: str, raw: object, expected: object) -> None:
     check_conversion(by_name(name).type.convert, raw, expected)
 
 

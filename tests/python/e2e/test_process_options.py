@@ -1,0 +1,62 @@
+"""Process options end to end: the pid file, the user and group workers run as, the mode of
+unix socket files, SO_REUSEPORT."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import stat
+
+import pytest
+from ferrule_proc import children, start_server
+from test_process_signals import APP, get, start, wait_for_count
+
+
+def test_pid_file_holds_the_master_pid_and_goes_away_at_stop(tmp_path):
+    pid_file = tmp_path / "ferrule.pid"
+    server = start("--pid-file", str(pid_file), workers=1)
+    assert pid_file.read_text() == f"{server.proc.pid}\n"
+    assert server.stop() == 0
+    assert not pid_file.exists()
+
+
+def uids(pid: int) -> tuple[int, int]:
+    with open(f"/proc/{pid}/status") as file:
+        fields = dict(line.split(":", 1) for line in file if ":" in line)
+    return int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_workers_run_as_user_and_group_while_the_master_keeps_its_own():
+    nobody = pwd.getpwnam("nobody")
+    # --preload: the master imports the app; nobody may not read this test venv's files.
+    server = start("--user", "nobody", "--preload", workers=1)
+    [worker] = children(server.proc.pid)
+    assert uids(worker) == (nobody.pw_uid, nobody.pw_gid)
+    assert uids(server.proc.pid) == (0, 0)
+    assert get(server) == f"pid={worker}"
+    assert server.stop() == 0
+
+
+def test_unix_socket_mode_and_umask(tmp_path):
+    path = tmp_path / "s.sock"
+    server = start_server("--unix-socket-mode", "0600", "--umask", "077", APP,
+                          bind=f"unix:{path}")
+    wait_for_count(server, r"master phase: Running", 1)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(path))
+        client.sendall(b"GET /pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert client.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    assert server.stop() == 0
+    assert not path.exists()
+
+
+def test_reuse_port_lets_a_second_server_share_the_port():
+    first = start("--reuse-port", workers=1)
+    second = start_server("--reuse-port", APP, bind=f"127.0.0.1:{first.port}")
+    wait_for_count(second, r"master phase: Running", 1)
+    assert second.port == first.port
+    assert second.stop() == 0
+    assert first.stop() == 0
