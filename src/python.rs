@@ -190,8 +190,9 @@ fn ferrule_error(py: Python<'_>, name: &str, message: String) -> Option<PyErr> {
 /// `ferrule.serve()`), otherwise the app `load()` returns in the worker. `reload()`, when
 /// given, returns the re-read settings on SIGHUP. `name` goes in process titles.
 /// `upgrade` is `(program, argv, directory)` to start a new master with on SIGUSR2.
+/// `watch()`, when given (`--reload`), returns True when source files changed.
 #[pyfunction]
-#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None))]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None))]
 #[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
 fn serve(
     py: Python<'_>,
@@ -201,6 +202,7 @@ fn serve(
     reload: Option<Py<PyAny>>,
     name: Option<String>,
     upgrade: Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>,
+    watch: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let config = config_from(settings)?;
     if app.is_none() && load.is_none() {
@@ -214,7 +216,7 @@ fn serve(
     };
     title::set(&format!("ferrule: master [{label}]"));
     let settings = supervisor_settings(&config);
-    let hooks = PyHooks { py, app, load, reload, config: config.clone(), label, upgrade };
+    let hooks = PyHooks { py, app, load, reload, config: config.clone(), label, upgrade, watch };
     let options = listener::ListenOptions {
         backlog: config.backlog,
         reuse_port: config.process.reuse_port,
@@ -287,6 +289,8 @@ struct PyHooks<'py> {
     label: String,
     /// How to start a new master on USR2: program, argv, directory.
     upgrade: Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>,
+    /// `--reload`: says whether watched files changed.
+    watch: Option<Py<PyAny>>,
 }
 
 impl ForkHooks for PyHooks<'_> {
@@ -321,6 +325,17 @@ impl ForkHooks for PyHooks<'_> {
         drop(flushed);
         // SAFETY: _exit ends this process without running the master's atexit handlers.
         unsafe { libc::_exit(code) }
+    }
+
+    fn files_changed(&mut self) -> bool {
+        let Some(watch) = &self.watch else { return false };
+        match watch.call0(self.py).and_then(|changed| changed.is_truthy(self.py)) {
+            Ok(changed) => changed,
+            Err(err) => {
+                log_at!(Level::Error, "--reload cannot check files: {err}");
+                false
+            }
+        }
     }
 
     fn upgrade_command(&mut self) -> Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)> {

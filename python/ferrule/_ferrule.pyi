@@ -32,13 +32,15 @@ def serve(
     reload: Callable[[], dict[str, Any]] | None = None,
     name: str | None = None,
     upgrade: tuple[str, list[str], str] | None = None,
+    watch: Callable[[], bool] | None = None,
 ) -> None:
     """Runs a master that forks `settings["workers"]` workers serving the WSGI `app` (imported
     before the fork) or, when `app` is None, the app `load()` returns inside each worker.
     `settings` is `ferrule.Config.to_core()`: int sizes and counts, float seconds for
     durations, list[str] for `bind`, str or None for strings. `reload()` returns fresh settings
     on SIGHUP; `name` goes in process titles; `upgrade` is `(program, argv, directory)` to
-    start a new master with on SIGUSR2, which inherits the listening sockets.
+    start a new master with on SIGUSR2, which inherits the listening sockets; `watch()`
+    (`--reload`) returns True when source files changed, which reloads like SIGHUP.
 
     Blocks; returns after SIGTERM (graceful), SIGINT or SIGQUIT (quick). Raises
     `ferrule.errors.BindError` when a socket cannot be bound and

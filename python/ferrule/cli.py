@@ -20,6 +20,7 @@ from ferrule import importer
 from ferrule.config import Config
 from ferrule.errors import AppImportError, ConfigError, FerruleError, WorkerBootError
 from ferrule.settings import BOOL, SECTIONS, SETTINGS, Setting
+from ferrule.watch import SourceWatcher, app_directory
 
 __all__ = [
     "EXIT_APP_LOAD_ERROR",
@@ -119,9 +120,13 @@ def _run(args: list[str]) -> int:
     # Step 4: serve until SIGTERM/SIGINT/SIGQUIT. BindError is an OSError. SIGHUP re-reads
     # the settings from the same argv, environment and config file.
     spec = config.app
+    watch = None
+    if config.reload:
+        watch = SourceWatcher(app_directory(spec), config.reload_extra)
     try:
         _core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec),
-                      reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade)
+                      reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade,
+                      watch=watch)
     except WorkerBootError as err:
         # The worker wrote its own error; this line says why the server stopped.
         return _fail(err, EXIT_APP_LOAD_ERROR if err.app_load else EXIT_WORKER_BOOT_ERROR)

@@ -55,6 +55,8 @@ class Config:
     umask: int | None
     workers: int
     preload: bool
+    reload: bool
+    reload_extra: tuple[str, ...]
     max_requests: int
     max_requests_jitter: int
     max_worker_lifetime: float | None

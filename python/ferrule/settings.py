@@ -718,6 +718,33 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        name="reload",
+        section="Workers",
+        type=BOOL,
+        default=False,
+        flags=("--reload",),
+        help=(
+            "Development: start a new generation of workers (as on SIGHUP) when a `.py` file "
+            "under the app's directory, or a file matching `reload_extra`, changes. Checked "
+            "once a second by rescanning; not for production."
+        ),
+    ),
+    Setting(
+        name="reload_extra",
+        section="Workers",
+        type=_List(),
+        default=(),
+        default_text="none",
+        flags=("--reload-extra",),
+        gunicorn=("--reload-extra-file",),
+        repeatable=True,
+        metavar="GLOBS",
+        help=(
+            "More files for `reload` to watch, as glob patterns (`templates/**/*.html`; "
+            "`**` spans directories), comma-separated; the flag can be repeated."
+        ),
+    ),
+    Setting(
         name="max_requests",
         section="Workers",
         type=INT,

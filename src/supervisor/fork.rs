@@ -29,6 +29,9 @@ pub trait ForkHooks {
     fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, link: Link) -> !;
     /// HUP: re-read the settings; `None` keeps the current ones.
     fn reload(&mut self) -> Option<Settings>;
+    /// `--reload`: whether watched files changed since the last call (called about once a
+    /// second); a change reloads like HUP.
+    fn files_changed(&mut self) -> bool;
     /// USR2: the program, its arguments (argv\[0\] first) and the directory to start a new
     /// master in; `None` when this master cannot be re-executed.
     fn upgrade_command(&mut self) -> Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>;
@@ -347,6 +350,10 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         }
         let mut events = Vec::new();
         self.read_signals(&mut events);
+        if self.hooks.files_changed() {
+            log_at!(Level::Info, "files changed (--reload); reloading");
+            events.push(Event::Signal(Sig::Hup));
+        }
         for (pid, pfd) in pids.iter().zip(&fds[1..]) {
             if pfd.revents != 0 {
                 Self::read_worker(*pid, &self.pipes[pid], &mut events);

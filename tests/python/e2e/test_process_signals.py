@@ -228,3 +228,22 @@ def test_usr1_reopens_the_log_files_in_master_and_workers(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_reload_restarts_workers_when_a_py_file_changes(tmp_path):
+    (tmp_path / "reloadedapp.py").write_text(
+        "import os\nVERSION = 1\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [f'version={VERSION} pid={os.getpid()}'.encode()]\n")
+    server = start_server("--reload", "--workers", "1", "reloadedapp:app", cwd=str(tmp_path))
+    wait_for_count(server, r"master phase: Running", 1)
+    assert get(server, "/").startswith("version=1")
+    source = (tmp_path / "reloadedapp.py")
+    source.write_text(source.read_text().replace("VERSION = 1", "VERSION = 2"))
+    stat = source.stat()
+    os.utime(source, (stat.st_atime, stat.st_mtime + 5))  # a visible change even on coarse clocks
+    server.wait_for_log(r"files changed \(--reload\); reloading")
+    wait_for_count(server, r"master phase: Running", 2)
+    assert get(server, "/").startswith("version=2")
+    assert server.stop() == 0

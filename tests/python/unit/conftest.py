@@ -28,7 +28,8 @@ class FakeCore(types.ModuleType):
         self.serve_raises: BaseException | None = None
 
     def serve(self, app: Any, settings: dict[str, Any], *, load: Any = None,
-              reload: Any = None, name: str | None = None, upgrade: Any = None) -> None:
+              reload: Any = None, name: str | None = None, upgrade: Any = None,
+              watch: Any = None) -> None:
         """Like the real core with one worker: without `app`, the worker's `load()` gives it,
         and an import error there stops the master with WorkerBootError."""
         from ferrule.errors import AppImportError, WorkerBootError
@@ -36,6 +37,7 @@ class FakeCore(types.ModuleType):
         self.reload = reload
         self.name = name
         self.upgrade = upgrade
+        self.watch = watch
         if app is None:
             try:
                 app = load()

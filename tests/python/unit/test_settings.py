@@ -47,6 +47,8 @@ EXPECTED_DEFAULTS = {
     "umask": None,
     "workers": 1,
     "preload": False,
+    "reload": False,
+    "reload_extra": (),
     "max_requests": 0,
     "max_requests_jitter": 0,
     "max_worker_lifetime": None,
@@ -73,7 +75,8 @@ EXPECTED_DEFAULTS = {
     "send_timeout": 30.0,
 }
 
-PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask"}
+PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask", "reload",
+               "reload_extra"}
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
