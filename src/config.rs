@@ -50,7 +50,7 @@ pub struct ProcessConfig {
     /// The user and group workers switch to after fork (`--user`, `--group`).
     pub user: Option<u32>,
     pub group: Option<u32>,
-    /// SO_REUSEPORT on TCP listeners.
+    /// `SO_REUSEPORT` on TCP listeners.
     pub reuse_port: bool,
     /// Mode of unix socket files.
     pub unix_socket_mode: Option<u32>,

@@ -47,7 +47,7 @@ impl Listener {
 pub struct ListenOptions {
     /// The listen(2) backlog.
     pub backlog: u32,
-    /// SO_REUSEPORT on TCP sockets (`--reuse-port`): other processes may bind the same port.
+    /// `SO_REUSEPORT` on TCP sockets (`--reuse-port`): other processes may bind the same port.
     pub reuse_port: bool,
     /// chmod for unix socket files (`--unix-socket-mode`); `None`: as the umask leaves it.
     pub unix_socket_mode: Option<u32>,
@@ -197,6 +197,7 @@ mod tests {
 
     #[test]
     fn reuse_port_lets_two_sockets_bind_one_port_and_unix_mode_is_applied() {
+        use std::os::unix::fs::PermissionsExt;
         let options = ListenOptions { backlog: 16, reuse_port: true, unix_socket_mode: Some(0o600) };
         let spec = BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 };
         let Listener::Tcp(first) = bind_with(&spec, &options).expect("bind") else { panic!("tcp") };
@@ -204,7 +205,6 @@ mod tests {
         bind_with(&BindSpec::Tcp { host: "127.0.0.1".into(), port }, &options).expect("same port");
         let path = std::env::temp_dir().join(format!("ferrule-mode-{}.sock", std::process::id()));
         bind_with(&BindSpec::Unix(path.clone()), &options).expect("unix");
-        use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).expect("socket file").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::remove_file(path).expect("cleanup");

@@ -8,7 +8,7 @@
 //!
 //! With `request_timeout`, each thread records the job it runs in a `Slot`, and a watchdog
 //! thread checks the slots: past the timeout the client gets a 504 (if nothing was sent)
-//! and `ferrule.errors.RequestTimeout` is raised in the thread (PyThreadState_SetAsyncExc);
+//! and `ferrule.errors.RequestTimeout` is raised in the thread (`PyThreadState_SetAsyncExc`);
 //! past a further grace, the thread's Python stack is logged and `stuck` is set, which
 //! makes the worker ask the master to replace it.
 
@@ -47,7 +47,7 @@ pub struct Pool {
 /// What one thread is running, for the watchdog.
 #[derive(Default)]
 struct Slot {
-    /// `threading.get_ident()` of the thread (what PyThreadState_SetAsyncExc takes).
+    /// `threading.get_ident()` of the thread (what `PyThreadState_SetAsyncExc` takes).
     ident: u64,
     running: Option<Running>,
 }
@@ -55,7 +55,7 @@ struct Slot {
 struct Running {
     started: Instant,
     events: mpsc::Sender<ResponseEvent>,
-    /// 0: running; 1: timed out (504 sent, RequestTimeout raised); 2: declared stuck.
+    /// 0: running; 1: timed out (504 sent, `RequestTimeout` raised); 2: declared stuck.
     stage: u8,
 }
 
@@ -180,7 +180,7 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
                 log_at!(
                     Level::Critical,
                     "a request is still running {:?} after RequestTimeout; this worker stops taking requests and is replaced",
-                    elapsed - timeout
+                    elapsed.saturating_sub(timeout)
                 );
                 stuck.store(true, Ordering::Relaxed);
                 // As above: the helper ends only with the process.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use _ferrule::config::LogConfig;
 use _ferrule::log::Level;
 use _ferrule::supervisor::{
-    Event, ExitStatus, Kill, Outcome, Phase, Pid, Settings, Sig, Spawn, Supervisor, SupervisorError, WorkerSpec,
+    Event, ExitStatus, Kill, Outcome, Phase, Pid, Settings, Sig, Spawn, Supervisor,
+    SupervisorError, WorkerSpec,
 };
 
 /// How a fake worker boots.
@@ -58,10 +59,15 @@ impl Spawn for FakeSpawner {
     fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
         let pid = self.next_pid;
         self.next_pid += 1;
-        self.journal.push(format!("spawn {} gen {} = {pid}", spec.number, spec.generation));
+        self.journal.push(format!(
+            "spawn {} gen {} = {pid}",
+            spec.number, spec.generation
+        ));
         match self.boot {
             Boot::Serves => self.pending.push_back(Event::Ready(pid)),
-            Boot::Fails(code) => self.pending.push_back(Event::Exited(pid, ExitStatus::Code(code))),
+            Boot::Fails(code) => self
+                .pending
+                .push_back(Event::Exited(pid, ExitStatus::Code(code))),
         }
         Ok(pid)
     }
@@ -88,7 +94,11 @@ impl Spawn for FakeSpawner {
             return vec![event];
         }
         self.idle_waits += 1;
-        assert!(self.idle_waits < 100, "the master waits forever; journal: {:#?}", self.journal);
+        assert!(
+            self.idle_waits < 100,
+            "the master waits forever; journal: {:#?}",
+            self.journal
+        );
         Vec::new()
     }
 
@@ -125,11 +135,18 @@ fn settings(workers: usize) -> Settings {
 
 fn run(workers: usize, spawner: FakeSpawner) -> (Outcome, Vec<Phase>, Vec<String>) {
     // The master logs every step; the journal says the same, so keep test output short.
-    let quiet = LogConfig { level: Level::Critical, ..LogConfig::default() };
+    let quiet = LogConfig {
+        level: Level::Critical,
+        ..LogConfig::default()
+    };
     _ferrule::log::init(&quiet).expect("stderr needs no opening");
     let mut master = Supervisor::new(settings(workers), spawner);
     let outcome = master.run().expect("the fake never fails");
-    (outcome, master.phases().to_vec(), master.spawner().journal.clone())
+    (
+        outcome,
+        master.phases().to_vec(),
+        master.spawner().journal.clone(),
+    )
 }
 
 fn position(journal: &[String], entry: &str) -> usize {
@@ -145,7 +162,10 @@ use Phase::{Binding, Draining, Reloading, Running, Spawning, Starting, Stopped};
 fn term_drains_every_worker_and_stops() {
     let (outcome, phases, journal) = run(2, FakeSpawner::new([Event::Signal(Sig::Term)]));
     assert_eq!(outcome, Outcome::Stopped);
-    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Draining, Stopped]
+    );
     assert_eq!(
         journal,
         [
@@ -168,16 +188,25 @@ fn int_and_quit_stop_workers_at_once() {
     for sig in [Sig::Int, Sig::Quit] {
         let (outcome, phases, journal) = run(1, FakeSpawner::new([Event::Signal(sig)]));
         assert_eq!(outcome, Outcome::Stopped);
-        assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+        assert_eq!(
+            phases,
+            [Starting, Binding, Spawning, Running, Draining, Stopped]
+        );
         assert!(journal.contains(&"Quit 101".to_owned()), "{journal:#?}");
     }
 }
 
 #[test]
 fn hup_starts_the_new_generation_before_stopping_the_old() {
-    let (outcome, phases, journal) = run(2, FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]));
+    let (outcome, phases, journal) = run(
+        2,
+        FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]),
+    );
     assert_eq!(outcome, Outcome::Stopped);
-    assert_eq!(phases, [Starting, Binding, Spawning, Running, Reloading, Running, Draining, Stopped]);
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Reloading, Running, Draining, Stopped]
+    );
     let reload = position(&journal, "reload settings");
     let last_new_ready = position(&journal, "ready 104");
     assert!(reload < position(&journal, "spawn 3 gen 2 = 103"));
@@ -193,17 +222,27 @@ fn hup_applies_the_reloaded_worker_count() {
     let mut spawner = FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]);
     spawner.reload = Some(settings(3));
     let (_, _, journal) = run(1, spawner);
-    let spawned = journal.iter().filter(|e| e.starts_with("spawn") && e.contains("gen 2")).count();
-    assert_eq!(spawned, 3, "{journal:#?}");
+    let second_generation = journal
+        .iter()
+        .filter(|e| e.starts_with("spawn") && e.contains("gen 2"))
+        .count();
+    assert_eq!(second_generation, 3, "{journal:#?}");
 }
 
 #[test]
 fn ttin_adds_a_worker_and_ttou_stops_the_newest() {
     let (_, phases, journal) = run(
         2,
-        FakeSpawner::new([Event::Signal(Sig::Ttin), Event::Signal(Sig::Ttou), Event::Signal(Sig::Term)]),
+        FakeSpawner::new([
+            Event::Signal(Sig::Ttin),
+            Event::Signal(Sig::Ttou),
+            Event::Signal(Sig::Term),
+        ]),
     );
-    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Draining, Stopped]
+    );
     assert!(position(&journal, "spawn 3 gen 1 = 103") < position(&journal, "event Signal(Ttou)"));
     assert!(position(&journal, "event Signal(Ttou)") < position(&journal, "Term 103"));
     assert!(position(&journal, "Term 103") < position(&journal, "event Signal(Term)"));
@@ -211,26 +250,44 @@ fn ttin_adds_a_worker_and_ttou_stops_the_newest() {
 
 #[test]
 fn ttou_keeps_at_least_one_worker() {
-    let (_, _, journal) = run(1, FakeSpawner::new([Event::Signal(Sig::Ttou), Event::Signal(Sig::Term)]));
+    let (_, _, journal) = run(
+        1,
+        FakeSpawner::new([Event::Signal(Sig::Ttou), Event::Signal(Sig::Term)]),
+    );
     assert!(position(&journal, "Term 101") > position(&journal, "event Signal(Term)"));
 }
 
 #[test]
 fn usr1_reopens_logs_in_the_master_and_every_worker() {
-    let (_, _, journal) = run(2, FakeSpawner::new([Event::Signal(Sig::Usr1), Event::Signal(Sig::Term)]));
+    let (_, _, journal) = run(
+        2,
+        FakeSpawner::new([Event::Signal(Sig::Usr1), Event::Signal(Sig::Term)]),
+    );
     let usr1 = position(&journal, "event Signal(Usr1)");
-    assert_eq!(journal[usr1 + 1..usr1 + 4], ["reopen logs", "Usr1 101", "Usr1 102"]);
+    assert_eq!(
+        journal[usr1 + 1..usr1 + 4],
+        ["reopen logs", "Usr1 101", "Usr1 102"]
+    );
 }
 
 #[test]
 fn a_worker_that_dies_is_replaced() {
     let (outcome, phases, journal) = run(
         1,
-        FakeSpawner::new([Event::Exited(101, ExitStatus::Signal(9)), Event::Signal(Sig::Term)]),
+        FakeSpawner::new([
+            Event::Exited(101, ExitStatus::Signal(9)),
+            Event::Signal(Sig::Term),
+        ]),
     );
     assert_eq!(outcome, Outcome::Stopped);
-    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
-    assert!(position(&journal, "spawn 2 gen 1 = 102") > position(&journal, "event Exited(101, Signal(9))"));
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Draining, Stopped]
+    );
+    assert!(
+        position(&journal, "spawn 2 gen 1 = 102")
+            > position(&journal, "event Exited(101, Signal(9))")
+    );
     assert!(journal.contains(&"Term 102".to_owned()));
 }
 
@@ -242,7 +299,11 @@ fn a_worker_that_cannot_import_the_app_stops_the_master_with_app_load_error() {
     assert_eq!(outcome, Outcome::BootFailed { code: 4 });
     assert_eq!(phases, [Starting, Binding, Spawning, Draining, Stopped]);
     // No respawn loop: the two first workers, and nothing after the failure.
-    assert_eq!(journal.iter().filter(|e| e.starts_with("spawn")).count(), 2, "{journal:#?}");
+    assert_eq!(
+        journal.iter().filter(|e| e.starts_with("spawn")).count(),
+        2,
+        "{journal:#?}"
+    );
 }
 
 #[test]
@@ -255,9 +316,18 @@ fn any_other_boot_failure_is_worker_boot_error() {
 
 #[test]
 fn a_retiring_worker_is_stopped_only_once_its_replacement_serves() {
-    let (_, phases, journal) =
-        run(2, FakeSpawner::new([Event::Retire(101), Event::Retire(102), Event::Signal(Sig::Term)]));
-    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    let (_, phases, journal) = run(
+        2,
+        FakeSpawner::new([
+            Event::Retire(101),
+            Event::Retire(102),
+            Event::Signal(Sig::Term),
+        ]),
+    );
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Draining, Stopped]
+    );
     // One at a time: 103 replaces 101; 102's replacement (104) starts after 101 is gone.
     assert!(position(&journal, "spawn 3 gen 1 = 103") < position(&journal, "ready 103"));
     assert!(position(&journal, "ready 103") < position(&journal, "Term 101"));
@@ -267,9 +337,15 @@ fn a_retiring_worker_is_stopped_only_once_its_replacement_serves() {
 
 #[test]
 fn usr2_starts_a_new_master_and_keeps_serving() {
-    let (outcome, phases, journal) = run(1, FakeSpawner::new([Event::Signal(Sig::Usr2), Event::Signal(Sig::Term)]));
+    let (outcome, phases, journal) = run(
+        1,
+        FakeSpawner::new([Event::Signal(Sig::Usr2), Event::Signal(Sig::Term)]),
+    );
     assert_eq!(outcome, Outcome::Stopped);
-    assert_eq!(phases, [Starting, Binding, Spawning, Running, Draining, Stopped]);
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Draining, Stopped]
+    );
     // The old master stops when the new one sends TERM (not modelled here); USR2 alone
     // stops nothing.
     assert!(position(&journal, "upgrade") < position(&journal, "event Signal(Term)"));

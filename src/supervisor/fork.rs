@@ -34,7 +34,13 @@ pub trait ForkHooks {
     fn files_changed(&mut self) -> bool;
     /// USR2: the program, its arguments (argv\[0\] first) and the directory to start a new
     /// master in; `None` when this master cannot be re-executed.
-    fn upgrade_command(&mut self) -> Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>;
+    fn upgrade_command(
+        &mut self,
+    ) -> Option<(
+        std::ffi::OsString,
+        Vec<std::ffi::OsString>,
+        std::path::PathBuf,
+    )>;
 }
 
 /// Names the listening descriptors a new master inherits from the old one (USR2).
@@ -50,7 +56,11 @@ fn inherited_fds() -> Option<Vec<RawFd>> {
         // SAFETY (remove_var): the master is single-threaded; nothing reads the
         // environment concurrently.
         std::env::remove_var(INHERIT_FDS_ENV);
-        return Some(list.split(',').filter_map(|fd| fd.trim().parse().ok()).collect());
+        return Some(
+            list.split(',')
+                .filter_map(|fd| fd.trim().parse().ok())
+                .collect(),
+        );
     }
     let pid: u32 = std::env::var("LISTEN_PID").ok()?.parse().ok()?;
     if pid != std::process::id() {
@@ -143,7 +153,11 @@ impl<H: ForkHooks> ForkSpawner<H> {
     ///
     /// # Errors
     /// The self-pipe or a handler could not be set up.
-    pub fn new(hooks: H, binds: Vec<BindSpec>, options: listener::ListenOptions) -> Result<Self, SupervisorError> {
+    pub fn new(
+        hooks: H,
+        binds: Vec<BindSpec>,
+        options: listener::ListenOptions,
+    ) -> Result<Self, SupervisorError> {
         let (signal_rx, signal_tx) = pipe().map_err(SupervisorError::Setup)?;
         SIGNAL_PIPE.store(signal_tx.as_raw_fd(), Ordering::Relaxed);
         let mut previous = Vec::with_capacity(HANDLED.len());
@@ -184,13 +198,22 @@ impl<H: ForkHooks> ForkSpawner<H> {
         let mut buf = [0u8; 64];
         loop {
             // SAFETY: reads into a local buffer from a descriptor we own.
-            let n = unsafe { libc::read(self.signal_rx.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let n = unsafe {
+                libc::read(
+                    self.signal_rx.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
             let Ok(n) = usize::try_from(n) else { return };
             if n == 0 {
                 return;
             }
             for &byte in &buf[..n] {
-                if let Some((_, sig)) = HANDLED.iter().find(|(signo, _)| *signo == libc::c_int::from(byte)) {
+                if let Some((_, sig)) = HANDLED
+                    .iter()
+                    .find(|(signo, _)| *signo == libc::c_int::from(byte))
+                {
                     events.push(Event::Signal(*sig));
                 }
             }
@@ -252,13 +275,16 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             // Inherited sockets replace `bind` (as in gunicorn): they are what the old
             // master or systemd listens on.
             for fd in fds {
-                let adopted = listener::adopt(fd)
-                    .map_err(|source| crate::listener::BindError { address: format!("fd://{fd}"), source })?;
+                let adopted = listener::adopt(fd).map_err(|source| crate::listener::BindError {
+                    address: format!("fd://{fd}"),
+                    source,
+                })?;
                 self.listeners.push(adopted);
             }
         } else {
             for spec in &self.binds {
-                self.listeners.push(listener::bind_with(spec, &self.options)?);
+                self.listeners
+                    .push(listener::bind_with(spec, &self.options)?);
             }
         }
         for l in &self.listeners {
@@ -337,10 +363,18 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn wait(&mut self, timeout: Duration) -> Vec<Event> {
         let mut fds = Vec::with_capacity(self.pipes.len() + 1);
-        fds.push(libc::pollfd { fd: self.signal_rx.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        fds.push(libc::pollfd {
+            fd: self.signal_rx.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         let pids: Vec<Pid> = self.pipes.keys().copied().collect();
         for pid in &pids {
-            fds.push(libc::pollfd { fd: self.pipes[pid].as_raw_fd(), events: libc::POLLIN, revents: 0 });
+            fds.push(libc::pollfd {
+                fd: self.pipes[pid].as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            });
         }
         let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
         // SAFETY: `fds` is a valid array of pollfd for the duration of the call. EINTR
@@ -399,7 +433,11 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             )));
         };
         let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
-        let list = fds.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        let list = fds
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
         let mut command = std::process::Command::new(program);
         if let Some((first, rest)) = argv.split_first() {
             command.arg0(first).args(rest);
@@ -430,10 +468,15 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
     }
 
     fn on_serving(&mut self) {
-        let Ok(old) = std::env::var(UPGRADE_FROM_ENV) else { return };
+        let Ok(old) = std::env::var(UPGRADE_FROM_ENV) else {
+            return;
+        };
         std::env::remove_var(UPGRADE_FROM_ENV);
         let Ok(old) = old.parse::<Pid>() else { return };
-        log_at!(Level::Info, "the new generation serves; telling the old master (pid {old}) to stop");
+        log_at!(
+            Level::Info,
+            "the new generation serves; telling the old master (pid {old}) to stop"
+        );
         // SAFETY: kill(2) on the pid the old master gave us. It is our parent until it
         // exits, so the pid cannot have been reused while we were booting.
         unsafe {

@@ -245,7 +245,11 @@ impl<S: Spawn> Supervisor<S> {
     /// # Errors
     /// Binding failed, or no worker could be forked.
     pub fn run(&mut self) -> Result<Outcome, SupervisorError> {
-        log_at!(Level::Debug, "master phase: Starting (pid {})", std::process::id());
+        log_at!(
+            Level::Debug,
+            "master phase: Starting (pid {})",
+            std::process::id()
+        );
         // Step 1: the sockets, before any worker exists, so a bad address fails fast.
         self.enter(Phase::Binding);
         self.spawner.bind()?;
@@ -268,7 +272,11 @@ impl<S: Spawn> Supervisor<S> {
             self.phase = phase;
             self.phases.push(phase);
             // Before the sockets are bound there is nothing to report unless it fails.
-            let level = if phase == Phase::Binding { Level::Debug } else { Level::Info };
+            let level = if phase == Phase::Binding {
+                Level::Debug
+            } else {
+                Level::Info
+            };
             log_at!(level, "master phase: {phase:?}");
         }
     }
@@ -276,7 +284,10 @@ impl<S: Spawn> Supervisor<S> {
     fn on_event(&mut self, event: Event) -> Result<(), SupervisorError> {
         match event {
             Event::Signal(sig) => self.on_signal(sig),
-            Event::Ready(pid) => self.on_ready(pid),
+            Event::Ready(pid) => {
+                self.on_ready(pid);
+                Ok(())
+            }
             Event::Beat(pid) => {
                 if let Some(w) = self.worker_mut(pid) {
                     w.last_beat = Instant::now();
@@ -289,34 +300,37 @@ impl<S: Spawn> Supervisor<S> {
     }
 
     fn on_signal(&mut self, sig: Sig) -> Result<(), SupervisorError> {
-        let level = if sig == Sig::Chld { Level::Debug } else { Level::Info };
+        let level = if sig == Sig::Chld {
+            Level::Debug
+        } else {
+            Level::Info
+        };
         log_at!(level, "master received SIG{}", signal_name(sig));
         match sig {
             Sig::Term => self.handle_term(),
             Sig::Int | Sig::Quit => self.handle_quit(),
-            Sig::Hup => self.handle_hup(),
-            Sig::Ttin => self.handle_ttin(),
+            Sig::Hup => return self.handle_hup(),
+            Sig::Ttin => return self.handle_ttin(),
             Sig::Ttou => self.handle_ttou(),
             Sig::Usr1 => self.handle_usr1(),
             Sig::Usr2 => self.handle_usr2(),
             // Exits arrive as `Event::Exited`; the signal only woke the loop.
-            Sig::Chld => Ok(()),
+            Sig::Chld => {}
         }
+        Ok(())
     }
 
     /// Graceful stop: TERM every worker, kill what remains after `graceful_timeout`.
-    fn handle_term(&mut self) -> Result<(), SupervisorError> {
+    fn handle_term(&mut self) {
         if self.phase == Phase::Draining {
-            return Ok(());
+            return;
         }
         self.stop_all(Kill::Term, self.settings.graceful_timeout);
-        Ok(())
     }
 
     /// Quick stop: QUIT every worker (also when a graceful stop is under way).
-    fn handle_quit(&mut self) -> Result<(), SupervisorError> {
+    fn handle_quit(&mut self) {
         self.stop_all(Kill::Quit, QUICK_TIMEOUT);
-        Ok(())
     }
 
     /// Reload: re-read the settings, start a new generation, and TERM the old one once
@@ -331,7 +345,11 @@ impl<S: Spawn> Supervisor<S> {
         }
         self.generation += 1;
         self.enter(Phase::Reloading);
-        log_at!(Level::Info, "reloading: starting generation {}", self.generation);
+        log_at!(
+            Level::Info,
+            "reloading: starting generation {}",
+            self.generation
+        );
         self.fill()
     }
 
@@ -344,41 +362,46 @@ impl<S: Spawn> Supervisor<S> {
         self.fill()
     }
 
-    fn handle_ttou(&mut self) -> Result<(), SupervisorError> {
+    fn handle_ttou(&mut self) {
         if matches!(self.phase, Phase::Draining | Phase::Stopped) {
-            return Ok(());
+            return;
         }
         let Some(fewer) = NonZeroUsize::new(self.settings.workers.get() - 1) else {
-            log_at!(Level::Info, "workers: 1 (TTOU ignored: at least one worker stays)");
-            return Ok(());
+            log_at!(
+                Level::Info,
+                "workers: 1 (TTOU ignored: at least one worker stays)"
+            );
+            return;
         };
         self.settings.workers = fewer;
         log_at!(Level::Info, "workers: {fewer} (one fewer)");
         self.trim();
-        Ok(())
     }
 
-    fn handle_usr1(&mut self) -> Result<(), SupervisorError> {
+    fn handle_usr1(&mut self) {
         self.spawner.reopen_logs();
         let pids: Vec<Pid> = self.workers.iter().map(|w| w.pid).collect();
         for pid in pids {
             self.spawner.signal(pid, Kill::Usr1);
         }
-        Ok(())
     }
 
-    fn handle_usr2(&mut self) -> Result<(), SupervisorError> {
+    fn handle_usr2(&mut self) {
         match self.spawner.upgrade() {
-            Ok(pid) => log_at!(Level::Info, "started a new master (pid {pid}) with the listening sockets"),
+            Ok(pid) => log_at!(
+                Level::Info,
+                "started a new master (pid {pid}) with the listening sockets"
+            ),
             Err(err) => log_at!(Level::Error, "upgrade failed: {err}"),
         }
-        Ok(())
     }
 
-    fn on_ready(&mut self, pid: Pid) -> Result<(), SupervisorError> {
-        let Some(w) = self.worker_mut(pid) else { return Ok(()) };
+    fn on_ready(&mut self, pid: Pid) {
+        let Some(w) = self.worker_mut(pid) else {
+            return;
+        };
         if w.phase != WorkerPhase::Booting {
-            return Ok(());
+            return;
         }
         w.phase = WorkerPhase::Serving;
         w.last_beat = Instant::now();
@@ -388,7 +411,10 @@ impl<S: Spawn> Supervisor<S> {
             self.stop_worker(old, Kill::Term, "replaced");
         }
         let generation = self.generation;
-        let booting = self.workers.iter().any(|w| w.spec.generation == generation && w.phase == WorkerPhase::Booting);
+        let booting = self
+            .workers
+            .iter()
+            .any(|w| w.spec.generation == generation && w.phase == WorkerPhase::Booting);
         match self.phase {
             Phase::Spawning if !booting => {
                 self.enter(Phase::Running);
@@ -409,12 +435,13 @@ impl<S: Spawn> Supervisor<S> {
             }
             _ => {}
         }
-        Ok(())
     }
 
     /// Recycling: one worker at a time is replaced, and only once its replacement serves.
     fn on_retire(&mut self, pid: Pid) -> Result<(), SupervisorError> {
-        let Some(w) = self.worker_mut(pid) else { return Ok(()) };
+        let Some(w) = self.worker_mut(pid) else {
+            return Ok(());
+        };
         w.wants_retire = true;
         self.start_next_retirement()
     }
@@ -431,7 +458,12 @@ impl<S: Spawn> Supervisor<S> {
         else {
             return Ok(());
         };
-        log_at!(Level::Info, "worker {} (pid {}) is recycled; starting its replacement", old.1, old.0);
+        log_at!(
+            Level::Info,
+            "worker {} (pid {}) is recycled; starting its replacement",
+            old.1,
+            old.0
+        );
         let new = self.spawn_one()?;
         if let Some(w) = self.worker_mut(new) {
             w.replaces = Some(old.0);
@@ -451,9 +483,15 @@ impl<S: Spawn> Supervisor<S> {
         if expected {
             log_at!(Level::Info, "worker {number} (pid {pid}) exited ({status})");
         } else if w.timed_out {
-            log_at!(Level::Error, "worker {number} (pid {pid}) was killed after missing its heartbeat ({status})");
+            log_at!(
+                Level::Error,
+                "worker {number} (pid {pid}) was killed after missing its heartbeat ({status})"
+            );
         } else {
-            log_at!(Level::Error, "worker {number} (pid {pid}) died unexpectedly ({status})");
+            log_at!(
+                Level::Error,
+                "worker {number} (pid {pid}) died unexpectedly ({status})"
+            );
         }
         // A replacement that died before serving leaves its predecessor in place.
         for other in &mut self.workers {
@@ -461,14 +499,19 @@ impl<S: Spawn> Supervisor<S> {
                 other.replaces = None;
             }
         }
-        if w.phase == WorkerPhase::Booting && !matches!(self.phase, Phase::Draining | Phase::Stopped) {
+        if w.phase == WorkerPhase::Booting
+            && !matches!(self.phase, Phase::Draining | Phase::Stopped)
+        {
             // A worker that cannot boot would fail the same way again: stop instead of
             // looping (gunicorn's WORKER_BOOT_ERROR / APP_LOAD_ERROR).
             let code = match status {
                 ExitStatus::Code(APP_LOAD_ERROR) => APP_LOAD_ERROR,
                 _ => WORKER_BOOT_ERROR,
             };
-            log_at!(Level::Critical, "worker {number} (pid {pid}) failed to boot; stopping");
+            log_at!(
+                Level::Critical,
+                "worker {number} (pid {pid}) failed to boot; stopping"
+            );
             self.outcome = Outcome::BootFailed { code };
             self.stop_all(Kill::Quit, QUICK_TIMEOUT);
         }
@@ -496,7 +539,9 @@ impl<S: Spawn> Supervisor<S> {
                 );
                 w.kill_at = None;
                 self.spawner.signal(w.pid, Kill::Kill);
-            } else if w.phase == WorkerPhase::Serving && now.duration_since(w.last_beat) > worker_timeout {
+            } else if w.phase == WorkerPhase::Serving
+                && now.duration_since(w.last_beat) > worker_timeout
+            {
                 log_at!(
                     Level::Error,
                     "worker {} (pid {}) sent no heartbeat for {:?} (worker_timeout); killing it",
@@ -555,11 +600,16 @@ impl<S: Spawn> Supervisor<S> {
     }
 
     fn is_active(&self, w: &Worker) -> bool {
-        w.spec.generation == self.generation && w.phase != WorkerPhase::Draining && w.replaces.is_none()
+        w.spec.generation == self.generation
+            && w.phase != WorkerPhase::Draining
+            && w.replaces.is_none()
     }
 
     fn spawn_one(&mut self) -> Result<Pid, SupervisorError> {
-        let spec = WorkerSpec { number: self.next_number, generation: self.generation };
+        let spec = WorkerSpec {
+            number: self.next_number,
+            generation: self.generation,
+        };
         self.next_number += 1;
         let pid = self.spawner.spawn(spec)?;
         log_at!(Level::Info, "worker {} (pid {pid}) booting", spec.number);
@@ -581,13 +631,19 @@ impl<S: Spawn> Supervisor<S> {
             Kill::Quit => QUICK_TIMEOUT,
             _ => self.settings.graceful_timeout,
         };
-        let Some(w) = self.worker_mut(pid) else { return };
+        let Some(w) = self.worker_mut(pid) else {
+            return;
+        };
         if w.phase == WorkerPhase::Draining && kill == Kill::Term {
             return;
         }
         w.phase = WorkerPhase::Draining;
         w.kill_at = Some(Instant::now() + timeout);
-        log_at!(Level::Info, "stopping worker {} (pid {pid}): {why}", w.spec.number);
+        log_at!(
+            Level::Info,
+            "stopping worker {} (pid {pid}): {why}",
+            w.spec.number
+        );
         self.spawner.signal(pid, kill);
     }
 

@@ -18,7 +18,10 @@ fn set_comm(title: &str) {
     // ("master [app]", "worker 3 [app]") since every process is ferrule.
     let short = title.strip_prefix("ferrule: ").unwrap_or(title);
     let mut name = [0u8; 16];
-    for (dst, src) in name.iter_mut().zip(short.bytes().filter(|b| *b != 0).take(15)) {
+    for (dst, src) in name
+        .iter_mut()
+        .zip(short.bytes().filter(|b| *b != 0).take(15))
+    {
         *dst = src;
     }
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
@@ -34,13 +37,15 @@ fn argv_area() -> Option<(usize, usize)> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     // `rest` starts at field 3.
-    let start: usize = fields.get(48 - 3)?.parse().ok()?;
-    let end: usize = fields.get(49 - 3)?.parse().ok()?;
-    (start != 0 && end > start).then_some((start, end))
+    let arg_start: usize = fields.get(48 - 3)?.parse().ok()?;
+    let arg_end: usize = fields.get(49 - 3)?.parse().ok()?;
+    (arg_start != 0 && arg_end > arg_start).then_some((arg_start, arg_end))
 }
 
 fn set_argv(title: &str) {
-    let Some((start, end)) = argv_area() else { return };
+    let Some((start, end)) = argv_area() else {
+        return;
+    };
     let len = end - start;
     let bytes = title.as_bytes();
     let n = bytes.len().min(len - 1);

@@ -71,7 +71,11 @@ impl<H: Handler> Handler for Counted<H> {
         let n = self.jobs.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some((max, link)) = &self.limit {
             if n == *max {
-                log_at!(Level::Info, "worker {} asks to be replaced: served {n} requests (max_requests)", std::process::id());
+                log_at!(
+                    Level::Info,
+                    "worker {} asks to be replaced: served {n} requests (max_requests)",
+                    std::process::id()
+                );
                 link.send(MSG_RETIRE);
             }
         }
@@ -82,7 +86,13 @@ impl<H: Handler> Handler for Counted<H> {
 /// Sends a heartbeat every `interval`, and `MSG_RETIRE` once when a `recycle` limit is
 /// reached. Runs until the runtime stops.
 /// `stuck` is set by the pool when a request did not stop after `request_timeout`.
-pub async fn beat(link: Arc<Link>, interval: Duration, jobs: Arc<AtomicU64>, recycle: Recycle, stuck: Arc<AtomicBool>) {
+pub async fn beat(
+    link: Arc<Link>,
+    interval: Duration,
+    jobs: Arc<AtomicU64>,
+    recycle: Recycle,
+    stuck: Arc<AtomicBool>,
+) {
     let born = Instant::now();
     let mut retired = false;
     let mut ticks = tokio::time::interval(interval);
@@ -94,21 +104,35 @@ pub async fn beat(link: Arc<Link>, interval: Duration, jobs: Arc<AtomicU64>, rec
             continue;
         }
         // max_requests is `Counted`'s to report; here it only stops further checks.
-        if recycle.max_requests.is_some_and(|max| jobs.load(Ordering::Relaxed) >= max) {
+        if recycle
+            .max_requests
+            .is_some_and(|max| jobs.load(Ordering::Relaxed) >= max)
+        {
             retired = true;
             continue;
         }
         let reason = if stuck.load(Ordering::Relaxed) {
             Some("a request did not stop after request_timeout".to_owned())
-        } else if recycle.max_lifetime.is_some_and(|max| born.elapsed() >= max) {
-            Some(format!("ran for {:?} (max_worker_lifetime)", born.elapsed()))
-        } else if let Some(rss) = recycle.max_memory.and_then(|max| resident_bytes().filter(|rss| *rss > max)) {
-            Some(format!("uses {rss} bytes of memory (max_worker_memory)"))
+        } else if recycle
+            .max_lifetime
+            .is_some_and(|max| born.elapsed() >= max)
+        {
+            Some(format!(
+                "ran for {:?} (max_worker_lifetime)",
+                born.elapsed()
+            ))
         } else {
-            None
+            recycle
+                .max_memory
+                .and_then(|max| resident_bytes().filter(|rss| *rss > max))
+                .map(|rss| format!("uses {rss} bytes of memory (max_worker_memory)"))
         };
         if let Some(reason) = reason {
-            log_at!(Level::Info, "worker {} asks to be replaced: {reason}", std::process::id());
+            log_at!(
+                Level::Info,
+                "worker {} asks to be replaced: {reason}",
+                std::process::id()
+            );
             link.send(MSG_RETIRE);
             retired = true;
         }
