@@ -57,12 +57,14 @@ pub async fn run<H: Handler>(
         };
         match listener {
             Listener::Tcp(l) => {
+                let backlog = l.try_clone()?;
                 let l = TcpListener::from_std(l)?;
-                accept_tasks.push(tokio::spawn(acceptor.run_tcp(l)));
+                accept_tasks.push(tokio::spawn(acceptor.run_tcp(l, backlog)));
             }
             Listener::Unix(l, _) => {
+                let backlog = l.try_clone()?;
                 let l = UnixListener::from_std(l)?;
-                accept_tasks.push(tokio::spawn(acceptor.run_unix(l)));
+                accept_tasks.push(tokio::spawn(acceptor.run_unix(l, backlog)));
             }
         }
     }
@@ -114,14 +116,15 @@ impl<H: Handler> Acceptor<H> {
         }
     }
 
-    async fn run_tcp(mut self, listener: TcpListener) {
+    async fn run_tcp(mut self, listener: TcpListener, backlog: std::net::TcpListener) {
         let local = listener.local_addr().ok();
         loop {
-            let Some(permit) = self.admit().await else { return };
+            let Some(permit) = self.admit().await else { return self.drain_tcp(&backlog, local) };
             let accepted = tokio::select! {
-                r = listener.accept() => r,
-                _ = self.stop.wait_for(|stop| *stop) => return,
+                r = listener.accept() => Some(r),
+                _ = self.stop.wait_for(|stop| *stop) => None,
             };
+            let Some(accepted) = accepted else { return self.drain_tcp(&backlog, local) };
             match accepted {
                 Ok((stream, peer)) => {
                     let info = Arc::new(ConnInfo { peer: Some(peer), local, scheme: "http" });
@@ -132,13 +135,14 @@ impl<H: Handler> Acceptor<H> {
         }
     }
 
-    async fn run_unix(mut self, listener: UnixListener) {
+    async fn run_unix(mut self, listener: UnixListener, backlog: std::os::unix::net::UnixListener) {
         loop {
-            let Some(permit) = self.admit().await else { return };
+            let Some(permit) = self.admit().await else { return self.drain_unix(&backlog) };
             let accepted = tokio::select! {
-                r = listener.accept() => r,
-                _ = self.stop.wait_for(|stop| *stop) => return,
+                r = listener.accept() => Some(r),
+                _ = self.stop.wait_for(|stop| *stop) => None,
             };
+            let Some(accepted) = accepted else { return self.drain_unix(&backlog) };
             match accepted {
                 Ok((stream, _)) => {
                     let info = Arc::new(ConnInfo { peer: None, local: None, scheme: "http" });
@@ -147,6 +151,46 @@ impl<H: Handler> Acceptor<H> {
                 Err(err) => on_accept_error(&err).await,
             }
         }
+    }
+
+    /// At stop, takes every connection already waiting in the kernel's backlog, so that when
+    /// this is the last open copy of the socket (a final stop) they are served (their first
+    /// request, with `Connection: close`) instead of reset when it closes. `backlog` is a
+    /// non-blocking duplicate of the listener, so `accept` answers at once.
+    fn drain_tcp(&self, backlog: &std::net::TcpListener, local: Option<std::net::SocketAddr>) {
+        while let Ok((stream, peer)) = backlog.accept() {
+            let Some(permit) = self.drained_permit() else { return };
+            match stream.set_nonblocking(true).and_then(|()| tokio::net::TcpStream::from_std(stream)) {
+                Ok(stream) => {
+                    let info = Arc::new(ConnInfo { peer: Some(peer), local, scheme: "http" });
+                    self.spawn(stream, info, permit);
+                }
+                Err(err) => log_at!(Level::Error, "cannot serve a connection from the backlog: {err}"),
+            }
+        }
+    }
+
+    fn drain_unix(&self, backlog: &std::os::unix::net::UnixListener) {
+        while let Ok((stream, _)) = backlog.accept() {
+            let Some(permit) = self.drained_permit() else { return };
+            match stream.set_nonblocking(true).and_then(|()| tokio::net::UnixStream::from_std(stream)) {
+                Ok(stream) => {
+                    let info = Arc::new(ConnInfo { peer: None, local: None, scheme: "http" });
+                    self.spawn(stream, info, permit);
+                }
+                Err(err) => log_at!(Level::Error, "cannot serve a connection from the backlog: {err}"),
+            }
+        }
+    }
+
+    /// A connection permit for a connection taken from the backlog at stop; `None` (the
+    /// connection is closed) at `max_connections`.
+    fn drained_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let permit = Arc::clone(&self.connections).try_acquire_owned().ok();
+        if permit.is_none() {
+            log_at!(Level::Warning, "max_connections reached while draining; closing a connection from the backlog");
+        }
+        permit
     }
 
     fn spawn<T: conn::Transport>(&self, stream: T, info: Arc<ConnInfo>, permit: tokio::sync::OwnedSemaphorePermit) {

@@ -247,3 +247,27 @@ def test_reload_restarts_workers_when_a_py_file_changes(tmp_path):
     wait_for_count(server, r"master phase: Running", 2)
     assert get(server, "/").startswith("version=2")
     assert server.stop() == 0
+
+
+def test_term_serves_connections_waiting_in_the_backlog_of_the_last_worker():
+    server = start(workers=1)
+    [worker] = children(server.proc.pid)
+    # The worker is frozen: new connections wait in the kernel's backlog, requests sent.
+    os.kill(worker, signal.SIGSTOP)
+    waiting = [Conn(server.address) for _ in range(5)]
+    try:
+        for n, conn in enumerate(waiting):
+            conn.send(f"GET /pid?n={n} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        server.proc.send_signal(signal.SIGTERM)
+        server.wait_for_log(r"master phase: Draining")
+        os.kill(worker, signal.SIGCONT)  # it now finds its TERM, drains the backlog, stops
+        for conn in waiting:
+            resp = conn.read_response()
+            assert resp.status == 200 and resp.body == f"pid={worker}".encode()
+            # Then closed: at once (taken from the backlog after the stop), or after the
+            # idle linger (accepted as the worker woke up, just before it saw its TERM).
+            assert conn.is_closed_by_peer(timeout=5)
+    finally:
+        for conn in waiting:
+            conn.close()
+    assert server.proc.wait(timeout=10) == 0
