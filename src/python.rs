@@ -294,6 +294,12 @@ struct PyHooks<'py> {
 }
 
 impl ForkHooks for PyHooks<'_> {
+    fn while_waiting(&mut self, wait: &mut (dyn FnMut() + Send)) {
+        // GIL: released while the master sleeps in poll(2); `ferrule.serve()` may run in a
+        // program with other Python threads.
+        self.py.detach(|| wait());
+    }
+
     fn before_fork(&mut self) {
         // SAFETY: called with the GIL held (the master's only thread is attached), right
         // before fork(2), as the C API requires.

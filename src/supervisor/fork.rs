@@ -20,6 +20,9 @@ use crate::log::{self, Level};
 
 /// What the embedding code does around fork and inside a worker.
 pub trait ForkHooks {
+    /// Runs the master's wait for events (Python: with the GIL released, so threads of an
+    /// embedding program run while the master sleeps).
+    fn while_waiting(&mut self, wait: &mut (dyn FnMut() + Send));
     /// Called right before fork(2) (Python: `PyOS_BeforeFork`).
     fn before_fork(&mut self);
     /// Called in the master right after fork(2) (`PyOS_AfterFork_Parent`).
@@ -377,11 +380,13 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             });
         }
         let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
-        // SAFETY: `fds` is a valid array of pollfd for the duration of the call. EINTR
-        // simply returns early; the signal is in the pipe.
-        unsafe {
-            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
-        }
+        self.hooks.while_waiting(&mut || {
+            // SAFETY: `fds` is a valid array of pollfd for the duration of the call. EINTR
+            // simply returns early; the signal is in the pipe.
+            unsafe {
+                libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
+            }
+        });
         let mut events = Vec::new();
         self.read_signals(&mut events);
         if self.hooks.files_changed() {

@@ -271,3 +271,47 @@ def test_term_serves_connections_waiting_in_the_backlog_of_the_last_worker():
         for conn in waiting:
             conn.close()
     assert server.proc.wait(timeout=10) == 0
+
+
+_EMBEDDED = """\
+import sys, threading, time
+import ferrule
+sys.path.insert(0, sys.argv[1])
+from apps.process import app
+
+def tick():
+    while True:
+        sys.stderr.write("tick\\n")
+        sys.stderr.flush()
+        time.sleep(0.05)
+
+threading.Thread(target=tick, daemon=True).start()
+ferrule.serve(app, bind="127.0.0.1:0", workers=1)
+sys.stderr.write("serve returned\\n")
+"""
+
+
+def test_ferrule_serve_runs_a_master_and_leaves_the_gil_to_the_programs_threads():
+    proc = subprocess.Popen([sys.executable, "-c", _EMBEDDED, str(HERE)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "master phase: Running" in line:
+                break
+        ticks_before = sum(1 for line in lines if line == "tick\n")
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            lines.append(proc.stderr.readline())
+        ticks = sum(1 for line in lines if line == "tick\n") - ticks_before
+        assert ticks >= 5, "the program's thread starved while the master waited"
+        assert len(children(proc.pid)) == 1
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=10) == 0
+        assert "serve returned" in rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
