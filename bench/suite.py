@@ -643,6 +643,24 @@ def render(report: dict) -> str:
                 cells.append("–")
         L.append(f"| {row['workload']} {row['topology']} | " + " | ".join(cells) + " |")
     L.append("")
+    L.append("### Server CPU time per request: Ferrule ÷ peer (<1: Ferrule cheaper)")
+    L.append("")
+    L.append("utime+stime of the whole process tree per request, median over rounds. Less "
+             "sensitive than req/s to a load generator starved by other work (then every "
+             "server idles part of the time and req/s ratios shrink toward 1), though "
+             "cache and scheduling interference still show.")
+    L.append("")
+    L.append("| workload | " + " | ".join(PEERS[p].label for p in others) + " |")
+    L.append("|---|" + "---:|" * len(others))
+    for row in report["rows"]:
+        cells = []
+        for p in others:
+            r = row["ratios"].get(p)
+            st = _cell_status(row["summary"].get(p, {}))
+            cells.append(f"{r['cpu_per_req']:.2f}" if r and r.get("cpu_per_req")
+                         else (st or "–"))
+        L.append(f"| {row['workload']} {row['topology']} | " + " | ".join(cells) + " |")
+    L.append("")
     L.append("### Targets")
     L.append("")
     L.extend(render_targets(report))
