@@ -10,7 +10,7 @@ import time
 
 from ferrule_proc import children
 from rawhttp import Conn
-from test_process_signals import get, start, wait_for_count
+from test_process_signals import get, wait_for_count
 
 STUCK = "apps.process:stuck"
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import re
 import signal
-import socket
 import threading
 import time
 
