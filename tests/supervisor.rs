@@ -34,6 +34,8 @@ struct FakeSpawner {
     journal: Vec<String>,
     reload: Option<Settings>,
     idle_waits: u32,
+    /// Workers of this generation and later fail to boot with this exit code.
+    fails_from_generation: Option<(u32, i32)>,
 }
 
 impl FakeSpawner {
@@ -46,6 +48,7 @@ impl FakeSpawner {
             journal: Vec::new(),
             reload: None,
             idle_waits: 0,
+            fails_from_generation: None,
         }
     }
 }
@@ -63,7 +66,11 @@ impl Spawn for FakeSpawner {
             "spawn {} gen {} = {pid}",
             spec.number, spec.generation
         ));
-        match self.boot {
+        let boot = match self.fails_from_generation {
+            Some((generation, code)) if spec.generation >= generation => Boot::Fails(code),
+            _ => self.boot,
+        };
+        match boot {
             Boot::Serves => self.pending.push_back(Event::Ready(pid)),
             Boot::Fails(code) => self
                 .pending
@@ -350,4 +357,31 @@ fn usr2_starts_a_new_master_and_keeps_serving() {
     // stops nothing.
     assert!(position(&journal, "upgrade") < position(&journal, "event Signal(Term)"));
     assert!(position(&journal, "Term 101") > position(&journal, "event Signal(Term)"));
+}
+
+#[test]
+fn a_reload_that_cannot_boot_keeps_the_old_generation_serving() {
+    let mut spawner = FakeSpawner::new([
+        Event::Signal(Sig::Hup),
+        Event::Exited(101, ExitStatus::Signal(9)),
+        Event::Signal(Sig::Term),
+    ]);
+    spawner.fails_from_generation = Some((2, 4));
+    spawner.reload = Some(settings(3));
+    let (outcome, phases, journal) = run(2, spawner);
+    assert_eq!(outcome, Outcome::Stopped);
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Reloading, Running, Draining, Stopped]
+    );
+    // The old workers were never told to stop by the failed reload; the new ones were.
+    assert!(!journal.contains(&"Term 101".to_owned()), "{journal:#?}");
+    assert!(journal.contains(&"Quit 104".to_owned()) && journal.contains(&"Quit 105".to_owned()));
+    // A worker of the old generation that dies afterwards is replaced in the old generation,
+    // with the old settings (two workers).
+    assert!(
+        journal.contains(&"spawn 6 gen 1 = 106".to_owned()),
+        "{journal:#?}"
+    );
+    assert!(position(&journal, "Term 102") > position(&journal, "event Signal(Term)"));
 }

@@ -213,6 +213,8 @@ pub struct Supervisor<S: Spawn> {
     next_number: u32,
     generation: u32,
     outcome: Outcome,
+    /// The settings in force before the reload under way, restored if it fails.
+    settings_before_reload: Option<Settings>,
 }
 
 impl<S: Spawn> Supervisor<S> {
@@ -226,6 +228,7 @@ impl<S: Spawn> Supervisor<S> {
             next_number: 1,
             generation: 1,
             outcome: Outcome::Stopped,
+            settings_before_reload: None,
         }
     }
 
@@ -340,6 +343,7 @@ impl<S: Spawn> Supervisor<S> {
             log_at!(Level::Warning, "reload ignored in phase {:?}", self.phase);
             return Ok(());
         }
+        self.settings_before_reload = Some(self.settings);
         if let Some(settings) = self.spawner.reload() {
             self.settings = settings;
         }
@@ -500,6 +504,15 @@ impl<S: Spawn> Supervisor<S> {
             }
         }
         if w.phase == WorkerPhase::Booting
+            && self.phase == Phase::Reloading
+            && w.spec.generation == self.generation
+        {
+            // A reload with code or settings that do not boot must not take the site down:
+            // the old generation serves on.
+            self.abort_reload(number, pid, status);
+            return Ok(());
+        }
+        if w.phase == WorkerPhase::Booting
             && !matches!(self.phase, Phase::Draining | Phase::Stopped)
         {
             // A worker that cannot boot would fail the same way again: stop instead of
@@ -524,6 +537,44 @@ impl<S: Spawn> Supervisor<S> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Undoes a reload whose new generation could not boot: stops the new workers and goes
+    /// back to the previous generation and settings.
+    fn abort_reload(&mut self, number: u32, pid: Pid, status: ExitStatus) {
+        let failed = self.generation;
+        let Some(previous) = self
+            .workers
+            .iter()
+            .filter(|o| o.spec.generation < failed)
+            .map(|o| o.spec.generation)
+            .max()
+        else {
+            // Nothing old is left to fall back on: treat it as any boot failure.
+            self.outcome = Outcome::BootFailed {
+                code: WORKER_BOOT_ERROR,
+            };
+            self.stop_all(Kill::Quit, QUICK_TIMEOUT);
+            return;
+        };
+        log_at!(
+            Level::Critical,
+            "reload failed: worker {number} (pid {pid}) of generation {failed} could not boot ({status}); generation {previous} keeps serving"
+        );
+        let new: Vec<Pid> = self
+            .workers
+            .iter()
+            .filter(|o| o.spec.generation == failed)
+            .map(|o| o.pid)
+            .collect();
+        for pid in new {
+            self.stop_worker(pid, Kill::Quit, "reload failed");
+        }
+        self.generation = previous;
+        if let Some(settings) = self.settings_before_reload.take() {
+            self.settings = settings;
+        }
+        self.enter(Phase::Running);
     }
 
     /// Kills workers past their stop deadline or their heartbeat.
