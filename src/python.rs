@@ -315,6 +315,7 @@ impl ForkHooks for PyHooks<'_> {
         // SAFETY: first thing in the child after fork(2), GIL held, as the C API requires.
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
+        log_at!(Level::Debug, "worker phase: Booting");
         if let Err(err) = drop_privileges(self.config.process.user, self.config.process.group) {
             log_at!(Level::Critical, "cannot switch user/group: {err}");
             // SAFETY: ends this worker before it runs any app code.
@@ -329,6 +330,7 @@ impl ForkHooks for PyHooks<'_> {
         });
         // A stream that cannot be flushed has nowhere to report it.
         drop(flushed);
+        log_at!(Level::Debug, "worker phase: Exited ({code})");
         // SAFETY: _exit ends this process without running the master's atexit handlers.
         unsafe { libc::_exit(code) }
     }
@@ -433,6 +435,7 @@ impl PyHooks<'_> {
                 let interval = (config.timeouts.worker / 4).min(Duration::from_secs(1)).max(Duration::from_millis(10));
                 tokio::spawn(worker::beat(std::sync::Arc::clone(&link), interval, std::sync::Arc::clone(&jobs), recycle, stuck));
                 link.send(worker::MSG_READY);
+                log_at!(Level::Debug, "worker phase: Serving");
                 log::write(
                     Level::Info,
                     &format!(
@@ -546,6 +549,7 @@ impl WorkerSignals {
         let graceful = async move {
             term.recv().await;
             log::write(Level::Info, "received SIGTERM");
+            log_at!(Level::Debug, "worker phase: Draining");
         };
         let quick = async move {
             tokio::select! {
