@@ -82,7 +82,11 @@ pub enum AbortReason {
 #[derive(Debug)]
 pub enum ResponseEvent {
     /// The head and the first body bytes (possibly empty); `end` means nothing follows.
-    Start { head: ResponseHead, body: Bytes, end: bool },
+    Start {
+        head: ResponseHead,
+        body: Bytes,
+        end: bool,
+    },
     /// More body bytes (never empty).
     Data(Bytes),
     /// Body bytes from a file.

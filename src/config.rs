@@ -162,7 +162,9 @@ impl BindSpec {
         }
         if let Some(path) = s.strip_prefix("unix:") {
             if path.is_empty() {
-                return Err(format!("invalid bind address {s:?}: empty unix socket path"));
+                return Err(format!(
+                    "invalid bind address {s:?}: empty unix socket path"
+                ));
             }
             return Ok(BindSpec::Unix(PathBuf::from(path)));
         }
@@ -178,7 +180,10 @@ impl BindSpec {
         let port: u16 = port
             .parse()
             .map_err(|_| format!("invalid bind address {s:?}: bad port {port:?}"))?;
-        Ok(BindSpec::Tcp { host: host.to_owned(), port })
+        Ok(BindSpec::Tcp {
+            host: host.to_owned(),
+            port,
+        })
     }
 }
 
@@ -207,13 +212,22 @@ mod tests {
     fn parses_bind_forms() {
         assert_eq!(
             BindSpec::parse("127.0.0.1:8000"),
-            Ok(BindSpec::Tcp { host: "127.0.0.1".into(), port: 8000 })
+            Ok(BindSpec::Tcp {
+                host: "127.0.0.1".into(),
+                port: 8000
+            })
         );
         assert_eq!(
             BindSpec::parse("[::1]:0"),
-            Ok(BindSpec::Tcp { host: "::1".into(), port: 0 })
+            Ok(BindSpec::Tcp {
+                host: "::1".into(),
+                port: 0
+            })
         );
-        assert_eq!(BindSpec::parse("unix:/tmp/a.sock"), Ok(BindSpec::Unix("/tmp/a.sock".into())));
+        assert_eq!(
+            BindSpec::parse("unix:/tmp/a.sock"),
+            Ok(BindSpec::Unix("/tmp/a.sock".into()))
+        );
         assert!(BindSpec::parse("127.0.0.1").is_err());
         assert!(BindSpec::parse("h:99999").is_err());
         assert!(BindSpec::parse("unix:").is_err());

@@ -58,7 +58,13 @@ pub struct ListenOptions {
 /// # Errors
 /// `BindError` naming the address.
 pub fn bind(spec: &BindSpec, backlog: u32) -> Result<Listener, BindError> {
-    bind_with(spec, &ListenOptions { backlog, ..ListenOptions::default() })
+    bind_with(
+        spec,
+        &ListenOptions {
+            backlog,
+            ..ListenOptions::default()
+        },
+    )
 }
 
 /// `bind` with every option.
@@ -69,25 +75,41 @@ pub fn bind_with(spec: &BindSpec, options: &ListenOptions) -> Result<Listener, B
     let backlog = options.backlog;
     match spec {
         BindSpec::Tcp { host, port } => {
-            let shown = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-            let err = |source| BindError { address: shown.clone(), source };
+            let shown = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            let err = |source| BindError {
+                address: shown.clone(),
+                source,
+            };
             let addr = (host.as_str(), *port)
                 .to_socket_addrs()
                 .map_err(err)?
                 .next()
                 .ok_or_else(|| err(io::Error::new(io::ErrorKind::NotFound, "no address found")))?;
-            bind_tcp(addr, backlog, options.reuse_port).map(Listener::Tcp).map_err(err)
+            bind_tcp(addr, backlog, options.reuse_port)
+                .map(Listener::Tcp)
+                .map_err(err)
         }
         BindSpec::Unix(path) => {
-            let err = |source| BindError { address: format!("unix:{}", path.display()), source };
+            let err = |source| BindError {
+                address: format!("unix:{}", path.display()),
+                source,
+            };
             let listener = bind_unix(path, backlog).map_err(err)?;
             if let Some(mode) = options.unix_socket_mode {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(err)?;
             }
             Ok(Listener::Unix(listener, path.clone()))
         }
-        BindSpec::Fd(fd) => adopt(*fd).map_err(|source| BindError { address: format!("fd://{fd}"), source }),
+        BindSpec::Fd(fd) => adopt(*fd).map_err(|source| BindError {
+            address: format!("fd://{fd}"),
+            source,
+        }),
     }
 }
 
@@ -110,7 +132,10 @@ pub fn adopt(fd: std::os::fd::RawFd) -> io::Result<Listener> {
     if !matches!(listening, Ok(true)) || !matches!(ty, Ok(t) if t == Type::STREAM) {
         // Not ours to close: give the descriptor back untouched.
         std::mem::forget(socket);
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a listening stream socket"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a listening stream socket",
+        ));
     }
     socket.set_nonblocking(true)?;
     socket.set_cloexec(true)?;
@@ -173,7 +198,14 @@ mod tests {
 
     #[test]
     fn binds_port_zero_and_describes_real_port() {
-        let l = bind(&BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 }, 16).expect("bind");
+        let l = bind(
+            &BindSpec::Tcp {
+                host: "127.0.0.1".into(),
+                port: 0,
+            },
+            16,
+        )
+        .expect("bind");
         let d = l.describe();
         assert!(d.starts_with("http://127.0.0.1:"), "{d}");
         assert!(!d.ends_with(":0"), "{d}");
@@ -182,13 +214,22 @@ mod tests {
     #[test]
     fn adopts_a_listening_socket_by_descriptor_and_refuses_other_descriptors() {
         use std::os::fd::IntoRawFd;
-        let Listener::Tcp(l) = bind(&BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 }, 16).expect("bind") else {
+        let Listener::Tcp(l) = bind(
+            &BindSpec::Tcp {
+                host: "127.0.0.1".into(),
+                port: 0,
+            },
+            16,
+        )
+        .expect("bind") else {
             panic!("tcp")
         };
         let addr = l.local_addr().expect("addr");
         let adopted = bind(&BindSpec::Fd(l.into_raw_fd()), 16).expect("adopt");
         assert_eq!(adopted.describe(), format!("http://{addr}"));
-        let file = std::fs::File::open("/dev/null").expect("open").into_raw_fd();
+        let file = std::fs::File::open("/dev/null")
+            .expect("open")
+            .into_raw_fd();
         let err = bind(&BindSpec::Fd(file), 16).expect_err("not a socket");
         assert_eq!(err.address, format!("fd://{file}"));
         // SAFETY: our own descriptor, given back untouched by `adopt`.
@@ -198,26 +239,63 @@ mod tests {
     #[test]
     fn reuse_port_lets_two_sockets_bind_one_port_and_unix_mode_is_applied() {
         use std::os::unix::fs::PermissionsExt;
-        let options = ListenOptions { backlog: 16, reuse_port: true, unix_socket_mode: Some(0o600) };
-        let spec = BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 };
-        let Listener::Tcp(first) = bind_with(&spec, &options).expect("bind") else { panic!("tcp") };
+        let options = ListenOptions {
+            backlog: 16,
+            reuse_port: true,
+            unix_socket_mode: Some(0o600),
+        };
+        let spec = BindSpec::Tcp {
+            host: "127.0.0.1".into(),
+            port: 0,
+        };
+        let Listener::Tcp(first) = bind_with(&spec, &options).expect("bind") else {
+            panic!("tcp")
+        };
         let port = first.local_addr().expect("addr").port();
-        bind_with(&BindSpec::Tcp { host: "127.0.0.1".into(), port }, &options).expect("same port");
+        bind_with(
+            &BindSpec::Tcp {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            &options,
+        )
+        .expect("same port");
         let path = std::env::temp_dir().join(format!("ferrule-mode-{}.sock", std::process::id()));
         bind_with(&BindSpec::Unix(path.clone()), &options).expect("unix");
-        let mode = std::fs::metadata(&path).expect("socket file").permissions().mode();
+        let mode = std::fs::metadata(&path)
+            .expect("socket file")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::remove_file(path).expect("cleanup");
     }
 
     #[test]
     fn bind_error_names_the_address() {
-        let first = bind(&BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 }, 16).expect("bind");
-        let Listener::Tcp(l) = &first else { panic!("tcp") };
+        let first = bind(
+            &BindSpec::Tcp {
+                host: "127.0.0.1".into(),
+                port: 0,
+            },
+            16,
+        )
+        .expect("bind");
+        let Listener::Tcp(l) = &first else {
+            panic!("tcp")
+        };
         let port = l.local_addr().expect("addr").port();
         // SO_REUSEADDR does not allow two listeners on one port.
-        let err = bind(&BindSpec::Tcp { host: "127.0.0.1".into(), port }, 16).expect_err("in use");
+        let err = bind(
+            &BindSpec::Tcp {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            16,
+        )
+        .expect_err("in use");
         assert_eq!(err.address, format!("127.0.0.1:{port}"));
-        assert!(err.to_string().starts_with(&format!("cannot bind 127.0.0.1:{port}: ")));
+        assert!(err
+            .to_string()
+            .starts_with(&format!("cannot bind 127.0.0.1:{port}: ")));
     }
 }

@@ -67,11 +67,15 @@ impl Pool {
     ///
     /// # Errors
     /// The OS refused to create a thread.
-    pub fn start(ctx: Context, count: usize, request_timeout: Option<Duration>) -> std::io::Result<(Dispatcher, Pool)> {
+    pub fn start(
+        ctx: Context,
+        count: usize,
+        request_timeout: Option<Duration>,
+    ) -> std::io::Result<(Dispatcher, Pool)> {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let ctx = Arc::new(ctx);
-        let slots: Option<Slots> =
-            request_timeout.map(|_| Arc::new((0..count).map(|_| Mutex::new(Slot::default())).collect()));
+        let slots: Option<Slots> = request_timeout
+            .map(|_| Arc::new((0..count).map(|_| Mutex::new(Slot::default())).collect()));
         let stuck = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::with_capacity(count);
         for n in 0..count {
@@ -141,7 +145,9 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
                 // GIL held the slot's thread runs no Python, so checking that it still runs
                 // the same job makes sure the exception does not hit the next request.
                 Python::attach(|py| {
-                    let slot = helper_slots[index].lock().unwrap_or_else(PoisonError::into_inner);
+                    let slot = helper_slots[index]
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
                     if slot.running.as_ref().is_some_and(|r| r.started == started) {
                         if raise {
                             raise_timeout(py, slot.ident);
@@ -153,7 +159,10 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
             }
         });
     if let Err(err) = helper {
-        log_at!(Level::Error, "cannot start the request_timeout helper thread: {err}");
+        log_at!(
+            Level::Error,
+            "cannot start the request_timeout helper thread: {err}"
+        );
         return;
     }
     // Ten checks per timeout, at least every 100 ms: a request overruns by at most 10 %.
@@ -162,7 +171,9 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
         std::thread::sleep(tick);
         for (index, slot) in slots.iter().enumerate() {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(running) = slot.running.as_mut() else { continue };
+            let Some(running) = slot.running.as_mut() else {
+                continue;
+            };
             let elapsed = running.started.elapsed();
             if running.stage == 0 && elapsed >= timeout {
                 running.stage = 1;
@@ -172,7 +183,9 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
                 );
                 // A full channel means the response is streaming: the head went out and
                 // a 504 is no longer possible; the exception still stops the app.
-                let _ = running.events.try_send(ResponseEvent::Abort(AbortReason::Timeout));
+                let _ = running
+                    .events
+                    .try_send(ResponseEvent::Abort(AbortReason::Timeout));
                 // The helper thread ends only with the process.
                 let _ = gil_tx.send((index, running.started, true));
             } else if running.stage == 1 && elapsed >= timeout + grace(timeout) {
@@ -191,14 +204,19 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
 }
 
 fn raise_timeout(py: Python<'_>, ident: u64) {
-    let cls = match py.import("ferrule.errors").and_then(|m| m.getattr("RequestTimeout")) {
+    let cls = match py
+        .import("ferrule.errors")
+        .and_then(|m| m.getattr("RequestTimeout"))
+    {
         Ok(cls) => cls,
         Err(err) => {
             log_at!(Level::Error, "cannot raise RequestTimeout: {err}");
             return;
         }
     };
-    let Ok(id) = std::ffi::c_long::try_from(ident) else { return };
+    let Ok(id) = std::ffi::c_long::try_from(ident) else {
+        return;
+    };
     // SAFETY: GIL held; `cls` is a live exception class; a thread id that is gone makes
     // the call return 0 and do nothing.
     unsafe {
@@ -212,11 +230,17 @@ fn log_stack(py: Python<'_>, ident: u64) {
         let Some(frame) = frames.get_item(ident).ok() else {
             return Ok("(the thread is no longer running Python code)".to_owned());
         };
-        let lines: Vec<String> = py.import("traceback")?.call_method1("format_stack", (frame,))?.extract()?;
+        let lines: Vec<String> = py
+            .import("traceback")?
+            .call_method1("format_stack", (frame,))?
+            .extract()?;
         Ok(lines.concat())
     })();
     match stack {
-        Ok(stack) => log_at!(Level::Critical, "the stuck request's thread is at:\n{stack}"),
+        Ok(stack) => log_at!(
+            Level::Critical,
+            "the stuck request's thread is at:\n{stack}"
+        ),
         Err(err) => log_at!(Level::Error, "cannot read the stuck thread's stack: {err}"),
     }
 }
@@ -252,10 +276,15 @@ fn run_thread(
         };
         let events = job.events.clone();
         if let Some(slot) = slot {
-            slot.lock().unwrap_or_else(PoisonError::into_inner).running =
-                Some(Running { started: Instant::now(), events: events.clone(), stage: 0 });
+            slot.lock().unwrap_or_else(PoisonError::into_inner).running = Some(Running {
+                started: Instant::now(),
+                events: events.clone(),
+                stage: 0,
+            });
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| wsgi::call_app(py, ctx, &mut cache, job)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            wsgi::call_app(py, ctx, &mut cache, job)
+        }));
         if let Some(slot) = slot {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.running.take().is_some_and(|r| r.stage > 0) {
@@ -269,9 +298,16 @@ fn run_thread(
             }
         }
         if outcome.is_err() {
-            log_at!(Level::Error, "internal error (panic) while handling a request; the request was aborted");
+            log_at!(
+                Level::Error,
+                "internal error (panic) while handling a request; the request was aborted"
+            );
             // If the client is gone there is nobody to tell.
-            let _ = wsgi::start_response::send_event(py, &events, ResponseEvent::Abort(AbortReason::Internal));
+            let _ = wsgi::start_response::send_event(
+                py,
+                &events,
+                ResponseEvent::Abort(AbortReason::Internal),
+            );
         }
     }
 }

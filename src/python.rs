@@ -103,8 +103,11 @@ struct PyConfig {
 }
 
 fn duration(name: &str, secs: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| PyValueError::new_err(format!("{name} must be a non-negative number of seconds, got {secs}")))
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be a non-negative number of seconds, got {secs}"
+        ))
+    })
 }
 
 impl PyConfig {
@@ -117,8 +120,9 @@ impl PyConfig {
         if binds.is_empty() {
             return Err(PyValueError::new_err("bind must name at least one address"));
         }
-        let threads = NonZeroUsize::new(self.threads)
-            .ok_or_else(|| PyValueError::new_err(format!("threads must be >= 1, got {}", self.threads)))?;
+        let threads = NonZeroUsize::new(self.threads).ok_or_else(|| {
+            PyValueError::new_err(format!("threads must be >= 1, got {}", self.threads))
+        })?;
         Ok(Config {
             binds,
             threads,
@@ -137,7 +141,10 @@ impl PyConfig {
                 send: duration("send_timeout", self.send_timeout)?,
                 graceful: duration("graceful_timeout", self.graceful_timeout)?,
                 worker: duration("worker_timeout", self.worker_timeout)?,
-                request: self.request_timeout.map(|secs| duration("request_timeout", secs)).transpose()?,
+                request: self
+                    .request_timeout
+                    .map(|secs| duration("request_timeout", secs))
+                    .transpose()?,
             },
             max_connections: self.max_connections,
             backlog: self.backlog,
@@ -148,15 +155,19 @@ impl PyConfig {
                 level: Level::parse(&self.log_level).map_err(PyValueError::new_err)?,
             },
             process: ProcessConfig {
-                workers: NonZeroUsize::new(self.workers)
-                    .ok_or_else(|| PyValueError::new_err(format!("workers must be >= 1, got {}", self.workers)))?,
+                workers: NonZeroUsize::new(self.workers).ok_or_else(|| {
+                    PyValueError::new_err(format!("workers must be >= 1, got {}", self.workers))
+                })?,
                 max_requests: (self.max_requests > 0).then_some(self.max_requests),
                 max_requests_jitter: self.max_requests_jitter,
                 max_worker_lifetime: self
                     .max_worker_lifetime
                     .map(|secs| duration("max_worker_lifetime", secs))
                     .transpose()?,
-                max_worker_lifetime_jitter: duration("max_worker_lifetime_jitter", self.max_worker_lifetime_jitter)?,
+                max_worker_lifetime_jitter: duration(
+                    "max_worker_lifetime_jitter",
+                    self.max_worker_lifetime_jitter,
+                )?,
                 max_worker_memory: self.max_worker_memory,
                 proc_name: self.proc_name.unwrap_or_default(),
                 pid_file: self.pid_file.map(std::path::PathBuf::from),
@@ -170,13 +181,17 @@ impl PyConfig {
 }
 
 fn bind_error(py: Python<'_>, message: String) -> PyErr {
-    ferrule_error(py, "BindError", message.clone()).unwrap_or_else(|| pyo3::exceptions::PyOSError::new_err(message))
+    ferrule_error(py, "BindError", message.clone())
+        .unwrap_or_else(|| pyo3::exceptions::PyOSError::new_err(message))
 }
 
 /// An instance of `ferrule.errors.<name>(message)`, or `None` when that module cannot be
 /// imported (a broken install).
 fn ferrule_error(py: Python<'_>, name: &str, message: String) -> Option<PyErr> {
-    let cls = py.import("ferrule.errors").and_then(|m| m.getattr(name)).ok()?;
+    let cls = py
+        .import("ferrule.errors")
+        .and_then(|m| m.getattr(name))
+        .ok()?;
     Some(match cls.call1((message,)) {
         Ok(exc) => PyErr::from_value(exc),
         Err(err) => err,
@@ -201,12 +216,18 @@ fn serve(
     load: Option<Py<PyAny>>,
     reload: Option<Py<PyAny>>,
     name: Option<String>,
-    upgrade: Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>,
+    upgrade: Option<(
+        std::ffi::OsString,
+        Vec<std::ffi::OsString>,
+        std::path::PathBuf,
+    )>,
     watch: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let config = config_from(settings)?;
     if app.is_none() && load.is_none() {
-        return Err(PyValueError::new_err("serve() needs an app or a load() callable"));
+        return Err(PyValueError::new_err(
+            "serve() needs an app or a load() callable",
+        ));
     }
     log::init(&config.log).map_err(pyo3::exceptions::PyOSError::new_err)?;
     let label = if config.process.proc_name.is_empty() {
@@ -216,7 +237,16 @@ fn serve(
     };
     title::set(&format!("ferrule: master [{label}]"));
     let settings = supervisor_settings(&config);
-    let hooks = PyHooks { py, app, load, reload, config: config.clone(), label, upgrade, watch };
+    let hooks = PyHooks {
+        py,
+        app,
+        load,
+        reload,
+        config: config.clone(),
+        label,
+        upgrade,
+        watch,
+    };
     let options = listener::ListenOptions {
         backlog: config.backlog,
         reuse_port: config.process.reuse_port,
@@ -224,8 +254,12 @@ fn serve(
     };
     let pid_file = config.process.pid_file.clone();
     if let Some(path) = &pid_file {
-        std::fs::write(path, format!("{}\n", std::process::id()))
-            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot write --pid-file {}: {e}", path.display())))?;
+        std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "cannot write --pid-file {}: {e}",
+                path.display()
+            ))
+        })?;
     }
     let spawner = ForkSpawner::new(hooks, config.binds.clone(), options)
         .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
@@ -237,7 +271,9 @@ fn serve(
     }
     // The pid file is ours to remove unless a new master (USR2) has written its own.
     if let Some(path) = &pid_file {
-        if std::fs::read_to_string(path).is_ok_and(|text| text.trim() == std::process::id().to_string()) {
+        if std::fs::read_to_string(path)
+            .is_ok_and(|text| text.trim() == std::process::id().to_string())
+        {
             // Gone already, or not removable: nothing more to do at exit.
             let _ = std::fs::remove_file(path);
         }
@@ -265,7 +301,9 @@ fn config_from(settings: &Bound<'_, PyDict>) -> PyResult<Config> {
     for key in settings.keys() {
         let key: String = key.extract()?;
         if !CORE_SETTINGS.contains(&key.as_str()) {
-            return Err(PyValueError::new_err(format!("unknown core setting {key:?}")));
+            return Err(PyValueError::new_err(format!(
+                "unknown core setting {key:?}"
+            )));
         }
     }
     settings.extract::<PyConfig>()?.into_config()
@@ -288,7 +326,11 @@ struct PyHooks<'py> {
     config: Config,
     label: String,
     /// How to start a new master on USR2: program, argv, directory.
-    upgrade: Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)>,
+    upgrade: Option<(
+        std::ffi::OsString,
+        Vec<std::ffi::OsString>,
+        std::path::PathBuf,
+    )>,
     /// `--reload`: says whether watched files changed.
     watch: Option<Py<PyAny>>,
 }
@@ -311,7 +353,12 @@ impl ForkHooks for PyHooks<'_> {
         unsafe { pyo3::ffi::PyOS_AfterFork_Parent() }
     }
 
-    fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<listener::Listener>, link: Link) -> ! {
+    fn run_worker(
+        &mut self,
+        spec: WorkerSpec,
+        listeners: Vec<listener::Listener>,
+        link: Link,
+    ) -> ! {
         // SAFETY: first thing in the child after fork(2), GIL held, as the C API requires.
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
@@ -336,8 +383,13 @@ impl ForkHooks for PyHooks<'_> {
     }
 
     fn files_changed(&mut self) -> bool {
-        let Some(watch) = &self.watch else { return false };
-        match watch.call0(self.py).and_then(|changed| changed.is_truthy(self.py)) {
+        let Some(watch) = &self.watch else {
+            return false;
+        };
+        match watch
+            .call0(self.py)
+            .and_then(|changed| changed.is_truthy(self.py))
+        {
             Ok(changed) => changed,
             Err(err) => {
                 log_at!(Level::Error, "--reload cannot check files: {err}");
@@ -346,7 +398,13 @@ impl ForkHooks for PyHooks<'_> {
         }
     }
 
-    fn upgrade_command(&mut self) -> Option<(std::ffi::OsString, Vec<std::ffi::OsString>, std::path::PathBuf)> {
+    fn upgrade_command(
+        &mut self,
+    ) -> Option<(
+        std::ffi::OsString,
+        Vec<std::ffi::OsString>,
+        std::path::PathBuf,
+    )> {
         self.upgrade.clone()
     }
 
@@ -358,9 +416,15 @@ impl ForkHooks for PyHooks<'_> {
         match fresh {
             Ok(config) => {
                 if config.binds != self.config.binds {
-                    log_at!(Level::Warning, "reload: bind changes need a restart (or USR2); keeping the old addresses");
+                    log_at!(
+                        Level::Warning,
+                        "reload: bind changes need a restart (or USR2); keeping the old addresses"
+                    );
                 }
-                self.config = Config { binds: self.config.binds.clone(), ..config };
+                self.config = Config {
+                    binds: self.config.binds.clone(),
+                    ..config
+                };
                 Some(supervisor_settings(&self.config))
             }
             Err(err) => {
@@ -374,7 +438,12 @@ impl ForkHooks for PyHooks<'_> {
 impl PyHooks<'_> {
     /// The worker: the app, the threads, the event loop, until TERM (graceful) or INT/QUIT
     /// (now). Returns the exit code.
-    fn worker_body(&mut self, spec: WorkerSpec, listeners: Vec<listener::Listener>, link: Link) -> i32 {
+    fn worker_body(
+        &mut self,
+        spec: WorkerSpec,
+        listeners: Vec<listener::Listener>,
+        link: Link,
+    ) -> i32 {
         let py = self.py;
         let config = self.config.clone();
         // Step 1: the app (imported here unless the master preloaded it).
@@ -400,8 +469,11 @@ impl PyHooks<'_> {
         // Step 2: the Python threads.
         let started = wsgi::Context::new(py, app, &config.root_path, config.threads.get() > 1)
             .and_then(|ctx| {
-                Pool::start(ctx, config.threads.get(), config.timeouts.request)
-                    .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("cannot start the Python threads: {e}")))
+                Pool::start(ctx, config.threads.get(), config.timeouts.request).map_err(|e| {
+                    pyo3::exceptions::PyOSError::new_err(format!(
+                        "cannot start the Python threads: {e}"
+                    ))
+                })
             });
         let (dispatcher, pool) = match started {
             Ok(started) => started,
@@ -412,9 +484,13 @@ impl PyHooks<'_> {
         };
         let stuck = pool.stuck();
         let recycle = Recycle {
-            max_requests: config.process.max_requests.map(|n| n + worker::jitter(config.process.max_requests_jitter)),
+            max_requests: config
+                .process
+                .max_requests
+                .map(|n| n + worker::jitter(config.process.max_requests_jitter)),
             max_lifetime: config.process.max_worker_lifetime.map(|d| {
-                let extra = u64::try_from(config.process.max_worker_lifetime_jitter.as_millis()).unwrap_or(u64::MAX);
+                let extra = u64::try_from(config.process.max_worker_lifetime_jitter.as_millis())
+                    .unwrap_or(u64::MAX);
                 d + Duration::from_millis(worker::jitter(extra))
             }),
             max_memory: config.process.max_worker_memory,
@@ -429,11 +505,20 @@ impl PyHooks<'_> {
             let link = std::sync::Arc::new(link);
             let jobs = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
             let quick = runtime.block_on(async {
-                let signals = WorkerSignals::install().map_err(|e| format!("cannot install signal handlers: {e}"))?;
+                let signals = WorkerSignals::install()
+                    .map_err(|e| format!("cannot install signal handlers: {e}"))?;
                 // 4 beats per worker_timeout, at least one a second: a missed beat or two
                 // is not yet a timeout.
-                let interval = (config.timeouts.worker / 4).min(Duration::from_secs(1)).max(Duration::from_millis(10));
-                tokio::spawn(worker::beat(std::sync::Arc::clone(&link), interval, std::sync::Arc::clone(&jobs), recycle, stuck));
+                let interval = (config.timeouts.worker / 4)
+                    .min(Duration::from_secs(1))
+                    .max(Duration::from_millis(10));
+                tokio::spawn(worker::beat(
+                    std::sync::Arc::clone(&link),
+                    interval,
+                    std::sync::Arc::clone(&jobs),
+                    recycle,
+                    stuck,
+                ));
                 link.send(worker::MSG_READY);
                 log_at!(Level::Debug, "worker phase: Serving");
                 log::write(
@@ -446,8 +531,14 @@ impl PyHooks<'_> {
                         std::process::id()
                     ),
                 );
-                let limit = recycle.max_requests.map(|max| (max, std::sync::Arc::clone(&link)));
-                let handler = std::sync::Arc::new(worker::Counted { inner: dispatcher, jobs, limit });
+                let limit = recycle
+                    .max_requests
+                    .map(|max| (max, std::sync::Arc::clone(&link)));
+                let handler = std::sync::Arc::new(worker::Counted {
+                    inner: dispatcher,
+                    jobs,
+                    limit,
+                });
                 let (graceful, quick) = signals.split();
                 tokio::select! {
                     served = server::run(listeners, handler, &config, graceful) => {
@@ -466,7 +557,10 @@ impl PyHooks<'_> {
             // That thread may hold the GIL for good (a loop in C), so the worker exits
             // here, without attaching again.
             if !pool.join(Duration::from_secs(1)) {
-                log::write(Level::Error, "worker exits with a request still running past request_timeout");
+                log::write(
+                    Level::Error,
+                    "worker exits with a request still running past request_timeout",
+                );
                 // SAFETY: _exit ends the process at once; nothing else needs to run.
                 unsafe { libc::_exit(0) }
             }
@@ -544,8 +638,17 @@ impl WorkerSignals {
     }
 
     /// The graceful stop (TERM) and the quick stop (INT, QUIT) as two futures.
-    fn split(self) -> (impl std::future::Future<Output = ()>, impl std::future::Future<Output = ()>) {
-        let WorkerSignals { mut term, mut int, mut quit } = self;
+    fn split(
+        self,
+    ) -> (
+        impl std::future::Future<Output = ()>,
+        impl std::future::Future<Output = ()>,
+    ) {
+        let WorkerSignals {
+            mut term,
+            mut int,
+            mut quit,
+        } = self;
         let graceful = async move {
             term.recv().await;
             log::write(Level::Info, "received SIGTERM");
@@ -564,8 +667,14 @@ impl WorkerSignals {
 #[pymodule]
 fn _ferrule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("CORE_SETTINGS", pyo3::types::PyTuple::new(m.py(), CORE_SETTINGS)?)?;
-    m.add("RequestBodyError", m.py().get_type::<wsgi::input::RequestBodyError>())?;
+    m.add(
+        "CORE_SETTINGS",
+        pyo3::types::PyTuple::new(m.py(), CORE_SETTINGS)?,
+    )?;
+    m.add(
+        "RequestBodyError",
+        m.py().get_type::<wsgi::input::RequestBodyError>(),
+    )?;
     m.add_function(wrap_pyfunction!(serve, m)?)?;
     m.add_class::<Input>()?;
     m.add_class::<ErrorStream>()?;

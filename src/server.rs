@@ -70,7 +70,10 @@ pub async fn run<H: Handler>(
     }
 
     shutdown.await;
-    log_at!(Level::Info, "shutting down: no new connections; finishing requests in progress");
+    log_at!(
+        Level::Info,
+        "shutting down: no new connections; finishing requests in progress"
+    );
     // 1. Stop accepting and tell idle connections to close.
     // A send error means no receiver is left, which is what we want anyway.
     let _ = stop_tx.send(true);
@@ -80,7 +83,10 @@ pub async fn run<H: Handler>(
     }
     // 2. Wait until every connection permit is back: each connection task holds one.
     let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(config.timeouts.graceful, connections.acquire_many(all)).await.is_err() {
+    if tokio::time::timeout(config.timeouts.graceful, connections.acquire_many(all))
+        .await
+        .is_err()
+    {
         log_at!(
             Level::Warning,
             "{} connection(s) still open after the graceful timeout; closing them",
@@ -107,7 +113,13 @@ impl<H: Handler> Acceptor<H> {
                 .expect("the connection semaphore is never closed");
             // Backpressure: do not take a new connection while every request slot is in
             // use. The permit is released at once; it only gates the accept.
-            drop(self.ctx.request_permits.acquire().await.expect("the request semaphore is never closed"));
+            drop(
+                self.ctx
+                    .request_permits
+                    .acquire()
+                    .await
+                    .expect("the request semaphore is never closed"),
+            );
             permit
         };
         tokio::select! {
@@ -119,15 +131,23 @@ impl<H: Handler> Acceptor<H> {
     async fn run_tcp(mut self, listener: TcpListener, backlog: std::net::TcpListener) {
         let local = listener.local_addr().ok();
         loop {
-            let Some(permit) = self.admit().await else { return self.drain_tcp(&backlog, local) };
+            let Some(permit) = self.admit().await else {
+                return self.drain_tcp(&backlog, local);
+            };
             let accepted = tokio::select! {
                 r = listener.accept() => Some(r),
                 _ = self.stop.wait_for(|stop| *stop) => None,
             };
-            let Some(accepted) = accepted else { return self.drain_tcp(&backlog, local) };
+            let Some(accepted) = accepted else {
+                return self.drain_tcp(&backlog, local);
+            };
             match accepted {
                 Ok((stream, peer)) => {
-                    let info = Arc::new(ConnInfo { peer: Some(peer), local, scheme: "http" });
+                    let info = Arc::new(ConnInfo {
+                        peer: Some(peer),
+                        local,
+                        scheme: "http",
+                    });
                     self.spawn(stream, info, permit);
                 }
                 Err(err) => on_accept_error(&err).await,
@@ -137,15 +157,23 @@ impl<H: Handler> Acceptor<H> {
 
     async fn run_unix(mut self, listener: UnixListener, backlog: std::os::unix::net::UnixListener) {
         loop {
-            let Some(permit) = self.admit().await else { return self.drain_unix(&backlog) };
+            let Some(permit) = self.admit().await else {
+                return self.drain_unix(&backlog);
+            };
             let accepted = tokio::select! {
                 r = listener.accept() => Some(r),
                 _ = self.stop.wait_for(|stop| *stop) => None,
             };
-            let Some(accepted) = accepted else { return self.drain_unix(&backlog) };
+            let Some(accepted) = accepted else {
+                return self.drain_unix(&backlog);
+            };
             match accepted {
                 Ok((stream, _)) => {
-                    let info = Arc::new(ConnInfo { peer: None, local: None, scheme: "http" });
+                    let info = Arc::new(ConnInfo {
+                        peer: None,
+                        local: None,
+                        scheme: "http",
+                    });
                     self.spawn(stream, info, permit);
                 }
                 Err(err) => on_accept_error(&err).await,
@@ -159,26 +187,50 @@ impl<H: Handler> Acceptor<H> {
     /// non-blocking duplicate of the listener, so `accept` answers at once.
     fn drain_tcp(&self, backlog: &std::net::TcpListener, local: Option<std::net::SocketAddr>) {
         while let Ok((stream, peer)) = backlog.accept() {
-            let Some(permit) = self.drained_permit() else { return };
-            match stream.set_nonblocking(true).and_then(|()| tokio::net::TcpStream::from_std(stream)) {
+            let Some(permit) = self.drained_permit() else {
+                return;
+            };
+            match stream
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpStream::from_std(stream))
+            {
                 Ok(stream) => {
-                    let info = Arc::new(ConnInfo { peer: Some(peer), local, scheme: "http" });
+                    let info = Arc::new(ConnInfo {
+                        peer: Some(peer),
+                        local,
+                        scheme: "http",
+                    });
                     self.spawn(stream, info, permit);
                 }
-                Err(err) => log_at!(Level::Error, "cannot serve a connection from the backlog: {err}"),
+                Err(err) => log_at!(
+                    Level::Error,
+                    "cannot serve a connection from the backlog: {err}"
+                ),
             }
         }
     }
 
     fn drain_unix(&self, backlog: &std::os::unix::net::UnixListener) {
         while let Ok((stream, _)) = backlog.accept() {
-            let Some(permit) = self.drained_permit() else { return };
-            match stream.set_nonblocking(true).and_then(|()| tokio::net::UnixStream::from_std(stream)) {
+            let Some(permit) = self.drained_permit() else {
+                return;
+            };
+            match stream
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::UnixStream::from_std(stream))
+            {
                 Ok(stream) => {
-                    let info = Arc::new(ConnInfo { peer: None, local: None, scheme: "http" });
+                    let info = Arc::new(ConnInfo {
+                        peer: None,
+                        local: None,
+                        scheme: "http",
+                    });
                     self.spawn(stream, info, permit);
                 }
-                Err(err) => log_at!(Level::Error, "cannot serve a connection from the backlog: {err}"),
+                Err(err) => log_at!(
+                    Level::Error,
+                    "cannot serve a connection from the backlog: {err}"
+                ),
             }
         }
     }
@@ -188,12 +240,20 @@ impl<H: Handler> Acceptor<H> {
     fn drained_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let permit = Arc::clone(&self.connections).try_acquire_owned().ok();
         if permit.is_none() {
-            log_at!(Level::Warning, "max_connections reached while draining; closing a connection from the backlog");
+            log_at!(
+                Level::Warning,
+                "max_connections reached while draining; closing a connection from the backlog"
+            );
         }
         permit
     }
 
-    fn spawn<T: conn::Transport>(&self, stream: T, info: Arc<ConnInfo>, permit: tokio::sync::OwnedSemaphorePermit) {
+    fn spawn<T: conn::Transport>(
+        &self,
+        stream: T,
+        info: Arc<ConnInfo>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let handler = Arc::clone(&self.handler);
         let ctx = Arc::clone(&self.ctx);
         let stop = self.stop.clone();

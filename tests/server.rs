@@ -34,7 +34,8 @@ struct Running {
 impl Running {
     fn connect(&self) -> TcpStream {
         let s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         s
     }
 
@@ -55,13 +56,25 @@ impl Drop for Running {
 }
 
 fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Running {
-    let l = listener::bind(&BindSpec::Tcp { host: "127.0.0.1".into(), port: 0 }, 128).expect("bind");
-    let Listener::Tcp(std_l) = &l else { panic!("tcp") };
+    let l = listener::bind(
+        &BindSpec::Tcp {
+            host: "127.0.0.1".into(),
+            port: 0,
+        },
+        128,
+    )
+    .expect("bind");
+    let Listener::Tcp(std_l) = &l else {
+        panic!("tcp")
+    };
     let addr = std_l.local_addr().expect("addr");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handler = Arc::new(Fake(Arc::new(respond)));
     let thread = thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async move {
             server::run(vec![l], handler, &config, async {
                 let _ = rx.await;
@@ -70,7 +83,11 @@ fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Runn
             .expect("server");
         });
     });
-    Running { addr, stop: Some(tx), thread: Some(thread) }
+    Running {
+        addr,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
 }
 
 fn config() -> Config {
@@ -101,8 +118,19 @@ fn echo_path(job: Job) {
         thread::sleep(Duration::from_millis(200));
     }
     let body = Bytes::from(path.into_bytes());
-    let h = head("200 OK", &format!("Content-Length: {}\r\n", body.len()), Some(body.len() as u64));
-    send(&job, ResponseEvent::Start { head: h, body, end: true });
+    let h = head(
+        "200 OK",
+        &format!("Content-Length: {}\r\n", body.len()),
+        Some(body.len() as u64),
+    );
+    send(
+        &job,
+        ResponseEvent::Start {
+            head: h,
+            body,
+            end: true,
+        },
+    );
 }
 
 /// Reads from `s` until `n` complete responses (Content-Length framed) have arrived.
@@ -115,7 +143,11 @@ fn read_responses(s: &mut TcpStream, n: usize) -> Vec<(String, String)> {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
             let len: usize = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().expect("cl")))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().expect("cl"))
+                })
                 .unwrap_or(0);
             if buf.len() < end + 4 + len {
                 break;
@@ -128,7 +160,12 @@ fn read_responses(s: &mut TcpStream, n: usize) -> Vec<(String, String)> {
             }
         }
         let got = s.read(&mut chunk).expect("read");
-        assert!(got > 0, "EOF after {} responses; buffered {:?}", out.len(), String::from_utf8_lossy(&buf));
+        assert!(
+            got > 0,
+            "EOF after {} responses; buffered {:?}",
+            out.len(),
+            String::from_utf8_lossy(&buf)
+        );
         buf.extend_from_slice(&chunk[..got]);
     }
 }
@@ -147,7 +184,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 fn serves_a_response_with_date_and_server_headers() {
     let _server = start(config(), echo_path);
     let mut s = _server.connect();
-    s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     let r = read_responses(&mut s, 1);
     assert!(r[0].0.starts_with("HTTP/1.1 200 OK\r\n"), "{}", r[0].0);
     assert!(r[0].0.contains("\r\nServer: ferrule"), "{}", r[0].0);
@@ -181,14 +219,22 @@ fn count_body(job: Job) {
     let mut h = h;
     h.content_length = Some(body.len() as u64);
     h.add_content_length = true;
-    send(&job, ResponseEvent::Start { head: h, body, end: true });
+    send(
+        &job,
+        ResponseEvent::Start {
+            head: h,
+            body,
+            end: true,
+        },
+    );
 }
 
 #[test]
 fn sends_100_continue_when_the_app_reads_the_body() {
     let _server = start(config(), count_body);
     let mut s = _server.connect();
-    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n").expect("write");
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        .expect("write");
     let mut got = [0u8; 25];
     s.read_exact(&mut got).expect("100 continue");
     assert_eq!(&got, b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -201,7 +247,10 @@ fn sends_100_continue_when_the_app_reads_the_body() {
 fn never_sends_100_continue_when_the_app_ignores_the_body() {
     let _server = start(config(), echo_path);
     let mut s = _server.connect();
-    s.write_all(b"POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n").expect("write");
+    s.write_all(
+        b"POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .expect("write");
     let r = read_responses(&mut s, 1);
     assert!(r[0].0.starts_with("HTTP/1.1 200 OK"), "{}", r[0].0);
     assert!(!r[0].0.contains("100 Continue"));
@@ -222,25 +271,44 @@ fn decodes_a_chunked_body_for_the_app() {
 #[test]
 fn streams_a_chunked_response_when_no_length_is_given() {
     let _server = start(config(), |job: Job| {
-        send(&job, ResponseEvent::Start { head: head("200 OK", "", None), body: Bytes::from_static(b"ab"), end: false });
+        send(
+            &job,
+            ResponseEvent::Start {
+                head: head("200 OK", "", None),
+                body: Bytes::from_static(b"ab"),
+                end: false,
+            },
+        );
         send(&job, ResponseEvent::Data(Bytes::from_static(b"cde")));
         send(&job, ResponseEvent::End);
     });
     let mut s = _server.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
     let all = read_to_end(&mut s);
     assert!(all.contains("Transfer-Encoding: chunked\r\n"), "{all}");
-    assert!(all.ends_with("\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"), "{all:?}");
+    assert!(
+        all.ends_with("\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"),
+        "{all:?}"
+    );
 }
 
 #[test]
 fn closes_the_connection_when_the_app_sends_less_than_its_content_length() {
     let _server = start(config(), |job: Job| {
         let h = head("200 OK", "Content-Length: 10\r\n", Some(10));
-        send(&job, ResponseEvent::Start { head: h, body: Bytes::from_static(b"short"), end: true });
+        send(
+            &job,
+            ResponseEvent::Start {
+                head: h,
+                body: Bytes::from_static(b"short"),
+                end: true,
+            },
+        );
     });
     let mut s = _server.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     let start = Instant::now();
     let all = read_to_end(&mut s);
     assert!(all.ends_with("\r\n\r\nshort"), "{all:?}");
@@ -251,10 +319,18 @@ fn closes_the_connection_when_the_app_sends_less_than_its_content_length() {
 fn cuts_a_body_longer_than_its_content_length() {
     let _server = start(config(), |job: Job| {
         let h = head("200 OK", "Content-Length: 3\r\n", Some(3));
-        send(&job, ResponseEvent::Start { head: h, body: Bytes::from_static(b"abcdef"), end: true });
+        send(
+            &job,
+            ResponseEvent::Start {
+                head: h,
+                body: Bytes::from_static(b"abcdef"),
+                end: true,
+            },
+        );
     });
     let mut s = _server.connect();
-    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     let r = read_responses(&mut s, 2);
     assert_eq!(r[0].1, "abc");
     assert_eq!(r[1].1, "abc");
@@ -264,7 +340,8 @@ fn cuts_a_body_longer_than_its_content_length() {
 fn answers_500_when_the_handler_drops_a_job() {
     let _server = start(config(), |job: Job| drop(job));
     let mut s = _server.connect();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     let all = read_to_end(&mut s);
     assert!(all.starts_with("HTTP/1.1 500 "), "{all}");
     assert!(all.contains("Connection: close"), "{all}");
@@ -282,7 +359,8 @@ fn rejects_a_bad_request_and_ignores_what_follows() {
     assert!(!all.contains("/smuggled"), "{all}");
     // The server still serves others.
     let mut s2 = _server.connect();
-    s2.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s2.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     assert_eq!(read_responses(&mut s2, 1)[0].1, "/next");
 }
 
@@ -292,7 +370,8 @@ fn rejects_a_declared_body_over_the_limit_before_the_app_runs() {
     c.limits.max_body_bytes = 10;
     let _server = start(c, |_job: Job| panic!("the app must not run"));
     let mut s = _server.connect();
-    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n").expect("write");
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
+        .expect("write");
     let all = read_to_end(&mut s);
     assert!(all.starts_with("HTTP/1.1 413 "), "{all}");
 }
@@ -303,13 +382,17 @@ fn closes_an_idle_keepalive_connection_after_its_timeout() {
     c.timeouts.keepalive = Duration::from_millis(300);
     let _server = start(c, echo_path);
     let mut s = _server.connect();
-    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     read_responses(&mut s, 1);
     let start = Instant::now();
     let rest = read_to_end(&mut s);
     assert_eq!(rest, "");
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(3), "{waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
 }
 
 #[test]
@@ -327,7 +410,8 @@ fn answers_408_to_a_head_that_does_not_complete_in_time() {
 fn finishes_the_request_in_flight_on_shutdown() {
     let mut server = start(config(), echo_path);
     let mut s = server.connect();
-    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
     thread::sleep(Duration::from_millis(50));
     let stop = server.stop.take().expect("stop");
     let _ = stop.send(());

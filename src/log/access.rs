@@ -170,7 +170,9 @@ fn response_header<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
 
 fn basic_auth_user(head: &RequestHead) -> Option<Vec<u8>> {
     let value = head.header("authorization")?;
-    let encoded = value.strip_prefix(b"Basic ").or_else(|| value.strip_prefix(b"basic "))?;
+    let encoded = value
+        .strip_prefix(b"Basic ")
+        .or_else(|| value.strip_prefix(b"basic "))?;
     let decoded = base64_decode(encoded.trim_ascii())?;
     let colon = decoded.iter().position(|&b| b == b':')?;
     Some(decoded[..colon].to_vec())
@@ -318,7 +320,10 @@ mod tests {
 
     #[test]
     fn escapes_control_bytes_from_the_client() {
-        let line = render_bytes("%(a)s %(U)s", b"GET /%1b HTTP/1.1\r\nHost: h\r\nUser-Agent: a\\b\xff\r\n\r\n");
+        let line = render_bytes(
+            "%(a)s %(U)s",
+            b"GET /%1b HTTP/1.1\r\nHost: h\r\nUser-Agent: a\\b\xff\r\n\r\n",
+        );
         assert_eq!(line, "a\\x5cb\\xff /%1b\n");
     }
 }

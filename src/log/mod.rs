@@ -61,7 +61,11 @@ impl Sink {
         if target == "-" {
             Ok(console)
         } else {
-            OpenOptions::new().create(true).append(true).open(target).map(Sink::File)
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(target)
+                .map(Sink::File)
         }
     }
 
@@ -103,12 +107,20 @@ pub fn init(config: &LogConfig) -> Result<(), String> {
         Some(target) => {
             let sink = Sink::open(target, Sink::Stdout)
                 .map_err(|e| format!("cannot open --access-log {target:?}: {e}"))?;
-            Some((access::Format::parse(&config.access_log_format), Mutex::new(sink)))
+            Some((
+                access::Format::parse(&config.access_log_format),
+                Mutex::new(sink),
+            ))
         }
     };
     // Another thread may have won the race; either configuration is complete.
     let targets = (config.error_log.clone(), config.access_log.clone());
-    let _ = LOGS.set(Logs { level: config.level, error: Mutex::new(error), access, targets });
+    let _ = LOGS.set(Logs {
+        level: config.level,
+        error: Mutex::new(error),
+        access,
+        targets,
+    });
     Ok(())
 }
 
@@ -118,18 +130,25 @@ pub fn init(config: &LogConfig) -> Result<(), String> {
 /// # Errors
 /// A file that cannot be opened, named in the message; the old file stays in use.
 pub fn reopen() -> Result<(), String> {
-    let Some(logs) = LOGS.get() else { return Ok(()) };
+    let Some(logs) = LOGS.get() else {
+        return Ok(());
+    };
     let (error_target, access_target) = &logs.targets;
     if error_target != "-" {
         let sink = Sink::open(error_target, Sink::Stderr)
             .map_err(|e| format!("cannot reopen --error-log {error_target:?}: {e}"))?;
-        *logs.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
+        *logs
+            .error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
     }
     if let (Some(target), Some((_, access))) = (access_target, &logs.access) {
         if target != "-" {
             let sink = Sink::open(target, Sink::Stdout)
                 .map_err(|e| format!("cannot reopen --access-log {target:?}: {e}"))?;
-            *access.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
+            *access
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
         }
     }
     Ok(())
@@ -171,7 +190,10 @@ pub fn write(level: Level, message: &str) {
 
 /// Writes bytes to the error log as they are (used by `wsgi.errors`).
 pub fn raw(bytes: &[u8]) {
-    let mut sink = logs().error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut sink = logs()
+        .error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     sink.write_all(bytes);
 }
 
@@ -183,7 +205,9 @@ pub fn access() -> Option<&'static access::Format> {
 /// Writes one rendered access line (with its newline).
 pub fn write_access(line: &[u8]) {
     if let Some((_, sink)) = &logs().access {
-        sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner).write_all(line);
+        sink.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .write_all(line);
     }
 }
 

@@ -3,8 +3,9 @@
 use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
 /// Day and month are in 1..=31 and 1..=12 by construction, so the casts cannot lose sign.
@@ -37,7 +38,14 @@ fn parts(t: SystemTime) -> Parts {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    Parts { year, month, day, hour: rem / 3600, minute: rem / 60 % 60, second: rem % 60 }
+    Parts {
+        year,
+        month,
+        day,
+        hour: rem / 3600,
+        minute: rem / 60 % 60,
+        second: rem % 60,
+    }
 }
 
 /// `2026-11-24 04:30:00 +0000`: the error log's timestamp.

@@ -48,7 +48,10 @@ pub fn template(py: Python<'_>, root_path: &str, multithread: bool) -> PyResult<
     d.set_item("wsgi.input_terminated", true)?;
     d.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
     d.set_item("SCRIPT_NAME", root_path)?;
-    d.set_item("SERVER_SOFTWARE", concat!("ferrule/", env!("CARGO_PKG_VERSION")))?;
+    d.set_item(
+        "SERVER_SOFTWARE",
+        concat!("ferrule/", env!("CARGO_PKG_VERSION")),
+    )?;
     d.set_item("GATEWAY_INTERFACE", "CGI/1.1")?;
     // Placeholders for the keys every request sets: a copy of the template then has room
     // for them, and setting them replaces values instead of growing the dict.
@@ -83,7 +86,11 @@ pub fn cgi_key(name: &[u8]) -> Option<CgiKey> {
     let mut key = String::with_capacity(5 + name.len());
     key.push_str("HTTP_");
     for &b in name {
-        key.push(if b == b'-' { '_' } else { char::from(b.to_ascii_uppercase()) });
+        key.push(if b == b'-' {
+            '_'
+        } else {
+            char::from(b.to_ascii_uppercase())
+        });
     }
     Some(CgiKey::Http(key))
 }
@@ -164,8 +171,9 @@ const CACHED_CONNECTIONS: usize = 4096;
 const CACHED_KEYS: usize = 256;
 
 /// Values worth keeping as ready Python strings.
-const COMMON_VALUES: &[&str] =
-    &["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HTTP/1.0", "HTTP/1.1", "http", ""];
+const COMMON_VALUES: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HTTP/1.0", "HTTP/1.1", "http", "",
+];
 
 impl Cache {
     pub fn new(py: Python<'_>) -> Cache {
@@ -173,7 +181,11 @@ impl Cache {
         for v in COMMON_VALUES {
             values.insert(*v, PyString::intern(py, v).unbind());
         }
-        Cache { keys: HashMap::default(), values, addrs: HashMap::default() }
+        Cache {
+            keys: HashMap::default(),
+            values,
+            addrs: HashMap::default(),
+        }
     }
 
     /// The environ key for a header name (`None`: the header is dropped, see `cgi_key`).
@@ -186,7 +198,8 @@ impl Cache {
             CgiKey::Http(k) => PyString::intern(py, &k),
         });
         if self.keys.len() < CACHED_KEYS {
-            self.keys.insert(name.into(), key.as_ref().map(|k| k.clone().unbind()));
+            self.keys
+                .insert(name.into(), key.as_ref().map(|k| k.clone().unbind()));
         }
         key
     }
@@ -205,11 +218,13 @@ impl Cache {
             Some(addr) => (ip_text(addr.ip()), port_text(addr.port())),
             None => (String::new(), String::new()),
         };
-        let strings = [server_name, server_port, remote_addr, remote_port].map(|s| PyString::new(py, &s));
+        let strings =
+            [server_name, server_port, remote_addr, remote_port].map(|s| PyString::new(py, &s));
         if self.addrs.len() >= CACHED_CONNECTIONS {
             self.addrs.clear();
         }
-        self.addrs.insert(key, strings.each_ref().map(|s| s.clone().unbind()));
+        self.addrs
+            .insert(key, strings.each_ref().map(|s| s.clone().unbind()));
         strings
     }
 
@@ -232,7 +247,11 @@ impl Hasher for Fnv1a {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
@@ -294,13 +313,22 @@ pub fn build<'py>(
     input: Bound<'py, Input>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = template.copy()?;
-    env.set_item(intern!(py, "REQUEST_METHOD"), cache.value(py, head.method()))?;
-    env.set_item(intern!(py, "PATH_INFO"), latin1(py, &path_info(target_path(head), root_path)))?;
+    env.set_item(
+        intern!(py, "REQUEST_METHOD"),
+        cache.value(py, head.method()),
+    )?;
+    env.set_item(
+        intern!(py, "PATH_INFO"),
+        latin1(py, &path_info(target_path(head), root_path)),
+    )?;
     env.set_item(intern!(py, "QUERY_STRING"), latin1(py, head.query()))?;
     let raw_uri = latin1(py, head.target());
     env.set_item(intern!(py, "RAW_URI"), &raw_uri)?;
     env.set_item(intern!(py, "REQUEST_URI"), raw_uri)?;
-    env.set_item(intern!(py, "SERVER_PROTOCOL"), cache.value(py, head.version.as_str()))?;
+    env.set_item(
+        intern!(py, "SERVER_PROTOCOL"),
+        cache.value(py, head.version.as_str()),
+    )?;
     let [server_name, server_port, remote_addr, remote_port] = cache.addrs(py, conn);
     env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
     env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
@@ -314,13 +342,23 @@ pub fn build<'py>(
     env.set_item(intern!(py, "wsgi.url_scheme"), cache.value(py, conn.scheme))?;
     env.set_item(intern!(py, "wsgi.input"), input)?;
     for (name, value) in head.header_pairs() {
-        let Some(key) = cache.key(py, name) else { continue };
+        let Some(key) = cache.key(py, name) else {
+            continue;
+        };
         let value = latin1(py, value);
         // Repeated fields are joined (RFC 9110 §5.3); cookies with "; " (RFC 6265 §5.4).
         match env.get_item(&key)? {
             Some(prev) => {
-                let sep = if key.to_cow()? == "HTTP_COOKIE" { "; " } else { ", " };
-                let joined = format!("{}{sep}{}", prev.extract::<Cow<'_, str>>()?, value.to_cow()?);
+                let sep = if key.to_cow()? == "HTTP_COOKIE" {
+                    "; "
+                } else {
+                    ", "
+                };
+                let joined = format!(
+                    "{}{sep}{}",
+                    prev.extract::<Cow<'_, str>>()?,
+                    value.to_cow()?
+                );
                 env.set_item(key, joined.into_py_any(py)?)?;
             }
             None => env.set_item(key, value)?,
@@ -337,7 +375,10 @@ mod tests {
     fn maps_header_names_to_cgi_keys() {
         let rows: &[(&[u8], Option<CgiKey>)] = &[
             (b"Host", Some(CgiKey::Http("HTTP_HOST".into()))),
-            (b"x-forwarded-for", Some(CgiKey::Http("HTTP_X_FORWARDED_FOR".into()))),
+            (
+                b"x-forwarded-for",
+                Some(CgiKey::Http("HTTP_X_FORWARDED_FOR".into())),
+            ),
             (b"Content-Type", Some(CgiKey::Plain("CONTENT_TYPE"))),
             (b"CONTENT-LENGTH", Some(CgiKey::Plain("CONTENT_LENGTH"))),
             (b"X_Auth_User", None),
@@ -364,6 +405,13 @@ mod tests {
         assert_eq!(&*path_info(b"/app/x", "/app"), b"/x");
         assert_eq!(&*path_info(b"/app", "/app"), b"");
         assert_eq!(&*path_info(b"/apple", "/app"), b"/apple");
-        assert_eq!(&*path_info(b"/%C3%A9", ""), "/\u{c3}\u{a9}".chars().map(|c| c as u8).collect::<Vec<_>>().as_slice());
+        assert_eq!(
+            &*path_info(b"/%C3%A9", ""),
+            "/\u{c3}\u{a9}"
+                .chars()
+                .map(|c| c as u8)
+                .collect::<Vec<_>>()
+                .as_slice()
+        );
     }
 }

@@ -5,8 +5,8 @@
 use std::fs::File;
 use std::os::fd::{FromRawFd, RawFd};
 
-use pyo3::prelude::*;
 use pyo3::intern;
+use pyo3::prelude::*;
 
 /// The type behind `environ["wsgi.file_wrapper"]`.
 #[pyclass(module = "ferrule._ferrule", frozen)]
@@ -20,7 +20,10 @@ impl FileWrapper {
     #[new]
     #[pyo3(signature = (filelike, blksize=8192))]
     fn new(filelike: Py<PyAny>, blksize: usize) -> FileWrapper {
-        FileWrapper { filelike, blksize: blksize.max(1) }
+        FileWrapper {
+            filelike,
+            blksize: blksize.max(1),
+        }
     }
 
     #[getter]
@@ -33,7 +36,10 @@ impl FileWrapper {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let block = self.filelike.bind(py).call_method1(intern!(py, "read"), (self.blksize,))?;
+        let block = self
+            .filelike
+            .bind(py)
+            .call_method1(intern!(py, "read"), (self.blksize,))?;
         Ok(if block.len()? == 0 { None } else { Some(block) })
     }
 
@@ -77,6 +83,10 @@ impl FileWrapper {
         if !meta.is_file() {
             return None;
         }
-        Some(SendableFile { file, offset, len: meta.len().saturating_sub(offset) })
+        Some(SendableFile {
+            file,
+            offset,
+            len: meta.len().saturating_sub(offset),
+        })
     }
 }

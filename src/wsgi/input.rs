@@ -38,7 +38,11 @@ pub struct Input {
 
 impl Input {
     /// `empty`: the request has no body, so reads end at once without asking `conn`.
-    pub fn new(body: crossbeam_channel::Receiver<BodyEvent>, events: mpsc::Sender<ResponseEvent>, empty: bool) -> Input {
+    pub fn new(
+        body: crossbeam_channel::Receiver<BodyEvent>,
+        events: mpsc::Sender<ResponseEvent>,
+        empty: bool,
+    ) -> Input {
         Input {
             body,
             events,
@@ -100,11 +104,18 @@ impl Input {
     }
 
     /// A line (through `\n`) of at most `limit` bytes (`None`: unbounded).
-    fn line<'py>(&mut self, py: Python<'py>, limit: Option<usize>) -> PyResult<Bound<'py, PyBytes>> {
+    fn line<'py>(
+        &mut self,
+        py: Python<'py>,
+        limit: Option<usize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let mut scanned = 0;
         loop {
             let avail = limit.map_or(self.pending.len(), |l| self.pending.len().min(l));
-            if let Some(i) = self.pending[scanned..avail].iter().position(|&b| b == b'\n') {
+            if let Some(i) = self.pending[scanned..avail]
+                .iter()
+                .position(|&b| b == b'\n')
+            {
                 return Ok(self.take(py, scanned + i + 1));
             }
             if let Some(l) = limit {
@@ -144,13 +155,21 @@ impl Input {
     }
 
     #[pyo3(signature = (size=None))]
-    fn readline<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
+    fn readline<'py>(
+        &mut self,
+        py: Python<'py>,
+        size: Option<isize>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         self.line(py, limit_of(size))
     }
 
     /// Lines until their total size reaches `hint` (`None`/`<= 0`: all lines).
     #[pyo3(signature = (hint=None))]
-    fn readlines<'py>(&mut self, py: Python<'py>, hint: Option<isize>) -> PyResult<Bound<'py, PyList>> {
+    fn readlines<'py>(
+        &mut self,
+        py: Python<'py>,
+        hint: Option<isize>,
+    ) -> PyResult<Bound<'py, PyList>> {
         let hint = limit_of(hint).filter(|&h| h > 0);
         let lines = PyList::empty(py);
         let mut total = 0;
@@ -175,6 +194,10 @@ impl Input {
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let line = self.line(py, None)?;
-        Ok(if line.as_bytes().is_empty() { None } else { Some(line) })
+        Ok(if line.as_bytes().is_empty() {
+            None
+        } else {
+            Some(line)
+        })
     }
 }

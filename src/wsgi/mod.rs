@@ -27,7 +27,12 @@ pub struct Context {
 impl Context {
     /// # Errors
     /// Python errors while building the template.
-    pub fn new(py: Python<'_>, app: Py<PyAny>, root_path: &str, multithread: bool) -> PyResult<Context> {
+    pub fn new(
+        py: Python<'_>,
+        app: Py<PyAny>,
+        root_path: &str,
+        multithread: bool,
+    ) -> PyResult<Context> {
         Ok(Context {
             app,
             template: environ::template(py, root_path, multithread)?,

@@ -46,14 +46,28 @@ impl From<SendError> for Outcome {
 
 /// Runs one job. Never fails: every error is answered (500 or abort) and logged here.
 pub fn call_app(py: Python<'_>, ctx: &Context, cache: &mut environ::Cache, job: Job) {
-    let Job { head, conn, body, events, permit } = job;
+    let Job {
+        head,
+        conn,
+        body,
+        events,
+        permit,
+    } = job;
     let request = Label(&head);
     let empty = matches!(head.framing, BodyFraming::Empty | BodyFraming::Length(0));
     let input = match Bound::new(py, Input::new(body, events.clone(), empty)) {
         Ok(i) => i,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
-    let env = match environ::build(py, cache, ctx.template.bind(py), &ctx.root_path, &head, &conn, input) {
+    let env = match environ::build(
+        py,
+        cache,
+        ctx.template.bind(py),
+        &ctx.root_path,
+        &head,
+        &conn,
+        input,
+    ) {
         Ok(env) => env,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
@@ -88,12 +102,19 @@ pub fn call_app(py: Python<'_>, ctx: &Context, cache: &mut environ::Cache, job: 
             }
         }
         Outcome::Disconnected => {
-            log::write(Level::Debug, &format!("{request}: client disconnected during the response"));
+            log::write(
+                Level::Debug,
+                &format!("{request}: client disconnected during the response"),
+            );
         }
         Outcome::Failed(err) => {
             log_app_error(py, &request, "", &err);
             let headers_sent = sr.borrow().headers_sent();
-            let event = if headers_sent { ResponseEvent::Abort(AbortReason::AppError) } else { server_error_event() };
+            let event = if headers_sent {
+                ResponseEvent::Abort(AbortReason::AppError)
+            } else {
+                server_error_event()
+            };
             // A failed send means the client is gone; there is nobody left to tell.
             let _ = send_event(py, &events, event);
         }
@@ -102,7 +123,11 @@ pub fn call_app(py: Python<'_>, ctx: &Context, cache: &mut environ::Cache, job: 
 }
 
 /// Sends the app's result (step 2 of the module docs).
-fn send_result(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartResponse>) -> Outcome {
+fn send_result(
+    py: Python<'_>,
+    result: &Bound<'_, PyAny>,
+    sr: &Bound<'_, StartResponse>,
+) -> Outcome {
     if let Ok(list) = result.cast_exact::<PyList>() {
         if let Some(outcome) = send_list(py, list, sr) {
             return outcome;
@@ -118,7 +143,11 @@ fn send_result(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartRe
 
 /// The fast path for lists of bytes: the whole body is known, so it gets a
 /// Content-Length and (when small) goes out in one event. `None`: not applicable.
-fn send_list(py: Python<'_>, list: &Bound<'_, PyList>, sr: &Bound<'_, StartResponse>) -> Option<Outcome> {
+fn send_list(
+    py: Python<'_>,
+    list: &Bound<'_, PyList>,
+    sr: &Bound<'_, StartResponse>,
+) -> Option<Outcome> {
     let mut sr = sr.borrow_mut();
     if sr.headers_sent() {
         return None;
@@ -133,10 +162,15 @@ fn send_list(py: Python<'_>, list: &Bound<'_, PyList>, sr: &Bound<'_, StartRespo
             head.add_content_length = true;
         }
         let body = Bytes::copy_from_slice(body);
-        return Some(sr.send_whole(py, body).map_or_else(Outcome::from, |()| Outcome::Done));
+        return Some(
+            sr.send_whole(py, body)
+                .map_or_else(Outcome::from, |()| Outcome::Done),
+        );
     }
-    let items: Vec<Bound<'_, PyBytes>> =
-        list.iter().map(|item| item.cast_into::<PyBytes>().ok()).collect::<Option<_>>()?;
+    let items: Vec<Bound<'_, PyBytes>> = list
+        .iter()
+        .map(|item| item.cast_into::<PyBytes>().ok())
+        .collect::<Option<_>>()?;
     let total: usize = items.iter().map(|b| b.as_bytes().len()).sum();
     if head.content_length.is_none() {
         head.content_length = Some(total as u64);
@@ -153,7 +187,10 @@ fn send_list(py: Python<'_>, list: &Bound<'_, PyList>, sr: &Bound<'_, StartRespo
                 joined.freeze()
             }
         };
-        return Some(sr.send_whole(py, body).map_or_else(Outcome::from, |()| Outcome::Done));
+        return Some(
+            sr.send_whole(py, body)
+                .map_or_else(Outcome::from, |()| Outcome::Done),
+        );
     }
     for item in &items {
         if let Err(e) = sr.send_body(py, Bytes::copy_from_slice(item.as_bytes())) {
@@ -165,7 +202,11 @@ fn send_list(py: Python<'_>, list: &Bound<'_, PyList>, sr: &Bound<'_, StartRespo
 
 /// `wsgi.file_wrapper` over a regular file: sendfile. `None`: not a regular file (or
 /// the head already went out through `write()`), iterate instead.
-fn send_file(py: Python<'_>, wrapper: &FileWrapper, sr: &Bound<'_, StartResponse>) -> Option<Outcome> {
+fn send_file(
+    py: Python<'_>,
+    wrapper: &FileWrapper,
+    sr: &Bound<'_, StartResponse>,
+) -> Option<Outcome> {
     let mut sr = sr.borrow_mut();
     if sr.headers_sent() {
         return None;
@@ -179,8 +220,15 @@ fn send_file(py: Python<'_>, wrapper: &FileWrapper, sr: &Bound<'_, StartResponse
         head.add_content_length = true;
         file.len
     };
-    let event = ResponseEvent::File(FileBody { file: file.file, offset: file.offset, len });
-    Some(sr.send_after_head(py, event).map_or_else(Outcome::from, |()| Outcome::Done))
+    let event = ResponseEvent::File(FileBody {
+        file: file.file,
+        offset: file.offset,
+        len,
+    });
+    Some(
+        sr.send_after_head(py, event)
+            .map_or_else(Outcome::from, |()| Outcome::Done),
+    )
 }
 
 /// The general case: iterate, bytes only.
@@ -221,7 +269,9 @@ fn close(py: Python<'_>, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
 }
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type().name().map_or_else(|_| "?".to_owned(), |n| n.to_string())
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
 }
 
 /// The server's own 500 page.
@@ -243,7 +293,12 @@ pub fn server_error_event() -> ResponseEvent {
     }
 }
 
-fn fail_before_head(py: Python<'_>, events: &tokio::sync::mpsc::Sender<ResponseEvent>, request: &Label<'_>, err: &PyErr) {
+fn fail_before_head(
+    py: Python<'_>,
+    events: &tokio::sync::mpsc::Sender<ResponseEvent>,
+    request: &Label<'_>,
+    err: &PyErr,
+) {
     log_app_error(py, request, "", err);
     // A failed send means the client is gone.
     let _ = send_event(py, events, server_error_event());
@@ -254,7 +309,12 @@ pub struct Label<'a>(pub &'a RequestHead);
 
 impl std::fmt::Display for Label<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.0.method(), String::from_utf8_lossy(self.0.target()))
+        write!(
+            f,
+            "{} {}",
+            self.0.method(),
+            String::from_utf8_lossy(self.0.target())
+        )
     }
 }
 
@@ -265,7 +325,10 @@ pub fn log_app_error(py: Python<'_>, request: &Label<'_>, context: &str, err: &P
     }
     let trace = format_exception(py, err);
     let sep = if context.is_empty() { "" } else { " " };
-    log::write(Level::Error, &format!("Error handling request {request}{sep}{context}\n{trace}"));
+    log::write(
+        Level::Error,
+        &format!("Error handling request {request}{sep}{context}\n{trace}"),
+    );
 }
 
 /// `traceback.format_exception(type, value, tb)` joined; falls back to the exception's `str`.

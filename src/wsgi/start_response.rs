@@ -19,11 +19,17 @@ use crate::bridge::{ResponseEvent, ResponseHead};
 pub struct Disconnected;
 
 /// Sends one event, waiting with the GIL released when the channel is full.
-pub fn send_event(py: Python<'_>, events: &mpsc::Sender<ResponseEvent>, event: ResponseEvent) -> Result<(), Disconnected> {
+pub fn send_event(
+    py: Python<'_>,
+    events: &mpsc::Sender<ResponseEvent>,
+    event: ResponseEvent,
+) -> Result<(), Disconnected> {
     match events.try_send(event) {
         Ok(()) => Ok(()),
         // GIL: released while the client reads what is already queued.
-        Err(mpsc::error::TrySendError::Full(event)) => py.detach(|| events.blocking_send(event)).map_err(|_| Disconnected),
+        Err(mpsc::error::TrySendError::Full(event)) => py
+            .detach(|| events.blocking_send(event))
+            .map_err(|_| Disconnected),
         Err(mpsc::error::TrySendError::Closed(_)) => Err(Disconnected),
     }
 }
@@ -46,10 +52,19 @@ pub fn is_tchar(b: u8) -> bool {
 
 /// RFC 9110 §7.6.1 hop-by-hop fields, which PEP 3333 forbids apps to set.
 fn is_hop_by_hop(name: &str) -> bool {
-    ["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-     "transfer-encoding", "upgrade"]
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h))
+    [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// Parses and validates `"200 OK"`.
@@ -60,14 +75,23 @@ pub fn parse_status(status: &str) -> Result<u16, String> {
     let b = status.as_bytes();
     let valid_code = b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b' ';
     if !valid_code {
-        return Err(format!("invalid status {status:?}: expected a 3-digit code, a space and a reason"));
+        return Err(format!(
+            "invalid status {status:?}: expected a 3-digit code, a space and a reason"
+        ));
     }
-    if let Some(c) = status.chars().find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}') {
+    if let Some(c) = status
+        .chars()
+        .find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}')
+    {
         return Err(format!("invalid status {status:?}: contains {c:?}"));
     }
-    let code: u16 = status[..3].parse().map_err(|_| format!("invalid status {status:?}"))?;
+    let code: u16 = status[..3]
+        .parse()
+        .map_err(|_| format!("invalid status {status:?}"))?;
     if !(200..=599).contains(&code) {
-        return Err(format!("invalid status {status:?}: the code must be 200-599"));
+        return Err(format!(
+            "invalid status {status:?}: the code must be 200-599"
+        ));
     }
     Ok(code)
 }
@@ -76,7 +100,10 @@ pub fn parse_status(status: &str) -> Result<u16, String> {
 ///
 /// # Errors
 /// A message naming the offending header.
-pub fn validate_head<'a>(status: &str, headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ResponseHead, String> {
+pub fn validate_head<'a>(
+    status: &str,
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<ResponseHead, String> {
     let mut head = HeadBuilder::new(status)?;
     for (name, value) in headers {
         head.add(name, value)?;
@@ -113,12 +140,21 @@ impl HeadBuilder {
             return Err(format!("invalid response header name {name:?}"));
         }
         let latin1 = if value.is_ascii() {
-            if let Some(c) = value.bytes().find(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
-                return Err(format!("invalid character {:?} in response header {name}", char::from(c)));
+            if let Some(c) = value
+                .bytes()
+                .find(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+            {
+                return Err(format!(
+                    "invalid character {:?} in response header {name}",
+                    char::from(c)
+                ));
             }
             false
         } else {
-            if let Some(c) = value.chars().find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}') {
+            if let Some(c) = value
+                .chars()
+                .find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}')
+            {
                 return Err(format!("invalid character {c:?} in response header {name}"));
             }
             true
@@ -129,7 +165,9 @@ impl HeadBuilder {
             return Ok(());
         }
         if is_hop_by_hop(name) {
-            return Err(format!("hop-by-hop header {name} is not allowed from a WSGI app (PEP 3333)"));
+            return Err(format!(
+                "hop-by-hop header {name} is not allowed from a WSGI app (PEP 3333)"
+            ));
         }
         if name.eq_ignore_ascii_case("content-length") {
             let v = value.trim();
@@ -139,8 +177,10 @@ impl HeadBuilder {
             if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("invalid Content-Length response header {value:?}"));
             }
-            head.content_length =
-                Some(v.parse().map_err(|_| format!("invalid Content-Length response header {value:?}"))?);
+            head.content_length = Some(
+                v.parse()
+                    .map_err(|_| format!("invalid Content-Length response header {value:?}"))?,
+            );
         } else if name.eq_ignore_ascii_case("date") {
             head.has_date = true;
         } else if name.eq_ignore_ascii_case("server") {
@@ -174,7 +214,9 @@ fn add_headers(head: &mut HeadBuilder, headers: &Bound<'_, PyAny>) -> PyResult<(
     }
     for item in headers.try_iter()? {
         let item = item?;
-        let pair = item.cast::<PyTuple>().map_err(|_| PyTypeError::new_err(HEADER_SHAPE))?;
+        let pair = item
+            .cast::<PyTuple>()
+            .map_err(|_| PyTypeError::new_err(HEADER_SHAPE))?;
         if pair.len() != 2 {
             return Err(PyTypeError::new_err(HEADER_SHAPE));
         }
@@ -187,14 +229,20 @@ fn add_headers(head: &mut HeadBuilder, headers: &Bound<'_, PyAny>) -> PyResult<(
                 value.get_type().name()?
             )));
         };
-        head.add(&name.to_cow()?, &value.to_cow()?).map_err(PyValueError::new_err)?;
+        head.add(&name.to_cow()?, &value.to_cow()?)
+            .map_err(PyValueError::new_err)?;
     }
     Ok(())
 }
 
 impl StartResponse {
     pub fn new(events: mpsc::Sender<ResponseEvent>) -> StartResponse {
-        StartResponse { events, head: None, headers_sent: false, finished: false }
+        StartResponse {
+            events,
+            head: None,
+            headers_sent: false,
+            finished: false,
+        }
     }
 
     pub fn headers_sent(&self) -> bool {
@@ -215,12 +263,21 @@ impl StartResponse {
             return Ok(());
         }
         if self.headers_sent {
-            return send_event(py, &self.events, ResponseEvent::Data(data)).map_err(|_| SendError::Disconnected);
+            return send_event(py, &self.events, ResponseEvent::Data(data))
+                .map_err(|_| SendError::Disconnected);
         }
         let head = self.take_head()?;
         self.headers_sent = true;
-        send_event(py, &self.events, ResponseEvent::Start { head, body: data, end: false })
-            .map_err(|_| SendError::Disconnected)
+        send_event(
+            py,
+            &self.events,
+            ResponseEvent::Start {
+                head,
+                body: data,
+                end: false,
+            },
+        )
+        .map_err(|_| SendError::Disconnected)
     }
 
     /// Sends the whole response at once (head, body, end).
@@ -231,19 +288,40 @@ impl StartResponse {
         let head = self.take_head()?;
         self.headers_sent = true;
         self.finished = true;
-        send_event(py, &self.events, ResponseEvent::Start { head, body, end: true }).map_err(|_| SendError::Disconnected)
+        send_event(
+            py,
+            &self.events,
+            ResponseEvent::Start {
+                head,
+                body,
+                end: true,
+            },
+        )
+        .map_err(|_| SendError::Disconnected)
     }
 
     /// Sends an event after the head (a file body).
     ///
     /// # Errors
     /// As `send_body`.
-    pub fn send_after_head(&mut self, py: Python<'_>, event: ResponseEvent) -> Result<(), SendError> {
+    pub fn send_after_head(
+        &mut self,
+        py: Python<'_>,
+        event: ResponseEvent,
+    ) -> Result<(), SendError> {
         if !self.headers_sent {
             let head = self.take_head()?;
             self.headers_sent = true;
-            send_event(py, &self.events, ResponseEvent::Start { head, body: Bytes::new(), end: false })
-                .map_err(|_| SendError::Disconnected)?;
+            send_event(
+                py,
+                &self.events,
+                ResponseEvent::Start {
+                    head,
+                    body: Bytes::new(),
+                    end: false,
+                },
+            )
+            .map_err(|_| SendError::Disconnected)?;
         }
         send_event(py, &self.events, event).map_err(|_| SendError::Disconnected)
     }
@@ -265,7 +343,9 @@ impl StartResponse {
 
     fn take_head(&mut self) -> Result<ResponseHead, SendError> {
         self.head.take().ok_or_else(|| {
-            SendError::App(PyRuntimeError::new_err("the app sent a body without calling start_response() first"))
+            SendError::App(PyRuntimeError::new_err(
+                "the app sent a body without calling start_response() first",
+            ))
         })
     }
 }
@@ -304,7 +384,13 @@ impl StartResponse {
             }
         }
         let status = status.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!("status must be str, not {}", status.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())))
+            PyTypeError::new_err(format!(
+                "status must be str, not {}",
+                status
+                    .get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
+            ))
         })?;
         let mut head = HeadBuilder::new(&status.to_cow()?).map_err(PyValueError::new_err)?;
         add_headers(&mut head, headers)?;
@@ -316,12 +402,19 @@ impl StartResponse {
     /// handed on before `write` returns).
     fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = data.cast::<PyBytes>().map_err(|_| {
-            PyTypeError::new_err(format!("write() takes bytes, not {}", data.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())))
+            PyTypeError::new_err(format!(
+                "write() takes bytes, not {}",
+                data.get_type()
+                    .name()
+                    .map_or_else(|_| "?".into(), |n| n.to_string())
+            ))
         })?;
         match self.send_body(py, Bytes::copy_from_slice(data.as_bytes())) {
             Ok(()) => Ok(()),
             Err(SendError::App(err)) => Err(err),
-            Err(SendError::Disconnected) => Err(pyo3::exceptions::PyOSError::new_err("client disconnected")),
+            Err(SendError::Disconnected) => {
+                Err(pyo3::exceptions::PyOSError::new_err("client disconnected"))
+            }
         }
     }
 }
@@ -338,18 +431,44 @@ mod tests {
     fn validates_status_lines() {
         assert_eq!(parse_status("200 OK"), Ok(200));
         assert_eq!(parse_status("404 "), Ok(404));
-        for bad in ["200", "20 OK", "200OK", "abc OK", "099 Low", "600 High", "200 O\r\nK", "200 \x00"] {
+        for bad in [
+            "200",
+            "20 OK",
+            "200OK",
+            "abc OK",
+            "099 Low",
+            "600 High",
+            "200 O\r\nK",
+            "200 \x00",
+        ] {
             assert!(parse_status(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn validates_headers_into_a_block() {
-        let head = validate_head("200 OK", h(&[("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-É", "1")]));
+        let head = validate_head(
+            "200 OK",
+            h(&[
+                ("Content-Type", "text/plain"),
+                ("Content-Length", "5"),
+                ("X-É", "1"),
+            ]),
+        );
         assert!(head.is_err());
-        let head = validate_head("200 OK", h(&[("Content-Type", "text/plain"), ("Content-Length", "5"), ("X-A", "é")]))
-            .expect("valid");
-        assert_eq!(head.header_block, b"Content-Type: text/plain\r\nContent-Length: 5\r\nX-A: \xe9\r\n");
+        let head = validate_head(
+            "200 OK",
+            h(&[
+                ("Content-Type", "text/plain"),
+                ("Content-Length", "5"),
+                ("X-A", "é"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(
+            head.header_block,
+            b"Content-Type: text/plain\r\nContent-Length: 5\r\nX-A: \xe9\r\n"
+        );
         assert_eq!(head.content_length, Some(5));
     }
 
@@ -370,7 +489,10 @@ mod tests {
             ("X-A", "\u{100}"),
         ];
         for (name, value) in rows {
-            assert!(validate_head("200 OK", h(&[(name, value)])).is_err(), "{name:?}: {value:?}");
+            assert!(
+                validate_head("200 OK", h(&[(name, value)])).is_err(),
+                "{name:?}: {value:?}"
+            );
         }
     }
 
