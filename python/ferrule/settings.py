@@ -980,8 +980,10 @@ SETTINGS: tuple[Setting, ...] = (
         core=True,
         checks=_TIMEOUT,
         help=(
-            "How long a client may take to send a whole request head, from its first byte. "
-            "Over it: 408 and the connection is closed."
+            "How long a client may take to send a whole request head: from accept for a "
+            "connection's first request, from the first byte for later ones (the idle time "
+            "before it is keepalive_timeout). Over it: 408 if any byte came, else a silent "
+            "close."
         ),
     ),
     Setting(

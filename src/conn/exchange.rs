@@ -18,7 +18,8 @@ use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::{with_send_timeout, ConnContext, ConnError, Transport, READ_CHUNK};
 use crate::bridge::{
-    AbortReason, BodyEvent, BodyFailure, ConnInfo, FileBody, Handler, Job, ResponseEvent, ResponseHead,
+    AbortReason, BodyEvent, BodyFailure, ConnInfo, FileBody, Handler, Job, ResponseEvent,
+    ResponseHead,
 };
 use crate::http::body::{BodyDecoder, Decoded};
 use crate::http::encode::{self, ConnectionHeader, ResponseFraming, ResponseParts};
@@ -57,7 +58,11 @@ struct BodyRejection {
 
 impl BodyRejection {
     fn from_http(err: &HttpError) -> BodyRejection {
-        BodyRejection { status: err.status(), reason: err.reason(), detail: err.to_string() }
+        BodyRejection {
+            status: err.status(),
+            reason: err.reason(),
+            detail: err.to_string(),
+        }
     }
 }
 
@@ -129,9 +134,16 @@ pub(super) async fn run<T: Transport, H: Handler>(
         wbuf: BytesMut::with_capacity(1024),
     };
     let request_head = head.clone();
-    let job = Job { head, conn: Arc::clone(info), body: body_rx, events: events_tx, permit };
+    let job = Job {
+        head,
+        conn: Arc::clone(info),
+        body: body_rx,
+        events: events_tx,
+        permit,
+    };
     if handler.dispatch(job).is_err() {
-        ex.write_error_page(503, "Service Unavailable", "the server is shutting down").await?;
+        ex.write_error_page(503, "Service Unavailable", "the server is shutting down")
+            .await?;
         return Ok(ex.next(false));
     }
 
@@ -193,7 +205,10 @@ impl<T: Transport> Exchange<'_, T> {
     }
 
     /// Runs until the app's response is complete (or failed). `Ok(keep_alive)`.
-    async fn pump(&mut self, events: &mut mpsc::Receiver<ResponseEvent>) -> Result<bool, ConnError> {
+    async fn pump(
+        &mut self,
+        events: &mut mpsc::Receiver<ResponseEvent>,
+    ) -> Result<bool, ConnError> {
         loop {
             let deadline = self.body_deadline;
             let read_body = self.body_wanted;
@@ -258,7 +273,8 @@ impl<T: Transport> Exchange<'_, T> {
                 // Once the head is out, the status cannot change: the connection just
                 // closes after the app's response.
                 if matches!(self.writing, Writing::NotStarted) {
-                    self.write_error_page(rejection.status, rejection.reason, &rejection.detail).await?;
+                    self.write_error_page(rejection.status, rejection.reason, &rejection.detail)
+                        .await?;
                     return Ok(false);
                 }
             }
@@ -293,7 +309,11 @@ impl<T: Transport> Exchange<'_, T> {
                 // The framing is lost: no further request can be read from this
                 // connection.
                 self.keep_alive = false;
-                let failure = if err == HttpError::BodyTooLarge { BodyFailure::TooLarge } else { BodyFailure::Invalid };
+                let failure = if err == HttpError::BodyTooLarge {
+                    BodyFailure::TooLarge
+                } else {
+                    BodyFailure::Invalid
+                };
                 log_at!(Level::Debug, "request body: {err}");
                 self.rejection = Some(BodyRejection::from_http(&err));
                 self.send_body(BodyEvent::Failed(failure));
@@ -319,8 +339,10 @@ impl<T: Transport> Exchange<'_, T> {
             log_at!(Level::Error, "app side started a response twice");
             return Err(ConnError::Io(io::Error::other("response started twice")));
         }
-        let framing = encode::response_framing(self.is_head, self.version, head.status, head.content_length);
-        if head.wants_close || framing == ResponseFraming::CloseDelimited || *self.shutdown.borrow() {
+        let framing =
+            encode::response_framing(self.is_head, self.version, head.status, head.content_length);
+        if head.wants_close || framing == ResponseFraming::CloseDelimited || *self.shutdown.borrow()
+        {
             self.keep_alive = false;
         }
         // A body the app left unread must be drained before the next request. When the
@@ -329,7 +351,9 @@ impl<T: Transport> Exchange<'_, T> {
         // (A chunked rest of unknown size is tried; past the limit the connection closes
         // without notice.)
         let waits_for_continue = self.expects_continue && !self.continue_sent;
-        let rest_too_large = self.declared_body.is_some_and(|n| n - self.body_read > DRAIN_LIMIT);
+        let rest_too_large = self
+            .declared_body
+            .is_some_and(|n| n - self.body_read > DRAIN_LIMIT);
         if !self.decoder.is_done() && (waits_for_continue || rest_too_large) {
             self.keep_alive = false;
         }
@@ -347,7 +371,13 @@ impl<T: Transport> Exchange<'_, T> {
             has_date: head.has_date,
             has_server: head.has_server,
         };
-        encode::response_head(&mut self.wbuf, &parts, framing, head.add_content_length, connection);
+        encode::response_head(
+            &mut self.wbuf,
+            &parts,
+            framing,
+            head.add_content_length,
+            connection,
+        );
         self.writing = Writing::Body(Outgoing {
             framing,
             sent: 0,
@@ -439,7 +469,8 @@ impl<T: Transport> Exchange<'_, T> {
             with_send_timeout(self.ctx, self.stream.write_all(&staged)).await?;
         }
         let fd = file.file.as_raw_fd();
-        let mut offset = i64::try_from(file.offset).map_err(|_| io::Error::other("file offset too large"))?;
+        let mut offset =
+            i64::try_from(file.offset).map_err(|_| io::Error::other("file offset too large"))?;
         let mut remaining = len;
         while remaining > 0 {
             with_send_timeout(self.ctx, self.stream.writable()).await?;
@@ -469,7 +500,9 @@ impl<T: Transport> Exchange<'_, T> {
     async fn finish(&mut self) -> Result<(), ConnError> {
         let Writing::Body(out) = &self.writing else {
             log_at!(Level::Error, "app side ended a response it never started");
-            return self.write_error_page(500, "Internal Server Error", "no response").await;
+            return self
+                .write_error_page(500, "Internal Server Error", "no response")
+                .await;
         };
         let (framing, sent) = (out.framing, out.sent);
         match framing {
@@ -494,13 +527,26 @@ impl<T: Transport> Exchange<'_, T> {
         self.keep_alive = false;
         match self.writing {
             Writing::NotStarted if *reason == AbortReason::Timeout => {
-                self.write_error_page(504, "Gateway Timeout", "the app did not answer within request_timeout").await
+                self.write_error_page(
+                    504,
+                    "Gateway Timeout",
+                    "the app did not answer within request_timeout",
+                )
+                .await
             }
             Writing::NotStarted => {
-                self.write_error_page(500, "Internal Server Error", "the request could not be completed").await
+                self.write_error_page(
+                    500,
+                    "Internal Server Error",
+                    "the request could not be completed",
+                )
+                .await
             }
             Writing::Body(_) => {
-                log_at!(Level::Debug, "response aborted after its head was sent ({reason:?}); closing");
+                log_at!(
+                    Level::Debug,
+                    "response aborted after its head was sent ({reason:?}); closing"
+                );
                 Ok(())
             }
         }
@@ -508,7 +554,12 @@ impl<T: Transport> Exchange<'_, T> {
 
     /// Answers with the server's own page and `Connection: close`, in place of the app's
     /// response (which must not have started).
-    async fn write_error_page(&mut self, status: u16, reason: &str, detail: &str) -> Result<(), ConnError> {
+    async fn write_error_page(
+        &mut self,
+        status: u16,
+        reason: &str,
+        detail: &str,
+    ) -> Result<(), ConnError> {
         let mut out = BytesMut::with_capacity(256);
         let body = format!("{status} {reason}: {detail}\n");
         encode::simple_response(&mut out, status, reason, body.as_bytes(), true);
@@ -549,12 +600,26 @@ impl<T: Transport> Exchange<'_, T> {
         }
     }
 
-    fn log_access(&self, remote: &str, head: &RequestHead, started_wall: SystemTime, started: StdInstant) {
+    fn log_access(
+        &self,
+        remote: &str,
+        head: &RequestHead,
+        started_wall: SystemTime,
+        started: StdInstant,
+    ) {
         let (status, body_bytes, header_block): (u16, u64, &[u8]) = match &self.writing {
             Writing::Body(out) => (out.status, out.sent, &out.header_block),
             Writing::NotStarted => (0, 0, b""),
         };
-        write_access_record(remote, head, status, body_bytes, header_block, started_wall, started);
+        write_access_record(
+            remote,
+            head,
+            status,
+            body_bytes,
+            header_block,
+            started_wall,
+            started,
+        );
     }
 }
 

@@ -100,14 +100,28 @@ pub async fn serve<T: Transport, H: Handler>(
             Ok(None) => return,
             Err(HeadFailure::Rejected(err)) => {
                 log_at!(Level::Debug, "{remote}: {err}");
-                reject(&mut stream, &ctx, err.status(), err.reason(), &err.to_string()).await;
+                reject(
+                    &mut stream,
+                    &ctx,
+                    err.status(),
+                    err.reason(),
+                    &err.to_string(),
+                )
+                .await;
                 return;
             }
             Err(HeadFailure::TimedOut { got_bytes }) => {
                 // RFC 9110 §15.5.9: 408 when the client started a request but did not
                 // finish it in time; an idle connection is just closed.
                 if got_bytes {
-                    reject(&mut stream, &ctx, 408, "Request Timeout", "request head not received in time").await;
+                    reject(
+                        &mut stream,
+                        &ctx,
+                        408,
+                        "Request Timeout",
+                        "request head not received in time",
+                    )
+                    .await;
                 }
                 return;
             }
@@ -125,8 +139,16 @@ pub async fn serve<T: Transport, H: Handler>(
                 let (started_wall, started) = (SystemTime::now(), std::time::Instant::now());
                 let err = HttpError::BodyTooLarge;
                 let detail = "request body larger than max_body_bytes";
-                let written = write_rejection(&mut stream, &ctx, err.status(), err.reason(), detail).await;
-                exchange::log_refused(&remote, &head, err.status(), written.unwrap_or(0), started_wall, started);
+                let written =
+                    write_rejection(&mut stream, &ctx, err.status(), err.reason(), detail).await;
+                exchange::log_refused(
+                    &remote,
+                    &head,
+                    err.status(),
+                    written.unwrap_or(0),
+                    started_wall,
+                    started,
+                );
                 if written.is_some() {
                     linger(&mut stream).await;
                 }
@@ -218,7 +240,9 @@ async fn read_head<T: Transport>(
         match read {
             Err(_elapsed) if lingering && buf.is_empty() => return Ok(None),
             Err(_elapsed) => {
-                return Err(HeadFailure::TimedOut { got_bytes: !buf.is_empty() });
+                return Err(HeadFailure::TimedOut {
+                    got_bytes: !buf.is_empty(),
+                });
             }
             Ok(Ok(0)) => {
                 if buf.is_empty() {
@@ -243,8 +267,17 @@ async fn read_head<T: Transport>(
 /// Answers a request the server refuses, then closes: `Connection: close`, whatever else
 /// the client sent is discarded (never parsed), and the close lingers so the client reads
 /// the response instead of a reset.
-async fn reject<T: Transport>(stream: &mut T, ctx: &ConnContext, status: u16, reason: &str, detail: &str) {
-    if write_rejection(stream, ctx, status, reason, detail).await.is_some() {
+async fn reject<T: Transport>(
+    stream: &mut T,
+    ctx: &ConnContext,
+    status: u16,
+    reason: &str,
+    detail: &str,
+) {
+    if write_rejection(stream, ctx, status, reason, detail)
+        .await
+        .is_some()
+    {
         linger(stream).await;
     }
 }
@@ -260,7 +293,10 @@ async fn write_rejection<T: Transport>(
     let mut out = BytesMut::with_capacity(256);
     let body = format!("{status} {reason}: {detail}\n");
     encode::simple_response(&mut out, status, reason, body.as_bytes(), true);
-    with_send_timeout(ctx, stream.write_all(&out)).await.ok().map(|()| body.len() as u64)
+    with_send_timeout(ctx, stream.write_all(&out))
+        .await
+        .ok()
+        .map(|()| body.len() as u64)
 }
 
 /// Half-closes, then reads and discards for a short while, so that unread request bytes
@@ -280,7 +316,10 @@ async fn linger<T: Transport>(stream: &mut T) {
     }
 }
 
-async fn with_send_timeout<F: Future<Output = io::Result<()>>>(ctx: &ConnContext, f: F) -> Result<(), ConnError> {
+async fn with_send_timeout<F: Future<Output = io::Result<()>>>(
+    ctx: &ConnContext,
+    f: F,
+) -> Result<(), ConnError> {
     match tokio::time::timeout(ctx.timeouts.send, f).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(ConnError::Io(err)),

@@ -56,7 +56,9 @@ enum State {
     /// A `Content-Length` over `max_body_bytes`: every call answers `BodyTooLarge`.
     TooLarge,
     /// Expecting `chunk-size [ chunk-ext ] CRLF`; `line` is how far its bytes were scanned.
-    ChunkSize { line: LineScan },
+    ChunkSize {
+        line: LineScan,
+    },
     /// Inside a chunk's data.
     ChunkData {
         remaining: u64,
@@ -79,7 +81,9 @@ impl BodyDecoder {
             BodyFraming::Empty => State::Done,
             BodyFraming::Length(n) if max_body_bytes != 0 && n > max_body_bytes => State::TooLarge,
             BodyFraming::Length(n) => State::Length { remaining: n },
-            BodyFraming::Chunked => State::ChunkSize { line: LineScan::default() },
+            BodyFraming::Chunked => State::ChunkSize {
+                line: LineScan::default(),
+            },
         };
         BodyDecoder {
             state,
@@ -151,7 +155,9 @@ impl BodyDecoder {
                     [] | [b'\r'] => return Ok(Decoded::NeedMore),
                     [b'\r', b'\n', ..] => {
                         buf.advance(2);
-                        self.state = State::ChunkSize { line: LineScan::default() };
+                        self.state = State::ChunkSize {
+                            line: LineScan::default(),
+                        };
                     }
                     [b'\n', ..] | [b'\r', _, ..] => return Err(HttpError::BareLineEnding),
                     [_, ..] => return Err(HttpError::MissingChunkTerminator),
@@ -270,7 +276,12 @@ struct LineScan {
 /// discarded.
 fn chunk_size_line(bytes: &[u8], scan: &mut LineScan) -> Result<Option<(u64, usize)>, HttpError> {
     use LineState as S;
-    let LineScan { scanned, mut state, mut size, mut digits } = *scan;
+    let LineScan {
+        scanned,
+        mut state,
+        mut size,
+        mut digits,
+    } = *scan;
     for (i, &b) in bytes.iter().enumerate().skip(scanned) {
         if i >= MAX_CHUNK_LINE_BYTES && !matches!(state, S::Cr) && b != b'\r' {
             return Err(HttpError::InvalidChunkExtension);
@@ -318,7 +329,12 @@ fn chunk_size_line(bytes: &[u8], scan: &mut LineScan) -> Result<Option<(u64, usi
             (_, _) => return Err(HttpError::InvalidChunkExtension),
         };
     }
-    *scan = LineScan { scanned: bytes.len(), state, size, digits };
+    *scan = LineScan {
+        scanned: bytes.len(),
+        state,
+        size,
+        digits,
+    };
     Ok(None)
 }
 
