@@ -633,7 +633,7 @@ def render_markdown(report: dict) -> str:
                  f"{s['rss_tree_mib']:.1f} ({s['processes']} proc) | "
                  f"{_f(s['server_cpu_pct'], '{:.0f}')} | {_f(s['client_core_busy_pct'], '{:.0f}')} | "
                  f"{s['rounds_ok']}/{s['rounds']}"
-                 f"{' (%d noisy left out)' % s['noisy_left_out'] if s['noisy_left_out'] else ''} |")
+                 f"{' ({} noisy left out)'.format(s['noisy_left_out']) if s['noisy_left_out'] else ''} |")
     L.append("")
     L.append(f"Ratios, {SERVERS[SUBJECT].label} ÷ peer (req/s: >1 means {SERVERS[SUBJECT].label} "
              "is faster; p99 and RSS: <1 means lower):")

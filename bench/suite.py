@@ -36,7 +36,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 import run as R  # noqa: E402  (the /proc helpers, wrk parsing, machine facts)
-from apps import FILE_SIZE, WORKLOADS, Workload, ensure_file  # noqa: E402
+from apps import WORKLOADS, Workload, ensure_file  # noqa: E402
 
 SUBJECT = "ferrule"
 IDLE_CONNECTIONS = 10_000
@@ -603,7 +603,7 @@ def render_targets(report: dict) -> list[str]:
 
 
 def render(report: dict) -> str:
-    cfg, facts = report["config"], report["machine"]
+    cfg = report["config"]
     peers = cfg["servers"]
     others = [p for p in peers if p != SUBJECT]
     L = [f"# Ferrule benchmark suite, {report['started']}", ""]
@@ -624,7 +624,6 @@ def render(report: dict) -> str:
     L.append("")
     L.append("| workload | " + " | ".join(PEERS[p].label for p in others) + " |")
     L.append("|---|" + "---:|" * len(others))
-    notes: dict[str, str] = {}
     for row in report["rows"]:
         cells = []
         subj = row["summary"].get(SUBJECT, {})
@@ -730,7 +729,7 @@ def render(report: dict) -> str:
                     f"{R._f(s['max_ms'])} | {errs} | {s['rss_tree_mib']:.1f} "
                     f"({s['processes']}) | {R._f(s.get('cpu_s_per_1k'), '{:.3f}')} | "
                     f"{s['server_core_other_pct_max']:.0f} | {s['rounds_ok']}/{s['rounds']}"
-                    f"{' (%d noisy out)' % s['noisy_left_out'] if s['noisy_left_out'] else ''} |")
+                    f"{' ({} noisy out)'.format(s['noisy_left_out']) if s['noisy_left_out'] else ''} |")
             if wl.kind == "idle":
                 line += (f" {s.get('idle_answered_min')} / "
                          f"{R._f(s.get('idle_still_open_min'), '{}', '?')} | "
@@ -1009,7 +1008,8 @@ def main(argv: list[str] | None = None) -> int:
 
     plan_est = [estimate_cell(WORKLOADS[w], args) * cells(w, t) for w, t in rows_plan]
     spent_est = 0.0          # estimate of what has been run so far
-    print(f"suite: estimated {sum(plan_est) / 60:.1f} min; {len(rows_plan)} rows x {len(servers)} servers x {args.rounds} rounds; "
+    print(f"suite: estimated {sum(plan_est) / 60:.1f} min; "
+          f"{len(rows_plan)} rows x {len(servers)} servers x {args.rounds} rounds; "
           f"budget {args.budget_minutes:g} min; logs in {work}", file=sys.stderr)
     rows = []
 
@@ -1083,7 +1083,7 @@ def main(argv: list[str] | None = None) -> int:
         md = render(report)
         (args.out_dir / f"{name}.md").write_text(md)
         print(md)
-    except Exception:                       # noqa: BLE001 - report it, keep the JSON
+    except Exception:
         import traceback
         traceback.print_exc()
         return 1
@@ -1091,7 +1091,7 @@ def main(argv: list[str] | None = None) -> int:
         err = chart(report, args.out_dir / f"{name}.png")
         if err:
             print(err, file=sys.stderr)
-    except Exception:                       # noqa: BLE001
+    except Exception:
         import traceback
         traceback.print_exc()
     if not args.no_readme:

@@ -189,6 +189,9 @@ impl BindSpec {
 
 impl Config {
     /// A config with every default and the given binds; used by tests and embedders.
+    ///
+    /// # Panics
+    /// Never: the constants it checks are non-zero.
     pub fn with_binds(binds: Vec<BindSpec>) -> Config {
         Config {
             binds,

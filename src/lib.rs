@@ -8,7 +8,7 @@
 //! - `conn`: one connection: the socket, timeouts, keep-alive, body streaming.
 //! - `bridge`: the message types between `conn` and the Python side; `trait Handler`.
 //! - `pool`: the Python threads that implement `Handler`.
-//! - `wsgi`: PEP 3333: environ, start_response, wsgi.input, wsgi.errors, the response.
+//! - `wsgi`: PEP 3333: environ, `start_response`, `wsgi.input`, `wsgi.errors`, the response.
 //! - `log`: error log and access log.
 //! - `supervisor`: the master: phases, signals, forking, reaping, reloads, recycling,
 //!   heartbeats; and the worker's end of its pipe to the master.

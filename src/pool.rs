@@ -283,7 +283,7 @@ fn run_thread(
             });
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            wsgi::call_app(py, ctx, &mut cache, job)
+            wsgi::call_app(py, ctx, &mut cache, job);
         }));
         if let Some(slot) = slot {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);

@@ -339,7 +339,7 @@ impl ForkHooks for PyHooks<'_> {
     fn while_waiting(&mut self, wait: &mut (dyn FnMut() + Send)) {
         // GIL: released while the master sleeps in poll(2); `ferrule.serve()` may run in a
         // program with other Python threads.
-        self.py.detach(|| wait());
+        self.py.detach(wait);
     }
 
     fn before_fork(&mut self) {
@@ -438,6 +438,8 @@ impl ForkHooks for PyHooks<'_> {
 impl PyHooks<'_> {
     /// The worker: the app, the threads, the event loop, until TERM (graceful) or INT/QUIT
     /// (now). Returns the exit code.
+    // One numbered start-up and shut-down sequence; split, it would read out of order.
+    #[allow(clippy::too_many_lines)]
     fn worker_body(
         &mut self,
         spec: WorkerSpec,

@@ -2,6 +2,9 @@
 //! blocking client. No Python: these cover `server` and `conn` against the `bridge`
 //! contract alone.
 
+// Fake handlers take the job by value: that is the `Handler` contract.
+#![allow(clippy::needless_pass_by_value)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -182,8 +185,8 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[test]
 fn serves_a_response_with_date_and_server_headers() {
-    let _server = start(config(), echo_path);
-    let mut s = _server.connect();
+    let server = start(config(), echo_path);
+    let mut s = server.connect();
     s.write_all(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     let r = read_responses(&mut s, 1);
@@ -195,8 +198,8 @@ fn serves_a_response_with_date_and_server_headers() {
 
 #[test]
 fn answers_pipelined_requests_in_order() {
-    let _server = start(config(), echo_path);
-    let mut s = _server.connect();
+    let server = start(config(), echo_path);
+    let mut s = server.connect();
     s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     let bodies: Vec<String> = read_responses(&mut s, 3).into_iter().map(|r| r.1).collect();
@@ -231,8 +234,8 @@ fn count_body(job: Job) {
 
 #[test]
 fn sends_100_continue_when_the_app_reads_the_body() {
-    let _server = start(config(), count_body);
-    let mut s = _server.connect();
+    let server = start(config(), count_body);
+    let mut s = server.connect();
     s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         .expect("write");
     let mut got = [0u8; 25];
@@ -245,8 +248,8 @@ fn sends_100_continue_when_the_app_reads_the_body() {
 
 #[test]
 fn never_sends_100_continue_when_the_app_ignores_the_body() {
-    let _server = start(config(), echo_path);
-    let mut s = _server.connect();
+    let server = start(config(), echo_path);
+    let mut s = server.connect();
     s.write_all(
         b"POST /ignored HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
     )
@@ -261,8 +264,8 @@ fn never_sends_100_continue_when_the_app_ignores_the_body() {
 
 #[test]
 fn decodes_a_chunked_body_for_the_app() {
-    let _server = start(config(), count_body);
-    let mut s = _server.connect();
+    let server = start(config(), count_body);
+    let mut s = server.connect();
     s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n4\r\ndefg\r\n0\r\nX-T: 1\r\n\r\n")
         .expect("write");
     assert_eq!(read_responses(&mut s, 1)[0].1, "7");
@@ -270,7 +273,7 @@ fn decodes_a_chunked_body_for_the_app() {
 
 #[test]
 fn streams_a_chunked_response_when_no_length_is_given() {
-    let _server = start(config(), |job: Job| {
+    let server = start(config(), |job: Job| {
         send(
             &job,
             ResponseEvent::Start {
@@ -282,7 +285,7 @@ fn streams_a_chunked_response_when_no_length_is_given() {
         send(&job, ResponseEvent::Data(Bytes::from_static(b"cde")));
         send(&job, ResponseEvent::End);
     });
-    let mut s = _server.connect();
+    let mut s = server.connect();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .expect("write");
     let all = read_to_end(&mut s);
@@ -295,7 +298,7 @@ fn streams_a_chunked_response_when_no_length_is_given() {
 
 #[test]
 fn closes_the_connection_when_the_app_sends_less_than_its_content_length() {
-    let _server = start(config(), |job: Job| {
+    let server = start(config(), |job: Job| {
         let h = head("200 OK", "Content-Length: 10\r\n", Some(10));
         send(
             &job,
@@ -306,7 +309,7 @@ fn closes_the_connection_when_the_app_sends_less_than_its_content_length() {
             },
         );
     });
-    let mut s = _server.connect();
+    let mut s = server.connect();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     let start = Instant::now();
@@ -317,7 +320,7 @@ fn closes_the_connection_when_the_app_sends_less_than_its_content_length() {
 
 #[test]
 fn cuts_a_body_longer_than_its_content_length() {
-    let _server = start(config(), |job: Job| {
+    let server = start(config(), |job: Job| {
         let h = head("200 OK", "Content-Length: 3\r\n", Some(3));
         send(
             &job,
@@ -328,7 +331,7 @@ fn cuts_a_body_longer_than_its_content_length() {
             },
         );
     });
-    let mut s = _server.connect();
+    let mut s = server.connect();
     s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     let r = read_responses(&mut s, 2);
@@ -338,8 +341,8 @@ fn cuts_a_body_longer_than_its_content_length() {
 
 #[test]
 fn answers_500_when_the_handler_drops_a_job() {
-    let _server = start(config(), |job: Job| drop(job));
-    let mut s = _server.connect();
+    let server = start(config(), |job: Job| drop(job));
+    let mut s = server.connect();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     let all = read_to_end(&mut s);
@@ -349,8 +352,8 @@ fn answers_500_when_the_handler_drops_a_job() {
 
 #[test]
 fn rejects_a_bad_request_and_ignores_what_follows() {
-    let _server = start(config(), echo_path);
-    let mut s = _server.connect();
+    let server = start(config(), echo_path);
+    let mut s = server.connect();
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     let all = read_to_end(&mut s);
@@ -358,7 +361,7 @@ fn rejects_a_bad_request_and_ignores_what_follows() {
     assert!(all.contains("Connection: close"), "{all}");
     assert!(!all.contains("/smuggled"), "{all}");
     // The server still serves others.
-    let mut s2 = _server.connect();
+    let mut s2 = server.connect();
     s2.write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     assert_eq!(read_responses(&mut s2, 1)[0].1, "/next");
@@ -368,8 +371,8 @@ fn rejects_a_bad_request_and_ignores_what_follows() {
 fn rejects_a_declared_body_over_the_limit_before_the_app_runs() {
     let mut c = config();
     c.limits.max_body_bytes = 10;
-    let _server = start(c, |_job: Job| panic!("the app must not run"));
-    let mut s = _server.connect();
+    let server = start(c, |_job: Job| panic!("the app must not run"));
+    let mut s = server.connect();
     s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
         .expect("write");
     let all = read_to_end(&mut s);
@@ -380,8 +383,8 @@ fn rejects_a_declared_body_over_the_limit_before_the_app_runs() {
 fn closes_an_idle_keepalive_connection_after_its_timeout() {
     let mut c = config();
     c.timeouts.keepalive = Duration::from_millis(300);
-    let _server = start(c, echo_path);
-    let mut s = _server.connect();
+    let server = start(c, echo_path);
+    let mut s = server.connect();
     s.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     read_responses(&mut s, 1);
@@ -399,8 +402,8 @@ fn closes_an_idle_keepalive_connection_after_its_timeout() {
 fn answers_408_to_a_head_that_does_not_complete_in_time() {
     let mut c = config();
     c.timeouts.header = Duration::from_millis(300);
-    let _server = start(c, echo_path);
-    let mut s = _server.connect();
+    let server = start(c, echo_path);
+    let mut s = server.connect();
     s.write_all(b"GET / HTTP/1.1\r\nHost:").expect("write");
     let all = read_to_end(&mut s);
     assert!(all.starts_with("HTTP/1.1 408 "), "{all}");

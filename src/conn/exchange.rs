@@ -165,6 +165,8 @@ pub(super) async fn run<T: Transport, H: Handler>(
     Ok(ex.next(keep_alive))
 }
 
+// The flags are independent facts about this exchange (HTTP/1.0, HEAD, Expect, ...).
+#[allow(clippy::struct_excessive_bools)]
 struct Exchange<'a, T> {
     stream: &'a mut T,
     buf: &'a mut BytesMut,

@@ -7,7 +7,6 @@ no other conftest.py shadows); this file only wraps it in fixtures.
 from __future__ import annotations
 
 import pytest
-
 from ferrule_proc import HERE, LISTENING, START_TIMEOUT, RunningServer, start_server
 
 __all__ = ["HERE", "LISTENING", "START_TIMEOUT", "RunningServer", "start_server"]

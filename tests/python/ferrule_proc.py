@@ -18,7 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-
 HERE = Path(__file__).resolve().parent
 LISTENING = re.compile(r"listening on (http://(?P<host>[^:\s]+|\[[^\]]+\]):(?P<port>\d+)|unix:(?P<path>\S+))")
 START_TIMEOUT = 20.0

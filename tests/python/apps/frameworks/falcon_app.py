@@ -46,7 +46,7 @@ class Download:
         resp.content_type = "application/octet-stream"
         resp.downloadable_as = "data.bin"
         # Falcon (or the server, through wsgi.file_wrapper) closes the stream when done.
-        resp.set_stream(open(path, "rb"), os.path.getsize(path))  # noqa: SIM115
+        resp.set_stream(open(path, "rb"), os.path.getsize(path))
 
     def on_head(self, req, resp):
         # Falcon drops the body of HEAD responses itself; the headers are those of GET.
