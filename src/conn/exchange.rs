@@ -437,14 +437,14 @@ impl<T: Transport> Exchange<'_, T> {
                 with_send_timeout(self.ctx, self.stream.write_all(&staged)).await?;
             }
         } else {
+            // Head or chunk framing, the data and the chunk end in one writev(2).
             let staged = self.wbuf.split();
-            if !staged.is_empty() {
-                with_send_timeout(self.ctx, self.stream.write_all(&staged)).await?;
-            }
-            with_send_timeout(self.ctx, self.stream.write_all(&data)).await?;
-            if chunked {
-                with_send_timeout(self.ctx, self.stream.write_all(encode::CHUNK_END)).await?;
-            }
+            let end: &[u8] = if chunked { encode::CHUNK_END } else { b"" };
+            with_send_timeout(
+                self.ctx,
+                write_all_vectored(self.stream, [&staged, &data, end]),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -659,4 +659,63 @@ fn write_access_record(
         response_headers,
     };
     log::write_access(format.render(&record).as_bytes());
+}
+
+/// Writes every byte of `parts`, in order, with as few vectored writes as the socket
+/// allows (one, unless it is full).
+async fn write_all_vectored<T: Transport>(stream: &mut T, mut parts: [&[u8]; 3]) -> io::Result<()> {
+    let mut first = 0;
+    loop {
+        while first < parts.len() && parts[first].is_empty() {
+            first += 1;
+        }
+        if first == parts.len() {
+            return Ok(());
+        }
+        let live = &parts[first..];
+        let slices: [io::IoSlice<'_>; 3] = std::array::from_fn(|i| match live.get(i) {
+            Some(part) => io::IoSlice::new(part),
+            None => io::IoSlice::new(&[]),
+        });
+        let mut n = stream.write_vectored(&slices[..live.len()]).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        for part in &mut parts[first..] {
+            let take = n.min(part.len());
+            *part = &part[take..];
+            n -= take;
+            if n == 0 {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_all_vectored;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::UnixStream;
+
+    #[tokio::test]
+    async fn writes_every_part_in_order_across_partial_writes() {
+        let (mut a, mut b) = UnixStream::pair().expect("pair");
+        let head = b"3\r\n".repeat(10);
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            b.read_to_end(&mut got).await.expect("read");
+            got
+        });
+        // 3 MB cannot fit a socket buffer: the writev is cut several times.
+        write_all_vectored(&mut a, [&head, &data, b"\r\n"]).await.expect("write");
+        drop(a);
+        let got = reader.await.expect("reader");
+        let mut want = head.clone();
+        want.extend_from_slice(&data);
+        want.extend_from_slice(b"\r\n");
+        assert_eq!(got.len(), want.len());
+        assert!(got == want);
+    }
 }
