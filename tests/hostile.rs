@@ -5,15 +5,11 @@
 //! `wsgi::call_app` turns a panic into exactly such a dropped job.)
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use _ferrule::bridge::{Handler, Job, ResponseEvent, ResponseHead};
-use _ferrule::config::{BindSpec, Config};
-use _ferrule::listener::{self, Listener};
-use _ferrule::server;
+use _ferrule::config::Config;
 use bytes::Bytes;
 
 /// Runs each job on its own thread with `respond`, except that a request for
@@ -32,90 +28,35 @@ impl<F: Fn(Job) + Send + Sync + 'static> Handler for Fake<F> {
     }
 }
 
-struct Running {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
+mod common;
+
+use common::Running;
+
+/// Sends one request on a fresh connection; everything the server sent until it closed
+/// (the request asks it to).
+fn exchange(server: &Running, path: &str) -> String {
+    let mut s = server.connect();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = Vec::new();
+    // A reset after a cut response is as good as EOF here.
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-impl Running {
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        s
-    }
-
-    /// Sends one request on a fresh connection; everything the server sent until it
-    /// closed (the request asks it to).
-    fn exchange(&self, path: &str) -> String {
-        let mut s = self.connect();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .expect("write");
-        let mut out = Vec::new();
-        // A reset after a cut response is as good as EOF here.
-        let _ = s.read_to_end(&mut out);
-        String::from_utf8_lossy(&out).into_owned()
-    }
-
-    fn assert_serves(&self) {
-        let out = self.exchange("/ok");
-        assert!(
-            out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n/ok"),
-            "{out}"
-        );
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            // The server may be gone already if a test failed; nothing to stop then.
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            t.join().expect("server thread");
-        }
-    }
+fn assert_serves(server: &Running) {
+    let out = exchange(server, "/ok");
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\n/ok"),
+        "{out}"
+    );
 }
 
 fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Running {
-    let l = listener::bind(
-        &BindSpec::Tcp {
-            host: "127.0.0.1".into(),
-            port: 0,
-        },
-        128,
-    )
-    .expect("bind");
-    let Listener::Tcp(std_l) = &l else {
-        panic!("bound a TCP listener")
-    };
-    let addr = std_l.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handler = Arc::new(Fake(Arc::new(respond)));
-    let thread = thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            server::run(vec![l], handler, &config, async {
-                // Dropped sender: stop too.
-                let _ = rx.await;
-            })
-            .await
-            .expect("server");
-        });
-    });
-    Running {
-        addr,
-        stop: Some(tx),
-        thread: Some(thread),
-    }
+    common::start_handler(config, Arc::new(Fake(Arc::new(respond))))
 }
 
 fn head(content_length: Option<u64>) -> ResponseHead {
@@ -200,13 +141,13 @@ fn a_job_that_panics_before_its_head_costs_its_request_a_500() {
         "/panic-while-reading",
         "/drop-while-reading",
     ] {
-        let out = server.exchange(path);
+        let out = exchange(&server, path);
         assert!(
             out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
             "{path}: {out}"
         );
         assert!(out.contains("\r\nConnection: close\r\n"), "{path}: {out}");
-        server.assert_serves();
+        assert_serves(&server);
     }
 }
 
@@ -214,7 +155,7 @@ fn a_job_that_panics_before_its_head_costs_its_request_a_500() {
 fn a_job_that_fails_after_its_head_cuts_only_its_connection() {
     let server = start(config(), faulty);
     for path in ["/panic-after-head", "/drop-after-head"] {
-        let out = server.exchange(path);
+        let out = exchange(&server, path);
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {out}");
         // The body is cut short: no last chunk, or fewer bytes than the declared 100.
         assert!(!out.ends_with("0\r\n\r\n"), "{path}: {out}");
@@ -222,7 +163,7 @@ fn a_job_that_fails_after_its_head_cuts_only_its_connection() {
             out.len() < out.find("\r\n\r\n").expect("a head") + 4 + 100,
             "{path}: {out}"
         );
-        server.assert_serves();
+        assert_serves(&server);
     }
 }
 
@@ -234,9 +175,9 @@ fn a_dispatch_that_panics_costs_only_its_connection_and_returns_its_permit() {
     c.max_connections = 1;
     let server = start(c, faulty);
     for _ in 0..3 {
-        let out = server.exchange("/panic-in-dispatch");
+        let out = exchange(&server, "/panic-in-dispatch");
         assert_eq!(out, "", "the connection is dropped without a response");
-        server.assert_serves();
+        assert_serves(&server);
     }
 }
 
@@ -246,10 +187,10 @@ fn panicking_jobs_give_back_their_request_permits() {
     // a panicking job kept its permit.
     let server = start(config(), faulty);
     for _ in 0..200 {
-        let out = server.exchange("/panic-before-head");
+        let out = exchange(&server, "/panic-before-head");
         assert!(out.starts_with("HTTP/1.1 500 "), "{out}");
     }
-    server.assert_serves();
+    assert_serves(&server);
 }
 
 #[test]
@@ -267,7 +208,7 @@ fn a_panic_on_one_connection_does_not_disturb_another_in_flight() {
         "/panic-after-head",
         "/panic-in-dispatch",
     ] {
-        let _ = server.exchange(path);
+        let _ = exchange(&server, path);
     }
     steady
         .write_all(b"GET /second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -6,92 +6,17 @@
 #![allow(clippy::needless_pass_by_value)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use _ferrule::bridge::{BodyEvent, Handler, Job, ResponseEvent, ResponseHead};
-use _ferrule::config::{BindSpec, Config};
-use _ferrule::listener::{self, Listener};
-use _ferrule::server;
+use _ferrule::bridge::{BodyEvent, Job, ResponseEvent, ResponseHead};
+use _ferrule::config::Config;
 use bytes::Bytes;
 
-/// Runs every job on its own thread with `respond`.
-struct Fake<F>(Arc<F>);
+mod common;
 
-impl<F: Fn(Job) + Send + Sync + 'static> Handler for Fake<F> {
-    fn dispatch(&self, job: Job) -> Result<(), Job> {
-        let f = Arc::clone(&self.0);
-        thread::spawn(move || f(job));
-        Ok(())
-    }
-}
-
-struct Running {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Running {
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(5)))
-            .expect("timeout");
-        s
-    }
-
-    fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            t.join().expect("server thread");
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Running {
-    let l = listener::bind(
-        &BindSpec::Tcp {
-            host: "127.0.0.1".into(),
-            port: 0,
-        },
-        128,
-    )
-    .expect("bind");
-    let Listener::Tcp(std_l) = &l else {
-        panic!("tcp")
-    };
-    let addr = std_l.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let handler = Arc::new(Fake(Arc::new(respond)));
-    let thread = thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            server::run(vec![l], handler, &config, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("server");
-        });
-    });
-    Running {
-        addr,
-        stop: Some(tx),
-        thread: Some(thread),
-    }
-}
+use common::start;
 
 fn config() -> Config {
     Config::with_binds(vec![])
@@ -416,8 +341,7 @@ fn finishes_the_request_in_flight_on_shutdown() {
     s.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
         .expect("write");
     thread::sleep(Duration::from_millis(50));
-    let stop = server.stop.take().expect("stop");
-    let _ = stop.send(());
+    server.signal_stop();
     let all = read_to_end(&mut s);
     assert!(all.starts_with("HTTP/1.1 200 OK"), "{all}");
     assert!(all.contains("Connection: close"), "{all}");

@@ -1,0 +1,106 @@
+//! The harness the Rust integration tests share: `server::run` on 127.0.0.1:0 in its own
+//! thread and runtime, with a fake `Handler`, stopped (gracefully) when dropped.
+
+// Each test crate uses a different part of this module.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use _ferrule::bridge::{Handler, Job};
+use _ferrule::config::{BindSpec, Config};
+use _ferrule::listener::{self, Listener};
+use _ferrule::server;
+
+/// Runs every job on its own thread with the closure.
+pub struct SpawnPerJob<F>(pub Arc<F>);
+
+impl<F: Fn(Job) + Send + Sync + 'static> Handler for SpawnPerJob<F> {
+    fn dispatch(&self, job: Job) -> Result<(), Job> {
+        let f = Arc::clone(&self.0);
+        thread::spawn(move || f(job));
+        Ok(())
+    }
+}
+
+/// A server running in a background thread.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// A new connection with a 5 s read timeout.
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        s
+    }
+
+    /// Asks the server to stop, without waiting.
+    pub fn signal_stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            // The server may be gone already if a test failed; nothing to stop then.
+            let _ = stop.send(());
+        }
+    }
+
+    /// Stops the server and waits until it has.
+    pub fn stop(&mut self) {
+        self.signal_stop();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("server thread");
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts a server with `handler`.
+pub fn start_handler<H: Handler>(config: Config, handler: Arc<H>) -> Running {
+    let l = listener::bind(
+        &BindSpec::Tcp {
+            host: "127.0.0.1".into(),
+            port: 0,
+        },
+        128,
+    )
+    .expect("bind");
+    let Listener::Tcp(std_l) = &l else {
+        panic!("bound a TCP listener")
+    };
+    let addr = std_l.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            server::run(vec![l], handler, &config, async {
+                // A dropped sender stops the server too.
+                let _ = rx.await;
+            })
+            .await
+            .expect("server");
+        });
+    });
+    Running {
+        addr,
+        stop: Some(tx),
+        thread: Some(thread),
+    }
+}
+
+/// Starts a server whose jobs each run `respond` on a thread of their own.
+pub fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Running {
+    start_handler(config, Arc::new(SpawnPerJob(Arc::new(respond))))
+}
