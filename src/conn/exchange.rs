@@ -709,7 +709,9 @@ mod tests {
             got
         });
         // 3 MB cannot fit a socket buffer: the writev is cut several times.
-        write_all_vectored(&mut a, [&head, &data, b"\r\n"]).await.expect("write");
+        write_all_vectored(&mut a, [&head, &data, b"\r\n"])
+            .await
+            .expect("write");
         drop(a);
         let got = reader.await.expect("reader");
         let mut want = head.clone();
