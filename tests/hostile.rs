@@ -30,7 +30,7 @@ impl<F: Fn(Job) + Send + Sync + 'static> Handler for Fake<F> {
 
 mod common;
 
-use common::Running;
+use common::{send, Running};
 
 /// Sends one request on a fresh connection; everything the server sent until it closed
 /// (the request asks it to).
@@ -59,23 +59,10 @@ fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Runn
     common::start_handler(config, Arc::new(Fake(Arc::new(respond))))
 }
 
+/// A 200 head, with a Content-Length when given.
 fn head(content_length: Option<u64>) -> ResponseHead {
-    ResponseHead {
-        status: 200,
-        status_line: Bytes::from_static(b"200 OK"),
-        header_block: content_length.map_or_else(Vec::new, |n| {
-            format!("Content-Length: {n}\r\n").into_bytes()
-        }),
-        content_length,
-        add_content_length: false,
-        has_date: false,
-        has_server: false,
-        wants_close: false,
-    }
-}
-
-fn send(job: &Job, ev: ResponseEvent) {
-    job.events.blocking_send(ev).expect("conn is listening");
+    let headers = content_length.map_or_else(String::new, |n| format!("Content-Length: {n}\r\n"));
+    common::head("200 OK", &headers, content_length)
 }
 
 /// `/ok` answers its path; the other paths fail at the point they name.

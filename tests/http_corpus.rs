@@ -3,14 +3,16 @@
 //! byte by byte, and in 50 seeded random splits per file. Every chunking must give the same
 //! result, and that result must be what the file's `.toml` says (format: tests/corpus/README.md).
 
+#[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code, clippy::pedantic)]
+mod entries;
+
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use _ferrule::http::body::{BodyDecoder, Decoded};
-use _ferrule::http::parse::HeadProgress;
-use _ferrule::http::{parse, HttpError, Limits, RequestHead};
-use bytes::{Bytes, BytesMut};
+use _ferrule::http::{HttpError, Limits, RequestHead};
+use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -91,80 +93,26 @@ struct Replay {
     end: End,
 }
 
-/// Feeds `bytes` in pieces cut at `cuts` (sorted), driving parse and decode until each
-/// piece is used up, like `conn` does after every read; at the end, EOF. With `gated`, a
-/// head is parsed only when `HeadProgress` says the new piece can change the answer, as
-/// `conn` does; the replay must not differ.
+/// Feeds `bytes` in pieces cut at `cuts` (sorted) through the fuzz targets' driver
+/// (`fuzz/src/lib.rs`: parse and decode until each piece is used up, like `conn` does after
+/// every read; at the end, EOF; with `gated`, a head is parsed only when `HeadProgress` says
+/// the new piece can change the answer), and shows the result in the corpus's terms.
 fn replay(bytes: &[u8], limits: &Limits, cuts: &[usize], gated: bool) -> Replay {
-    let mut bounds = cuts.to_vec();
-    bounds.push(bytes.len());
-    let mut pieces = bounds
-        .iter()
-        .scan(0, |start, &end| {
-            let piece = &bytes[*start..end];
-            *start = end;
-            Some(piece)
-        })
-        .filter(|piece| !piece.is_empty());
-
-    let mut requests = Vec::new();
-    let mut buf = BytesMut::new();
-    let mut current: Option<(RequestHead, BodyDecoder, Vec<u8>)> = None;
-    let mut progress = HeadProgress::default();
-    loop {
-        // Drive the machine until it needs more bytes.
-        loop {
-            if let Some((head, decoder, body)) = current.as_mut() {
-                match decoder.decode(&mut buf) {
-                    Ok(Decoded::Data(data)) => body.extend_from_slice(&data),
-                    Ok(Decoded::NeedMore) => break,
-                    Ok(Decoded::Done) => {
-                        requests.push(Request::from_head(head, std::mem::take(body)));
-                        current = None;
-                    }
-                    Err(error) => {
-                        return Replay {
-                            requests,
-                            end: End::Error(error),
-                        }
-                    }
-                }
-            } else {
-                if gated && (buf.is_empty() || !progress.needs_rescan(&buf, limits)) {
-                    break;
-                }
-                match parse::request_head(&mut buf, limits) {
-                    Ok(Some(head)) => {
-                        let decoder = BodyDecoder::new(head.framing, limits);
-                        current = Some((head, decoder, Vec::new()));
-                        progress = HeadProgress::default();
-                    }
-                    Ok(None) => {
-                        progress.on_incomplete(&buf);
-                        break;
-                    }
-                    Err(error) => {
-                        return Replay {
-                            requests,
-                            end: End::Error(error),
-                        }
-                    }
-                }
+    let seen = entries::replay(bytes, limits, cuts, gated);
+    Replay {
+        requests: seen
+            .requests
+            .iter()
+            .map(|r| Request::from_head(&r.head, r.body.clone()))
+            .collect(),
+        end: match seen.end {
+            entries::End::Clean => End::Clean,
+            entries::End::Error(error) => End::Error(error),
+            entries::End::PartialHead(left) => End::PartialHead(left.len()),
+            entries::End::PartialBody => {
+                unreachable!("a finished body answers Done before NeedMore")
             }
-        }
-        if let Some(piece) = pieces.next() {
-            buf.extend_from_slice(piece);
-            continue;
-        }
-        let end = match &current {
-            Some((_, decoder, _)) => match decoder.on_eof() {
-                Err(error) => End::Error(error),
-                Ok(()) => unreachable!("a finished body answers Done before NeedMore"),
-            },
-            None if buf.is_empty() => End::Clean,
-            None => End::PartialHead(buf.len()),
-        };
-        return Replay { requests, end };
+        },
     }
 }
 

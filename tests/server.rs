@@ -10,33 +10,16 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use _ferrule::bridge::{BodyEvent, Job, ResponseEvent, ResponseHead};
+use _ferrule::bridge::{BodyEvent, Job, ResponseEvent};
 use _ferrule::config::Config;
 use bytes::Bytes;
 
 mod common;
 
-use common::start;
+use common::{head, send, start};
 
 fn config() -> Config {
     Config::with_binds(vec![])
-}
-
-fn head(status: &str, headers: &str, content_length: Option<u64>) -> ResponseHead {
-    ResponseHead {
-        status: status[..3].parse().expect("status"),
-        status_line: Bytes::copy_from_slice(status.as_bytes()),
-        header_block: headers.as_bytes().to_vec(),
-        content_length,
-        add_content_length: false,
-        has_date: false,
-        has_server: false,
-        wants_close: false,
-    }
-}
-
-fn send(job: &Job, ev: ResponseEvent) {
-    job.events.blocking_send(ev).expect("conn is listening");
 }
 
 /// Responds with the request path as the body, with a Content-Length.

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use _ferrule::bridge::{Handler, Job};
+use _ferrule::bridge::{Handler, Job, ResponseEvent, ResponseHead};
 use _ferrule::config::{BindSpec, Config};
 use _ferrule::listener::{self, Listener};
 use _ferrule::server;
+use bytes::Bytes;
 
 /// Runs every job on its own thread with the closure.
 pub struct SpawnPerJob<F>(pub Arc<F>);
@@ -103,4 +104,24 @@ pub fn start_handler<H: Handler>(config: Config, handler: Arc<H>) -> Running {
 /// Starts a server whose jobs each run `respond` on a thread of their own.
 pub fn start<F: Fn(Job) + Send + Sync + 'static>(config: Config, respond: F) -> Running {
     start_handler(config, Arc::new(SpawnPerJob(Arc::new(respond))))
+}
+
+/// A response head as `wsgi` would prepare it: `status` like `"200 OK"`, `headers` as
+/// `Name: value\r\n` lines.
+pub fn head(status: &str, headers: &str, content_length: Option<u64>) -> ResponseHead {
+    ResponseHead {
+        status: status[..3].parse().expect("status"),
+        status_line: Bytes::copy_from_slice(status.as_bytes()),
+        header_block: headers.as_bytes().to_vec(),
+        content_length,
+        add_content_length: false,
+        has_date: false,
+        has_server: false,
+        wants_close: false,
+    }
+}
+
+/// Sends one response event from a fake handler's thread.
+pub fn send(job: &Job, ev: ResponseEvent) {
+    job.events.blocking_send(ev).expect("conn is listening");
 }
