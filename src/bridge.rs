@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
 
 use crate::http::RequestHead;
+use crate::relay::{BodyReceiver, EventSender};
 
 /// Facts about the connection a request arrived on; shared by its requests.
 #[derive(Debug, Clone)]
@@ -29,10 +29,10 @@ pub struct ConnInfo {
 pub struct Job {
     pub head: RequestHead,
     pub conn: Arc<ConnInfo>,
-    /// Body events from `conn`, one per `NeedBody`.
-    pub body: crossbeam_channel::Receiver<BodyEvent>,
+    /// Body events from `conn`: one per `NeedBody`, and possibly one sent ahead.
+    pub body: BodyReceiver,
     /// Events back to `conn`.
-    pub events: mpsc::Sender<ResponseEvent>,
+    pub events: EventSender,
     /// Held until the job is finished: one of the request permits that bound how many
     /// requests a worker accepts at once (backpressure counts requests).
     pub permit: tokio::sync::OwnedSemaphorePermit,

@@ -26,6 +26,7 @@ pub mod conn;
 pub mod listener;
 pub mod pool;
 mod python;
+pub mod relay;
 pub mod server;
 pub mod supervisor;
 pub mod wsgi;

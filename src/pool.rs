@@ -19,7 +19,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use tokio::sync::mpsc;
 
 use crate::bridge::{AbortReason, Handler, Job, ResponseEvent};
 use crate::log::Level;
@@ -54,7 +53,7 @@ struct Slot {
 
 struct Running {
     started: Instant,
-    events: mpsc::Sender<ResponseEvent>,
+    events: crate::relay::EventSender,
     /// 0: running; 1: timed out (504 sent, `RequestTimeout` raised); 2: declared stuck.
     stage: u8,
 }

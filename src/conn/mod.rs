@@ -23,6 +23,7 @@ use crate::bridge::{ConnInfo, Handler};
 use crate::config::Timeouts;
 use crate::http::{self, encode, HttpError, Limits, RequestHead};
 use crate::log::Level;
+use crate::relay::{Hub, Link};
 use exchange::Next;
 
 pub use transport::Transport;
@@ -44,6 +45,8 @@ pub struct ConnContext {
     /// One permit per request that may be with the Python threads at once (running or
     /// queued). Waiting for one is the backpressure of the whole worker.
     pub request_permits: Arc<Semaphore>,
+    /// Wakes connection tasks for the Python threads (see `relay`).
+    pub hub: Arc<Hub>,
 }
 
 /// Why a connection ended other than by a clean close. Logged at debug level: these are
@@ -93,6 +96,7 @@ pub async fn serve<T: Transport, H: Handler>(
         None => "-".to_owned(),
     };
     let mut buf = BytesMut::with_capacity(8 * 1024);
+    let link = Link::new(Arc::clone(&ctx.hub), exchange::RESPONSE_QUEUE);
     let mut first = true;
     loop {
         let head = match read_head(&mut stream, &mut buf, &ctx, first, &mut shutdown).await {
@@ -158,6 +162,7 @@ pub async fn serve<T: Transport, H: Handler>(
         let outcome = exchange::run(
             &mut stream,
             &mut buf,
+            &link,
             head,
             &info,
             &remote,

@@ -15,6 +15,7 @@ use super::{serve, ConnContext};
 use crate::bridge::{BodyEvent, ConnInfo, Handler, Job, ResponseEvent, ResponseHead};
 use crate::config::Timeouts;
 use crate::http::Limits;
+use crate::relay::Hub;
 
 /// Reads the whole body, then answers 200 with it; a failed read becomes a 500, as
 /// `wsgi::call_app` turns the app's `RequestBodyError` into one.
@@ -100,6 +101,7 @@ async fn exchange_with<H: Handler>(
         limits,
         timeouts,
         request_permits: Arc::new(Semaphore::new(4)),
+        hub: Hub::start(),
     });
     let info = Arc::new(ConnInfo {
         peer: None,
@@ -309,6 +311,7 @@ async fn serves_a_60_kib_head_trickled_one_byte_per_read_in_linear_time() {
         limits: Limits::default(),
         timeouts: Timeouts::default(),
         request_permits: Arc::new(Semaphore::new(4)),
+        hub: Hub::start(),
     });
     let info = Arc::new(ConnInfo {
         peer: None,

@@ -7,9 +7,9 @@ use bytes::{Buf, BytesMut};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use tokio::sync::mpsc;
 
 use crate::bridge::{BodyEvent, ResponseEvent};
+use crate::relay::{BodyReceiver, EventSender, TrySendError};
 
 pyo3::create_exception!(
     ferrule._ferrule,
@@ -27,8 +27,8 @@ enum State {
 /// The object behind `environ["wsgi.input"]`.
 #[pyclass(module = "ferrule._ferrule")]
 pub struct Input {
-    body: crossbeam_channel::Receiver<BodyEvent>,
-    events: mpsc::Sender<ResponseEvent>,
+    body: BodyReceiver,
+    events: EventSender,
     /// Bytes received and not yet returned to the app.
     pending: BytesMut,
     state: State,
@@ -38,11 +38,7 @@ pub struct Input {
 
 impl Input {
     /// `empty`: the request has no body, so reads end at once without asking `conn`.
-    pub fn new(
-        body: crossbeam_channel::Receiver<BodyEvent>,
-        events: mpsc::Sender<ResponseEvent>,
-        empty: bool,
-    ) -> Input {
+    pub fn new(body: BodyReceiver, events: EventSender, empty: bool) -> Input {
         Input {
             body,
             events,
@@ -66,8 +62,8 @@ impl Input {
         let event = py.detach(|| {
             match events.try_send(ResponseEvent::NeedBody) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(ev)) => events.blocking_send(ev).ok()?,
-                Err(mpsc::error::TrySendError::Closed(_)) => return None,
+                Err(TrySendError::Full(ev)) => events.blocking_send(ev).ok()?,
+                Err(TrySendError::Closed(_)) => return None,
             }
             body.recv().ok()
         });

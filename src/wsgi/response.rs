@@ -156,12 +156,12 @@ fn send_list(
     if list.len() == 1 {
         // The common case (`return [body]`), without collecting.
         let item = list.get_item(0).ok()?;
-        let body = item.cast::<PyBytes>().ok()?.as_bytes();
+        let body = item.cast::<PyBytes>().ok()?;
         if head.content_length.is_none() {
-            head.content_length = Some(body.len() as u64);
+            head.content_length = Some(body.as_bytes().len() as u64);
             head.add_content_length = true;
         }
-        let body = Bytes::copy_from_slice(body);
+        let body = super::body_bytes(body);
         return Some(
             sr.send_whole(py, body)
                 .map_or_else(Outcome::from, |()| Outcome::Done),
@@ -178,7 +178,7 @@ fn send_list(
     }
     if total <= JOIN_LIMIT {
         let body = match items.as_slice() {
-            [one] => Bytes::copy_from_slice(one.as_bytes()),
+            [one] => super::body_bytes(one),
             many => {
                 let mut joined = BytesMut::with_capacity(total);
                 for b in many {
@@ -193,7 +193,7 @@ fn send_list(
         );
     }
     for item in &items {
-        if let Err(e) = sr.send_body(py, Bytes::copy_from_slice(item.as_bytes())) {
+        if let Err(e) = sr.send_body(py, super::body_bytes(item)) {
             return Some(e.into());
         }
     }
@@ -250,7 +250,7 @@ fn iterate(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartRespon
                 type_name(&item)
             )));
         };
-        let data = Bytes::copy_from_slice(chunk.as_bytes());
+        let data = super::body_bytes(chunk);
         if let Err(e) = sr.borrow_mut().send_body(py, data) {
             return e.into();
         }
@@ -295,7 +295,7 @@ pub fn server_error_event() -> ResponseEvent {
 
 fn fail_before_head(
     py: Python<'_>,
-    events: &tokio::sync::mpsc::Sender<ResponseEvent>,
+    events: &crate::relay::EventSender,
     request: &Label<'_>,
     err: &PyErr,
 ) {

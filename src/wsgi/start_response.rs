@@ -10,9 +10,9 @@ use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
-use tokio::sync::mpsc;
 
 use crate::bridge::{ResponseEvent, ResponseHead};
+use crate::relay::{EventSender, TrySendError};
 
 /// The connection is gone: nobody receives response events any more.
 #[derive(Debug)]
@@ -21,23 +21,23 @@ pub struct Disconnected;
 /// Sends one event, waiting with the GIL released when the channel is full.
 pub fn send_event(
     py: Python<'_>,
-    events: &mpsc::Sender<ResponseEvent>,
+    events: &EventSender,
     event: ResponseEvent,
 ) -> Result<(), Disconnected> {
     match events.try_send(event) {
         Ok(()) => Ok(()),
         // GIL: released while the client reads what is already queued.
-        Err(mpsc::error::TrySendError::Full(event)) => py
+        Err(TrySendError::Full(event)) => py
             .detach(|| events.blocking_send(event))
             .map_err(|_| Disconnected),
-        Err(mpsc::error::TrySendError::Closed(_)) => Err(Disconnected),
+        Err(TrySendError::Closed(_)) => Err(Disconnected),
     }
 }
 
 /// The `start_response` callable handed to the app, and the response's state.
 #[pyclass(module = "ferrule._ferrule")]
 pub struct StartResponse {
-    events: mpsc::Sender<ResponseEvent>,
+    events: EventSender,
     /// The validated head, until it is sent.
     head: Option<ResponseHead>,
     headers_sent: bool,
@@ -236,7 +236,7 @@ fn add_headers(head: &mut HeadBuilder, headers: &Bound<'_, PyAny>) -> PyResult<(
 }
 
 impl StartResponse {
-    pub fn new(events: mpsc::Sender<ResponseEvent>) -> StartResponse {
+    pub fn new(events: EventSender) -> StartResponse {
         StartResponse {
             events,
             head: None,
@@ -409,7 +409,7 @@ impl StartResponse {
                     .map_or_else(|_| "?".into(), |n| n.to_string())
             ))
         })?;
-        match self.send_body(py, Bytes::copy_from_slice(data.as_bytes())) {
+        match self.send_body(py, super::body_bytes(data)) {
             Ok(()) => Ok(()),
             Err(SendError::App(err)) => Err(err),
             Err(SendError::Disconnected) => {
