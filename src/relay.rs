@@ -120,8 +120,11 @@ struct State {
     /// The connection task waits for an event.
     conn_waker: Option<Waker>,
     body: VecDeque<BodyEvent>,
-    /// Some app-side thread waits on `app_wait`.
-    app_waiting: bool,
+    /// An app-side thread waits on `app_wait` for room among the events.
+    room_waiting: bool,
+    /// An app-side thread waits on `app_wait` for a body event. Kept apart from
+    /// `room_waiting` so that taking an event does not wake a body reader for nothing.
+    body_waiting: bool,
 }
 
 impl Link {
@@ -135,7 +138,8 @@ impl Link {
                 queued_bytes: 0,
                 conn_waker: None,
                 body: VecDeque::with_capacity(2),
-                app_waiting: false,
+                room_waiting: false,
+                body_waiting: false,
             }),
             app_wait: Condvar::new(),
             hub,
@@ -183,7 +187,7 @@ impl Link {
         st.conn_waker = None;
         let events = std::mem::take(&mut st.events);
         st.queued_bytes = 0;
-        let wake_app = std::mem::take(&mut st.app_waiting);
+        let wake_app = std::mem::take(&mut st.room_waiting) | std::mem::take(&mut st.body_waiting);
         drop(st);
         if wake_app {
             self.app_wait.notify_all();
@@ -195,8 +199,11 @@ impl Link {
     pub async fn recv(&self) -> Option<ResponseEvent> {
         poll_fn(|cx| {
             let mut st = self.lock();
-            if let Some(event) = self.pop(&mut st) {
+            if let Some((event, wake_app)) = self.pop(&mut st) {
                 drop(st);
+                if wake_app {
+                    self.app_wait.notify_all();
+                }
                 return Poll::Ready(Some(event));
             }
             if !st.open || st.senders == 0 {
@@ -218,26 +225,32 @@ impl Link {
         if !matches!(st.events.front(), Some(ResponseEvent::Data(_))) {
             return None;
         }
-        match self.pop(&mut st) {
-            Some(ResponseEvent::Data(data)) => Some(data),
+        let (event, wake_app) = self.pop(&mut st)?;
+        drop(st);
+        if wake_app {
+            self.app_wait.notify_all();
+        }
+        match event {
+            ResponseEvent::Data(data) => Some(data),
             _ => None,
         }
     }
 
-    fn pop(&self, st: &mut State) -> Option<ResponseEvent> {
+    /// Takes the first event; `true` with it when a blocked producer must be woken (after
+    /// the lock is released).
+    fn pop(&self, st: &mut State) -> Option<(ResponseEvent, bool)> {
         let event = st.events.pop_front()?;
         st.queued_bytes -= event_bytes(&event);
         // A producer blocked on a full queue is woken once the queue has drained to half,
         // not at every event taken: waking it per event cost two futex calls and a context
         // switch per 64 KiB chunk on `big`.
-        if st.app_waiting
+        let wake = st.room_waiting
             && st.events.len() <= self.limits.events / 2
-            && st.queued_bytes <= self.limits.bytes / 2
-        {
-            st.app_waiting = false;
-            self.app_wait.notify_all();
+            && st.queued_bytes <= self.limits.bytes / 2;
+        if wake {
+            st.room_waiting = false;
         }
-        Some(event)
+        Some((event, wake))
     }
 
     /// Hands body bytes (or the body's end) to the app side. Never blocks: `conn` bounds
@@ -251,7 +264,7 @@ impl Link {
             return Err(Closed);
         }
         st.body.push_back(event);
-        let wake_app = std::mem::take(&mut st.app_waiting);
+        let wake_app = std::mem::take(&mut st.body_waiting);
         drop(st);
         if wake_app {
             self.app_wait.notify_all();
@@ -286,7 +299,7 @@ impl Link {
             if !block {
                 return Err(TrySendError::Full(event));
             }
-            st.app_waiting = true;
+            st.room_waiting = true;
             st = self
                 .app_wait
                 .wait(st)
@@ -388,13 +401,18 @@ impl BodyReceiver {
             if !st.open {
                 return Err(Closed);
             }
-            st.app_waiting = true;
+            st.body_waiting = true;
             st = self
                 .link
                 .app_wait
                 .wait(st)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// No body event waits to be taken.
+    pub fn is_empty(&self) -> bool {
+        self.link.lock().body.is_empty()
     }
 
     /// A body event already sent, if there is one.

@@ -143,6 +143,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
         segments: Vec::new(),
     };
     let request_head = head.clone();
+    ex.send_buffered_body();
     let job = Job {
         head,
         conn: Arc::clone(info),
@@ -293,6 +294,43 @@ impl<T: Transport> Exchange<'_, T> {
                         .await?;
                     return Ok(false);
                 }
+            }
+        }
+    }
+
+    /// Hands the app, before it starts, the body bytes that arrived with the head, and
+    /// what else of the body the socket holds already (one non-blocking read, when the
+    /// rest is at most `READ_CHUNK`): round trips saved for small bodies (`echo`: from
+    /// three to one). Only for `Content-Length` bodies whose client is not waiting for
+    /// `100 Continue`; nothing is waited for.
+    fn send_buffered_body(&mut self) {
+        let Some(declared) = self.declared_body else {
+            return;
+        };
+        if self.expects_continue {
+            return;
+        }
+        let mut read_once = false;
+        loop {
+            let rest = declared - self.body_read;
+            if !read_once && rest > 0 && rest <= READ_CHUNK as u64 && (self.buf.len() as u64) < rest
+            {
+                read_once = true;
+                self.buf.reserve(READ_CHUNK);
+                // Nothing there (or an error, which the next real read will see): fine.
+                let _ = self.stream.try_read_buf(self.buf);
+            }
+            match self.decoder.decode(self.buf) {
+                Ok(Decoded::Data(data)) => {
+                    self.body_read += data.len() as u64;
+                    let _ = self.link.send_body(BodyEvent::Data(data));
+                }
+                Ok(Decoded::Done) => {
+                    let _ = self.link.send_body(BodyEvent::End);
+                    return;
+                }
+                // A body over max_body_bytes is refused before this; nothing was taken.
+                Ok(Decoded::NeedMore) | Err(_) => return,
             }
         }
     }

@@ -297,6 +297,11 @@ impl super::Transport for Trickle {
     fn set_nodelay(&self) -> std::io::Result<()> {
         Ok(())
     }
+
+    fn try_read_buf(&self, _buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+        // One byte per read, and only through poll_read.
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
 }
 
 #[tokio::test]

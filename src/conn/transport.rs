@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -22,6 +23,13 @@ pub trait Transport: AsyncRead + AsyncWrite + AsRawFd + Unpin + Send + 'static {
 
     /// Turns off Nagle's algorithm where it applies.
     fn set_nodelay(&self) -> io::Result<()>;
+
+    /// One read of what the socket holds already, without waiting: `WouldBlock` when it
+    /// holds nothing.
+    ///
+    /// # Errors
+    /// The OS error.
+    fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize>;
 }
 
 fn sendfile(out: RawFd, file: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
@@ -49,6 +57,10 @@ impl Transport for TcpStream {
     fn set_nodelay(&self) -> io::Result<()> {
         TcpStream::set_nodelay(self, true)
     }
+
+    fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        TcpStream::try_read_buf(self, buf)
+    }
 }
 
 impl Transport for UnixStream {
@@ -63,5 +75,9 @@ impl Transport for UnixStream {
 
     fn set_nodelay(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+        UnixStream::try_read_buf(self, buf)
     }
 }

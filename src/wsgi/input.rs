@@ -1,9 +1,14 @@
 //! `wsgi.input` (PEP 3333 "Input and Error Streams"): `read`, `readline`, `readlines` and
-//! iteration over the request body, pulled from the connection on demand: each refill
-//! asks `conn` for the next bytes (`NeedBody`) and waits, with the GIL released, for one
-//! `BodyEvent`. Reading past the end returns `b""`.
+//! iteration over the request body, pulled from the connection on demand: a refill takes
+//! what `conn` already sent (the body bytes that came with the head, or a piece read
+//! ahead), else asks for the next bytes (`NeedBody`) and waits, with the GIL released, for
+//! one `BodyEvent`. After each piece it asks for the next one without waiting, so `conn`
+//! reads the socket while the app works on the piece (one piece ahead at most). Reading
+//! past the end returns `b""`.
 
-use bytes::{Buf, BytesMut};
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes};
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -30,10 +35,12 @@ pub struct Input {
     body: BodyReceiver,
     events: EventSender,
     /// Bytes received and not yet returned to the app.
-    pending: BytesMut,
+    pending: Pending,
     state: State,
     /// A failure is sticky: every later read raises it again.
     failure: Option<&'static str>,
+    /// A `NeedBody` was sent and its answer not yet taken.
+    asked: bool,
 }
 
 impl Input {
@@ -42,9 +49,10 @@ impl Input {
         Input {
             body,
             events,
-            pending: BytesMut::new(),
+            pending: Pending::default(),
             state: if empty { State::Ended } else { State::Open },
             failure: None,
+            asked: false,
         }
     }
 
@@ -56,23 +64,32 @@ impl Input {
         if self.state == State::Ended {
             return Ok(false);
         }
-        let events = &self.events;
-        let body = &self.body;
-        // GIL: released while waiting for room to ask and for the answer.
-        let event = py.detach(|| {
-            match events.try_send(ResponseEvent::NeedBody) {
-                Ok(()) => {}
-                Err(TrySendError::Full(ev)) => events.blocking_send(ev).ok()?,
-                Err(TrySendError::Closed(_)) => return None,
-            }
-            body.recv().ok()
-        });
+        let event = if let Some(event) = self.body.try_recv() {
+            Some(event)
+        } else {
+            let (events, body, asked) = (&self.events, &self.body, self.asked);
+            // GIL: released while waiting for room to ask and for the answer.
+            py.detach(|| {
+                if !asked {
+                    match events.try_send(ResponseEvent::NeedBody) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(ev)) => events.blocking_send(ev).ok()?,
+                        Err(TrySendError::Closed(_)) => return None,
+                    }
+                }
+                body.recv().ok()
+            })
+        };
+        // Whatever came answers the demand if there was one: `NeedBody` is only sent when
+        // nothing waits, so earlier events were all taken before it.
+        self.asked = false;
         match event {
             Some(BodyEvent::Data(data)) => {
-                if self.pending.is_empty() {
-                    self.pending = BytesMut::from(data);
-                } else {
-                    self.pending.extend_from_slice(&data);
+                self.pending.push(data);
+                // Read ahead: ask for the next piece now, unless something waits already
+                // (the end, say). A full event queue just skips it.
+                if self.body.is_empty() && self.events.try_send(ResponseEvent::NeedBody).is_ok() {
+                    self.asked = true;
                 }
                 Ok(true)
             }
@@ -92,11 +109,13 @@ impl Input {
         }
     }
 
-    fn take<'py>(&mut self, py: Python<'py>, n: usize) -> Bound<'py, PyBytes> {
+    fn take<'py>(&mut self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
         let n = n.min(self.pending.len());
-        let out = PyBytes::new(py, &self.pending[..n]);
-        self.pending.advance(n);
-        out
+        let pending = &mut self.pending;
+        PyBytes::new_with(py, n, |out| {
+            pending.take_into(out);
+            Ok(())
+        })
     }
 
     /// A line (through `\n`) of at most `limit` bytes (`None`: unbounded).
@@ -108,21 +127,76 @@ impl Input {
         let mut scanned = 0;
         loop {
             let avail = limit.map_or(self.pending.len(), |l| self.pending.len().min(l));
-            if let Some(i) = self.pending[scanned..avail]
-                .iter()
-                .position(|&b| b == b'\n')
-            {
-                return Ok(self.take(py, scanned + i + 1));
+            if let Some(i) = self.pending.find_newline(scanned, avail) {
+                return self.take(py, i + 1);
             }
             if let Some(l) = limit {
                 if self.pending.len() >= l {
-                    return Ok(self.take(py, l));
+                    return self.take(py, l);
                 }
             }
             scanned = avail;
             if !self.fill(py)? {
                 let n = self.pending.len();
-                return Ok(self.take(py, n));
+                return self.take(py, n);
+            }
+        }
+    }
+}
+
+/// Body pieces received and not yet read, kept as they came: a read copies them once,
+/// straight into the `bytes` object it returns.
+#[derive(Default)]
+struct Pending {
+    chunks: VecDeque<Bytes>,
+    len: usize,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, data: Bytes) {
+        if !data.is_empty() {
+            self.len += data.len();
+            self.chunks.push_back(data);
+        }
+    }
+
+    /// The offset of the first `\n` in `from..to`.
+    fn find_newline(&self, from: usize, to: usize) -> Option<usize> {
+        let mut base = 0;
+        for chunk in &self.chunks {
+            if base >= to {
+                break;
+            }
+            let end = base + chunk.len();
+            if end > from {
+                let start = from.saturating_sub(base);
+                let stop = (to - base).min(chunk.len());
+                if let Some(i) = chunk[start..stop].iter().position(|&b| b == b'\n') {
+                    return Some(base + start + i);
+                }
+            }
+            base = end;
+        }
+        None
+    }
+
+    /// Fills `out` from the front (`out.len() <= self.len()`).
+    fn take_into(&mut self, mut out: &mut [u8]) {
+        while !out.is_empty() {
+            let Some(chunk) = self.chunks.front_mut() else {
+                break;
+            };
+            let n = out.len().min(chunk.len());
+            out[..n].copy_from_slice(&chunk[..n]);
+            chunk.advance(n);
+            self.len -= n;
+            out = &mut out[n..];
+            if chunk.is_empty() {
+                self.chunks.pop_front();
             }
         }
     }
@@ -141,11 +215,11 @@ impl Input {
             None => {
                 while self.fill(py)? {}
                 let n = self.pending.len();
-                Ok(self.take(py, n))
+                self.take(py, n)
             }
             Some(n) => {
                 while self.pending.len() < n && self.fill(py)? {}
-                Ok(self.take(py, n))
+                self.take(py, n)
             }
         }
     }
@@ -195,5 +269,43 @@ impl Input {
         } else {
             Some(line)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+    use bytes::Bytes;
+
+    fn pending(parts: &[&'static str]) -> Pending {
+        let mut p = Pending::default();
+        for part in parts {
+            p.push(Bytes::from_static(part.as_bytes()));
+        }
+        p
+    }
+
+    #[test]
+    fn finds_a_newline_in_any_piece_within_the_window() {
+        let p = pending(&["ab", "", "c\nd", "ef\n"]);
+        assert_eq!(p.len(), 8);
+        assert_eq!(p.find_newline(0, 8), Some(3));
+        assert_eq!(p.find_newline(4, 8), Some(7));
+        assert_eq!(p.find_newline(0, 3), None);
+        assert_eq!(p.find_newline(4, 7), None);
+    }
+
+    #[test]
+    fn takes_across_pieces_in_order() {
+        let mut p = pending(&["ab", "cde", "f"]);
+        let mut out = [0u8; 4];
+        p.take_into(&mut out);
+        assert_eq!(&out, b"abcd");
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.find_newline(0, 2), None);
+        let mut rest = [0u8; 2];
+        p.take_into(&mut rest);
+        assert_eq!(&rest, b"ef");
+        assert_eq!(p.len(), 0);
     }
 }
