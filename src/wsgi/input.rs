@@ -112,6 +112,17 @@ impl Input {
     fn take<'py>(&mut self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyBytes>> {
         let n = n.min(self.pending.len());
         let pending = &mut self.pending;
+        if let Some(front) = pending.chunks.front_mut().filter(|c| c.len() >= n) {
+            // Within one piece (the usual case): one copy, and no zeroing first as
+            // `new_with` does.
+            let out = PyBytes::new(py, &front[..n]);
+            front.advance(n);
+            pending.len -= n;
+            if front.is_empty() {
+                pending.chunks.pop_front();
+            }
+            return Ok(out);
+        }
         PyBytes::new_with(py, n, |out| {
             pending.take_into(out);
             Ok(())
