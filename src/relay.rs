@@ -134,10 +134,11 @@ impl Link {
                 generation: 0,
                 open: false,
                 senders: 0,
-                events: VecDeque::with_capacity(limits.events.min(16)),
+                // Allocated on first use: an idle keep-alive connection holds none.
+                events: VecDeque::new(),
                 queued_bytes: 0,
                 conn_waker: None,
-                body: VecDeque::with_capacity(2),
+                body: VecDeque::new(),
                 room_waiting: false,
                 body_waiting: false,
             }),

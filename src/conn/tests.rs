@@ -285,6 +285,10 @@ impl super::Transport for Trickle {
         std::future::ready(Ok(()))
     }
 
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+
     fn try_sendfile(
         &self,
         _file: std::os::fd::RawFd,

@@ -14,6 +14,9 @@ pub trait Transport: AsyncRead + AsyncWrite + AsRawFd + Unpin + Send + 'static {
     /// Waits until the socket may accept more bytes.
     fn writable(&self) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// Waits until the socket has bytes to read (or EOF, or an error).
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send;
+
     /// One sendfile(2) call from `file` at `*offset`, at most `len` bytes; advances
     /// `offset`. `WouldBlock` when the socket buffer is full.
     ///
@@ -49,6 +52,10 @@ impl Transport for TcpStream {
         TcpStream::writable(self)
     }
 
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        TcpStream::readable(self)
+    }
+
     fn try_sendfile(&self, file: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
         let fd = self.as_raw_fd();
         self.try_io(Interest::WRITABLE, || sendfile(fd, file, offset, len))
@@ -66,6 +73,10 @@ impl Transport for TcpStream {
 impl Transport for UnixStream {
     fn writable(&self) -> impl Future<Output = io::Result<()>> + Send {
         UnixStream::writable(self)
+    }
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        UnixStream::readable(self)
     }
 
     fn try_sendfile(&self, file: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
