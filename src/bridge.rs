@@ -4,7 +4,10 @@
 //!
 //! Body bytes are pulled: the app's first read of `wsgi.input` sends `NeedBody` on the
 //! response channel; `conn` answers with one `BodyEvent` per demand. So a body is never
-//! buffered whole, and `100 Continue` goes out only if the app reads.
+//! buffered whole, and `100 Continue` goes out only if the app reads. Two things come
+//! unasked: before the job is handed over, the body bytes that arrived with the head; and
+//! `wsgi.input` asks for the next piece as soon as it has one, so `conn` reads one piece
+//! ahead. The channels themselves are in `relay`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -273,11 +273,6 @@ impl Link {
         Ok(())
     }
 
-    /// Body events sent and not yet taken by the app.
-    pub fn body_queued(&self) -> usize {
-        self.lock().body.len()
-    }
-
     fn push_event(
         &self,
         generation: u64,
@@ -503,6 +498,28 @@ mod tests {
         link.send_body(BodyEvent::End).expect("open");
         assert_eq!(body_next.try_recv(), Some(BodyEvent::End));
         assert!(matches!(link.recv().await, Some(ResponseEvent::Data(_))));
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_bounded_in_bytes_but_always_lets_one_event_in() {
+        let link = Link::new(
+            Hub::start(),
+            QueueLimits {
+                events: 16,
+                bytes: 100,
+            },
+        );
+        let (tx, _body) = link.begin();
+        let big = || ResponseEvent::Data(Bytes::from(vec![b'x'; 150]));
+        tx.try_send(big()).expect("an empty queue takes any event");
+        assert!(matches!(tx.try_send(data("y")), Err(TrySendError::Full(_))));
+        assert!(link.try_recv_data().is_some());
+        tx.try_send(data("60 bytes would fit; this is 2")).expect("room");
+        tx.try_send(ResponseEvent::End).expect("no bytes");
+        // Gathering takes body bytes only, never the end.
+        assert!(link.try_recv_data().is_some());
+        assert!(link.try_recv_data().is_none());
+        assert!(matches!(link.recv().await, Some(ResponseEvent::End)));
     }
 
     #[tokio::test]

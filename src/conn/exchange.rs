@@ -6,6 +6,7 @@
 //! slow) before the response has started is answered here with the client's status
 //! (400/413/408), not with the 500 the app would make of its failed read.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -111,8 +112,13 @@ pub(super) async fn run<T: Transport, H: Handler>(
     ctx: &ConnContext,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Next, ConnError> {
-    let started_wall = SystemTime::now();
-    let started = StdInstant::now();
+    // Taken only when there is an access log: two clock reads and a copy of the head's
+    // field list per request otherwise spent for nothing.
+    let access = log::access().is_some().then(|| AccessStart {
+        head: head.clone(),
+        wall: SystemTime::now(),
+        started: StdInstant::now(),
+    });
     let permit = Arc::clone(&ctx.request_permits)
         .acquire_owned()
         .await
@@ -142,7 +148,6 @@ pub(super) async fn run<T: Transport, H: Handler>(
         wbuf: BytesMut::with_capacity(1024),
         segments: Vec::new(),
     };
-    let request_head = head.clone();
     ex.send_buffered_body();
     let job = Job {
         head,
@@ -165,14 +170,14 @@ pub(super) async fn run<T: Transport, H: Handler>(
     let mut keep_alive = match result {
         Ok(keep_alive) => keep_alive,
         Err(err) => {
-            ex.log_access(remote, &request_head, started_wall, started);
+            ex.log_access(remote, access.as_ref());
             return Err(err);
         }
     };
     if keep_alive {
         keep_alive = ex.drain_body().await;
     }
-    ex.log_access(remote, &request_head, started_wall, started);
+    ex.log_access(remote, access.as_ref());
     Ok(ex.next(keep_alive))
 }
 
@@ -682,13 +687,15 @@ impl<T: Transport> Exchange<'_, T> {
         }
     }
 
-    fn log_access(
-        &self,
-        remote: &str,
-        head: &RequestHead,
-        started_wall: SystemTime,
-        started: StdInstant,
-    ) {
+    fn log_access(&self, remote: &str, access: Option<&AccessStart>) {
+        let Some(AccessStart {
+            head,
+            wall,
+            started,
+        }) = access
+        else {
+            return;
+        };
         let (status, body_bytes, header_block): (u16, u64, &[u8]) = match &self.writing {
             Writing::Body(out) => (out.status, out.sent, &out.header_block),
             Writing::NotStarted => (0, 0, b""),
@@ -699,10 +706,17 @@ impl<T: Transport> Exchange<'_, T> {
             status,
             body_bytes,
             header_block,
-            started_wall,
-            started,
+            *wall,
+            *started,
         );
     }
+}
+
+/// What the access record needs from the start of the exchange.
+struct AccessStart {
+    head: RequestHead,
+    wall: SystemTime,
+    started: StdInstant,
 }
 
 /// Writes the access record of a request `conn` refused before handing it to the app (a
@@ -741,8 +755,6 @@ fn write_access_record(
     log::write_access(format.render(&record).as_bytes());
 }
 
-/// Writes every byte of `parts`, in order, with as few vectored writes as the socket
-/// allows (one, unless it is full).
 /// Writes every segment, in order, with as few vectored writes as the socket allows,
 /// consuming `segments`. `send_timeout` bounds each wait for the socket to take more bytes
 /// (progress), not the whole write: a large response to a slow but live client is fine.
@@ -766,12 +778,20 @@ async fn write_all_segments<T: Transport>(
         for (slot, seg) in slices.iter_mut().zip(live) {
             *slot = io::IoSlice::new(seg);
         }
-        let mut n = match tokio::time::timeout(
-            ctx.timeouts.send,
-            stream.write_vectored(&slices[..live.len()]),
-        )
-        .await
-        {
+        let mut write = std::pin::pin!(stream.write_vectored(&slices[..live.len()]));
+        // Most writes complete at once: try before arming the timer (and reading the clock).
+        let at_once = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match write.as_mut().poll(cx) {
+                std::task::Poll::Ready(result) => Some(result),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await;
+        let result = match at_once {
+            Some(result) => Ok(result),
+            None => tokio::time::timeout(ctx.timeouts.send, write).await,
+        };
+        let mut n = match result {
             Ok(Ok(0)) => return Err(ConnError::Io(io::ErrorKind::WriteZero.into())),
             Ok(Ok(n)) => n,
             Ok(Err(err)) => return Err(ConnError::Io(err)),
