@@ -23,8 +23,22 @@ pub struct Config {
     pub max_connections: usize,
     /// The listen(2) backlog.
     pub backlog: u32,
+    /// How `wsgi.file_wrapper` files are sent.
+    pub sendfile: Sendfile,
     pub log: LogConfig,
     pub process: ProcessConfig,
+}
+
+/// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sendfile {
+    /// sendfile(2), except to a loopback peer.
+    #[default]
+    Auto,
+    /// Always sendfile(2).
+    On,
+    /// Always read and write.
+    Off,
 }
 
 /// How the master runs workers (`--workers`, recycling, titles). Read by `python.rs` to
@@ -201,6 +215,7 @@ impl Config {
             timeouts: Timeouts::default(),
             max_connections: 1000,
             backlog: 2048,
+            sendfile: Sendfile::Auto,
             log: LogConfig::default(),
             process: ProcessConfig::default(),
         }

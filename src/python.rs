@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::config::{BindSpec, Config, LogConfig, ProcessConfig, Timeouts};
+use crate::config::{BindSpec, Config, LogConfig, ProcessConfig, Sendfile, Timeouts};
 use crate::http::Limits;
 use crate::log::{self, Level};
 use crate::pool::Pool;
@@ -56,6 +56,7 @@ pub const CORE_SETTINGS: &[&str] = &[
     "group",
     "reuse_port",
     "unix_socket_mode",
+    "sendfile",
 ];
 
 /// The settings dict as Python hands it over (already validated there).
@@ -100,6 +101,8 @@ struct PyConfig {
     group: Option<u32>,
     reuse_port: bool,
     unix_socket_mode: Option<u32>,
+    /// "auto", "on" or "off" (checked by Python).
+    sendfile: String,
 }
 
 fn duration(name: &str, secs: f64) -> PyResult<Duration> {
@@ -148,6 +151,16 @@ impl PyConfig {
             },
             max_connections: self.max_connections,
             backlog: self.backlog,
+            sendfile: match self.sendfile.as_str() {
+                "on" => Sendfile::On,
+                "off" => Sendfile::Off,
+                "auto" => Sendfile::Auto,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "sendfile must be auto, on or off, got {other:?}"
+                    )))
+                }
+            },
             log: LogConfig {
                 access_log: self.access_log,
                 access_log_format: self.access_log_format,

@@ -514,7 +514,8 @@ mod tests {
         tx.try_send(big()).expect("an empty queue takes any event");
         assert!(matches!(tx.try_send(data("y")), Err(TrySendError::Full(_))));
         assert!(link.try_recv_data().is_some());
-        tx.try_send(data("60 bytes would fit; this is 2")).expect("room");
+        tx.try_send(data("60 bytes would fit; this is 2"))
+            .expect("room");
         tx.try_send(ResponseEvent::End).expect("no bytes");
         // Gathering takes body bytes only, never the end.
         assert!(link.try_recv_data().is_some());

@@ -47,6 +47,7 @@ pub async fn run<H: Handler>(
         timeouts: config.timeouts,
         request_permits: Arc::new(Semaphore::new(config.threads.get() + QUEUED_REQUESTS)),
         hub: Hub::start(),
+        sendfile: config.sendfile,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();

@@ -48,6 +48,7 @@ class Config:
     bind: tuple[str, ...]
     threads: int
     reuse_port: bool
+    sendfile: str
     unix_socket_mode: int | None
     pid_file: str | None
     user: int | None

@@ -22,6 +22,7 @@ use crate::bridge::{
     AbortReason, BodyEvent, BodyFailure, ConnInfo, FileBody, Handler, Job, ResponseEvent,
     ResponseHead,
 };
+use crate::config::Sendfile;
 use crate::http::body::{BodyDecoder, Decoded};
 use crate::http::encode::{self, ConnectionHeader, ResponseFraming, ResponseParts};
 use crate::http::{BodyFraming, HttpError, RequestHead, Version};
@@ -145,6 +146,11 @@ pub(super) async fn run<T: Transport, H: Handler>(
         shutdown,
         rejection: None,
         writing: Writing::NotStarted,
+        sendfile: match ctx.sendfile {
+            Sendfile::On => true,
+            Sendfile::Off => false,
+            Sendfile::Auto => !info.peer.is_some_and(|p| p.ip().is_loopback()),
+        },
         wbuf: BytesMut::with_capacity(1024),
         segments: Vec::new(),
     };
@@ -207,6 +213,8 @@ struct Exchange<'a, T> {
     /// Set when the request body failed through the client's fault; `pump` answers it.
     rejection: Option<BodyRejection>,
     writing: Writing,
+    /// File bodies go out with sendfile(2) (else read and written; see `--sendfile`).
+    sendfile: bool,
     /// Head and small-body staging buffer, reused across writes of this response.
     wbuf: BytesMut,
     /// Staged output for the next write, in order; `wbuf` holds what follows it.
@@ -556,6 +564,45 @@ impl<T: Transport> Exchange<'_, T> {
             encode::chunk_head(&mut self.wbuf, len as usize);
         }
         self.flush().await?;
+        if self.sendfile {
+            self.sendfile_all(&file, len).await?;
+        } else {
+            self.copy_file(&file, len).await?;
+        }
+        if chunked {
+            with_send_timeout(self.ctx, self.stream.write_all(encode::CHUNK_END)).await?;
+        }
+        Ok(())
+    }
+
+    /// `len` bytes of `file` from its offset, read into a buffer and written: what
+    /// `--sendfile off` (and `auto` to a loopback client) does.
+    async fn copy_file(&mut self, file: &FileBody, len: u64) -> Result<(), ConnError> {
+        use std::os::unix::fs::FileExt;
+        /// Bytes per read and write; chosen as the body read size.
+        const PIECE: u64 = 256 * 1024;
+        let mut piece = vec![0u8; usize::try_from(len.min(PIECE)).unwrap_or(0)];
+        let mut offset = file.offset;
+        let mut remaining = len;
+        while remaining > 0 {
+            let want = usize::try_from(remaining.min(PIECE)).unwrap_or(piece.len());
+            // A page-cache read; a cold disk blocks the loop as sendfile(2) would.
+            let got = file.file.read_at(&mut piece[..want], offset)?;
+            if got == 0 {
+                return Err(ConnError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file ended before its length was sent",
+                )));
+            }
+            with_send_timeout(self.ctx, self.stream.write_all(&piece[..got])).await?;
+            offset += got as u64;
+            remaining -= got as u64;
+        }
+        Ok(())
+    }
+
+    /// `len` bytes of `file` from its offset with sendfile(2).
+    async fn sendfile_all(&mut self, file: &FileBody, len: u64) -> Result<(), ConnError> {
         let fd = file.file.as_raw_fd();
         let mut offset =
             i64::try_from(file.offset).map_err(|_| io::Error::other("file offset too large"))?;
@@ -575,9 +622,6 @@ impl<T: Transport> Exchange<'_, T> {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
                 Err(err) => return Err(ConnError::Io(err)),
             }
-        }
-        if chunked {
-            with_send_timeout(self.ctx, self.stream.write_all(encode::CHUNK_END)).await?;
         }
         Ok(())
     }
@@ -828,6 +872,7 @@ mod tests {
             timeouts: Timeouts::default(),
             request_permits: Arc::new(Semaphore::new(1)),
             hub: Hub::start(),
+            sendfile: crate::config::Sendfile::Auto,
         };
         let (mut a, mut b) = UnixStream::pair().expect("pair");
         let head = Bytes::from(b"3\r\n".repeat(10));

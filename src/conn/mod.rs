@@ -20,7 +20,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
 use crate::bridge::{ConnInfo, Handler};
-use crate::config::Timeouts;
+use crate::config::{Sendfile, Timeouts};
 use crate::http::{self, encode, HttpError, Limits, RequestHead};
 use crate::log::Level;
 use crate::relay::{Hub, Link};
@@ -47,6 +47,8 @@ pub struct ConnContext {
     pub request_permits: Arc<Semaphore>,
     /// Wakes connection tasks for the Python threads (see `relay`).
     pub hub: Arc<Hub>,
+    /// How file bodies are sent.
+    pub sendfile: Sendfile,
 }
 
 /// Why a connection ended other than by a clean close. Logged at debug level: these are

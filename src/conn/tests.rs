@@ -102,6 +102,7 @@ async fn exchange_with<H: Handler>(
         timeouts,
         request_permits: Arc::new(Semaphore::new(4)),
         hub: Hub::start(),
+        sendfile: crate::config::Sendfile::Auto,
     });
     let info = Arc::new(ConnInfo {
         peer: None,
@@ -321,6 +322,7 @@ async fn serves_a_60_kib_head_trickled_one_byte_per_read_in_linear_time() {
         timeouts: Timeouts::default(),
         request_permits: Arc::new(Semaphore::new(4)),
         hub: Hub::start(),
+        sendfile: crate::config::Sendfile::Auto,
     });
     let info = Arc::new(ConnInfo {
         peer: None,

@@ -153,10 +153,20 @@ def big_file(tmp_path_factory):
     return str(path), data
 
 
+@pytest.fixture(scope="module", params=["on", "off"], ids=["sendfile", "copy"])
+def file_server(request):
+    """The app served with each way of sending a file (`--sendfile`; `auto` picks `off`
+    for these loopback clients)."""
+    server = conftest.start_server("apps.pep3333:app", "--sendfile", request.param)
+    yield server
+    server.stop()
+
+
 @pytest.mark.parametrize(("offset", "length"), [
     (0, None), (1000, None), (SIZE - 1, None), (SIZE, None), (10, 100), (0, SIZE + 5000)],
     ids=["whole", "from-offset", "last-byte", "at-end", "app-length-shorter", "app-length-longer"])
-def test_file_wrapper_sends_the_file_from_its_position(server, big_file, offset, length):
+def test_file_wrapper_sends_the_file_from_its_position(file_server, big_file, offset, length):
+    server = file_server
     # Unvalidated route (also below): the validator would hide the FileWrapper.
     path, data = big_file
     tok = token("file")
@@ -199,9 +209,10 @@ def test_file_wrapper_over_bytesio_is_iterated(server):
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
-def test_file_wrapper_body_goes_out_with_sendfile(ferrule_server, big_file, tmp_path):
+@pytest.mark.parametrize("mode", ["on", "off", "auto"])
+def test_file_wrapper_body_goes_out_with_sendfile_as_configured(ferrule_server, big_file, tmp_path, mode):
     path, data = big_file
-    traced = ferrule_server("apps.pep3333:app")
+    traced = ferrule_server("apps.pep3333:app", "--sendfile", mode)
     traced.wait_for_log(r"worker 1 \(pid \d+\) serving")
     [worker] = traced.worker_pids()  # the master forks one worker; it does the sending
     out = tmp_path / "strace.out"
@@ -224,6 +235,10 @@ def test_file_wrapper_body_goes_out_with_sendfile(ferrule_server, big_file, tmp_
         strace.send_signal(signal.SIGINT)  # detaches from the server, which keeps running
         strace.wait(timeout=10)
     calls = [line for line in out.read_text().splitlines() if "sendfile" in line]
+    if mode != "on":
+        # `off`, and `auto` to this loopback client: read and written, no sendfile(2).
+        assert calls == []
+        return
     sent = sum(int(m.group(1)) for line in calls if (m := re.search(r"\) = (\d+)$", line)))
     assert sent == SIZE - 7, calls
     assert re.search(r"sendfile\(\d+, \d+, \[7\]", "\n".join(calls)), calls

@@ -40,6 +40,7 @@ EXPECTED_DEFAULTS = {
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
     "reuse_port": False,
+    "sendfile": "auto",
     "unix_socket_mode": None,
     "pid_file": None,
     "user": None,
