@@ -25,6 +25,8 @@ pub struct Config {
     pub backlog: u32,
     /// How `wsgi.file_wrapper` files are sent.
     pub sendfile: Sendfile,
+    /// The scheduling policy of worker threads.
+    pub sched_policy: SchedPolicy,
     pub log: LogConfig,
     pub process: ProcessConfig,
 }
@@ -39,6 +41,38 @@ pub enum Sendfile {
     On,
     /// Always read and write.
     Off,
+}
+
+/// The Linux scheduling policy of a worker's threads (`--sched-policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SchedPolicy {
+    /// `SCHED_BATCH`: no wake-up preemption between the worker's own threads.
+    #[default]
+    Batch,
+    /// `SCHED_OTHER`, as the worker was started.
+    Normal,
+}
+
+impl SchedPolicy {
+    /// Sets the policy of the calling thread (threads it creates inherit it). A refusal is
+    /// logged and the thread keeps its policy: the setting is about speed, not safety.
+    pub fn apply_to_this_thread(self) {
+        let policy = match self {
+            SchedPolicy::Batch => libc::SCHED_BATCH,
+            SchedPolicy::Normal => return,
+        };
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param that outlives
+        // the call.
+        let rc = unsafe { libc::sched_setscheduler(0, policy, &raw const param) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            crate::log_at!(
+                crate::log::Level::Warning,
+                "sched_policy: cannot switch to SCHED_BATCH ({err}); the worker keeps its scheduling policy"
+            );
+        }
+    }
 }
 
 /// How the master runs workers (`--workers`, recycling, titles). Read by `python.rs` to
@@ -216,6 +250,7 @@ impl Config {
             max_connections: 1000,
             backlog: 2048,
             sendfile: Sendfile::Auto,
+            sched_policy: SchedPolicy::Batch,
             log: LogConfig::default(),
             process: ProcessConfig::default(),
         }

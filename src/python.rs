@@ -10,7 +10,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::config::{BindSpec, Config, LogConfig, ProcessConfig, Sendfile, Timeouts};
+use crate::config::{BindSpec, Config, LogConfig, ProcessConfig, SchedPolicy, Sendfile, Timeouts};
 use crate::http::Limits;
 use crate::log::{self, Level};
 use crate::pool::Pool;
@@ -57,6 +57,7 @@ pub const CORE_SETTINGS: &[&str] = &[
     "reuse_port",
     "unix_socket_mode",
     "sendfile",
+    "sched_policy",
 ];
 
 /// The settings dict as Python hands it over (already validated there).
@@ -103,6 +104,8 @@ struct PyConfig {
     unix_socket_mode: Option<u32>,
     /// "auto", "on" or "off" (checked by Python).
     sendfile: String,
+    /// "batch" or "normal" (checked by Python).
+    sched_policy: String,
 }
 
 fn duration(name: &str, secs: f64) -> PyResult<Duration> {
@@ -151,6 +154,15 @@ impl PyConfig {
             },
             max_connections: self.max_connections,
             backlog: self.backlog,
+            sched_policy: match self.sched_policy.as_str() {
+                "batch" => SchedPolicy::Batch,
+                "normal" => SchedPolicy::Normal,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "sched_policy must be batch or normal, got {other:?}"
+                    )))
+                }
+            },
             sendfile: match self.sendfile.as_str() {
                 "on" => Sendfile::On,
                 "off" => Sendfile::Off,
@@ -461,6 +473,8 @@ impl PyHooks<'_> {
     ) -> i32 {
         let py = self.py;
         let config = self.config.clone();
+        // Step 0: the scheduling policy, inherited by every thread made from here on.
+        config.sched_policy.apply_to_this_thread();
         // Step 1: the app (imported here unless the master preloaded it).
         let app = match (&self.app, &self.load) {
             (Some(app), _) => app.clone_ref(py),

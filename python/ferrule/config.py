@@ -49,6 +49,7 @@ class Config:
     threads: int
     reuse_port: bool
     sendfile: str
+    sched_policy: str
     unix_socket_mode: int | None
     pid_file: str | None
     user: int | None

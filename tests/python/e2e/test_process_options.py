@@ -60,3 +60,29 @@ def test_reuse_port_lets_a_second_server_share_the_port():
     assert second.port == first.port
     assert second.stop() == 0
     assert first.stop() == 0
+
+
+SCHED_OTHER, SCHED_BATCH = 0, 3
+
+
+def thread_policies(pid: int) -> set[int]:
+    """The scheduling policy of every thread of `pid` (field 41 of /proc/PID/task/TID/stat)."""
+    policies = set()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        policies.add(int(fields[38]))  # field 41 counts pid and comm, split off here
+    return policies
+
+
+@pytest.mark.parametrize(("args", "worker_policy"), [
+    ((), SCHED_BATCH), (("--sched-policy", "normal"), SCHED_OTHER), (("--sched-policy", "batch"), SCHED_BATCH)],
+    ids=["default", "normal", "batch"])
+def test_sched_policy_applies_to_every_worker_thread_not_the_master(args, worker_policy):
+    server = start(*args, "--threads", "3", workers=1)
+    [worker] = children(server.proc.pid)
+    assert get(server) == f"pid={worker}"  # the Python threads exist and serve
+    assert thread_policies(worker) == {worker_policy}
+    assert len(os.listdir(f"/proc/{worker}/task")) >= 4  # the runtime and 3 Python threads
+    assert thread_policies(server.proc.pid) == {SCHED_OTHER}
+    assert server.stop() == 0

@@ -42,6 +42,7 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "threads": 4,
         "reuse_port": False,
         "sendfile": "auto",
+        "sched_policy": "batch",
         "unix_socket_mode": None,
         "pid_file": None,
         "user": None,
@@ -89,7 +90,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "workers": int, "max_requests": int, "max_requests_jitter": int,
         "max_worker_lifetime": float, "max_worker_lifetime_jitter": float,
         "max_worker_memory": int, "proc_name": str, "request_timeout": float,
-        "reuse_port": bool, "sendfile": str, "unix_socket_mode": int, "pid_file": str, "user": int, "group": int,
+        "reuse_port": bool, "sendfile": str, "sched_policy": str, "unix_socket_mode": int,
+        "pid_file": str, "user": int, "group": int,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -41,6 +41,7 @@ EXPECTED_DEFAULTS = {
     "threads": 4,
     "reuse_port": False,
     "sendfile": "auto",
+    "sched_policy": "batch",
     "unix_socket_mode": None,
     "pid_file": None,
     "user": None,
