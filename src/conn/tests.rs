@@ -87,6 +87,18 @@ impl Handler for IgnoresBody {
     }
 }
 
+/// A worker's shared connection state as `server` builds it (inside a runtime: the hub
+/// task is spawned on it).
+fn context(limits: Limits, timeouts: Timeouts) -> Arc<ConnContext> {
+    Arc::new(ConnContext {
+        limits,
+        timeouts,
+        request_permits: Arc::new(Semaphore::new(4)),
+        hub: Hub::start(),
+        sendfile: crate::config::Sendfile::Auto,
+    })
+}
+
 /// Serves `request` on one connection with `handler`, `limits` and `timeouts`; returns
 /// everything the server wrote until it closed (or half-closed) the connection. The client
 /// sends nothing after `request`, and never closes first.
@@ -97,13 +109,7 @@ async fn exchange_with<H: Handler>(
     timeouts: Timeouts,
 ) -> String {
     let (server_side, mut client) = UnixStream::pair().expect("socket pair");
-    let ctx = Arc::new(ConnContext {
-        limits,
-        timeouts,
-        request_permits: Arc::new(Semaphore::new(4)),
-        hub: Hub::start(),
-        sendfile: crate::config::Sendfile::Auto,
-    });
+    let ctx = context(limits, timeouts);
     let info = Arc::new(ConnInfo {
         peer: None,
         local: None,
@@ -317,13 +323,7 @@ async fn serves_a_60_kib_head_trickled_one_byte_per_read_in_linear_time() {
     }
     request.extend_from_slice(b"\r\n");
     assert!(request.len() > 60 * 1024 && request.len() < 64 * 1024);
-    let ctx = Arc::new(ConnContext {
-        limits: Limits::default(),
-        timeouts: Timeouts::default(),
-        request_permits: Arc::new(Semaphore::new(4)),
-        hub: Hub::start(),
-        sendfile: crate::config::Sendfile::Auto,
-    });
+    let ctx = context(Limits::default(), Timeouts::default());
     let info = Arc::new(ConnInfo {
         peer: None,
         local: None,
