@@ -7,7 +7,12 @@
 //! buffered whole, and `100 Continue` goes out only if the app reads. Two things come
 //! unasked: before the job is handed over, the body bytes that arrived with the head; and
 //! `wsgi.input` asks for the next piece as soon as it has one, so `conn` reads one piece
-//! ahead. The channels themselves are in `relay`.
+//! ahead. The channels themselves are `relay`'s, instantiated here with these event types.
+//!
+//! This is the app-interface seam: whatever runs apps (the WSGI thread pool today, an ASGI
+//! event loop next) implements `Handler` and answers `Request`s with `ResponseEvent`s;
+//! whatever speaks a wire protocol (HTTP/1.1 today, HTTP/2 next) turns what it reads into
+//! `Request`s and writes the events out.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +20,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::http::RequestHead;
-use crate::relay::{BodyReceiver, EventSender};
+use crate::relay;
+
+/// One connection's channels to the app side, reused by each of its requests.
+pub type Link = relay::Link<ResponseEvent, BodyEvent>;
+/// The app side's end for response events.
+pub type EventSender = relay::EventSender<ResponseEvent, BodyEvent>;
+/// The app side's end for request body events.
+pub type BodyReceiver = relay::BodyReceiver<ResponseEvent, BodyEvent>;
+/// `EventSender::try_send`'s error.
+pub type TrySendError = relay::TrySendError<ResponseEvent>;
 
 /// Facts about the connection a request arrived on; shared by its requests.
 #[derive(Debug, Clone)]
@@ -28,16 +42,22 @@ pub struct ConnInfo {
     pub scheme: &'static str,
 }
 
-/// One request handed to the app.
-pub struct Job {
+/// One request as the app interface sees it: the head, the connection's facts, and the
+/// two ends of its channels.
+pub struct Request {
     pub head: RequestHead,
     pub conn: Arc<ConnInfo>,
     /// Body events from `conn`: one per `NeedBody`, and possibly one sent ahead.
     pub body: BodyReceiver,
     /// Events back to `conn`.
     pub events: EventSender,
-    /// Held until the job is finished: one of the request permits that bound how many
-    /// requests a worker accepts at once (backpressure counts requests).
+}
+
+/// One request handed to a `Handler`, with the permit that admitted it.
+pub struct Job {
+    pub request: Request,
+    /// One of the request permits that bound how many requests a worker accepts at once
+    /// (backpressure counts requests). The handler holds it until the request is finished.
     pub permit: tokio::sync::OwnedSemaphorePermit,
 }
 
@@ -102,6 +122,16 @@ pub enum ResponseEvent {
     NeedBody,
 }
 
+impl relay::Event for ResponseEvent {
+    fn queued_bytes(&self) -> usize {
+        match self {
+            ResponseEvent::Start { body, .. } => body.len(),
+            ResponseEvent::Data(data) => data.len(),
+            _ => 0,
+        }
+    }
+}
+
 /// Answers to `NeedBody`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyEvent {
@@ -137,7 +167,8 @@ impl BodyFailure {
     }
 }
 
-/// Runs jobs. Implemented by `pool::Pool` (Python threads) and by fakes in tests.
+/// Runs jobs: the app-interface seam. Implemented by `pool::Pool` (Python threads running
+/// a WSGI app) and by fakes in tests.
 // Returning the job whole is the contract (the caller answers it); the error path is rare.
 #[allow(clippy::result_large_err)]
 pub trait Handler: Send + Sync + 'static {
@@ -147,4 +178,22 @@ pub trait Handler: Send + Sync + 'static {
     /// # Errors
     /// The job back, when the handler no longer runs jobs.
     fn dispatch(&self, job: Job) -> Result<(), Job>;
+
+    /// A job outlived every bound and cannot be stopped: the worker asks to be replaced.
+    /// Read by the worker's heartbeat.
+    fn is_stuck(&self) -> bool {
+        false
+    }
+
+    /// Stops taking jobs and waits for those in progress to finish; once a job is stuck,
+    /// waits at most `stuck_wait`. `false`: a job is still running (the worker exits
+    /// anyway, without touching the app side again).
+    fn shut_down(self, stuck_wait: std::time::Duration) -> bool
+    where
+        Self: Sized,
+    {
+        // Nothing runs beyond the calls to `dispatch`.
+        let _ = stuck_wait;
+        true
+    }
 }

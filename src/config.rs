@@ -1,13 +1,88 @@
 //! Typed settings for the Rust core. The Python side parses and validates user input
-//! (`python/ferrule/settings.py`); `python.rs` extracts it into `Config`. Nothing here reads
-//! argv, env vars or files.
+//! (`python/ferrule/settings.py`, the one table of settings); `for_each_core_setting!` below
+//! declares, once, which of them the core reads and which `Config` field each sets, and
+//! `python::settings` expands it into the conversion from Python. Nothing here reads argv,
+//! env vars or files.
 
-use std::num::NonZeroUsize;
+use std::fmt;
+use std::num::{NonZeroU64, NonZeroUsize};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::http::Limits;
-use crate::log::Level;
+use crate::log::{Level, LogConfig};
+
+/// Every setting the core reads, declared once: its name in `settings.py` (where it is
+/// marked `core=True`) and the `Config` field it sets. `$apply` is a macro that receives
+/// the list as `name => field.path,` entries; `python::settings` generates from it the
+/// conversion from the settings dict, the conversion back (for the drift test), and
+/// `_ferrule.CORE_SETTINGS`. The field's type says how the value crosses (see
+/// `python::settings::CoreValue`).
+macro_rules! for_each_core_setting {
+    ($apply:ident) => {
+        $apply! {
+            bind => binds,
+            threads => threads,
+            root_path => root_path,
+            access_log => log.access_log,
+            access_log_format => log.access_log_format,
+            error_log => log.error_log,
+            log_level => log.level,
+            max_request_line_bytes => limits.max_request_line_bytes,
+            max_header_count => limits.max_header_count,
+            max_header_bytes => limits.max_header_bytes,
+            max_head_bytes => limits.max_head_bytes,
+            max_body_bytes => limits.max_body_bytes,
+            max_connections => max_connections,
+            backlog => backlog,
+            header_timeout => timeouts.header,
+            body_timeout => timeouts.body,
+            keepalive_timeout => timeouts.keepalive,
+            send_timeout => timeouts.send,
+            graceful_timeout => timeouts.graceful,
+            worker_timeout => timeouts.worker,
+            request_timeout => timeouts.request,
+            workers => process.workers,
+            max_requests => process.max_requests,
+            max_requests_jitter => process.max_requests_jitter,
+            max_worker_lifetime => process.max_worker_lifetime,
+            max_worker_lifetime_jitter => process.max_worker_lifetime_jitter,
+            max_worker_memory => process.max_worker_memory,
+            proc_name => process.proc_name,
+            pid_file => process.pid_file,
+            user => process.user,
+            group => process.group,
+            reuse_port => process.reuse_port,
+            unix_socket_mode => process.unix_socket_mode,
+            sendfile => sendfile,
+            sched_policy => sched_policy,
+        }
+    };
+}
+pub(crate) use for_each_core_setting;
+
+/// A setting whose value is one of a few names (`--sendfile auto|on|off`). The names are
+/// `settings.py`'s; the drift test compares the two lists.
+pub trait Choice: Sized + Copy + PartialEq + 'static {
+    /// Every value, with its name.
+    const CHOICES: &'static [(&'static str, Self)];
+
+    /// The value named `name`.
+    fn from_name(name: &str) -> Option<Self> {
+        Self::CHOICES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// This value's name.
+    fn name(self) -> &'static str {
+        Self::CHOICES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
 
 /// Everything one worker needs to serve.
 #[derive(Clone, Debug)]
@@ -43,6 +118,14 @@ pub enum Sendfile {
     Off,
 }
 
+impl Choice for Sendfile {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("auto", Sendfile::Auto),
+        ("on", Sendfile::On),
+        ("off", Sendfile::Off),
+    ];
+}
+
 /// The Linux scheduling policy of a worker's threads (`--sched-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SchedPolicy {
@@ -53,36 +136,31 @@ pub enum SchedPolicy {
     Normal,
 }
 
-impl SchedPolicy {
-    /// Sets the policy of the calling thread (threads it creates inherit it). A refusal is
-    /// logged and the thread keeps its policy: the setting is about speed, not safety.
-    pub fn apply_to_this_thread(self) {
-        let policy = match self {
-            SchedPolicy::Batch => libc::SCHED_BATCH,
-            SchedPolicy::Normal => return,
-        };
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param that outlives
-        // the call.
-        let rc = unsafe { libc::sched_setscheduler(0, policy, &raw const param) };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
-            crate::log_at!(
-                crate::log::Level::Warning,
-                "sched_policy: cannot switch to SCHED_BATCH ({err}); the worker keeps its scheduling policy"
-            );
-        }
-    }
+impl Choice for Level {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("debug", Level::Debug),
+        ("info", Level::Info),
+        ("warning", Level::Warning),
+        ("error", Level::Error),
+        ("critical", Level::Critical),
+    ];
 }
 
-/// How the master runs workers (`--workers`, recycling, titles). Read by `python.rs` to
-/// build the supervisor and each worker's `supervisor::worker::Recycle`.
+impl Choice for SchedPolicy {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("batch", SchedPolicy::Batch),
+        ("normal", SchedPolicy::Normal),
+    ];
+}
+
+/// How the master runs workers (`--workers`, recycling, titles). Read by the master
+/// (`supervisor::WorkerPlan`) and by each worker (`worker::recycle::Recycle`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessConfig {
     /// Worker processes (`--workers`).
     pub workers: NonZeroUsize,
     /// Requests after which a worker is replaced; `None`: never (`--max-requests 0`).
-    pub max_requests: Option<u64>,
+    pub max_requests: Option<NonZeroU64>,
     /// Up to this many more requests, drawn per worker, so workers do not retire together.
     pub max_requests_jitter: u64,
     /// Age after which a worker is replaced.
@@ -91,8 +169,8 @@ pub struct ProcessConfig {
     pub max_worker_lifetime_jitter: Duration,
     /// Resident memory above which a worker is replaced.
     pub max_worker_memory: Option<u64>,
-    /// The name in process titles (`ferrule: master [NAME]`); the app spec by default.
-    pub proc_name: String,
+    /// The name in process titles (`ferrule: master [NAME]`); `None`: the app spec.
+    pub proc_name: Option<String>,
     /// A file the master writes its pid to (`--pid-file`), removed when it stops.
     pub pid_file: Option<PathBuf>,
     /// The user and group workers switch to after fork (`--user`, `--group`).
@@ -113,7 +191,7 @@ impl Default for ProcessConfig {
             max_worker_lifetime: None,
             max_worker_lifetime_jitter: Duration::ZERO,
             max_worker_memory: None,
-            proc_name: String::new(),
+            proc_name: None,
             pid_file: None,
             user: None,
             group: None,
@@ -154,29 +232,6 @@ impl Default for Timeouts {
             graceful: Duration::from_secs(30),
             worker: Duration::from_secs(30),
             request: None,
-        }
-    }
-}
-
-/// Where and how to log. Read by `log::init`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogConfig {
-    /// `None`: no access log. `Some("-")`: stdout. Otherwise a file path (appended to).
-    pub access_log: Option<String>,
-    /// gunicorn-style format string (`%(h)s %(r)s …`).
-    pub access_log_format: String,
-    /// `"-"`: stderr. Otherwise a file path (appended to).
-    pub error_log: String,
-    pub level: Level,
-}
-
-impl Default for LogConfig {
-    fn default() -> Self {
-        LogConfig {
-            access_log: None,
-            access_log_format: crate::log::access::DEFAULT_FORMAT.to_owned(),
-            error_log: "-".to_owned(),
-            level: Level::Info,
         }
     }
 }
@@ -235,14 +290,24 @@ impl BindSpec {
     }
 }
 
-impl Config {
-    /// A config with every default and the given binds; used by tests and embedders.
-    ///
-    /// # Panics
-    /// Never: the constants it checks are non-zero.
-    pub fn with_binds(binds: Vec<BindSpec>) -> Config {
+impl fmt::Display for BindSpec {
+    /// The spelling `parse` reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BindSpec::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            BindSpec::Tcp { host, port } => write!(f, "{host}:{port}"),
+            BindSpec::Unix(path) => write!(f, "unix:{}", path.display()),
+            BindSpec::Fd(fd) => write!(f, "fd://{fd}"),
+        }
+    }
+}
+
+impl Default for Config {
+    /// Every setting at its default (the defaults of `settings.py`; the drift test compares
+    /// them), with no address to bind.
+    fn default() -> Self {
         Config {
-            binds,
+            binds: Vec::new(),
             threads: NonZeroUsize::new(4).expect("4 is non-zero"),
             root_path: String::new(),
             limits: Limits::default(),
@@ -253,6 +318,16 @@ impl Config {
             sched_policy: SchedPolicy::Batch,
             log: LogConfig::default(),
             process: ProcessConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// A config with every default and the given binds; used by tests and embedders.
+    pub fn with_binds(binds: Vec<BindSpec>) -> Config {
+        Config {
+            binds,
+            ..Config::default()
         }
     }
 }
@@ -287,5 +362,29 @@ mod tests {
         assert_eq!(BindSpec::parse("fd://3"), Ok(BindSpec::Fd(3)));
         assert!(BindSpec::parse("fd://x").is_err());
         assert!(BindSpec::parse("fd://-1").is_err());
+    }
+
+    #[test]
+    fn a_bind_spec_reads_back_what_it_writes() {
+        for text in [
+            "127.0.0.1:8000",
+            "[::1]:0",
+            "unix:/tmp/a.sock",
+            "fd://3",
+            "localhost:80",
+        ] {
+            let spec = BindSpec::parse(text).expect("valid");
+            assert_eq!(spec.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_choice_names_every_value_once() {
+        for (name, value) in Sendfile::CHOICES {
+            assert_eq!(Sendfile::from_name(name), Some(*value));
+            assert_eq!(value.name(), *name);
+        }
+        assert_eq!(SchedPolicy::from_name("batch"), Some(SchedPolicy::Batch));
+        assert_eq!(SchedPolicy::from_name("BATCH"), None);
     }
 }

@@ -1,21 +1,39 @@
 //! Ferrule: a WSGI server whose per-request work runs in Rust.
 //!
 //! # Layout
-//! - `http`: sans-I/O HTTP/1.1 (parse heads, decode bodies, encode responses). No I/O.
-//! - `config`: the typed settings the Python side hands over.
-//! - `listener`: binding sockets (TCP, IPv6, unix).
-//! - `server`: inside a worker: the runtime, the accept loop, connection limits, drain.
-//! - `conn`: one connection: the socket, timeouts, keep-alive, body streaming.
-//! - `bridge`: the message types between `conn` and the Python side; `trait Handler`.
-//! - `pool`: the Python threads that implement `Handler`.
+//! - `http`: sans-I/O HTTP/1.1: parse heads, decode bodies, encode responses. No I/O.
+//! - `log`: the error log and the access log.
+//! - `title`: process titles (`ferrule: worker 1 [app]`).
+//! - `config`: the typed settings, and the one list of the settings the core reads.
+//! - `relay`: the channels between a connection task and the threads running the app.
+//! - `listener`: binding and inheriting listening sockets (TCP, IPv6, unix, `fd://`).
+//! - `bridge`: the seam between connections and the app side: `Request`, `Job`, the event
+//!   types, `trait Handler`.
+//! - `conn`: one connection: the socket, timeouts, keep-alive, the HTTP/1.1 exchange.
+//! - `server`: inside a worker: the accept loops, connection limits, the drain.
+//! - `worker`: the worker process, from fork to exit: identity, signals, heartbeats,
+//!   recycling; the app side comes in through `worker::AppHost`.
 //! - `wsgi`: PEP 3333: environ, `start_response`, `wsgi.input`, `wsgi.errors`, the response.
-//! - `log`: error log and access log.
-//! - `supervisor`: the master: phases, signals, forking, reaping, reloads, recycling,
-//!   heartbeats; and the worker's end of its pipe to the master.
-//! - `python`: the `#[pymodule]` entry points.
+//! - `pool`: the Python threads that run WSGI jobs; implements `Handler`.
+//! - `supervisor`: the master: phases, signals, forking, reaping, reloads, recycling.
+//! - `python`: the `#[pymodule]` façade: settings, errors, the master's and the worker's
+//!   Python sides.
 //!
-//! Dependencies point one way: `python` → `server` → `conn` → (`http`, `bridge`) and
-//! `pool` → `wsgi` → `bridge`. Only `python`, `pool` and `wsgi` use pyo3.
+//! Only `python`, `pool` and `wsgi` use pyo3.
+//!
+//! # Dependencies
+//! Each module may use only the modules on the lines below its own (lowest last):
+//! - `python`
+//! - `supervisor`, `pool`
+//! - `worker`, `wsgi`
+//! - `server`
+//! - `conn`
+//! - `bridge`, `listener`
+//! - `relay`, `config`
+//! - `log`
+//! - `http`, `title`
+//!
+//! `tests/python/unit/test_layout.py` checks every `crate::` path against these lines.
 
 pub mod http;
 #[macro_use]
@@ -29,4 +47,6 @@ mod python;
 pub mod relay;
 pub mod server;
 pub mod supervisor;
+pub mod title;
+pub mod worker;
 pub mod wsgi;

@@ -1,8 +1,10 @@
 //! The Python threads (`--threads`) of a worker: each takes jobs from one queue and runs
-//! them through `wsgi::call_app`. Implements `bridge::Handler` for `server`.
+//! them through `wsgi::call_app`. `Pool` is the WSGI side of the app-interface seam: it
+//! implements `bridge::Handler`.
 //!
-//! The queue is unbounded in type but bounded in fact: `conn` holds a request permit for
-//! every job it hands over, and `server` sizes the permits (see `QUEUED_REQUESTS`).
+//! The queue is unbounded in type but bounded in fact: `conn` takes a request permit for
+//! every job it hands over (`server` sizes the permits, see `QUEUED_REQUESTS`), and the
+//! thread that runs the job releases it when the job is done.
 //! A panic while running a job costs that job (its connection gets a 500 or is closed),
 //! never the thread.
 //!
@@ -20,27 +22,54 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 
-use crate::bridge::{AbortReason, Handler, Job, ResponseEvent};
+use crate::bridge::{AbortReason, EventSender, Handler, Job, ResponseEvent};
 use crate::log::Level;
 use crate::wsgi::{self, Context};
 
-/// The sending side of the job queue; what `server` and `conn` see.
-pub struct Dispatcher {
+/// The running threads and the sending side of their job queue.
+pub struct Pool {
     jobs: crossbeam_channel::Sender<Job>,
+    threads: Vec<JoinHandle<()>>,
+    /// Set by the watchdog when a job did not stop after `RequestTimeout`; read by the
+    /// worker's heartbeat (which asks to be replaced) and by `shut_down`.
+    stuck: Arc<AtomicBool>,
 }
 
-impl Handler for Dispatcher {
+impl Handler for Pool {
     fn dispatch(&self, job: Job) -> Result<(), Job> {
         self.jobs.send(job).map_err(|e| e.0)
     }
-}
 
-/// The running threads.
-pub struct Pool {
-    threads: Vec<JoinHandle<()>>,
-    /// Set by the watchdog when a job did not stop after `RequestTimeout`; read by the
-    /// worker's heartbeat task (which asks to be replaced) and before joining.
-    stuck: Arc<AtomicBool>,
+    fn is_stuck(&self) -> bool {
+        self.stuck.load(Ordering::Relaxed)
+    }
+
+    /// Closes the queue (each thread finishes its job, then sees the queue closed and
+    /// exits) and joins the threads. When a job is stuck, waits at most `stuck_wait`.
+    fn shut_down(self, stuck_wait: Duration) -> bool {
+        let Pool {
+            jobs,
+            threads,
+            stuck,
+        } = self;
+        drop(jobs);
+        if stuck.load(Ordering::Relaxed) {
+            let deadline = Instant::now() + stuck_wait;
+            // 10 ms polls: joining a thread has no timeout; this runs once, at exit.
+            while !threads.iter().all(JoinHandle::is_finished) {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        for t in threads {
+            // A thread that panicked outside a job has already been logged by the
+            // panic hook; there is nothing more to do with it.
+            let _ = t.join();
+        }
+        true
+    }
 }
 
 /// What one thread is running, for the watchdog.
@@ -53,7 +82,7 @@ struct Slot {
 
 struct Running {
     started: Instant,
-    events: crate::relay::EventSender,
+    events: EventSender,
     /// 0: running; 1: timed out (504 sent, `RequestTimeout` raised); 2: declared stuck.
     stage: u8,
 }
@@ -70,7 +99,7 @@ impl Pool {
         ctx: Context,
         count: usize,
         request_timeout: Option<Duration>,
-    ) -> std::io::Result<(Dispatcher, Pool)> {
+    ) -> std::io::Result<Pool> {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let ctx = Arc::new(ctx);
         let slots: Option<Slots> = request_timeout
@@ -92,34 +121,11 @@ impl Pool {
                 .name("ferrule-watchdog".to_owned())
                 .spawn(move || watch(&slots, timeout, &stuck))?;
         }
-        Ok((Dispatcher { jobs: tx }, Pool { threads, stuck }))
-    }
-
-    /// Set once a job did not stop after `RequestTimeout` (see the module docs).
-    pub fn stuck(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.stuck)
-    }
-
-    /// Waits for every thread to finish its job and exit. The `Dispatcher` must be
-    /// dropped first (that closes the queue). When a job is stuck, waits at most `limit`
-    /// and returns `false` if a thread is still running (the caller exits anyway).
-    pub fn join(self, limit: Duration) -> bool {
-        if self.stuck.load(Ordering::Relaxed) {
-            let deadline = Instant::now() + limit;
-            // 10 ms polls: joining a thread has no timeout; this runs once, at exit.
-            while !self.threads.iter().all(JoinHandle::is_finished) {
-                if Instant::now() >= deadline {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
-        for t in self.threads {
-            // A thread that panicked outside a job has already been logged by the
-            // panic hook; there is nothing more to do with it.
-            let _ = t.join();
-        }
-        true
+        Ok(Pool {
+            jobs: tx,
+            threads,
+            stuck,
+        })
     }
 }
 
@@ -250,7 +256,7 @@ fn run_thread(
     jobs: &crossbeam_channel::Receiver<Job>,
     slot: Option<&(Slots, usize)>,
 ) {
-    let mut cache = wsgi::Cache::new(py);
+    let mut strings = wsgi::EnvironStrings::new(py);
     let slot = slot.map(|(slots, n)| &slots[*n]);
     if let Some(slot) = slot {
         let ident = py
@@ -273,7 +279,8 @@ fn run_thread(
                 Err(_) => return,
             },
         };
-        let events = job.events.clone();
+        let Job { request, permit } = job;
+        let events = request.events.clone();
         if let Some(slot) = slot {
             slot.lock().unwrap_or_else(PoisonError::into_inner).running = Some(Running {
                 started: Instant::now(),
@@ -282,7 +289,7 @@ fn run_thread(
             });
         }
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            wsgi::call_app(py, ctx, &mut cache, job);
+            wsgi::call_app(py, ctx, &mut strings, request);
         }));
         if let Some(slot) = slot {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
@@ -308,5 +315,7 @@ fn run_thread(
                 ResponseEvent::Abort(AbortReason::Internal),
             );
         }
+        // The job is done: its slot in the worker's backpressure is free again.
+        drop(permit);
     }
 }

@@ -1,14 +1,16 @@
 //! The channels between `conn` and the app side, built for what a request needs and
-//! nothing more: one `Link` per connection, reused by each of its requests, and one `Hub`
-//! per worker runtime through which the app side wakes connection tasks.
+//! nothing more: one `Link` per connection, reused by each of its requests, and one
+//! `LoopWaker` per worker runtime through which the app side wakes connection tasks.
+//! Generic over the two event types (`bridge` names them), so this module knows queues and
+//! wake-ups only: no HTTP, no Python.
 //!
 //! Why not one tokio `mpsc` and one crossbeam channel per request (the first design):
 //! creating them cost ~2k instructions per request, and every wake of a task from a
 //! foreign thread makes a tokio `current_thread` runtime write its eventfd, one syscall per
 //! response even when the runtime is busy and would have seen the event anyway. Here the
-//! app side pushes a connection's waker to the hub, and only the hub task is woken from
+//! app side pushes a connection's waker to the `LoopWaker`, and only its task is woken from
 //! outside: while it is already scheduled (the runtime is busy), further pushes cost no
-//! syscall, and the hub wakes the connection tasks from the runtime's own thread, which is
+//! syscall, and it wakes the connection tasks from the runtime's own thread, which is
 //! a local queue push. The strace of `hello` went from ~1 eventfd write per request to
 //! one per runtime wake-up.
 //!
@@ -24,21 +26,25 @@ use std::task::{Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::bridge::{BodyEvent, ResponseEvent};
+/// What `Link` needs to know of the events it queues.
+pub trait Event: Send + 'static {
+    /// Bytes this event counts against `QueueLimits::bytes` (a body piece's length).
+    fn queued_bytes(&self) -> usize;
+}
 
 /// Wakes connection tasks on behalf of threads outside the runtime. One per runtime.
 #[derive(Debug, Default)]
-pub struct Hub {
+pub struct LoopWaker {
     wakers: Mutex<Vec<Waker>>,
     notify: Notify,
 }
 
-impl Hub {
-    /// A hub with its task spawned on the current runtime (which must be running).
-    pub fn start() -> Arc<Hub> {
-        let hub = Arc::new(Hub::default());
-        tokio::spawn(Arc::clone(&hub).run());
-        hub
+impl LoopWaker {
+    /// A waker with its task spawned on the current runtime (which must be running).
+    pub fn start() -> Arc<LoopWaker> {
+        let waker = Arc::new(LoopWaker::default());
+        tokio::spawn(Arc::clone(&waker).run());
+        waker
     }
 
     fn wake(&self, waker: Waker) {
@@ -46,7 +52,7 @@ impl Hub {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(waker);
-        // Wakes the hub task if it waits; otherwise stores the one permit it will find
+        // Wakes our task if it waits; otherwise stores the one permit it will find
         // (no syscall).
         self.notify.notify_one();
     }
@@ -68,24 +74,25 @@ impl Hub {
 
 /// The channel error of `try_send`, with the event given back.
 #[derive(Debug)]
-pub enum TrySendError {
-    /// `capacity` events wait already.
-    Full(ResponseEvent),
+pub enum TrySendError<E> {
+    /// The queue is at one of its bounds.
+    Full(E),
     /// The request ended: nobody receives events any more.
-    Closed(ResponseEvent),
+    Closed(E),
 }
 
 /// The request ended: nobody receives events (or sends body bytes) any more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Closed;
 
-/// One connection's channels; see the module doc.
+/// One connection's channels; see the module doc. `E` flows from the app side to `conn`
+/// (response events), `B` from `conn` to the app side (request body events).
 #[derive(Debug)]
-pub struct Link {
-    state: Mutex<State>,
+pub struct Link<E, B> {
+    state: Mutex<State<E, B>>,
     /// The app side waits here for room among the events and for body bytes.
     app_wait: Condvar,
-    hub: Arc<Hub>,
+    waker: Arc<LoopWaker>,
     limits: QueueLimits,
 }
 
@@ -99,27 +106,19 @@ pub struct QueueLimits {
     pub bytes: usize,
 }
 
-fn event_bytes(event: &ResponseEvent) -> usize {
-    match event {
-        ResponseEvent::Start { body, .. } => body.len(),
-        ResponseEvent::Data(data) => data.len(),
-        _ => 0,
-    }
-}
-
 #[derive(Debug)]
-struct State {
+struct State<E, B> {
     generation: u64,
     /// The request of `generation` is in progress.
     open: bool,
     /// Live `EventSender`s of `generation`; at 0, `recv` ends.
     senders: usize,
-    events: VecDeque<ResponseEvent>,
+    events: VecDeque<E>,
     /// Body bytes in `events`.
     queued_bytes: usize,
     /// The connection task waits for an event.
     conn_waker: Option<Waker>,
-    body: VecDeque<BodyEvent>,
+    body: VecDeque<B>,
     /// An app-side thread waits on `app_wait` for room among the events.
     room_waiting: bool,
     /// An app-side thread waits on `app_wait` for a body event. Kept apart from
@@ -127,8 +126,15 @@ struct State {
     body_waiting: bool,
 }
 
-impl Link {
-    pub fn new(hub: Arc<Hub>, limits: QueueLimits) -> Arc<Link> {
+impl<E, B> Link<E, B> {
+    fn lock(&self) -> MutexGuard<'_, State<E, B>> {
+        // The state stays consistent across a panic: every update is a single step.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl<E: Event, B: Send + 'static> Link<E, B> {
+    pub fn new(waker: Arc<LoopWaker>, limits: QueueLimits) -> Arc<Self> {
         Arc::new(Link {
             state: Mutex::new(State {
                 generation: 0,
@@ -143,7 +149,7 @@ impl Link {
                 body_waiting: false,
             }),
             app_wait: Condvar::new(),
-            hub,
+            waker,
             limits: QueueLimits {
                 events: limits.events.max(1),
                 bytes: limits.bytes,
@@ -151,13 +157,8 @@ impl Link {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // The state stays consistent across a panic: every update is a single step.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Opens the channels of a new request: the app side's ends.
-    pub fn begin(self: &Arc<Self>) -> (EventSender, BodyReceiver) {
+    pub fn begin(self: &Arc<Self>) -> (EventSender<E, B>, BodyReceiver<E, B>) {
         let mut st = self.lock();
         st.generation += 1;
         st.open = true;
@@ -197,7 +198,7 @@ impl Link {
     }
 
     /// The next event of the request in progress; `None` when every sender is gone.
-    pub async fn recv(&self) -> Option<ResponseEvent> {
+    pub async fn recv(&self) -> Option<E> {
         poll_fn(|cx| {
             let mut st = self.lock();
             if let Some((event, wake_app)) = self.pop(&mut st) {
@@ -219,11 +220,11 @@ impl Link {
         .await
     }
 
-    /// The next event if it is body bytes already queued: `conn` gathers these into one
-    /// write.
-    pub fn try_recv_data(&self) -> Option<bytes::Bytes> {
+    /// The next event, if one is queued and `wanted` accepts it: `conn` gathers queued body
+    /// pieces into one write this way.
+    pub fn try_recv_if(&self, wanted: impl FnOnce(&E) -> bool) -> Option<E> {
         let mut st = self.lock();
-        if !matches!(st.events.front(), Some(ResponseEvent::Data(_))) {
+        if !st.events.front().is_some_and(wanted) {
             return None;
         }
         let (event, wake_app) = self.pop(&mut st)?;
@@ -231,17 +232,14 @@ impl Link {
         if wake_app {
             self.app_wait.notify_all();
         }
-        match event {
-            ResponseEvent::Data(data) => Some(data),
-            _ => None,
-        }
+        Some(event)
     }
 
     /// Takes the first event; `true` with it when a blocked producer must be woken (after
     /// the lock is released).
-    fn pop(&self, st: &mut State) -> Option<(ResponseEvent, bool)> {
+    fn pop(&self, st: &mut State<E, B>) -> Option<(E, bool)> {
         let event = st.events.pop_front()?;
-        st.queued_bytes -= event_bytes(&event);
+        st.queued_bytes -= event.queued_bytes();
         // A producer blocked on a full queue is woken once the queue has drained to half,
         // not at every event taken: waking it per event cost two futex calls and a context
         // switch per 64 KiB chunk on `big`.
@@ -259,7 +257,7 @@ impl Link {
     ///
     /// # Errors
     /// `Closed` when the request's channels are closed.
-    pub fn send_body(&self, event: BodyEvent) -> Result<(), Closed> {
+    pub fn send_body(&self, event: B) -> Result<(), Closed> {
         let mut st = self.lock();
         if !st.open {
             return Err(Closed);
@@ -273,18 +271,13 @@ impl Link {
         Ok(())
     }
 
-    fn push_event(
-        &self,
-        generation: u64,
-        event: ResponseEvent,
-        block: bool,
-    ) -> Result<(), TrySendError> {
+    fn push_event(&self, generation: u64, event: E, block: bool) -> Result<(), TrySendError<E>> {
         let mut st = self.lock();
         loop {
             if st.generation != generation || !st.open {
                 return Err(TrySendError::Closed(event));
             }
-            let size = event_bytes(&event);
+            let size = event.queued_bytes();
             if st.events.is_empty()
                 || (st.events.len() < self.limits.events
                     && st.queued_bytes + size <= self.limits.bytes)
@@ -305,7 +298,7 @@ impl Link {
         let waker = st.conn_waker.take();
         drop(st);
         if let Some(waker) = waker {
-            self.hub.wake(waker);
+            self.waker.wake(waker);
         }
         Ok(())
     }
@@ -314,17 +307,17 @@ impl Link {
 /// The app side's sending end of a request's response events. Cloning counts: when the
 /// last clone is dropped, `Link::recv` ends.
 #[derive(Debug)]
-pub struct EventSender {
-    link: Arc<Link>,
+pub struct EventSender<E, B> {
+    link: Arc<Link<E, B>>,
     generation: u64,
 }
 
-impl EventSender {
+impl<E: Event, B: Send + 'static> EventSender<E, B> {
     /// Sends without blocking.
     ///
     /// # Errors
     /// `Full` when `capacity` events wait; `Closed` when the request ended.
-    pub fn try_send(&self, event: ResponseEvent) -> Result<(), TrySendError> {
+    pub fn try_send(&self, event: E) -> Result<(), TrySendError<E>> {
         self.link.push_event(self.generation, event, false)
     }
 
@@ -332,7 +325,7 @@ impl EventSender {
     ///
     /// # Errors
     /// `Closed` (with the event) when the request ended.
-    pub fn blocking_send(&self, event: ResponseEvent) -> Result<(), ResponseEvent> {
+    pub fn blocking_send(&self, event: E) -> Result<(), E> {
         match self.link.push_event(self.generation, event, true) {
             Ok(()) => Ok(()),
             Err(TrySendError::Closed(ev) | TrySendError::Full(ev)) => Err(ev),
@@ -340,7 +333,7 @@ impl EventSender {
     }
 }
 
-impl Clone for EventSender {
+impl<E: Event, B: Send + 'static> Clone for EventSender<E, B> {
     fn clone(&self) -> Self {
         let mut st = self.link.lock();
         if st.generation == self.generation && st.open {
@@ -354,7 +347,7 @@ impl Clone for EventSender {
     }
 }
 
-impl Drop for EventSender {
+impl<E, B> Drop for EventSender<E, B> {
     fn drop(&mut self) {
         let mut st = self.link.lock();
         if st.generation != self.generation || !st.open {
@@ -368,24 +361,24 @@ impl Drop for EventSender {
         };
         drop(st);
         if let Some(waker) = waker {
-            self.link.hub.wake(waker);
+            self.link.waker.wake(waker);
         }
     }
 }
 
 /// The app side's receiving end of a request's body events.
 #[derive(Debug)]
-pub struct BodyReceiver {
-    link: Arc<Link>,
+pub struct BodyReceiver<E, B> {
+    link: Arc<Link<E, B>>,
     generation: u64,
 }
 
-impl BodyReceiver {
+impl<E: Event, B: Send + 'static> BodyReceiver<E, B> {
     /// The next body event, waiting for it. Must not be called on the runtime's thread.
     ///
     /// # Errors
     /// `Closed` when the request ended.
-    pub fn recv(&self) -> Result<BodyEvent, Closed> {
+    pub fn recv(&self) -> Result<B, Closed> {
         let mut st = self.link.lock();
         loop {
             if st.generation != self.generation {
@@ -412,7 +405,7 @@ impl BodyReceiver {
     }
 
     /// A body event already sent, if there is one.
-    pub fn try_recv(&self) -> Option<BodyEvent> {
+    pub fn try_recv(&self) -> Option<B> {
         let mut st = self.link.lock();
         if st.generation != self.generation {
             return None;
@@ -424,9 +417,34 @@ impl BodyReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bridge::AbortReason;
     use bytes::Bytes;
     use std::time::Duration;
+
+    /// Response-like events for these tests: only body pieces count bytes.
+    #[derive(Debug)]
+    enum Ev {
+        Data(Bytes),
+        End,
+        Abort,
+    }
+
+    impl Event for Ev {
+        fn queued_bytes(&self) -> usize {
+            match self {
+                Ev::Data(d) => d.len(),
+                Ev::End | Ev::Abort => 0,
+            }
+        }
+    }
+
+    /// Body-like events.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Body {
+        End,
+        Failed,
+    }
+
+    type TestLink = Link<Ev, Body>;
 
     fn limits(events: usize) -> QueueLimits {
         QueueLimits {
@@ -435,13 +453,17 @@ mod tests {
         }
     }
 
-    fn data(s: &'static str) -> ResponseEvent {
-        ResponseEvent::Data(Bytes::from_static(s.as_bytes()))
+    fn data(s: &'static str) -> Ev {
+        Ev::Data(Bytes::from_static(s.as_bytes()))
+    }
+
+    fn is_data(ev: &Ev) -> bool {
+        matches!(ev, Ev::Data(_))
     }
 
     #[tokio::test]
     async fn events_arrive_in_order_across_threads_and_recv_ends_with_the_last_sender() {
-        let link = Link::new(Hub::start(), limits(2));
+        let link = TestLink::new(LoopWaker::start(), limits(2));
         let (tx, _body) = link.begin();
         let tx2 = tx.clone();
         let producer = std::thread::spawn(move || {
@@ -449,14 +471,14 @@ mod tests {
                 tx.blocking_send(data(s)).expect("open");
             }
             drop(tx);
-            tx2.blocking_send(ResponseEvent::End).expect("open");
+            tx2.blocking_send(Ev::End).expect("open");
         });
         let mut got = Vec::new();
         while let Some(ev) = link.recv().await {
             got.push(match ev {
-                ResponseEvent::Data(d) => String::from_utf8_lossy(&d).into_owned(),
-                ResponseEvent::End => "END".to_owned(),
-                other => format!("{other:?}"),
+                Ev::Data(d) => String::from_utf8_lossy(&d).into_owned(),
+                Ev::End => "END".to_owned(),
+                Ev::Abort => "ABORT".to_owned(),
             });
         }
         producer.join().expect("producer");
@@ -465,27 +487,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_refuses_try_send_and_an_ended_request_refuses_everything() {
-        let link = Link::new(Hub::start(), limits(1));
+        let link = TestLink::new(LoopWaker::start(), limits(1));
         let (tx, body) = link.begin();
         tx.try_send(data("x")).expect("room for one");
         assert!(matches!(tx.try_send(data("y")), Err(TrySendError::Full(_))));
         link.end();
         assert!(matches!(
-            tx.try_send(ResponseEvent::Abort(AbortReason::Timeout)),
+            tx.try_send(Ev::Abort),
             Err(TrySendError::Closed(_))
         ));
         assert_eq!(body.recv(), Err(Closed));
-        assert!(link.send_body(BodyEvent::End).is_err());
+        assert!(link.send_body(Body::End).is_err());
         // What was sent before the end is still read, as from a channel whose sender is
         // gone.
         let (_tx, body) = link.begin();
-        link.send_body(BodyEvent::Failed(crate::bridge::BodyFailure::Timeout))
-            .expect("open");
+        link.send_body(Body::Failed).expect("open");
         link.end();
-        assert_eq!(
-            body.recv(),
-            Ok(BodyEvent::Failed(crate::bridge::BodyFailure::Timeout))
-        );
+        assert_eq!(body.recv(), Ok(Body::Failed));
         assert_eq!(body.recv(), Err(Closed));
         // The next request's channels are fresh: the old sender cannot reach them.
         let (tx_next, body_next) = link.begin();
@@ -495,37 +513,37 @@ mod tests {
         ));
         drop(tx);
         tx_next.try_send(data("new")).expect("open");
-        link.send_body(BodyEvent::End).expect("open");
-        assert_eq!(body_next.try_recv(), Some(BodyEvent::End));
-        assert!(matches!(link.recv().await, Some(ResponseEvent::Data(_))));
+        link.send_body(Body::End).expect("open");
+        assert_eq!(body_next.try_recv(), Some(Body::End));
+        assert!(matches!(link.recv().await, Some(Ev::Data(_))));
     }
 
     #[tokio::test]
     async fn the_queue_is_bounded_in_bytes_but_always_lets_one_event_in() {
-        let link = Link::new(
-            Hub::start(),
+        let link = TestLink::new(
+            LoopWaker::start(),
             QueueLimits {
                 events: 16,
                 bytes: 100,
             },
         );
         let (tx, _body) = link.begin();
-        let big = || ResponseEvent::Data(Bytes::from(vec![b'x'; 150]));
+        let big = || Ev::Data(Bytes::from(vec![b'x'; 150]));
         tx.try_send(big()).expect("an empty queue takes any event");
         assert!(matches!(tx.try_send(data("y")), Err(TrySendError::Full(_))));
-        assert!(link.try_recv_data().is_some());
+        assert!(link.try_recv_if(is_data).is_some());
         tx.try_send(data("60 bytes would fit; this is 2"))
             .expect("room");
-        tx.try_send(ResponseEvent::End).expect("no bytes");
-        // Gathering takes body bytes only, never the end.
-        assert!(link.try_recv_data().is_some());
-        assert!(link.try_recv_data().is_none());
-        assert!(matches!(link.recv().await, Some(ResponseEvent::End)));
+        tx.try_send(Ev::End).expect("no bytes");
+        // Gathering takes what the predicate accepts only, never the end.
+        assert!(link.try_recv_if(is_data).is_some());
+        assert!(link.try_recv_if(is_data).is_none());
+        assert!(matches!(link.recv().await, Some(Ev::End)));
     }
 
     #[tokio::test]
     async fn end_wakes_an_app_thread_blocked_on_the_body_or_on_room() {
-        let link = Link::new(Hub::start(), limits(1));
+        let link = TestLink::new(LoopWaker::start(), limits(1));
         let (tx, body) = link.begin();
         tx.try_send(data("fill")).expect("room");
         let t1 = std::thread::spawn(move || body.recv());

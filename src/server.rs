@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::conn::{self, ConnContext};
 use crate::listener::Listener;
 use crate::log::Level;
-use crate::relay::Hub;
+use crate::relay::LoopWaker;
 
 /// Requests that may wait for a Python thread, beyond one running per thread. A deep
 /// queue lets the event loop hand a burst over in one wake-up and lets a thread run jobs
@@ -46,7 +46,7 @@ pub async fn run<H: Handler>(
         limits: config.limits.clone(),
         timeouts: config.timeouts,
         request_permits: Arc::new(Semaphore::new(config.threads.get() + QUEUED_REQUESTS)),
-        hub: Hub::start(),
+        waker: LoopWaker::start(),
         sendfile: config.sendfile,
     });
     let (stop_tx, stop_rx) = watch::channel(false);

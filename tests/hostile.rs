@@ -19,7 +19,7 @@ struct Fake<F>(Arc<F>);
 impl<F: Fn(Job) + Send + Sync + 'static> Handler for Fake<F> {
     fn dispatch(&self, job: Job) -> Result<(), Job> {
         assert!(
-            job.head.path() != b"/panic-in-dispatch",
+            job.request.head.path() != b"/panic-in-dispatch",
             "fake handler panics in dispatch"
         );
         let f = Arc::clone(&self.0);
@@ -67,7 +67,7 @@ fn head(content_length: Option<u64>) -> ResponseHead {
 
 /// `/ok` answers its path; the other paths fail at the point they name.
 fn faulty(job: Job) {
-    let path = String::from_utf8_lossy(job.head.path()).into_owned();
+    let path = String::from_utf8_lossy(job.request.head.path()).into_owned();
     match path.as_str() {
         "/panic-before-head" => panic!("fake app panics before its head"),
         "/panic-after-head" => {
@@ -83,7 +83,7 @@ fn faulty(job: Job) {
         }
         "/panic-while-reading" => {
             send(&job, ResponseEvent::NeedBody);
-            let _ = job.body.recv();
+            let _ = job.request.body.recv();
             panic!("fake app panics after reading");
         }
         "/drop-while-reading" => {

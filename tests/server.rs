@@ -24,7 +24,7 @@ fn config() -> Config {
 
 /// Responds with the request path as the body, with a Content-Length.
 fn echo_path(job: Job) {
-    let path = String::from_utf8_lossy(job.head.path()).into_owned();
+    let path = String::from_utf8_lossy(job.request.head.path()).into_owned();
     if path == "/slow" {
         thread::sleep(Duration::from_millis(200));
     }
@@ -119,7 +119,7 @@ fn count_body(job: Job) {
     let mut total = 0;
     loop {
         send(&job, ResponseEvent::NeedBody);
-        match job.body.recv().expect("conn answers") {
+        match job.request.body.recv().expect("conn answers") {
             BodyEvent::Data(d) => total += d.len(),
             BodyEvent::End => break,
             BodyEvent::Failed(f) => panic!("{f:?}"),

@@ -6,11 +6,11 @@ use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use _ferrule::config::LogConfig;
 use _ferrule::log::Level;
+use _ferrule::log::LogConfig;
 use _ferrule::supervisor::{
-    Event, ExitStatus, Kill, Outcome, Phase, Pid, Settings, Sig, Spawn, Supervisor,
-    SupervisorError, WorkerSpec,
+    Event, ExitStatus, Kill, Outcome, Phase, Pid, Sig, Spawn, Supervisor, SupervisorError,
+    WorkerPlan, WorkerSpec,
 };
 
 /// How a fake worker boots.
@@ -32,7 +32,7 @@ struct FakeSpawner {
     /// Events the test injects, one per `wait` once `pending` is empty.
     script: VecDeque<Event>,
     journal: Vec<String>,
-    reload: Option<Settings>,
+    reload: Option<WorkerPlan>,
     idle_waits: u32,
     /// Workers of this generation and later fail to boot with this exit code.
     fails_from_generation: Option<(u32, i32)>,
@@ -117,7 +117,7 @@ impl Spawn for FakeSpawner {
         self.journal.push("reopen logs".into());
     }
 
-    fn reload(&mut self) -> Option<Settings> {
+    fn reload(&mut self) -> Option<WorkerPlan> {
         self.journal.push("reload settings".into());
         self.reload
     }
@@ -132,8 +132,8 @@ impl Spawn for FakeSpawner {
     }
 }
 
-fn settings(workers: usize) -> Settings {
-    Settings {
+fn settings(workers: usize) -> WorkerPlan {
+    WorkerPlan {
         workers: NonZeroUsize::new(workers).expect("tests use >= 1 worker"),
         graceful_timeout: Duration::from_secs(30),
         worker_timeout: Duration::from_secs(30),

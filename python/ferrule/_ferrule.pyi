@@ -1,4 +1,4 @@
-"""The compiled core (Rust, `src/python.rs`). Private: use `ferrule.serve` and the CLI.
+"""The compiled core (Rust, `src/python/`). Private: use `ferrule.serve` and the CLI.
 
 Checked against the built module with `python -m mypy.stubtest ferrule._ferrule`.
 """
@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, final
 
 __all__ = [
+    "CORE_CHOICES",
     "CORE_SETTINGS",
     "ErrorStream",
     "FileWrapper",
@@ -14,6 +15,8 @@ __all__ = [
     "RequestBodyError",
     "StartResponse",
     "__version__",
+    "core_defaults",
+    "core_round_trip",
     "serve",
 ]
 
@@ -23,6 +26,19 @@ __version__: str
 CORE_SETTINGS: tuple[str, ...]
 """The names of the settings `serve` reads from its `settings` dict; equal to the settings
 marked `core` in `ferrule.settings.SETTINGS` (a test checks it)."""
+
+CORE_CHOICES: dict[str, tuple[str, ...]]
+"""For each core setting whose value is one of a few names (`sendfile`, ...), the names the
+core accepts; equal to the choices in `ferrule.settings.SETTINGS` (a test checks it)."""
+
+def core_defaults() -> dict[str, Any]:
+    """The core's own default for every core setting but `bind`, spelled as
+    `ferrule.Config.to_core()` spells values; equal to `Config().to_core()` (a test checks
+    it)."""
+
+def core_round_trip(settings: dict[str, Any]) -> dict[str, Any]:
+    """`settings` (as `Config.to_core()` makes it) converted to the core's typed config and
+    back: equal to `settings` when every setting reaches its own field."""
 
 def serve(
     app: Callable[..., Any] | None,

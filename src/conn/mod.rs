@@ -19,11 +19,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{watch, Semaphore};
 use tokio::time::{timeout_at, Instant};
 
+use crate::bridge::Link;
 use crate::bridge::{ConnInfo, Handler};
 use crate::config::{Sendfile, Timeouts};
 use crate::http::{self, encode, HttpError, Limits, RequestHead};
 use crate::log::Level;
-use crate::relay::{Hub, Link};
+use crate::relay::LoopWaker;
 use exchange::Next;
 
 pub use transport::Transport;
@@ -46,7 +47,7 @@ pub struct ConnContext {
     /// queued). Waiting for one is the backpressure of the whole worker.
     pub request_permits: Arc<Semaphore>,
     /// Wakes connection tasks for the Python threads (see `relay`).
-    pub hub: Arc<Hub>,
+    pub waker: Arc<LoopWaker>,
     /// How file bodies are sent.
     pub sendfile: Sendfile,
 }
@@ -100,7 +101,7 @@ pub async fn serve<T: Transport, H: Handler>(
     // Allocated when the first bytes can be read: a connection that sends nothing holds
     // no buffer (see `read_head`).
     let mut buf = BytesMut::new();
-    let link = Link::new(Arc::clone(&ctx.hub), exchange::RESPONSE_QUEUE);
+    let link = Link::new(Arc::clone(&ctx.waker), exchange::RESPONSE_QUEUE);
     let mut first = true;
     loop {
         let head = match read_head(&mut stream, &mut buf, &ctx, first, &mut shutdown).await {

@@ -15,7 +15,7 @@ use super::{serve, ConnContext};
 use crate::bridge::{BodyEvent, ConnInfo, Handler, Job, ResponseEvent, ResponseHead};
 use crate::config::Timeouts;
 use crate::http::Limits;
-use crate::relay::Hub;
+use crate::relay::LoopWaker;
 
 /// Reads the whole body, then answers 200 with it; a failed read becomes a 500, as
 /// `wsgi::call_app` turns the app's `RequestBodyError` into one.
@@ -26,10 +26,11 @@ impl Handler for ReadsBody {
         thread::spawn(move || {
             let mut body = Vec::new();
             let failed = loop {
-                job.events
+                job.request
+                    .events
                     .blocking_send(ResponseEvent::NeedBody)
                     .expect("conn listens");
-                match job.body.recv() {
+                match job.request.body.recv() {
                     Ok(BodyEvent::Data(data)) => body.extend_from_slice(&data),
                     Ok(BodyEvent::End) => break false,
                     Ok(BodyEvent::Failed(_)) | Err(_) => break true,
@@ -51,7 +52,7 @@ impl Handler for ReadsBody {
                 wants_close: false,
             };
             // The connection may have answered by itself and gone; nothing to do then.
-            let _ = job.events.blocking_send(ResponseEvent::Start {
+            let _ = job.request.events.blocking_send(ResponseEvent::Start {
                 head,
                 body,
                 end: true,
@@ -76,7 +77,8 @@ impl Handler for IgnoresBody {
             has_server: false,
             wants_close: false,
         };
-        job.events
+        job.request
+            .events
             .try_send(ResponseEvent::Start {
                 head,
                 body: Bytes::from_static(b"ok"),
@@ -94,7 +96,7 @@ fn context(limits: Limits, timeouts: Timeouts) -> Arc<ConnContext> {
         limits,
         timeouts,
         request_permits: Arc::new(Semaphore::new(4)),
-        hub: Hub::start(),
+        waker: LoopWaker::start(),
         sendfile: crate::config::Sendfile::Auto,
     })
 }

@@ -1,5 +1,5 @@
 //! The error log and the access log sinks. `init` opens them once per process from
-//! `LogConfig`; `error!`/`warn!`/`info!`/`debug!` write gunicorn-style lines
+//! `LogConfig`; `log_at!` and `write` write gunicorn-style lines
 //! (`[2026-11-24 04:30:00 +0000] [1234] [INFO] message`); `access::Format` renders
 //! access lines. Formatting of timestamps lives in `time`.
 
@@ -9,8 +9,6 @@ pub mod time;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::sync::{Mutex, OnceLock};
-
-use crate::config::LogConfig;
 
 /// Severity of an error-log line; lines below the configured level are dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,21 +21,6 @@ pub enum Level {
 }
 
 impl Level {
-    /// Parses the `--log-level` spellings.
-    ///
-    /// # Errors
-    /// The unknown name.
-    pub fn parse(s: &str) -> Result<Level, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "debug" => Ok(Level::Debug),
-            "info" => Ok(Level::Info),
-            "warning" | "warn" => Ok(Level::Warning),
-            "error" => Ok(Level::Error),
-            "critical" => Ok(Level::Critical),
-            _ => Err(format!("unknown log level {s:?}")),
-        }
-    }
-
     fn label(self) -> &'static str {
         match self {
             Level::Debug => "DEBUG",
@@ -45,6 +28,30 @@ impl Level {
             Level::Warning => "WARNING",
             Level::Error => "ERROR",
             Level::Critical => "CRITICAL",
+        }
+    }
+}
+
+/// Where and how to log (`--access-log`, `--access-log-format`, `--error-log`,
+/// `--log-level`). Read by `init`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `None`: no access log. `Some("-")`: stdout. Otherwise a file path (appended to).
+    pub access_log: Option<String>,
+    /// gunicorn-style format string (`%(h)s %(r)s …`).
+    pub access_log_format: String,
+    /// `"-"`: stderr. Otherwise a file path (appended to).
+    pub error_log: String,
+    pub level: Level,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            access_log: None,
+            access_log_format: access::DEFAULT_FORMAT.to_owned(),
+            error_log: "-".to_owned(),
+            level: Level::Info,
         }
     }
 }

@@ -12,11 +12,20 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use super::worker::{Link, MSG_BEAT, MSG_READY, MSG_RETIRE};
-use super::{Event, ExitStatus, Kill, Pid, Settings, Sig, Spawn, SupervisorError, WorkerSpec};
+use super::{Event, ExitStatus, Kill, Pid, Sig, Spawn, SupervisorError, WorkerPlan, WorkerSpec};
 use crate::config::BindSpec;
 use crate::listener::{self, Listener};
 use crate::log::{self, Level};
+use crate::worker::{MasterPipe, Message};
+
+/// How to start a new master on USR2: the program, its arguments (argv\[0\] first) and the
+/// directory to start it in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpgradeCommand {
+    pub program: std::ffi::OsString,
+    pub argv: Vec<std::ffi::OsString>,
+    pub dir: std::path::PathBuf,
+}
 
 /// What the embedding code does around fork and inside a worker.
 pub trait ForkHooks {
@@ -27,23 +36,16 @@ pub trait ForkHooks {
     fn before_fork(&mut self);
     /// Called in the master right after fork(2) (`PyOS_AfterFork_Parent`).
     fn after_fork_parent(&mut self);
-    /// Runs in the new worker, after `PyOS_AfterFork_Child`-style fixing up, with the
-    /// listening sockets and the pipe to the master; never returns.
-    fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, link: Link) -> !;
+    /// Runs in the new worker, with the listening sockets and the pipe to the master;
+    /// never returns.
+    fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, pipe: MasterPipe) -> !;
     /// HUP: re-read the settings; `None` keeps the current ones.
-    fn reload(&mut self) -> Option<Settings>;
+    fn reload(&mut self) -> Option<WorkerPlan>;
     /// `--reload`: whether watched files changed since the last call (called about once a
     /// second); a change reloads like HUP.
     fn files_changed(&mut self) -> bool;
-    /// USR2: the program, its arguments (argv\[0\] first) and the directory to start a new
-    /// master in; `None` when this master cannot be re-executed.
-    fn upgrade_command(
-        &mut self,
-    ) -> Option<(
-        std::ffi::OsString,
-        Vec<std::ffi::OsString>,
-        std::path::PathBuf,
-    )>;
+    /// USR2: how to start a new master; `None` when this master cannot be re-executed.
+    fn upgrade_command(&mut self) -> Option<UpgradeCommand>;
 }
 
 /// Names the listening descriptors a new master inherits from the old one (USR2).
@@ -234,11 +236,11 @@ impl<H: ForkHooks> ForkSpawner<H> {
             }
             let mut beat = false;
             for &byte in &buf[..n] {
-                match byte {
-                    MSG_READY => events.push(Event::Ready(pid)),
-                    MSG_RETIRE => events.push(Event::Retire(pid)),
-                    MSG_BEAT => beat = true,
-                    _ => {}
+                match Message::from_byte(byte) {
+                    Some(Message::Ready) => events.push(Event::Ready(pid)),
+                    Some(Message::Retire) => events.push(Event::Retire(pid)),
+                    Some(Message::Beat) => beat = true,
+                    None => {}
                 }
             }
             if beat {
@@ -341,7 +343,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             drop(rx);
             restore_signal_mask(&previous_mask);
             let listeners = std::mem::take(&mut self.listeners);
-            self.hooks.run_worker(spec, listeners, Link::new(tx));
+            self.hooks.run_worker(spec, listeners, MasterPipe::new(tx));
         }
         self.hooks.after_fork_parent();
         restore_signal_mask(&previous_mask);
@@ -425,13 +427,13 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         }
     }
 
-    fn reload(&mut self) -> Option<Settings> {
+    fn reload(&mut self) -> Option<WorkerPlan> {
         self.hooks.reload()
     }
 
     fn upgrade(&mut self) -> Result<Pid, SupervisorError> {
         use std::os::unix::process::CommandExt;
-        let Some((program, argv, dir)) = self.hooks.upgrade_command() else {
+        let Some(UpgradeCommand { program, argv, dir }) = self.hooks.upgrade_command() else {
             return Err(SupervisorError::Spawn(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this master was not started by the ferrule command and cannot re-execute itself",

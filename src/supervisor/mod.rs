@@ -8,14 +8,13 @@
 //! collaborator is an argument, `tests/supervisor.rs` drives the loop with a fake spawner.
 
 pub mod fork;
-pub mod title;
-pub mod worker;
 
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use crate::log::Level;
+use crate::worker::{APP_LOAD_ERROR, WORKER_BOOT_ERROR};
 
 /// A worker's process id.
 pub type Pid = i32;
@@ -86,12 +85,6 @@ impl fmt::Display for ExitStatus {
     }
 }
 
-/// Exit code of a worker that could not import the app (gunicorn's `APP_LOAD_ERROR`).
-pub const APP_LOAD_ERROR: i32 = 4;
-/// Exit code of a worker that could not start for another reason (gunicorn's
-/// `WORKER_BOOT_ERROR`).
-pub const WORKER_BOOT_ERROR: i32 = 3;
-
 /// What `Spawn::wait` reports to the loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -114,9 +107,10 @@ pub struct WorkerSpec {
     pub generation: u32,
 }
 
-/// The master's settings; `Spawn::reload` may hand new ones on HUP.
+/// How many workers the master keeps and how long it gives them; `Spawn::reload` may hand
+/// a new plan on HUP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Settings {
+pub struct WorkerPlan {
     /// Workers to keep running (`--workers`); TTIN/TTOU move it by one.
     pub workers: NonZeroUsize,
     /// How long a TERM'd worker may take to finish before it is killed.
@@ -169,7 +163,7 @@ pub trait Spawn {
     /// Reopens the master's log files (USR1).
     fn reopen_logs(&mut self);
     /// Re-reads the configuration (HUP); `None` keeps the current settings.
-    fn reload(&mut self) -> Option<Settings>;
+    fn reload(&mut self) -> Option<WorkerPlan>;
     /// Starts a new master that inherits the listening sockets (USR2).
     ///
     /// # Errors
@@ -205,7 +199,7 @@ struct Worker {
 
 /// The master's state machine. See the module docs.
 pub struct Supervisor<S: Spawn> {
-    settings: Settings,
+    plan: WorkerPlan,
     spawner: S,
     phase: Phase,
     phases: Vec<Phase>,
@@ -213,14 +207,14 @@ pub struct Supervisor<S: Spawn> {
     next_number: u32,
     generation: u32,
     outcome: Outcome,
-    /// The settings in force before the reload under way, restored if it fails.
-    settings_before_reload: Option<Settings>,
+    /// The plan in force before the reload under way, restored if it fails.
+    plan_before_reload: Option<WorkerPlan>,
 }
 
 impl<S: Spawn> Supervisor<S> {
-    pub fn new(settings: Settings, spawner: S) -> Supervisor<S> {
+    pub fn new(plan: WorkerPlan, spawner: S) -> Supervisor<S> {
         Supervisor {
-            settings,
+            plan,
             spawner,
             phase: Phase::Starting,
             phases: vec![Phase::Starting],
@@ -228,7 +222,7 @@ impl<S: Spawn> Supervisor<S> {
             next_number: 1,
             generation: 1,
             outcome: Outcome::Stopped,
-            settings_before_reload: None,
+            plan_before_reload: None,
         }
     }
 
@@ -328,7 +322,7 @@ impl<S: Spawn> Supervisor<S> {
         if self.phase == Phase::Draining {
             return;
         }
-        self.stop_all(Kill::Term, self.settings.graceful_timeout);
+        self.stop_all(Kill::Term, self.plan.graceful_timeout);
     }
 
     /// Quick stop: QUIT every worker (also when a graceful stop is under way).
@@ -343,9 +337,9 @@ impl<S: Spawn> Supervisor<S> {
             log_at!(Level::Warning, "reload ignored in phase {:?}", self.phase);
             return Ok(());
         }
-        self.settings_before_reload = Some(self.settings);
-        if let Some(settings) = self.spawner.reload() {
-            self.settings = settings;
+        self.plan_before_reload = Some(self.plan);
+        if let Some(plan) = self.spawner.reload() {
+            self.plan = plan;
         }
         self.generation += 1;
         self.enter(Phase::Reloading);
@@ -361,8 +355,8 @@ impl<S: Spawn> Supervisor<S> {
         if matches!(self.phase, Phase::Draining | Phase::Stopped) {
             return Ok(());
         }
-        self.settings.workers = self.settings.workers.saturating_add(1);
-        log_at!(Level::Info, "workers: {} (one more)", self.settings.workers);
+        self.plan.workers = self.plan.workers.saturating_add(1);
+        log_at!(Level::Info, "workers: {} (one more)", self.plan.workers);
         self.fill()
     }
 
@@ -370,14 +364,14 @@ impl<S: Spawn> Supervisor<S> {
         if matches!(self.phase, Phase::Draining | Phase::Stopped) {
             return;
         }
-        let Some(fewer) = NonZeroUsize::new(self.settings.workers.get() - 1) else {
+        let Some(fewer) = NonZeroUsize::new(self.plan.workers.get() - 1) else {
             log_at!(
                 Level::Info,
                 "workers: 1 (TTOU ignored: at least one worker stays)"
             );
             return;
         };
-        self.settings.workers = fewer;
+        self.plan.workers = fewer;
         log_at!(Level::Info, "workers: {fewer} (one fewer)");
         self.trim();
     }
@@ -571,15 +565,15 @@ impl<S: Spawn> Supervisor<S> {
             self.stop_worker(pid, Kill::Quit, "reload failed");
         }
         self.generation = previous;
-        if let Some(settings) = self.settings_before_reload.take() {
-            self.settings = settings;
+        if let Some(plan) = self.plan_before_reload.take() {
+            self.plan = plan;
         }
         self.enter(Phase::Running);
     }
 
     /// Kills workers past their stop deadline or their heartbeat.
     fn on_tick(&mut self, now: Instant) -> Result<(), SupervisorError> {
-        let worker_timeout = self.settings.worker_timeout;
+        let worker_timeout = self.plan.worker_timeout;
         for w in &mut self.workers {
             if w.kill_at.is_some_and(|at| now >= at) {
                 log_at!(
@@ -624,7 +618,7 @@ impl<S: Spawn> Supervisor<S> {
 
     /// Starts workers of the current generation until `workers` are booting or serving.
     fn fill(&mut self) -> Result<(), SupervisorError> {
-        while self.active_count() < self.settings.workers.get() {
+        while self.active_count() < self.plan.workers.get() {
             self.spawn_one()?;
         }
         Ok(())
@@ -632,7 +626,7 @@ impl<S: Spawn> Supervisor<S> {
 
     /// TERMs the newest workers beyond `workers`.
     fn trim(&mut self) {
-        while self.active_count() > self.settings.workers.get() {
+        while self.active_count() > self.plan.workers.get() {
             let newest = self
                 .workers
                 .iter()
@@ -680,7 +674,7 @@ impl<S: Spawn> Supervisor<S> {
     fn stop_worker(&mut self, pid: Pid, kill: Kill, why: &str) {
         let timeout = match kill {
             Kill::Quit => QUICK_TIMEOUT,
-            _ => self.settings.graceful_timeout,
+            _ => self.plan.graceful_timeout,
         };
         let Some(w) = self.worker_mut(pid) else {
             return;

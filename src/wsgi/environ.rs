@@ -37,13 +37,19 @@ const PER_REQUEST_KEYS: &[&str] = &[
 ///
 /// # Errors
 /// Python errors while creating the dict (out of memory).
-pub fn template(py: Python<'_>, root_path: &str, multithread: bool) -> PyResult<Py<PyDict>> {
+/// `multithread` and `multiprocess` say whether the app may run in another thread or
+/// another process at the same time (PEP 3333: `wsgi.multithread`, `wsgi.multiprocess`).
+pub fn template(
+    py: Python<'_>,
+    root_path: &str,
+    multithread: bool,
+    multiprocess: bool,
+) -> PyResult<Py<PyDict>> {
     let d = PyDict::new(py);
     d.set_item("wsgi.version", (1, 0))?;
     d.set_item("wsgi.errors", Py::new(py, ErrorStream)?)?;
     d.set_item("wsgi.multithread", multithread)?;
-    // TODO(#4): true when the master runs more than one worker.
-    d.set_item("wsgi.multiprocess", false)?;
+    d.set_item("wsgi.multiprocess", multiprocess)?;
     d.set_item("wsgi.run_once", false)?;
     d.set_item("wsgi.input_terminated", true)?;
     d.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
@@ -151,7 +157,7 @@ pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
 /// Python strings a thread reuses across requests: environ keys for header names, and
 /// the usual methods and protocol versions. One per Python thread (no locking); filled
 /// lazily and bounded, so odd header names cannot grow it without limit.
-pub struct Cache {
+pub struct EnvironStrings {
     keys: HashMap<Box<[u8]>, Option<Py<PyString>>, BuildHasherDefault<Fnv1a>>,
     values: HashMap<&'static str, Py<PyString>, BuildHasherDefault<Fnv1a>>,
     /// `SERVER_NAME`, `SERVER_PORT`, `REMOTE_ADDR`, `REMOTE_PORT` by connection
@@ -175,13 +181,13 @@ const COMMON_VALUES: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HTTP/1.0", "HTTP/1.1", "http", "",
 ];
 
-impl Cache {
-    pub fn new(py: Python<'_>) -> Cache {
+impl EnvironStrings {
+    pub fn new(py: Python<'_>) -> EnvironStrings {
         let mut values = HashMap::default();
         for v in COMMON_VALUES {
             values.insert(*v, PyString::intern(py, v).unbind());
         }
-        Cache {
+        EnvironStrings {
             keys: HashMap::default(),
             values,
             addrs: HashMap::default(),
@@ -305,7 +311,7 @@ fn port_text(port: u16) -> String {
 /// Python errors while filling the dict.
 pub fn build<'py>(
     py: Python<'py>,
-    cache: &mut Cache,
+    cache: &mut EnvironStrings,
     template: &Bound<'py, PyDict>,
     root_path: &str,
     head: &RequestHead,

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::bridge::{BodyEvent, ResponseEvent};
-use crate::relay::{BodyReceiver, EventSender, TrySendError};
+use crate::bridge::{BodyReceiver, EventSender, TrySendError};
 
 pyo3::create_exception!(
     ferrule._ferrule,

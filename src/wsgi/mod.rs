@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict};
 
-pub use environ::Cache;
+pub use environ::EnvironStrings;
 pub use response::call_app;
 
 /// What every request of a worker shares, built once with the GIL held.
@@ -34,10 +34,11 @@ impl Context {
         app: Py<PyAny>,
         root_path: &str,
         multithread: bool,
+        multiprocess: bool,
     ) -> PyResult<Context> {
         Ok(Context {
             app,
-            template: environ::template(py, root_path, multithread)?,
+            template: environ::template(py, root_path, multithread, multiprocess)?,
             root_path: root_path.to_owned(),
         })
     }

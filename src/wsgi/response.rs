@@ -18,7 +18,7 @@ use super::file_wrapper::FileWrapper;
 use super::input::Input;
 use super::start_response::{send_event, SendError, StartResponse};
 use super::{environ, Context};
-use crate::bridge::{AbortReason, FileBody, Job, ResponseEvent, ResponseHead};
+use crate::bridge::{AbortReason, EventSender, FileBody, Request, ResponseEvent, ResponseHead};
 use crate::http::{BodyFraming, RequestHead};
 use crate::log::{self, Level};
 
@@ -45,15 +45,19 @@ impl From<SendError> for Outcome {
 }
 
 /// Runs one job. Never fails: every error is answered (500 or abort) and logged here.
-pub fn call_app(py: Python<'_>, ctx: &Context, cache: &mut environ::Cache, job: Job) {
-    let Job {
+pub fn call_app(
+    py: Python<'_>,
+    ctx: &Context,
+    cache: &mut environ::EnvironStrings,
+    request: Request,
+) {
+    let Request {
         head,
         conn,
         body,
         events,
-        permit,
-    } = job;
-    let request = Label(&head);
+    } = request;
+    let request = RequestLine(&head);
     let empty = matches!(head.framing, BodyFraming::Empty | BodyFraming::Length(0));
     let input = match Bound::new(py, Input::new(body, events.clone(), empty)) {
         Ok(i) => i,
@@ -119,7 +123,6 @@ pub fn call_app(py: Python<'_>, ctx: &Context, cache: &mut environ::Cache, job: 
             let _ = send_event(py, &events, event);
         }
     }
-    drop(permit);
 }
 
 /// Sends the app's result (step 2 of the module docs).
@@ -293,21 +296,16 @@ pub fn server_error_event() -> ResponseEvent {
     }
 }
 
-fn fail_before_head(
-    py: Python<'_>,
-    events: &crate::relay::EventSender,
-    request: &Label<'_>,
-    err: &PyErr,
-) {
+fn fail_before_head(py: Python<'_>, events: &EventSender, request: &RequestLine<'_>, err: &PyErr) {
     log_app_error(py, request, "", err);
     // A failed send means the client is gone.
     let _ = send_event(py, events, server_error_event());
 }
 
 /// `GET /path?query` for log lines, formatted only when a line is written.
-pub struct Label<'a>(pub &'a RequestHead);
+pub struct RequestLine<'a>(pub &'a RequestHead);
 
-impl std::fmt::Display for Label<'_> {
+impl std::fmt::Display for RequestLine<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
@@ -319,7 +317,7 @@ impl std::fmt::Display for Label<'_> {
 }
 
 /// Logs an app error with its Python traceback, once.
-pub fn log_app_error(py: Python<'_>, request: &Label<'_>, context: &str, err: &PyErr) {
+pub fn log_app_error(py: Python<'_>, request: &RequestLine<'_>, context: &str, err: &PyErr) {
     if !log::enabled(Level::Error) {
         return;
     }

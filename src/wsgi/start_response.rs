@@ -11,8 +11,8 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 
+use crate::bridge::{EventSender, TrySendError};
 use crate::bridge::{ResponseEvent, ResponseHead};
-use crate::relay::{EventSender, TrySendError};
 
 /// The connection is gone: nobody receives response events any more.
 #[derive(Debug)]

@@ -123,5 +123,8 @@ pub fn head(status: &str, headers: &str, content_length: Option<u64>) -> Respons
 
 /// Sends one response event from a fake handler's thread.
 pub fn send(job: &Job, ev: ResponseEvent) {
-    job.events.blocking_send(ev).expect("conn is listening");
+    job.request
+        .events
+        .blocking_send(ev)
+        .expect("conn is listening");
 }

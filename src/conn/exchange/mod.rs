@@ -15,13 +15,15 @@ use tokio::sync::watch;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
 use super::{with_send_timeout, ConnContext, ConnError, Transport, READ_CHUNK};
-use crate::bridge::{AbortReason, BodyEvent, BodyFailure, ConnInfo, Handler, Job, ResponseEvent};
+use crate::bridge::{
+    AbortReason, BodyEvent, BodyFailure, ConnInfo, Handler, Job, Link, Request, ResponseEvent,
+};
 use crate::config::Sendfile;
 use crate::http::body::{BodyDecoder, Decoded};
 use crate::http::encode::{self, ResponseFraming};
 use crate::http::{BodyFraming, HttpError, RequestHead, Version};
 use crate::log::{self, Level};
-use crate::relay::{Link, QueueLimits};
+use crate::relay::QueueLimits;
 
 mod output;
 
@@ -145,10 +147,12 @@ pub(super) async fn run<T: Transport, H: Handler>(
     };
     ex.send_buffered_body();
     let job = Job {
-        head,
-        conn: Arc::clone(info),
-        body: body_rx,
-        events: events_tx,
+        request: Request {
+            head,
+            conn: Arc::clone(info),
+            body: body_rx,
+            events: events_tx,
+        },
         permit,
     };
     if handler.dispatch(job).is_err() {

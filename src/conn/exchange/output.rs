@@ -10,7 +10,7 @@ use bytes::{Buf, Bytes};
 use tokio::io::AsyncWriteExt;
 
 use super::{Exchange, Outgoing, Writing, DRAIN_LIMIT};
-use crate::bridge::{FileBody, ResponseHead};
+use crate::bridge::{FileBody, ResponseEvent, ResponseHead};
 use crate::conn::{with_send_timeout, ConnContext, ConnError, Phase, Transport};
 use crate::http::encode::{self, ConnectionHeader, ResponseFraming, ResponseParts};
 use crate::http::Version;
@@ -93,7 +93,10 @@ impl<T: Transport> Exchange<'_, T> {
     pub(super) async fn gather_and_flush(&mut self) -> Result<(), ConnError> {
         let mut pieces = 1;
         while pieces < GATHER_PIECES {
-            let Some(data) = self.link.try_recv_data() else {
+            let Some(ResponseEvent::Data(data)) = self
+                .link
+                .try_recv_if(|ev| matches!(ev, ResponseEvent::Data(_)))
+            else {
                 break;
             };
             self.stage_body(data)?;
@@ -330,7 +333,7 @@ mod tests {
     use crate::config::Timeouts;
     use crate::conn::ConnContext;
     use crate::http::Limits;
-    use crate::relay::Hub;
+    use crate::relay::LoopWaker;
     use bytes::Bytes;
     use std::sync::Arc;
     use tokio::io::AsyncReadExt;
@@ -343,7 +346,7 @@ mod tests {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             request_permits: Arc::new(Semaphore::new(1)),
-            hub: Hub::start(),
+            waker: LoopWaker::start(),
             sendfile: crate::config::Sendfile::Auto,
         };
         let (mut a, mut b) = UnixStream::pair().expect("pair");

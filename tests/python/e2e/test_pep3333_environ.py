@@ -145,7 +145,7 @@ def test_wsgi_keys_are_present_and_truthful(server):
         "wsgi.version": [1, 0],
         "wsgi.url_scheme": "http",
         "wsgi.multithread": True,  # --threads 2
-        "wsgi.multiprocess": False,  # one worker process for now
+        "wsgi.multiprocess": False,  # one worker process (the fixture's default --workers 1)
         "wsgi.run_once": False,
         "wsgi.input_terminated": True,
         "file_wrapper_callable": True,
@@ -153,6 +153,16 @@ def test_wsgi_keys_are_present_and_truthful(server):
     # The validator wraps the stream objects; their presence and methods are checked by it.
     assert environ["wsgi.input"] == "<InputWrapper>"
     assert environ["wsgi.errors"] == "<ErrorWrapper>"
+
+
+@pytest.mark.parametrize(("workers", "multiprocess"), [("1", False), ("2", True)])
+def test_wsgi_multiprocess_is_true_exactly_when_several_workers_serve(ferrule_server, workers, multiprocess):
+    # PEP 3333: true "if an equivalent application object may be simultaneously invoked by
+    # another process".
+    served = ferrule_server("--workers", workers, "apps.pep3333:app")
+    environ, conn = environ_of(served, raw_head("GET", "/environ", [("Host", "h")]))
+    conn.close()
+    check(environ, {"wsgi.multiprocess": multiprocess})
 
 
 def test_wsgi_multithread_is_false_with_one_thread(ferrule_server):

@@ -468,3 +468,73 @@ def test_core_settings_match_the_names_the_compiled_core_extracts() -> None:
     from ferrule import _ferrule as core
 
     assert {setting.name for setting in SETTINGS if setting.core} == set(core.CORE_SETTINGS)
+
+
+def test_core_choices_match_the_names_the_compiled_core_accepts() -> None:
+    from ferrule import _ferrule as core
+
+    declared = {setting.name: tuple(setting.type.choices) for setting in SETTINGS
+                if setting.core and hasattr(setting.type, "choices")}
+    assert declared == dict(core.CORE_CHOICES)
+
+
+def test_core_defaults_match_the_defaults_declared_here() -> None:
+    from ferrule import _ferrule as core
+    from ferrule.config import Config
+
+    expected = Config().to_core()
+    del expected["bind"]
+    assert core.core_defaults() == expected
+
+
+#: A value for every core setting, each different from its default and from the others of
+#: its type, so that a setting converted into another's field shows in the round trip.
+_EVERY_CORE_SETTING_CHANGED = {
+    "bind": ["127.0.0.1:9001", "[::1]:9002", "unix:/tmp/ferrule-drift.sock", "fd://5"],
+    "threads": 3,
+    "root_path": "/api",
+    "access_log": "-",
+    "access_log_format": "%(h)s %(s)s",
+    "error_log": "/tmp/ferrule-drift.log",
+    "log_level": "debug",
+    "max_request_line_bytes": 1001,
+    "max_header_count": 11,
+    "max_header_bytes": 1002,
+    "max_head_bytes": 1003,
+    "max_body_bytes": 1004,
+    "max_connections": 12,
+    "backlog": 13,
+    "header_timeout": 1.5,
+    "body_timeout": 2.5,
+    "keepalive_timeout": 3.5,
+    "send_timeout": 4.5,
+    "graceful_timeout": 5.5,
+    "worker_timeout": 6.5,
+    "request_timeout": 7.5,
+    "workers": 2,
+    "max_requests": 14,
+    "max_requests_jitter": 15,
+    "max_worker_lifetime": 8.5,
+    "max_worker_lifetime_jitter": 9.5,
+    "max_worker_memory": 1005,
+    "proc_name": "drift",
+    "pid_file": "/tmp/ferrule-drift.pid",
+    "user": 1,
+    "group": 2,
+    "reuse_port": True,
+    "unix_socket_mode": 0o660,
+    "sendfile": "off",
+    "sched_policy": "normal",
+}
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["defaults", "every-setting-changed"])
+def test_every_core_setting_reaches_its_own_field(changed: bool) -> None:
+    from ferrule import _ferrule as core
+    from ferrule.config import Config
+
+    if changed:
+        assert set(_EVERY_CORE_SETTING_CHANGED) == set(core.CORE_SETTINGS)
+    config = Config(**_EVERY_CORE_SETTING_CHANGED) if changed else Config()
+    settings = config.to_core()
+    assert core.core_round_trip(settings) == settings

@@ -1,0 +1,187 @@
+//! The `ferrule._ferrule` extension module: the façade between the Python package and the
+//! core. `serve` is the master's entry; settings become a typed `Config` in `settings`;
+//! Rust errors become `ferrule.errors` exceptions here; the master's Python hooks are in
+//! `master` and a worker's WSGI app host in `wsgi_host`. Everything that runs per request
+//! or per process is delegated (`supervisor`, `worker`, `server`, `pool`, `wsgi`).
+
+mod master;
+mod settings;
+mod wsgi_host;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::listener;
+use crate::log::{self, Level};
+use crate::supervisor::fork::{ForkSpawner, UpgradeCommand};
+use crate::supervisor::{Outcome, Supervisor, SupervisorError};
+use crate::title;
+use crate::worker::APP_LOAD_ERROR;
+use crate::wsgi::{self, error_stream::ErrorStream, file_wrapper::FileWrapper, input::Input};
+use master::{worker_plan, PyHooks};
+use settings::{config_from, CORE_SETTINGS};
+
+/// An instance of `ferrule.errors.<name>(message)`, or `fallback(message)` when that module
+/// cannot be imported (a broken install).
+fn ferrule_error(
+    py: Python<'_>,
+    name: &str,
+    message: String,
+    fallback: fn(String) -> PyErr,
+) -> PyErr {
+    let cls = py.import("ferrule.errors").and_then(|m| m.getattr(name));
+    match cls {
+        Ok(cls) => match cls.call1((message,)) {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(err) => err,
+        },
+        Err(_) => fallback(message),
+    }
+}
+
+/// Serves until SIGTERM, SIGINT or SIGQUIT, as a master with `workers` forked worker
+/// processes, then stops and returns. Blocks.
+///
+/// Each worker serves `app` when it is given (imported before the fork: `--preload` and
+/// `ferrule.serve()`), otherwise the app `load()` returns in the worker. `reload()`, when
+/// given, returns the re-read settings on SIGHUP. `name` goes in process titles.
+/// `upgrade` is `(program, argv, directory)` to start a new master with on SIGUSR2.
+/// `watch()`, when given (`--reload`), returns True when source files changed.
+#[pyfunction]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None))]
+#[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
+fn serve(
+    py: Python<'_>,
+    app: Option<Py<PyAny>>,
+    settings: &Bound<'_, PyDict>,
+    load: Option<Py<PyAny>>,
+    reload: Option<Py<PyAny>>,
+    name: Option<String>,
+    upgrade: Option<(
+        std::ffi::OsString,
+        Vec<std::ffi::OsString>,
+        std::path::PathBuf,
+    )>,
+    watch: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    let config = config_from(settings)?;
+    if app.is_none() && load.is_none() {
+        return Err(PyValueError::new_err(
+            "serve() needs an app or a load() callable",
+        ));
+    }
+    log::init(&config.log).map_err(PyOSError::new_err)?;
+    let label = config
+        .process
+        .proc_name
+        .clone()
+        .or(name)
+        .unwrap_or_else(|| "app".to_owned());
+    title::set(&format!("ferrule: master [{label}]"));
+    let options = listener::ListenOptions {
+        backlog: config.backlog,
+        reuse_port: config.process.reuse_port,
+        unix_socket_mode: config.process.unix_socket_mode,
+    };
+    let pid_file = config.process.pid_file.clone();
+    if let Some(path) = &pid_file {
+        std::fs::write(path, format!("{}\n", std::process::id())).map_err(|e| {
+            PyOSError::new_err(format!("cannot write --pid-file {}: {e}", path.display()))
+        })?;
+    }
+    let plan = worker_plan(&config);
+    let binds = config.binds.clone();
+    let hooks = PyHooks {
+        py,
+        app,
+        load,
+        reload,
+        config,
+        label,
+        upgrade: upgrade.map(|(program, argv, dir)| UpgradeCommand { program, argv, dir }),
+        watch,
+    };
+    let spawner =
+        ForkSpawner::new(hooks, binds, options).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let mut master = Supervisor::new(plan, spawner);
+    let outcome = master.run();
+    drop(master);
+    if outcome.is_ok() {
+        log::write(Level::Info, "stopped");
+    }
+    // The pid file is ours to remove unless a new master (USR2) has written its own.
+    if let Some(path) = &pid_file {
+        if std::fs::read_to_string(path)
+            .is_ok_and(|text| text.trim() == std::process::id().to_string())
+        {
+            // Gone already, or not removable: nothing more to do at exit.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    match outcome {
+        Ok(Outcome::Stopped | Outcome::Upgraded) => Ok(()),
+        Ok(Outcome::BootFailed { code }) => {
+            let app_load = code == APP_LOAD_ERROR;
+            let message = if app_load {
+                "A worker could not import the app; its traceback is above."
+            } else {
+                "A worker could not start; its error is above."
+            };
+            let err = ferrule_error(
+                py,
+                "WorkerBootError",
+                message.to_owned(),
+                PyRuntimeError::new_err,
+            );
+            err.value(py).setattr("app_load", app_load)?;
+            Err(err)
+        }
+        Err(SupervisorError::Bind(err)) => Err(ferrule_error(
+            py,
+            "BindError",
+            err.to_string(),
+            PyOSError::new_err,
+        )),
+        Err(err) => Err(PyOSError::new_err(err.to_string())),
+    }
+}
+
+/// The core's defaults for every core setting but `bind`, as `Config.to_core()` spells
+/// them (the drift test compares them with `settings.py`'s).
+#[pyfunction]
+fn core_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let d = settings::to_dict(py, &crate::config::Config::default())?;
+    d.del_item("bind")?;
+    Ok(d)
+}
+
+/// `settings` converted to the core's `Config` and back (the drift test checks that every
+/// setting arrives where it is meant to).
+#[pyfunction]
+fn core_round_trip<'py>(
+    py: Python<'py>,
+    settings: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyDict>> {
+    settings::to_dict(py, &config_from(settings)?)
+}
+
+#[pymodule]
+fn _ferrule(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("CORE_SETTINGS", PyTuple::new(py, CORE_SETTINGS)?)?;
+    m.add("CORE_CHOICES", settings::core_choices(py)?)?;
+    m.add(
+        "RequestBodyError",
+        py.get_type::<wsgi::input::RequestBodyError>(),
+    )?;
+    m.add_function(wrap_pyfunction!(serve, m)?)?;
+    m.add_function(wrap_pyfunction!(core_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(core_round_trip, m)?)?;
+    m.add_class::<Input>()?;
+    m.add_class::<ErrorStream>()?;
+    m.add_class::<FileWrapper>()?;
+    m.add_class::<wsgi::start_response::StartResponse>()?;
+    Ok(())
+}
