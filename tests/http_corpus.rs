@@ -302,6 +302,7 @@ fn error_named(name: &str, status: Option<i64>) -> HttpError {
         HttpError::InvalidTransferEncoding,
         HttpError::MissingHost,
         HttpError::DuplicateHost,
+        HttpError::InvalidHost,
         HttpError::DuplicateContentType,
         HttpError::InvalidChunkSize,
         HttpError::InvalidChunkExtension,

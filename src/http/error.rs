@@ -47,6 +47,9 @@ pub enum HttpError {
     MissingHost,
     #[error("duplicate Host header")]
     DuplicateHost,
+    /// RFC 9112 §3.2: the Host value is not `uri-host [ ":" port ]` (RFC 9110 §7.2).
+    #[error("invalid Host header value")]
+    InvalidHost,
     #[error("duplicate Content-Type header")]
     DuplicateContentType,
     #[error("invalid chunk size")]
@@ -96,6 +99,7 @@ impl HttpError {
             | HttpError::InvalidTransferEncoding
             | HttpError::MissingHost
             | HttpError::DuplicateHost
+            | HttpError::InvalidHost
             | HttpError::DuplicateContentType
             | HttpError::InvalidChunkSize
             | HttpError::InvalidChunkExtension
@@ -156,6 +160,7 @@ mod tests {
             (HttpError::InvalidVersion, 400, "Bad Request"),
             (HttpError::ConflictingContentLength, 400, "Bad Request"),
             (HttpError::DuplicateContentType, 400, "Bad Request"),
+            (HttpError::InvalidHost, 400, "Bad Request"),
             (HttpError::IncompleteBody, 400, "Bad Request"),
         ];
         for (error, status, reason) in cases {

@@ -314,6 +314,20 @@ VALID: list[Valid] = [
                version="HTTP/1.0", framing="Length(1)", body=b"z", keep_alive=False)]),
     Valid("method of exactly 32 bytes", head("A" * 32 + " / HTTP/1.1", "Host: example.com"),
           [Req("A" * 32, "/", H)]),
+    # Host values (RFC 9110 §7.2, RFC 3986 §3.2.2): the edges of `uri-host [ ":" port ]`.
+    Valid("Host forms: empty, IPv4, IPvFuture, percent-encoded, A-label, empty port, pipelined",
+          head("GET /empty HTTP/1.1", "Host:")
+          + head("GET /v4 HTTP/1.1", "Host: 127.0.0.1:80")
+          + head("GET /future HTTP/1.1", "Host: [v1.fe]")
+          + head("GET /pct HTTP/1.1", "Host: a%20b")
+          + head("GET /idn HTTP/1.1", "Host: xn--bcher-kva.example")
+          + head("GET /port HTTP/1.1", "Host: localhost:"),
+          [Req("GET", "/empty", [("Host", "")]),
+           Req("GET", "/v4", [("Host", "127.0.0.1:80")]),
+           Req("GET", "/future", [("Host", "[v1.fe]")]),
+           Req("GET", "/pct", [("Host", "a%20b")]),
+           Req("GET", "/idn", [("Host", "xn--bcher-kva.example")]),
+           Req("GET", "/port", [("Host", "localhost:")])]),
 ]
 
 # ------------------------------------------------------------------------------------------
@@ -547,6 +561,23 @@ INVALID: list[Invalid] = [
     Invalid("trailer line over max_header_bytes (32 here)",
             chunked_post(b"0\r\nX-Long: " + b"t" * 30 + b"\r\n\r\n"), "HeaderTooLarge", 431,
             limits={"max_header_bytes": 32}),
+    # Host values that are not `uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 9110 §7.2).
+    Invalid("space inside the Host value", head("GET / HTTP/1.1", "Host: a b"), "InvalidHost", 400),
+    Invalid("path in the Host value", head("GET / HTTP/1.1", "Host: a/b"), "InvalidHost", 400),
+    Invalid("userinfo in the Host value", head("GET / HTTP/1.1", "Host: user@example.com"),
+            "InvalidHost", 400),
+    Invalid("unclosed IPv6 literal in Host", head("GET / HTTP/1.1", "Host: [::1"), "InvalidHost", 400),
+    Invalid("non-numeric port in Host", head("GET / HTTP/1.1", "Host: example.com:80x"),
+            "InvalidHost", 400),
+    Invalid("port over 65535 in Host", head("GET / HTTP/1.1", "Host: example.com:65536"),
+            "InvalidHost", 400),
+    Invalid("raw UTF-8 in the Host value", head("GET / HTTP/1.1", "Host: b\xc3\xbccher.example"),
+            "InvalidHost", 400),
+    Invalid("invalid Host behind an absolute-form target",
+            head("GET http://example.com/ HTTP/1.1", "Host: a b"), "InvalidHost", 400),
+    Invalid("valid GET, then a Host with a space",
+            get("/first") + head("GET /second HTTP/1.1", "Host: exa mple.com"),
+            "InvalidHost", 400, requests=[Req("GET", "/first", H)]),
 ]
 
 

@@ -94,7 +94,19 @@ REJECTED = [
     # Host (RFC 9112 §3.2)
     pytest.param(b"GET /echo HTTP/1.1\r\n\r\n", 400, id="host-missing"),
     pytest.param(b"GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, id="host-twice"),
+    pytest.param(b"GET /echo HTTP/1.1\r\nHost: a b\r\n\r\n", 400, id="host-with-space"),
+    pytest.param(b"GET /echo HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, id="host-with-slash"),
+    pytest.param(b"GET /echo HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, id="host-unclosed-ipv6"),
+    pytest.param(b"GET /echo HTTP/1.1\r\nHost: test:80x\r\n\r\n", 400, id="host-port-not-digits"),
+    pytest.param(b"GET /echo HTTP/1.1\r\nHost: test:65536\r\n\r\n", 400,
+                 id="host-port-over-65535"),
+    pytest.param(b"GET http://test/echo HTTP/1.1\r\nHost: a b\r\n\r\n", 400,
+                 id="host-with-space-behind-absolute-form"),
 ]
+
+# Host values of RFC 9110 §7.2 (`uri-host [ ":" port ]`) at the edges of the grammar.
+ACCEPTED_HOSTS = ["", "example.com:8080", "127.0.0.1:80", "[::1]:8000", "[v1.fe]", "a%20b",
+                  "xn--bcher-kva.example", "localhost:"]
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +145,20 @@ def assert_still_serving(address):
 def test_rejects_and_closes_without_processing_pipelined_bytes(server, raw, status):
     assert_rejected_then_closed(server.address, raw, status)
     assert_still_serving(server.address)
+
+
+def test_rejects_a_host_with_a_space_naming_the_rule_and_serves_the_next_client(server):
+    resp = assert_rejected_then_closed(server.address, b"GET /echo HTTP/1.1\r\nHost: a b\r\n\r\n",
+                                       400)
+    assert resp.body == b"400 Bad Request: invalid Host header value\n"
+    assert_still_serving(server.address)
+
+
+@pytest.mark.parametrize("host", ACCEPTED_HOSTS)
+def test_serves_a_request_whose_host_is_valid_at_the_edge_of_the_grammar(server, host):
+    with Conn(server.address) as c:
+        resp = c.request("GET", "/echo?host", headers={"Host": host})
+        assert (resp.status, resp.body) == (200, b"GET /echo?host")
 
 
 def test_answers_a_good_request_before_rejecting_the_bad_one_after_it(server):
