@@ -7,9 +7,9 @@ core is imported on first use, so settings and the CLI's error paths work withou
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Callable
 
+from ferrule._core import core
 from ferrule.config import Config
 from ferrule.errors import (
     AppImportError,
@@ -57,7 +57,7 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
                 f"Setting '{name}' only applies to the ferrule command; serve() does not take it."
             )
     config = Config(**settings)
-    _core().serve(app, config.to_core())
+    core().serve(app, config.to_core())
 
 
 # Python-only settings that only mean something to the command (importing the app, reading a
@@ -65,12 +65,8 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
 _COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS if not setting.core)
 
 
-def _core() -> Any:
-    return importlib.import_module("ferrule._ferrule")
-
-
 def __getattr__(name: str) -> Any:
     # PEP 562: `__version__` comes from the compiled core, imported on first use.
     if name == "__version__":
-        return _core().__version__
+        return core().__version__
     raise AttributeError(f"module 'ferrule' has no attribute '{name}'")

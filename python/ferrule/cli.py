@@ -1,25 +1,24 @@
 """The `ferrule` command: argv → Config → app → the Rust core, and exceptions → exit codes.
 
-The argparse parser is generated from `settings.SETTINGS` (one group per section); flags are
-read as raw text and converted by `config`, so every bad value gets the same kind of message.
-`main` is the only place in ferrule that turns exceptions into exit codes.
+Flags are parsed by `flags` (also the `--help` text, to which this module adds the exit
+codes) and converted with the env vars and the config file by `config`; the app is imported
+by `importer`. `main` is the only place in ferrule that turns exceptions into exit codes.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from ferrule import importer
+from ferrule._core import core
 from ferrule.config import Config
 from ferrule.errors import AppImportError, ConfigError, FerruleError, WorkerBootError
-from ferrule.settings import BOOL, SECTIONS, SETTINGS, Setting
+from ferrule.flags import build_parser, parse_flags
 from ferrule.watch import SourceWatcher, app_directory
 
 __all__ = [
@@ -28,9 +27,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_SERVE_ERROR",
     "EXIT_WORKER_BOOT_ERROR",
-    "build_parser",
     "main",
-    "parse_flags",
 ]
 
 #: The server ran and stopped after SIGTERM or SIGINT; or --help, --version.
@@ -44,13 +41,6 @@ EXIT_CONFIG_ERROR = 2
 EXIT_WORKER_BOOT_ERROR = 3
 #: The app could not be imported (gunicorn's APP_LOAD_ERROR).
 EXIT_APP_LOAD_ERROR = 4
-
-_DESCRIPTION = """\
-Serve a WSGI app, e.g. `ferrule myapp:app`.
-
-Settings come from, lowest precedence first: defaults, the config file named by --config,
-FERRULE_* environment variables, then these flags. Durations take 30, 30s, 500ms or 1h30m;
-sizes take 8192, 8KiB or 1MiB. Every setting is described in docs/settings.md."""
 
 _EPILOG = f"""\
 exit status:
@@ -82,10 +72,10 @@ def _run(args: list[str]) -> int:
     except ConfigError as err:
         return _fail(err, EXIT_CONFIG_ERROR)
     if flags.help:
-        sys.stdout.write(build_parser().format_help())
+        sys.stdout.write(build_parser(epilog=_EPILOG).format_help())
         return EXIT_OK
     if flags.version:
-        print(f"ferrule {_core().__version__}")
+        print(f"ferrule {core().__version__}")
         return EXIT_OK
 
     # A new master started by SIGUSR2 runs this same command from the same directory.
@@ -124,9 +114,9 @@ def _run(args: list[str]) -> int:
     if config.reload:
         watch = SourceWatcher(app_directory(spec), config.reload_extra)
     try:
-        _core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec),
-                      reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade,
-                      watch=watch)
+        core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec),
+                     reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade,
+                     watch=watch)
     except WorkerBootError as err:
         # The worker wrote its own error; this line says why the server stopped.
         return _fail(err, EXIT_APP_LOAD_ERROR if err.app_load else EXIT_WORKER_BOOT_ERROR)
@@ -150,100 +140,7 @@ def _load_in_worker(spec: str) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Flags
-
-
-@dataclass(frozen=True)
-class Flags:
-    """What argv said, before conversion. `given` holds (setting name, spelling as written,
-    raw text) per occurrence, in order; `config` converts them."""
-
-    given: tuple[tuple[str, str, str], ...]
-    help: bool
-    version: bool
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # argparse would print usage and exit; cli.main decides exits, so raise instead.
-        raise ConfigError(message[:1].upper() + message[1:] + ".")
-
-
-class _Record(argparse.Action):
-    """Records each occurrence of a setting's flag with the spelling the user wrote, so that
-    messages can say `--keep-alive must be ...` to someone who typed gunicorn's flag."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
-        if self.nargs == 0:
-            values = self.const  # a switch (boolean settings): `--preload` means true
-        namespace.given.append((self.dest, option_string or self.dest, values))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser for the ferrule command, generated from `SETTINGS`."""
-    parser = _Parser(
-        prog="ferrule",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        add_help=False,
-        allow_abbrev=False,
-    )
-    groups = {section: parser.add_argument_group(section) for section in SECTIONS}
-    for setting in SETTINGS:
-        group = groups[setting.section]
-        if setting.positional:
-            group.add_argument(setting.name, nargs="?", action=_Record, default=argparse.SUPPRESS,
-                               metavar=setting.metavar, help=_help_text(setting))
-            continue
-        # Boolean settings are switches on the command line, as in gunicorn (`--preload`);
-        # their env var and config-file key take true/false.
-        shape: dict[str, Any] = (
-            {"nargs": 0, "const": "true"} if setting.type is BOOL else {"metavar": setting.metavar}
-        )
-        group.add_argument(*setting.flags, dest=setting.name, action=_Record,
-                           default=argparse.SUPPRESS, help=_help_text(setting), **shape)
-        aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
-        if aliases:
-            group.add_argument(*aliases, dest=setting.name, action=_Record,
-                               default=argparse.SUPPRESS, help=argparse.SUPPRESS, **shape)
-    other = parser.add_argument_group("Other")
-    other.add_argument("-h", "--help", action="store_true", help="Show this help and exit.")
-    other.add_argument("--version", action="store_true",
-                       help="Print 'ferrule <version>' and exit.")
-    return parser
-
-
-def parse_flags(argv: Sequence[str]) -> Flags:
-    """Parses argv without converting values.
-
-    # Errors
-    `ConfigError` for unknown flags, a flag without its value, or extra arguments.
-    """
-    namespace = argparse.Namespace(given=[], help=False, version=False)
-    build_parser().parse_args(list(argv), namespace=namespace)
-    return Flags(given=tuple(namespace.given), help=namespace.help, version=namespace.version)
-
-
-def _help_text(setting: Setting) -> str:
-    text = setting.help.replace("`", "")
-    facts = [f"default: {setting.describe_default()}", f"env: {setting.env}"]
-    aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
-    if aliases:
-        facts.append("gunicorn: " + ", ".join(aliases))
-    # argparse %-formats help strings.
-    return f"{text} ({'; '.join(facts)})".replace("%", "%%")
-
-
-# --------------------------------------------------------------------------------------------
 # Helpers of main
-
-
-def _core() -> Any:
-    """The compiled core, imported when first needed so that settings and flag errors are
-    reported even from a source tree where it is not built."""
-    return importlib.import_module("ferrule._ferrule")
 
 
 def _prepare_import_path(config: Config) -> None:

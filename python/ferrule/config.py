@@ -1,6 +1,6 @@
 """Resolves settings into one immutable `Config`: defaults < config file < env vars < CLI flags.
 
-Reads argv (parsed by `cli.parse_flags`), `FERRULE_*` env vars and an optional TOML file, and
+Reads argv (parsed by `flags.parse_flags`), `FERRULE_*` env vars and an optional TOML file, and
 converts and checks each value with the declarations in `settings`. Error messages name the
 setting as the user wrote it (`--threads`, `FERRULE_THREADS`, `threads in ferrule.toml`).
 `Config.to_core()` is the dict handed to the Rust core.
@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ferrule.errors import ConfigError
+from ferrule.flags import parse_flags
 from ferrule.settings import SETTINGS, InvalidValue, Setting
 
 if sys.version_info >= (3, 11):
@@ -103,9 +104,6 @@ class Config:
         broken config file is reported rather than hidden. Unknown `FERRULE_*` env vars are
         ignored (other tools share the prefix in tests and deployments).
         """
-        # cli imports this module at import time; importing it here keeps that one-way.
-        from ferrule.cli import parse_flags
-
         flags = parse_flags(sys.argv[1:] if argv is None else argv)
         from_flags: dict[str, list[tuple[str, object]]] = {}
         for name, spelling, raw in flags.given:

@@ -18,7 +18,6 @@ from ferrule.cli import (
     EXIT_OK,
     EXIT_SERVE_ERROR,
     EXIT_WORKER_BOOT_ERROR,
-    build_parser,
     main,
 )
 
@@ -261,5 +260,13 @@ def test_sighup_rereads_the_settings_from_the_same_sources(
     assert fake_core.reload()["threads"] == 6
 
 
-def test_parser_escapes_percent_signs_in_help() -> None:
-    assert '%(h)s %(l)s' in build_parser().format_help()
+def test_help_ends_with_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == EXIT_OK
+    assert capsys.readouterr().out.endswith(
+        "exit status:\n"
+        "  0  stopped by SIGTERM or SIGINT (or --help, --version)\n"
+        "  1  the server failed, e.g. an address could not be bound\n"
+        "  2  a bad flag, environment variable or config file\n"
+        "  3  a worker could not start\n"
+        "  4  the app could not be imported\n"
+    )
