@@ -4,7 +4,9 @@ waitress, bjoern, fastwsgi and nginx (ceiling reference for `hello`), on every w
 bench/apps.py, in two topologies.
 
 Normally started by `bench/run.sh --suite full` (which installs everything first);
-`--workloads hello,json` and `--topologies 1p` narrow it down. See bench/README.md.
+`--workloads hello,json` and `--topologies 1p` narrow it down. `--ferrule-baseline VENV`
+adds a second Ferrule build (another commit's) as the peer `ferrule-base`, same flags, in
+the same interleaved rounds: its ratio column is this build ÷ that one. See bench/README.md.
 
 Per row (workload x topology), per round, each server in turn (interleaved A B C, A B C):
   wait (bounded) for a quiet machine; start the server on 127.0.0.1 and a free port
@@ -28,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +41,7 @@ import run as R  # noqa: E402  (the /proc helpers, wrk parsing, machine facts)
 from apps import WORKLOADS, Workload, ensure_file  # noqa: E402
 
 SUBJECT = "ferrule"
+BASELINE = "ferrule-base"     # --ferrule-baseline: another Ferrule build, as a peer
 IDLE_CONNECTIONS = 10_000
 UPLOAD_SIZE = 100_000_000
 DEFAULT_2P = "hello,json,flask"
@@ -64,6 +67,21 @@ class Peer:
     label: str
     dist: str | None                      # distribution for the version (None: not Python)
     build: Callable[[Ctx], list[str]]     # argv, or raises NotApplicable
+    venv: Path | None = None              # its own venv instead of --venv
+
+
+def peer_bin(peer: Peer, args) -> Path:
+    return (peer.venv or args.venv) / "bin"
+
+
+def use_ferrule_venvs(ferrule_venv: Path | None, baseline: Path | None) -> None:
+    """--ferrule-venv: the Ferrule row runs that venv's ferrule; --ferrule-baseline: a
+    second Ferrule build as the peer `ferrule-base`, with exactly the Ferrule row's flags
+    (the same _ferrule), so its ratio is this build ÷ that one."""
+    if ferrule_venv is not None:
+        PEERS[SUBJECT] = replace(PEERS[SUBJECT], venv=ferrule_venv)
+    if baseline is not None:
+        PEERS[BASELINE] = Peer(BASELINE, "Ferrule baseline", "ferrule", _ferrule, venv=baseline)
 
 
 def _ferrule(c: Ctx) -> list[str]:
@@ -299,7 +317,7 @@ class Run:
                  log: Path):
         self.peer, self.wl, self.topo, self.args, self.log = peer, wl, topo, args, log
         self.port = R.free_port()
-        self.ctx = Ctx(self.port, threads, topo.workers, wl, tmp, args.venv / "bin")
+        self.ctx = Ctx(self.port, threads, topo.workers, wl, tmp, peer_bin(peer, args))
         self.argv = peer.build(self.ctx)               # may raise NotApplicable
         self.cmd = _taskset(topo.server_cpu) + self.argv
         self.proc: subprocess.Popen | None = None
@@ -396,7 +414,7 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
     exe = Path(run.argv[0])
     if not exe.exists():
         rec["error"] = f"not installed ({exe} missing)"
-        failed = args.venv / f"{peer.dist}-build-failed.txt"
+        failed = peer_bin(peer, args).parent / f"{peer.dist}-build-failed.txt"
         if failed.exists():
             rec["error"] = failed.read_text(errors="replace").strip()
         return rec
@@ -575,7 +593,7 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
         best = None
         if r:
             cands = [(s.get("rps_median"), p) for p, s in r["summary"].items()
-                     if p not in (SUBJECT, "nginx") and s.get("rps_median")]
+                     if p not in (SUBJECT, BASELINE, "nginx") and s.get("rps_median")]
             best = max(cands) if cands else None
         f = summ(w, "1p", SUBJECT, "rps_median")
         v = f / best[0] if best and f else None
@@ -621,6 +639,11 @@ def render(report: dict) -> str:
              "against the same round of the peer). n/a: that server cannot run the row "
              "(reasons below); FAILED: it ran but did not answer right or died (details "
              "below).")
+    if BASELINE in peers:
+        L.append("")
+        L.append("Ferrule baseline: another Ferrule build (see Machine and versions), run "
+                 "with the same flags in the same rounds; its column is this build ÷ that "
+                 "one (>1: this build faster).")
     L.append("")
     L.append("| workload | " + " | ".join(PEERS[p].label for p in others) + " |")
     L.append("|---|" + "---:|" * len(others))
@@ -771,6 +794,8 @@ def render(report: dict) -> str:
 def machine_lines(report: dict) -> list[str]:
     facts = report["machine"]
     v = report["versions"]
+    own_venv = report["config"].get("ferrule_venv")
+    base = report.get("ferrule_baseline")
     return [
         f"- CPU: {facts['cpu_model']}, nproc {facts['nproc']}, governor "
         f"{facts['cpu_governor']}, memory {facts['mem_total']}",
@@ -778,11 +803,25 @@ def machine_lines(report: dict) -> list[str]:
         f"- Ferrule {v.get('ferrule') or 'not installed'} "
         f"({facts['ferrule_build'] or 'build of unknown commit'}; repo at "
         f"{facts['git_head']}{', dirty tree' if facts['git_dirty'] else ''}; "
+        + (f"venv {own_venv}; " if own_venv else "") +
         f"--workers: {'yes' if report.get('ferrule_workers') else 'no'})",
+    ] + ([
+        f"- Ferrule baseline (`{BASELINE}`) {base['version'] or 'not installed'} "
+        f"({base['build'] or 'build of unknown commit'}; venv {base['venv']}; "
+        f"--workers: {'yes' if base['workers'] else 'no'})",
+    ] if base else []) + [
         "- " + ", ".join(f"{k} {v.get(k)}" for k in
                          ("granian", "gunicorn", "uwsgi", "waitress", "bjoern", "fastwsgi",
                           "flask", "django")) + f"; {v.get('nginx')}; {facts['wrk']}",
     ]
+
+
+def ferrule_facts(venv: Path) -> dict:
+    """Version, recorded build (the ferrule-build.txt bench/run.sh writes, if any) and
+    --workers support of the Ferrule in a venv other than --venv."""
+    return {"venv": str(venv), "version": versions(venv / "bin" / "python").get("ferrule"),
+            "build": R._read(venv / "ferrule-build.txt"),
+            "workers": ferrule_has_workers(venv / "bin")}
 
 
 def versions(venv_python: Path) -> dict:
@@ -892,13 +931,16 @@ def summarize_rows(rows: list[dict], keep_noisy: bool) -> None:
 
 def rerender(path: Path, readme: bool) -> int:
     report = json.loads(path.read_text())
+    cfg = report["config"]
+    use_ferrule_venvs(*(Path(cfg[k]) if cfg.get(k) else None
+                        for k in ("ferrule_venv", "ferrule_baseline")))
     summarize_rows(report["rows"], report["config"].get("keep_noisy", False))
     md = render(report)
     path.with_suffix(".md").write_text(md)
     err = chart(report, path.with_suffix(".png"))
     if err:
         print(err, file=sys.stderr)
-    if readme:
+    if readme and not cfg.get("ferrule_baseline"):
         update_readme(report, md, path.stem)
     print(md)
     return 0
@@ -936,6 +978,14 @@ def main(argv: list[str] | None = None) -> int:
                     help="rows that would end past this are not run (reported as such); "
                          "a noisy run is retried only while the rest still fits")
     ap.add_argument("--venv", type=Path, default=BENCH_DIR / ".venv")
+    ap.add_argument("--ferrule-venv", type=Path, metavar="VENV",
+                    help="run the Ferrule row with VENV/bin/ferrule (default: the one in "
+                         "--venv, where bench/run.sh builds this checkout)")
+    ap.add_argument("--ferrule-baseline", type=Path, metavar="VENV",
+                    help=f"A/B two builds: add VENV/bin/ferrule (e.g. the commit before a "
+                         f"change) as the peer '{BASELINE}', with the Ferrule row's flags, "
+                         f"interleaved in the same rounds; its ratio is this build ÷ that "
+                         f"one. Implies --no-readme")
     ap.add_argument("--out-dir", type=Path, default=BENCH_DIR / "results")
     ap.add_argument("--no-readme", action="store_true",
                     help="do not put the ratio table into bench/README.md")
@@ -946,6 +996,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.render:
         return rerender(args.render, not args.no_readme)
+
+    for flag, venv in (("--ferrule-venv", args.ferrule_venv),
+                       ("--ferrule-baseline", args.ferrule_baseline)):
+        if venv is not None and not (venv / "bin" / "ferrule").exists():
+            ap.error(f"{flag}: no {venv / 'bin' / 'ferrule'}")
+    use_ferrule_venvs(args.ferrule_venv, args.ferrule_baseline)
+    if args.ferrule_baseline is not None:
+        args.no_readme = True      # an A/B run is not the suite's latest full results
 
     wls = [w.strip() for w in args.workloads.split(",") if w.strip()]
     topos = [t.strip() for t in args.topologies.split(",") if t.strip()]
@@ -958,6 +1016,8 @@ def main(argv: list[str] | None = None) -> int:
     if SUBJECT in servers:
         servers.remove(SUBJECT)
     servers.insert(0, SUBJECT)
+    if args.ferrule_baseline is not None and BASELINE not in servers:
+        servers.insert(1, BASELINE)
     two = set(WORKLOADS) if args.workloads_2p == "all" else set(args.workloads_2p.split(","))
     # most important first (2p right after 1p of the same workload), so that a row the
     # time budget leaves out is one of the last
@@ -991,6 +1051,9 @@ def main(argv: list[str] | None = None) -> int:
     venv_bin = args.venv / "bin"
     facts = R.machine_facts(venv_bin / "python")
     vers = versions(venv_bin / "python")
+    if args.ferrule_venv is not None:
+        own = ferrule_facts(args.ferrule_venv)
+        vers["ferrule"], facts["ferrule_build"] = own["version"], own["build"]
     t_start = time.monotonic()
     budget = args.budget_minutes * 60
 
@@ -1000,7 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in servers:
             try:
                 PEERS[s].build(Ctx(1, WORKLOADS[w].threads or args.threads, TOPOS[t].workers,
-                                   WORKLOADS[w], work, venv_bin))
+                                   WORKLOADS[w], work, peer_bin(PEERS[s], args)))
                 n += 1
             except NotApplicable:
                 pass
@@ -1072,7 +1135,9 @@ def main(argv: list[str] | None = None) -> int:
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
         | {"servers": servers, "topologies": topos},
         "machine": facts, "versions": vers,
-        "ferrule_workers": ferrule_has_workers(venv_bin),
+        "ferrule_workers": ferrule_has_workers(peer_bin(PEERS[SUBJECT], args)),
+        "ferrule_baseline": ferrule_facts(args.ferrule_baseline)
+        if args.ferrule_baseline is not None else None,
         "rows": rows,
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
