@@ -89,10 +89,12 @@ pub struct FileBody {
     pub len: u64,
 }
 
-/// Why the app side gave up on a response whose head was already sent.
+/// Why the app side gave up on a response. Before its head was sent, `conn` answers with
+/// its own page (`conn::Page`); after, it cuts the response and closes the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AbortReason {
-    /// The app raised; the message is logged by `wsgi` already.
+    /// The app raised or broke its interface's rules; the app side has logged why. Before
+    /// the head: 500, and the connection may carry the next request.
     AppError,
     /// The app could not be run to the end (a panic in the server's own code).
     Internal,

@@ -12,7 +12,7 @@ use tokio::net::UnixStream;
 use tokio::sync::{watch, Semaphore};
 
 use super::{serve, ConnContext};
-use crate::bridge::{BodyEvent, ConnInfo, Handler, Job, ResponseEvent, ResponseHead};
+use crate::bridge::{AbortReason, BodyEvent, ConnInfo, Handler, Job, ResponseEvent, ResponseHead};
 use crate::config::Timeouts;
 use crate::http::Limits;
 use crate::relay::LoopWaker;
@@ -345,4 +345,94 @@ async fn serves_a_60_kib_head_trickled_one_byte_per_read_in_linear_time() {
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
     // One rescan per read would be ~2·10⁹ byte steps here (minutes in a debug build).
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+/// Gives up before any response, as `wsgi` does when the app raises first.
+struct FailsFirst(AbortReason);
+
+impl Handler for FailsFirst {
+    fn dispatch(&self, job: Job) -> Result<(), Job> {
+        job.request
+            .events
+            .try_send(ResponseEvent::Abort(self.0.clone()))
+            .expect("a fresh channel has room");
+        Ok(())
+    }
+}
+
+/// No longer runs jobs: the worker is stopping.
+struct Gone;
+
+impl Handler for Gone {
+    fn dispatch(&self, job: Job) -> Result<(), Job> {
+        Err(job)
+    }
+}
+
+const TWO_GETS: &[u8] =
+    b"GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+
+#[tokio::test]
+async fn an_app_error_before_the_head_gets_the_one_500_page_and_keeps_the_connection() {
+    let out = exchange_with(
+        FailsFirst(AbortReason::AppError),
+        TWO_GETS,
+        Limits::default(),
+        Timeouts::default(),
+    )
+    .await;
+    let page = "500 Internal Server Error: the request could not be completed\n";
+    assert_eq!(
+        out.matches(page).count(),
+        2,
+        "both requests answered: {out}"
+    );
+    assert_eq!(out.matches("Connection: close").count(), 1, "{out}");
+}
+
+#[tokio::test]
+async fn a_panic_or_a_timeout_before_the_head_closes_the_connection() {
+    for (reason, status_line) in [
+        (
+            AbortReason::Internal,
+            "HTTP/1.1 500 Internal Server Error\r\n",
+        ),
+        (AbortReason::Timeout, "HTTP/1.1 504 Gateway Timeout\r\n"),
+    ] {
+        let out = exchange_with(
+            FailsFirst(reason),
+            TWO_GETS,
+            Limits::default(),
+            Timeouts::default(),
+        )
+        .await;
+        assert_one_response(&out, status_line);
+    }
+}
+
+#[tokio::test]
+async fn a_head_request_gets_the_pages_head_without_its_body() {
+    let out = exchange_with(
+        FailsFirst(AbortReason::AppError),
+        b"HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        Limits::default(),
+        Timeouts::default(),
+    )
+    .await;
+    assert!(
+        out.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{out}"
+    );
+    assert!(out.contains("\r\nContent-Length: 62\r\n"), "{out}");
+    assert!(out.ends_with("\r\n\r\n"), "no body after the head: {out}");
+}
+
+#[tokio::test]
+async fn a_handler_that_is_gone_gets_a_503() {
+    let out = exchange_with(Gone, TWO_GETS, Limits::default(), Timeouts::default()).await;
+    assert_one_response(&out, "HTTP/1.1 503 Service Unavailable\r\n");
+    assert!(
+        out.ends_with("503 Service Unavailable: the server is shutting down\n"),
+        "{out}"
+    );
 }

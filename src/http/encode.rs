@@ -124,10 +124,17 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// The interim response for `Expect: 100-continue`.
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
-/// A complete small response with a `text/plain` body, `Content-Length`, `Server`, `Date`,
-/// and `Connection: close` when `close`. Used for protocol errors (4xx/5xx) and the
-/// server's own 500 page.
-pub fn simple_response(dst: &mut BytesMut, status: u16, reason: &str, body: &[u8], close: bool) {
+/// A complete small response with a `text/plain` body, `Content-Length`, `Server`, `Date`
+/// and the `Connection` header; the body itself only when `with_body` (not for a HEAD
+/// request). Used for the server's own pages (`conn::respond`).
+pub fn simple_response(
+    dst: &mut BytesMut,
+    status: u16,
+    reason: &str,
+    body: &[u8],
+    with_body: bool,
+    connection: ConnectionHeader,
+) {
     // 192: room for every field below with a 20-digit length.
     dst.reserve(reason.len() + body.len() + 192);
     dst.extend_from_slice(b"HTTP/1.1 ");
@@ -139,11 +146,11 @@ pub fn simple_response(dst: &mut BytesMut, status: u16, reason: &str, body: &[u8
     write_date_field(dst);
     dst.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
     write_content_length(dst, body.len() as u64);
-    if close {
-        write_connection(dst, ConnectionHeader::Close);
-    }
+    write_connection(dst, connection);
     dst.extend_from_slice(b"\r\n");
-    dst.extend_from_slice(body);
+    if with_body {
+        dst.extend_from_slice(body);
+    }
 }
 
 const SERVER_FIELD: &[u8] = b"Server: ferrule\r\n";

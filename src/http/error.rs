@@ -62,7 +62,7 @@ pub enum HttpError {
     ForbiddenTrailer,
     #[error("invalid trailer section")]
     InvalidTrailer,
-    #[error("request body too large")]
+    #[error("request body larger than max_body_bytes")]
     BodyTooLarge,
     #[error("incomplete request body")]
     IncompleteBody,
@@ -112,14 +112,26 @@ impl HttpError {
 
     /// The reason phrase that goes with `status()`.
     pub fn reason(&self) -> &'static str {
-        match self.status() {
-            413 => "Content Too Large",
-            414 => "URI Too Long",
-            431 => "Request Header Fields Too Large",
-            501 => "Not Implemented",
-            505 => "HTTP Version Not Supported",
-            _ => "Bad Request",
-        }
+        reason_phrase(self.status())
+    }
+}
+
+/// The reason phrase of a status the server answers on its own (RFC 9110 §15); `""` for
+/// one it never sends (the status line stays valid: the phrase may be empty).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        400 => "Bad Request",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
     }
 }
 

@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-pub use error::HttpError;
+pub use error::{reason_phrase, HttpError};
 pub use limits::Limits;
 
 /// The protocol version of a request. Only HTTP/1.0 and HTTP/1.1 are served on this port;

@@ -5,10 +5,11 @@
 //!    (bytes only; the head goes out with the first non-empty chunk);
 //! 3. call the iterable's `close()` exactly once, whatever happened, before the response
 //!    is ended;
-//! 4. an exception before the head was sent becomes a 500 page; after, the response is
-//!    aborted (the connection closes). Both are logged with the traceback.
+//! 4. an exception is logged with its traceback and aborts the response: before the head
+//!    was sent the server answers with its 500 page (`conn::respond`), after it the
+//!    connection closes.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -102,7 +103,7 @@ pub fn call_app(
             if let Err(SendError::App(err)) = sr.borrow_mut().finish(py) {
                 log_app_error(py, &request, "", &err);
                 // A failed send means the client is gone.
-                let _ = send_event(py, &events, server_error_event());
+                let _ = send_event(py, &events, ResponseEvent::Abort(AbortReason::AppError));
             }
         }
         Outcome::Disconnected => {
@@ -113,14 +114,8 @@ pub fn call_app(
         }
         Outcome::Failed(err) => {
             log_app_error(py, &request, "", &err);
-            let headers_sent = sr.borrow().headers_sent();
-            let event = if headers_sent {
-                ResponseEvent::Abort(AbortReason::AppError)
-            } else {
-                server_error_event()
-            };
             // A failed send means the client is gone; there is nobody left to tell.
-            let _ = send_event(py, &events, event);
+            let _ = send_event(py, &events, ResponseEvent::Abort(AbortReason::AppError));
         }
     }
 }
@@ -277,29 +272,10 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "?".to_owned(), |n| n.to_string())
 }
 
-/// The server's own 500 page.
-pub fn server_error_event() -> ResponseEvent {
-    let body = Bytes::from_static(b"500 Internal Server Error\n");
-    ResponseEvent::Start {
-        head: ResponseHead {
-            status: 500,
-            status_line: Bytes::from_static(b"500 Internal Server Error"),
-            header_block: b"Content-Type: text/plain; charset=utf-8\r\n".to_vec(),
-            content_length: Some(body.len() as u64),
-            add_content_length: true,
-            has_date: false,
-            has_server: false,
-            wants_close: false,
-        },
-        body,
-        end: true,
-    }
-}
-
 fn fail_before_head(py: Python<'_>, events: &EventSender, request: &RequestLine<'_>, err: &PyErr) {
     log_app_error(py, request, "", err);
     // A failed send means the client is gone.
-    let _ = send_event(py, events, server_error_event());
+    let _ = send_event(py, events, ResponseEvent::Abort(AbortReason::AppError));
 }
 
 /// `GET /path?query` for log lines, formatted only when a line is written.

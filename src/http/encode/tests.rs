@@ -146,7 +146,14 @@ fn writes_chunk_sizes_in_lowercase_hex() {
 #[test]
 fn writes_simple_responses_with_length_and_optional_close() {
     let mut dst = BytesMut::new();
-    simple_response(&mut dst, 400, "Bad Request", b"bad request\n", true);
+    simple_response(
+        &mut dst,
+        400,
+        "Bad Request",
+        b"bad request\n",
+        true,
+        ConnectionHeader::Close,
+    );
     assert_eq!(
         without_date(&dst),
         "HTTP/1.1 400 Bad Request\r\nServer: ferrule\r\nDate: <date>\r\n\
@@ -154,11 +161,34 @@ fn writes_simple_responses_with_length_and_optional_close() {
          Connection: close\r\n\r\nbad request\n"
     );
     let mut dst = BytesMut::new();
-    simple_response(&mut dst, 500, "Internal Server Error", b"", false);
+    simple_response(
+        &mut dst,
+        500,
+        "Internal Server Error",
+        b"",
+        true,
+        ConnectionHeader::Omit,
+    );
     assert_eq!(
         without_date(&dst),
         "HTTP/1.1 500 Internal Server Error\r\nServer: ferrule\r\nDate: <date>\r\n\
          Content-Type: text/plain; charset=utf-8\r\nContent-Length: 0\r\n\r\n"
+    );
+    // For a HEAD request: the same head, no body.
+    let mut dst = BytesMut::new();
+    simple_response(
+        &mut dst,
+        503,
+        "Service Unavailable",
+        b"gone\n",
+        false,
+        ConnectionHeader::KeepAlive,
+    );
+    assert_eq!(
+        without_date(&dst),
+        "HTTP/1.1 503 Service Unavailable\r\nServer: ferrule\r\nDate: <date>\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n\
+         Connection: keep-alive\r\n\r\n"
     );
 }
 

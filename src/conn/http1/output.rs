@@ -1,19 +1,21 @@
 //! The response side of an exchange: staging the head and body pieces, gathering what
-//! the app has queued into one vectored write, files (sendfile(2) or copied), and the end
-//! of the response.
+//! the app has queued into one vectored write, files (sendfile(2) or copied), the end of
+//! the response, and the server's own pages in place of the app's response.
 
 use std::future::Future;
 use std::io;
 use std::os::fd::AsRawFd;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 
-use super::{Exchange, Outgoing, Writing, DRAIN_LIMIT};
+use super::{CloseReason, Connection, Persistence};
 use crate::bridge::{FileBody, ResponseEvent, ResponseHead};
-use crate::conn::{with_send_timeout, ConnContext, ConnError, Phase, Transport};
+use crate::config::Sendfile;
+use crate::conn::respond::{self, Page};
+use crate::conn::{with_send_timeout, ConnContext, ConnError, TimeoutKind, Transport};
 use crate::http::encode::{self, ConnectionHeader, ResponseFraming, ResponseParts};
-use crate::http::Version;
+use crate::http::{RequestHead, Version};
 use crate::log::Level;
 
 /// At most this many body pieces gathered into one write (well under `IOV_MAX`).
@@ -23,38 +25,115 @@ const GATHER_PIECES: usize = 64;
 /// write carries both; larger ones are written from their own buffer. Arbitrary.
 const COALESCE_LIMIT: usize = 16 * 1024;
 
-impl<T: Transport> Exchange<'_, T> {
+/// Where the response stands.
+enum Writing {
+    /// Nothing sent yet.
+    NotStarted,
+    /// The head is out; body bytes follow under its framing. Kept after the end for the
+    /// access record.
+    Body(Outgoing),
+}
+
+struct Outgoing {
+    framing: ResponseFraming,
+    /// Body bytes sent so far.
+    sent: u64,
+    status: u16,
+    header_block: Vec<u8>,
+    /// The app sent more than its Content-Length; the excess was cut (logged once).
+    overran: bool,
+}
+
+/// How a file body (`wsgi.file_wrapper`) goes out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FileSending {
+    /// sendfile(2).
+    Sendfile,
+    /// Read into a buffer and written.
+    Copy,
+}
+
+/// The response of one exchange. See the module docs.
+pub(super) struct Output {
+    writing: Writing,
+    /// The request's version: decides framing and the `Connection` header.
+    version: Version,
+    /// The request was HEAD: the response has no body (RFC 9110 §9.3.2).
+    head_only: bool,
+    files: FileSending,
+    /// Head and small-body staging buffer, reused across writes of this response.
+    wbuf: BytesMut,
+    /// Staged output for the next write, in order; `wbuf` holds what follows it.
+    segments: Vec<Bytes>,
+}
+
+/// The `Connection` header that says `persistence` to a client of `version`.
+fn connection_header(persistence: Persistence, version: Version) -> ConnectionHeader {
+    if !persistence.is_keep_alive() {
+        ConnectionHeader::Close
+    } else if version == Version::Http10 {
+        ConnectionHeader::KeepAlive
+    } else {
+        ConnectionHeader::Omit
+    }
+}
+
+impl Output {
+    pub(super) fn new<T>(head: &RequestHead, conn: &Connection<T>) -> Output {
+        let to_loopback = conn.info.peer.is_some_and(|p| p.ip().is_loopback());
+        let files = match conn.ctx.sendfile {
+            Sendfile::Off => FileSending::Copy,
+            Sendfile::Auto if to_loopback => FileSending::Copy,
+            Sendfile::On | Sendfile::Auto => FileSending::Sendfile,
+        };
+        Output {
+            writing: Writing::NotStarted,
+            version: head.version,
+            head_only: head.is_head(),
+            files,
+            wbuf: BytesMut::with_capacity(1024),
+            segments: Vec::new(),
+        }
+    }
+
+    /// The response head has been sent (or staged).
+    pub(super) fn is_started(&self) -> bool {
+        matches!(self.writing, Writing::Body(_))
+    }
+
+    /// What the access record says of the response: status (0: none), body bytes and the
+    /// response's header block.
+    pub(super) fn record(&self) -> (u16, u64, &[u8]) {
+        match &self.writing {
+            Writing::Body(out) => (out.status, out.sent, &out.header_block),
+            Writing::NotStarted => (0, 0, b""),
+        }
+    }
+
     /// Stages the response head and the first body bytes; `flush` writes them.
-    pub(super) fn on_start(&mut self, head: ResponseHead, body: Bytes) -> Result<(), ConnError> {
-        if !matches!(self.writing, Writing::NotStarted) {
+    /// `persistence` is final once this returns: the head says it.
+    pub(super) fn on_start(
+        &mut self,
+        head: ResponseHead,
+        body: Bytes,
+        persistence: &mut Persistence,
+    ) -> Result<(), ConnError> {
+        if self.is_started() {
             log_at!(Level::Error, "app side started a response twice");
             return Err(ConnError::Io(io::Error::other("response started twice")));
         }
-        let framing =
-            encode::response_framing(self.is_head, self.version, head.status, head.content_length);
-        if head.wants_close || framing == ResponseFraming::CloseDelimited || *self.shutdown.borrow()
-        {
-            self.keep_alive = false;
+        let framing = encode::response_framing(
+            self.head_only,
+            self.version,
+            head.status,
+            head.content_length,
+        );
+        if head.wants_close {
+            persistence.close(CloseReason::App);
         }
-        // A body the app left unread must be drained before the next request. When the
-        // client still waits for `100 Continue`, or the declared rest is more than
-        // `drain_body` would read, closing is cheaper than draining; say so in the head.
-        // (A chunked rest of unknown size is tried; past the limit the connection closes
-        // without notice.)
-        let waits_for_continue = self.expects_continue && !self.continue_sent;
-        let rest_too_large = self
-            .declared_body
-            .is_some_and(|n| n - self.body_read > DRAIN_LIMIT);
-        if !self.decoder.is_done() && (waits_for_continue || rest_too_large) {
-            self.keep_alive = false;
+        if framing == ResponseFraming::CloseDelimited {
+            persistence.close(CloseReason::CloseDelimited);
         }
-        let connection = if !self.keep_alive {
-            ConnectionHeader::Close
-        } else if self.version == Version::Http10 {
-            ConnectionHeader::KeepAlive
-        } else {
-            ConnectionHeader::Omit
-        };
         self.wbuf.clear();
         let parts = ResponseParts {
             status_line: &head.status_line,
@@ -67,7 +146,7 @@ impl<T: Transport> Exchange<'_, T> {
             &parts,
             framing,
             head.add_content_length,
-            connection,
+            connection_header(*persistence, self.version),
         );
         self.writing = Writing::Body(Outgoing {
             framing,
@@ -79,8 +158,37 @@ impl<T: Transport> Exchange<'_, T> {
         self.stage_body(body)
     }
 
+    /// Answers with the server's own `page` in place of the app's response (which must not
+    /// have started), saying `persistence` in its `Connection` header.
+    pub(super) async fn write_page<T: Transport>(
+        &mut self,
+        conn: &mut Connection<T>,
+        page: &Page,
+        persistence: Persistence,
+    ) -> Result<(), ConnError> {
+        let connection = connection_header(persistence, self.version);
+        let sent = respond::write_http1(
+            &mut conn.stream,
+            &conn.ctx,
+            page,
+            self.head_only,
+            connection,
+        )
+        .await;
+        // Recorded before the result: the access record shows the page even when the
+        // client went away while it was written.
+        self.writing = Writing::Body(Outgoing {
+            framing: ResponseFraming::NoBody,
+            sent: *sent.as_ref().unwrap_or(&0),
+            status: page.status(),
+            header_block: Vec::new(),
+            overran: false,
+        });
+        sent.map(drop)
+    }
+
     pub(super) fn on_data(&mut self, data: Bytes) -> Result<(), ConnError> {
-        if matches!(self.writing, Writing::Body(_)) {
+        if self.is_started() {
             self.stage_body(data)
         } else {
             log_at!(Level::Error, "app side sent body bytes before the head");
@@ -90,10 +198,13 @@ impl<T: Transport> Exchange<'_, T> {
 
     /// Takes the body bytes already queued behind the ones just staged, then writes all
     /// staged output in one vectored write.
-    pub(super) async fn gather_and_flush(&mut self) -> Result<(), ConnError> {
+    pub(super) async fn gather_and_flush<T: Transport>(
+        &mut self,
+        conn: &mut Connection<T>,
+    ) -> Result<(), ConnError> {
         let mut pieces = 1;
         while pieces < GATHER_PIECES {
-            let Some(ResponseEvent::Data(data)) = self
+            let Some(ResponseEvent::Data(data)) = conn
                 .link
                 .try_recv_if(|ev| matches!(ev, ResponseEvent::Data(_)))
             else {
@@ -102,18 +213,18 @@ impl<T: Transport> Exchange<'_, T> {
             self.stage_body(data)?;
             pieces += 1;
         }
-        self.flush().await
+        self.flush(conn).await
     }
 
     /// Writes everything staged: `segments`, then `wbuf`.
-    pub(super) async fn flush(&mut self) -> Result<(), ConnError> {
+    async fn flush<T: Transport>(&mut self, conn: &mut Connection<T>) -> Result<(), ConnError> {
         if !self.wbuf.is_empty() {
             self.segments.push(self.wbuf.split().freeze());
         }
         if self.segments.is_empty() {
             return Ok(());
         }
-        let result = write_all_segments(self.ctx, self.stream, &mut self.segments).await;
+        let result = write_all_segments(&conn.ctx, &mut conn.stream, &mut self.segments).await;
         self.segments.clear();
         result
     }
@@ -121,7 +232,7 @@ impl<T: Transport> Exchange<'_, T> {
     /// Stages body bytes (which may be empty: then only staged head bytes go out) under
     /// the response framing and the declared length. Small pieces are copied next to the
     /// head or chunk framing; large ones are staged as their own segment.
-    pub(super) fn stage_body(&mut self, mut data: Bytes) -> Result<(), ConnError> {
+    fn stage_body(&mut self, mut data: Bytes) -> Result<(), ConnError> {
         let Writing::Body(out) = &mut self.writing else {
             return Err(ConnError::Io(io::Error::other("no response in progress")));
         };
@@ -161,8 +272,12 @@ impl<T: Transport> Exchange<'_, T> {
         Ok(())
     }
 
-    /// Sends a file body with sendfile(2), under the framing and declared length.
-    pub(super) async fn on_file(&mut self, file: FileBody) -> Result<(), ConnError> {
+    /// Sends a file body (sendfile(2) or copied), under the framing and declared length.
+    pub(super) async fn on_file<T: Transport>(
+        &mut self,
+        conn: &mut Connection<T>,
+        file: FileBody,
+    ) -> Result<(), ConnError> {
         let Writing::Body(out) = &mut self.writing else {
             log_at!(Level::Error, "app side sent a file before the head");
             return Err(ConnError::Io(io::Error::other("file before head")));
@@ -178,69 +293,13 @@ impl<T: Transport> Exchange<'_, T> {
         if chunked {
             encode::chunk_head(&mut self.wbuf, len as usize);
         }
-        self.flush().await?;
-        if self.sendfile {
-            self.sendfile_all(&file, len).await?;
-        } else {
-            self.copy_file(&file, len).await?;
+        self.flush(conn).await?;
+        match self.files {
+            FileSending::Sendfile => sendfile_all(conn, &file, len).await?,
+            FileSending::Copy => copy_file(conn, &file, len).await?,
         }
         if chunked {
-            with_send_timeout(self.ctx, self.stream.write_all(encode::CHUNK_END)).await?;
-        }
-        Ok(())
-    }
-
-    /// `len` bytes of `file` from its offset, read into a buffer and written: what
-    /// `--sendfile off` (and `auto` to a loopback client) does.
-    pub(super) async fn copy_file(&mut self, file: &FileBody, len: u64) -> Result<(), ConnError> {
-        use std::os::unix::fs::FileExt;
-        /// Bytes per read and write; chosen as the body read size.
-        const PIECE: u64 = 256 * 1024;
-        let mut piece = vec![0u8; usize::try_from(len.min(PIECE)).unwrap_or(0)];
-        let mut offset = file.offset;
-        let mut remaining = len;
-        while remaining > 0 {
-            let want = usize::try_from(remaining.min(PIECE)).unwrap_or(piece.len());
-            // A page-cache read; a cold disk blocks the loop as sendfile(2) would.
-            let got = file.file.read_at(&mut piece[..want], offset)?;
-            if got == 0 {
-                return Err(ConnError::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "file ended before its length was sent",
-                )));
-            }
-            with_send_timeout(self.ctx, self.stream.write_all(&piece[..got])).await?;
-            offset += got as u64;
-            remaining -= got as u64;
-        }
-        Ok(())
-    }
-
-    /// `len` bytes of `file` from its offset with sendfile(2).
-    pub(super) async fn sendfile_all(
-        &mut self,
-        file: &FileBody,
-        len: u64,
-    ) -> Result<(), ConnError> {
-        let fd = file.file.as_raw_fd();
-        let mut offset =
-            i64::try_from(file.offset).map_err(|_| io::Error::other("file offset too large"))?;
-        let mut remaining = len;
-        while remaining > 0 {
-            with_send_timeout(self.ctx, self.stream.writable()).await?;
-            // 1 GiB per call keeps the count inside what sendfile(2) accepts everywhere.
-            let step = remaining.min(1 << 30) as usize;
-            match self.stream.try_sendfile(fd, &mut offset, step) {
-                Ok(0) => {
-                    return Err(ConnError::Io(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file ended before its length was sent",
-                    )));
-                }
-                Ok(n) => remaining -= n as u64,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) => return Err(ConnError::Io(err)),
-            }
+            with_send_timeout(&conn.ctx, conn.stream.write_all(encode::CHUNK_END)).await?;
         }
         Ok(())
     }
@@ -248,12 +307,15 @@ impl<T: Transport> Exchange<'_, T> {
     /// Completes the response: the last chunk, or the check that the declared length was
     /// met (an app that sent less leaves the client waiting for bytes that will never come,
     /// so the connection is closed).
-    pub(super) async fn finish(&mut self) -> Result<(), ConnError> {
+    pub(super) async fn finish<T: Transport>(
+        &mut self,
+        conn: &mut Connection<T>,
+        persistence: &mut Persistence,
+    ) -> Result<(), ConnError> {
         let Writing::Body(out) = &self.writing else {
             log_at!(Level::Error, "app side ended a response it never started");
-            return self
-                .write_error_page(500, "Internal Server Error", "no response")
-                .await;
+            persistence.close(CloseReason::Failure);
+            return self.write_page(conn, &Page::AppFailed, *persistence).await;
         };
         let (framing, sent) = (out.framing, out.sent);
         match framing {
@@ -263,15 +325,73 @@ impl<T: Transport> Exchange<'_, T> {
                     Level::Error,
                     "app sent {sent} body bytes but declared Content-Length {declared}; closing the connection"
                 );
-                self.keep_alive = false;
+                persistence.close(CloseReason::ShortResponse);
             }
-            ResponseFraming::CloseDelimited => self.keep_alive = false,
             _ => {}
         }
-        self.flush().await?;
-        self.stream.flush().await?;
+        self.flush(conn).await?;
+        conn.stream.flush().await?;
         Ok(())
     }
+}
+
+/// `len` bytes of `file` from its offset, read into a buffer and written: what
+/// `--sendfile off` (and `auto` to a loopback client) does.
+async fn copy_file<T: Transport>(
+    conn: &mut Connection<T>,
+    file: &FileBody,
+    len: u64,
+) -> Result<(), ConnError> {
+    use std::os::unix::fs::FileExt;
+    /// Bytes per read and write; chosen as the body read size.
+    const PIECE: u64 = 256 * 1024;
+    let mut piece = vec![0u8; usize::try_from(len.min(PIECE)).unwrap_or(0)];
+    let mut offset = file.offset;
+    let mut remaining = len;
+    while remaining > 0 {
+        let want = usize::try_from(remaining.min(PIECE)).unwrap_or(piece.len());
+        // A page-cache read; a cold disk blocks the loop as sendfile(2) would.
+        let got = file.file.read_at(&mut piece[..want], offset)?;
+        if got == 0 {
+            return Err(ConnError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file ended before its length was sent",
+            )));
+        }
+        with_send_timeout(&conn.ctx, conn.stream.write_all(&piece[..got])).await?;
+        offset += got as u64;
+        remaining -= got as u64;
+    }
+    Ok(())
+}
+
+/// `len` bytes of `file` from its offset with sendfile(2).
+async fn sendfile_all<T: Transport>(
+    conn: &mut Connection<T>,
+    file: &FileBody,
+    len: u64,
+) -> Result<(), ConnError> {
+    let fd = file.file.as_raw_fd();
+    let mut offset =
+        i64::try_from(file.offset).map_err(|_| io::Error::other("file offset too large"))?;
+    let mut remaining = len;
+    while remaining > 0 {
+        with_send_timeout(&conn.ctx, conn.stream.writable()).await?;
+        // 1 GiB per call keeps the count inside what sendfile(2) accepts everywhere.
+        let step = remaining.min(1 << 30) as usize;
+        match conn.stream.try_sendfile(fd, &mut offset, step) {
+            Ok(0) => {
+                return Err(ConnError::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file ended before its length was sent",
+                )));
+            }
+            Ok(n) => remaining -= n as u64,
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(ConnError::Io(err)),
+        }
+    }
+    Ok(())
 }
 
 /// Writes every segment, in order, with as few vectored writes as the socket allows,
@@ -314,7 +434,7 @@ async fn write_all_segments<T: Transport>(
             Ok(Ok(0)) => return Err(ConnError::Io(io::ErrorKind::WriteZero.into())),
             Ok(Ok(n)) => n,
             Ok(Err(err)) => return Err(ConnError::Io(err)),
-            Err(_) => return Err(ConnError::Timeout(Phase::Writing)),
+            Err(_) => return Err(ConnError::Timeout(TimeoutKind::Send)),
         };
         for seg in &mut segments[first..] {
             let take = n.min(seg.len());

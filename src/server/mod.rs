@@ -1,7 +1,8 @@
 //! Inside a worker: the accept loops, the connection limit, request backpressure and the
 //! drain on shutdown. Connections are served by `conn`; requests by a `Handler`.
 //!
-//! Design: one task per listener accepts under two bounds. A connection permit
+//! Design: one task per listener runs the same loop whatever the listener's kind
+//! (`accept::Accept`: TCP and unix today, TLS next), under two bounds. A connection permit
 //! (`max_connections`) is taken per connection; before each accept the loop also waits
 //! until a request permit is free, so a worker whose Python threads are all busy (and
 //! whose hand-off queue is full) leaves new connections in the kernel backlog, where
@@ -11,7 +12,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::{ConnInfo, Handler};
@@ -20,6 +20,9 @@ use crate::conn::{self, ConnContext};
 use crate::listener::Listener;
 use crate::log::Level;
 use crate::relay::LoopWaker;
+use accept::{Accept, Registered};
+
+mod accept;
 
 /// Requests that may wait for a Python thread, beyond one running per thread. A deep
 /// queue lets the event loop hand a burst over in one wake-up and lets a thread run jobs
@@ -58,18 +61,10 @@ pub async fn run<H: Handler>(
             connections: Arc::clone(&connections),
             stop: stop_rx.clone(),
         };
-        match listener {
-            Listener::Tcp(l) => {
-                let backlog = l.try_clone()?;
-                let l = TcpListener::from_std(l)?;
-                accept_tasks.push(tokio::spawn(acceptor.run_tcp(l, backlog)));
-            }
-            Listener::Unix(l, _) => {
-                let backlog = l.try_clone()?;
-                let l = UnixListener::from_std(l)?;
-                accept_tasks.push(tokio::spawn(acceptor.run_unix(l, backlog)));
-            }
-        }
+        accept_tasks.push(match accept::register(listener)? {
+            Registered::Tcp(l) => tokio::spawn(acceptor.run(l)),
+            Registered::Unix(l) => tokio::spawn(acceptor.run(l)),
+        });
     }
 
     shutdown.await;
@@ -131,54 +126,21 @@ impl<H: Handler> Acceptor<H> {
         }
     }
 
-    async fn run_tcp(mut self, listener: TcpListener, backlog: std::net::TcpListener) {
-        let local = listener.local_addr().ok();
+    /// Accepts until `stop`, then drains the backlog.
+    async fn run<A: Accept>(mut self, listener: A) {
         loop {
             let Some(permit) = self.admit().await else {
-                return self.drain_tcp(&backlog, local);
+                return self.drain(&listener);
             };
             let accepted = tokio::select! {
                 r = listener.accept() => Some(r),
                 _ = self.stop.wait_for(|stop| *stop) => None,
             };
             let Some(accepted) = accepted else {
-                return self.drain_tcp(&backlog, local);
+                return self.drain(&listener);
             };
             match accepted {
-                Ok((stream, peer)) => {
-                    let info = Arc::new(ConnInfo {
-                        peer: Some(peer),
-                        local,
-                        scheme: "http",
-                    });
-                    self.spawn(stream, info, permit);
-                }
-                Err(err) => on_accept_error(&err).await,
-            }
-        }
-    }
-
-    async fn run_unix(mut self, listener: UnixListener, backlog: std::os::unix::net::UnixListener) {
-        loop {
-            let Some(permit) = self.admit().await else {
-                return self.drain_unix(&backlog);
-            };
-            let accepted = tokio::select! {
-                r = listener.accept() => Some(r),
-                _ = self.stop.wait_for(|stop| *stop) => None,
-            };
-            let Some(accepted) = accepted else {
-                return self.drain_unix(&backlog);
-            };
-            match accepted {
-                Ok((stream, _)) => {
-                    let info = Arc::new(ConnInfo {
-                        peer: None,
-                        local: None,
-                        scheme: "http",
-                    });
-                    self.spawn(stream, info, permit);
-                }
+                Ok((stream, info)) => self.spawn(stream, info, permit),
                 Err(err) => on_accept_error(&err).await,
             }
         }
@@ -186,50 +148,14 @@ impl<H: Handler> Acceptor<H> {
 
     /// At stop, takes every connection already waiting in the kernel's backlog, so that when
     /// this is the last open copy of the socket (a final stop) they are served (their first
-    /// request, with `Connection: close`) instead of reset when it closes. `backlog` is a
-    /// non-blocking duplicate of the listener, so `accept` answers at once.
-    fn drain_tcp(&self, backlog: &std::net::TcpListener, local: Option<std::net::SocketAddr>) {
-        while let Ok((stream, peer)) = backlog.accept() {
+    /// request, with `Connection: close`) instead of reset when it closes.
+    fn drain<A: Accept>(&self, listener: &A) {
+        while let Some(accepted) = listener.accept_waiting() {
             let Some(permit) = self.drained_permit() else {
                 return;
             };
-            match stream
-                .set_nonblocking(true)
-                .and_then(|()| tokio::net::TcpStream::from_std(stream))
-            {
-                Ok(stream) => {
-                    let info = Arc::new(ConnInfo {
-                        peer: Some(peer),
-                        local,
-                        scheme: "http",
-                    });
-                    self.spawn(stream, info, permit);
-                }
-                Err(err) => log_at!(
-                    Level::Error,
-                    "cannot serve a connection from the backlog: {err}"
-                ),
-            }
-        }
-    }
-
-    fn drain_unix(&self, backlog: &std::os::unix::net::UnixListener) {
-        while let Ok((stream, _)) = backlog.accept() {
-            let Some(permit) = self.drained_permit() else {
-                return;
-            };
-            match stream
-                .set_nonblocking(true)
-                .and_then(|()| tokio::net::UnixStream::from_std(stream))
-            {
-                Ok(stream) => {
-                    let info = Arc::new(ConnInfo {
-                        peer: None,
-                        local: None,
-                        scheme: "http",
-                    });
-                    self.spawn(stream, info, permit);
-                }
+            match accepted {
+                Ok((stream, info)) => self.spawn(stream, info, permit),
                 Err(err) => log_at!(
                     Level::Error,
                     "cannot serve a connection from the backlog: {err}"
