@@ -61,25 +61,7 @@ pub struct Job {
     pub permit: tokio::sync::OwnedSemaphorePermit,
 }
 
-/// A response head prepared (and validated) by `wsgi`.
-// The flags are independent facts about the app's headers, not a hidden state machine.
-#[allow(clippy::struct_excessive_bools)]
-#[derive(Debug, Clone)]
-pub struct ResponseHead {
-    pub status: u16,
-    /// `"200 OK"`.
-    pub status_line: Bytes,
-    /// The app's headers as `Name: value\r\n` lines.
-    pub header_block: Vec<u8>,
-    /// The app's `Content-Length`, or the length the server computed.
-    pub content_length: Option<u64>,
-    /// `content_length` was computed by the server (write it out) rather than set by the app.
-    pub add_content_length: bool,
-    pub has_date: bool,
-    pub has_server: bool,
-    /// The app sent `Connection: close`: close after this response.
-    pub wants_close: bool,
-}
+pub use crate::http::ResponseHead;
 
 /// A body served from an open file with sendfile(2).
 #[derive(Debug)]

@@ -209,18 +209,7 @@ fn write_connection(dst: &mut BytesMut, connection: ConnectionHeader) {
 }
 
 fn write_decimal(dst: &mut BytesMut, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = n;
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    dst.extend_from_slice(&digits[start..]);
+    dst.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 #[cfg(test)]

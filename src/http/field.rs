@@ -49,7 +49,8 @@ static FIELD_VALUE: [bool; 256] = {
     class
 };
 
-pub(super) fn is_tchar(b: u8) -> bool {
+/// RFC 9110 §5.6.2 `tchar`: the bytes of a token (field names, methods, transfer codings).
+pub fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 

@@ -1,5 +1,6 @@
 //! Sans-I/O HTTP/1.1 for the server role: request heads (`parse`), request body framing
-//! and decoding (`body`), response heads and chunks (`encode`), limits and the error type;
+//! and decoding (`body`), apps' response heads (`response`), encoding responses and chunks
+//! (`encode`), limits and the error type;
 //! `field` holds the field-line grammar that heads and trailers share.
 //! No sockets, no timers, no Python: `conn` feeds bytes in and writes bytes out.
 //!
@@ -12,13 +13,16 @@ mod error;
 mod field;
 mod limits;
 pub mod parse;
+mod response;
 
 use std::ops::Range;
 
 use bytes::Bytes;
 
 pub use error::{reason_phrase, HttpError};
+pub use field::is_tchar;
 pub use limits::Limits;
+pub use response::{ResponseHead, ResponseHeadBuilder};
 
 /// The protocol version of a request. Only HTTP/1.0 and HTTP/1.1 are served on this port;
 /// anything else is rejected in `parse` (505).

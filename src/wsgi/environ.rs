@@ -275,7 +275,7 @@ fn ip_text(ip: IpAddr) -> String {
                 if i > 0 {
                     out.push('.');
                 }
-                push_decimal(&mut out, u32::from(*octet));
+                out.push_str(itoa::Buffer::new().format(*octet));
             }
             out
         }
@@ -283,26 +283,8 @@ fn ip_text(ip: IpAddr) -> String {
     }
 }
 
-fn push_decimal(out: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
-}
-
 fn port_text(port: u16) -> String {
-    let mut out = String::with_capacity(5);
-    push_decimal(&mut out, u32::from(port));
-    out
+    itoa::Buffer::new().format(port).to_owned()
 }
 
 /// Builds one request's environ from the template, the head and the connection.

@@ -1,0 +1,275 @@
+//! Response heads from apps: `ResponseHead` (what `conn` encodes) and
+//! `ResponseHeadBuilder`, which checks an app's status and header fields against RFC 9110
+//! and notes what the server must know of them (`Content-Length`, `Date`, `Server`,
+//! `Connection: close`). Shared by every app interface: WSGI's `start_response` today,
+//! ASGI's `http.response.start` next.
+
+use bytes::Bytes;
+
+/// A response head from the app, validated by `ResponseHeadBuilder`; `conn` encodes it.
+// The flags are independent facts about the app's headers, not a hidden state machine.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    pub status: u16,
+    /// `"200 OK"`.
+    pub status_line: Bytes,
+    /// The app's headers as `Name: value\r\n` lines.
+    pub header_block: Vec<u8>,
+    /// The app's `Content-Length`, or the length the server computed.
+    pub content_length: Option<u64>,
+    /// `content_length` was computed by the server (write it out) rather than set by the app.
+    pub add_content_length: bool,
+    pub has_date: bool,
+    pub has_server: bool,
+    /// The app sent `Connection: close`: close after this response.
+    pub wants_close: bool,
+}
+
+/// RFC 9110 §7.6.1 hop-by-hop fields, which PEP 3333 forbids apps to set.
+fn is_hop_by_hop(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// Parses and validates `"200 OK"`.
+///
+/// # Errors
+/// A message naming what is wrong.
+fn parse_status(status: &str) -> Result<u16, String> {
+    let b = status.as_bytes();
+    let valid_code = b.len() >= 4 && b[..3].iter().all(u8::is_ascii_digit) && b[3] == b' ';
+    if !valid_code {
+        return Err(format!(
+            "invalid status {status:?}: expected a 3-digit code, a space and a reason"
+        ));
+    }
+    if let Some(c) = status
+        .chars()
+        .find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}')
+    {
+        return Err(format!("invalid status {status:?}: contains {c:?}"));
+    }
+    let code: u16 = status[..3]
+        .parse()
+        .map_err(|_| format!("invalid status {status:?}"))?;
+    if !(200..=599).contains(&code) {
+        return Err(format!(
+            "invalid status {status:?}: the code must be 200-599"
+        ));
+    }
+    Ok(code)
+}
+
+/// Validates header fields one by one into a `ResponseHead`, borrowing the app's strings
+/// (no allocation per header).
+pub struct ResponseHeadBuilder {
+    head: ResponseHead,
+}
+
+impl ResponseHeadBuilder {
+    /// Starts a head from the app's status line (`"200 OK"`).
+    ///
+    /// # Errors
+    /// A message naming what is wrong with the status.
+    pub fn new(status: &str) -> Result<ResponseHeadBuilder, String> {
+        let code = parse_status(status)?;
+        Ok(ResponseHeadBuilder {
+            head: ResponseHead {
+                status: code,
+                status_line: Bytes::copy_from_slice(status.as_bytes()),
+                header_block: Vec::with_capacity(128),
+                content_length: None,
+                add_content_length: false,
+                has_date: false,
+                has_server: false,
+                wants_close: false,
+            },
+        })
+    }
+
+    /// Adds one header field, given as text whose characters are bytes (latin-1, as
+    /// PEP 3333 has them): a token name, a value without CR, LF, NUL or other controls.
+    /// `Connection: close` is honoured rather than copied; other hop-by-hop fields are
+    /// refused (the server frames and persists connections itself).
+    ///
+    /// # Errors
+    /// A message naming the offending header.
+    pub fn add(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let head = &mut self.head;
+        if name.is_empty() || !name.bytes().all(super::is_tchar) {
+            return Err(format!("invalid response header name {name:?}"));
+        }
+        let latin1 = if value.is_ascii() {
+            if let Some(c) = value
+                .bytes()
+                .find(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+            {
+                return Err(format!(
+                    "invalid character {:?} in response header {name}",
+                    char::from(c)
+                ));
+            }
+            false
+        } else {
+            if let Some(c) = value
+                .chars()
+                .find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}')
+            {
+                return Err(format!("invalid character {c:?} in response header {name}"));
+            }
+            true
+        };
+        if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
+            // Honoured rather than emitted: the server writes its own Connection header.
+            head.wants_close = true;
+            return Ok(());
+        }
+        if is_hop_by_hop(name) {
+            return Err(format!(
+                "hop-by-hop header {name} is not allowed in an app's response (RFC 9110 §7.6.1)"
+            ));
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            let v = value.trim();
+            if head.content_length.is_some() {
+                return Err("duplicate Content-Length response header".to_owned());
+            }
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("invalid Content-Length response header {value:?}"));
+            }
+            head.content_length = Some(
+                v.parse()
+                    .map_err(|_| format!("invalid Content-Length response header {value:?}"))?,
+            );
+        } else if name.eq_ignore_ascii_case("date") {
+            head.has_date = true;
+        } else if name.eq_ignore_ascii_case("server") {
+            head.has_server = true;
+        }
+        head.header_block.extend_from_slice(name.as_bytes());
+        head.header_block.extend_from_slice(b": ");
+        if latin1 {
+            head.header_block.extend(value.chars().map(|c| c as u8));
+        } else {
+            head.header_block.extend_from_slice(value.as_bytes());
+        }
+        head.header_block.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    pub fn finish(self) -> ResponseHead {
+        self.head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a validated `ResponseHead` from the app's status and header list.
+    ///
+    /// # Errors
+    /// A message naming the offending header.
+    pub fn validate_head<'a>(
+        status: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ResponseHead, String> {
+        let mut head = ResponseHeadBuilder::new(status)?;
+        for (name, value) in headers {
+            head.add(name, value)?;
+        }
+        Ok(head.finish())
+    }
+
+    fn h<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        pairs.iter().copied()
+    }
+
+    #[test]
+    fn validates_status_lines() {
+        assert_eq!(parse_status("200 OK"), Ok(200));
+        assert_eq!(parse_status("404 "), Ok(404));
+        for bad in [
+            "200",
+            "20 OK",
+            "200OK",
+            "abc OK",
+            "099 Low",
+            "600 High",
+            "200 O\r\nK",
+            "200 \x00",
+        ] {
+            assert!(parse_status(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn validates_headers_into_a_block() {
+        let head = validate_head(
+            "200 OK",
+            h(&[
+                ("Content-Type", "text/plain"),
+                ("Content-Length", "5"),
+                ("X-É", "1"),
+            ]),
+        );
+        assert!(head.is_err());
+        let head = validate_head(
+            "200 OK",
+            h(&[
+                ("Content-Type", "text/plain"),
+                ("Content-Length", "5"),
+                ("X-A", "é"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(
+            head.header_block,
+            b"Content-Type: text/plain\r\nContent-Length: 5\r\nX-A: \xe9\r\n"
+        );
+        assert_eq!(head.content_length, Some(5));
+    }
+
+    #[test]
+    fn rejects_header_injection_and_hop_by_hop() {
+        let rows: &[(&str, &str)] = &[
+            ("X-A", "a\r\nSet-Cookie: x"),
+            ("X-A", "a\nb"),
+            ("X-A", "a\0"),
+            ("X A", "v"),
+            ("X:A", "v"),
+            ("", "v"),
+            ("Transfer-Encoding", "chunked"),
+            ("Keep-Alive", "timeout=5"),
+            ("Upgrade", "websocket"),
+            ("Content-Length", "-1"),
+            ("Content-Length", "1x"),
+            ("X-A", "\u{100}"),
+        ];
+        for (name, value) in rows {
+            assert!(
+                validate_head("200 OK", h(&[(name, value)])).is_err(),
+                "{name:?}: {value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn honours_connection_close_without_emitting_it() {
+        let head = validate_head("200 OK", h(&[("Connection", "close")])).expect("valid");
+        assert!(head.wants_close);
+        assert!(head.header_block.is_empty());
+    }
+}
