@@ -17,8 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use _ferrule::bridge::{Handler, Job, ResponseEvent};
-use _ferrule::config::{BindSpec, Config};
-use _ferrule::listener::{self, Listener};
+use _ferrule::config::Config;
 use _ferrule::worker::{
     AppHost, BootError, Exit, MasterPipe, Message, Phase, Signals, Stops, Worker,
 };
@@ -175,18 +174,7 @@ fn config() -> Config {
 }
 
 fn start(config: Config, stuck: bool, boot: Option<BootError>) -> Running {
-    let l = listener::bind(
-        &BindSpec::Tcp {
-            host: "127.0.0.1".into(),
-            port: 0,
-        },
-        128,
-    )
-    .expect("bind");
-    let Listener::Tcp(std_l) = &l else {
-        panic!("bound a TCP listener")
-    };
-    let addr = std_l.local_addr().expect("addr");
+    let (l, addr) = common::bind_loopback();
     let (ours, theirs) = UnixStream::pair().expect("pipe");
     let received: Received = Arc::default();
     {

@@ -321,27 +321,9 @@ fn is_authority_form(target: &[u8]) -> bool {
         }
         _ => {
             !host.is_empty()
-                && host.iter().all(|&b| {
-                    b.is_ascii_alphanumeric()
-                        || matches!(
-                            b,
-                            b'-' | b'.'
-                                | b'_'
-                                | b'~'
-                                | b'%'
-                                | b'!'
-                                | b'$'
-                                | b'&'
-                                | b'\''
-                                | b'('
-                                | b')'
-                                | b'*'
-                                | b'+'
-                                | b','
-                                | b';'
-                                | b'='
-                        )
-                })
+                && host
+                    .iter()
+                    .all(|&b| is_unreserved_or_sub_delim(b) || b == b'%')
         }
     };
     port_ok && host_ok

@@ -65,8 +65,8 @@ impl Drop for Running {
     }
 }
 
-/// Starts a server with `handler`.
-pub fn start_handler<H: Handler>(config: Config, handler: Arc<H>) -> Running {
+/// A TCP listener on 127.0.0.1 and a free port, and its address.
+pub fn bind_loopback() -> (Listener, SocketAddr) {
     let l = listener::bind(
         &BindSpec::Tcp {
             host: "127.0.0.1".into(),
@@ -79,6 +79,12 @@ pub fn start_handler<H: Handler>(config: Config, handler: Arc<H>) -> Running {
         panic!("bound a TCP listener")
     };
     let addr = std_l.local_addr().expect("addr");
+    (l, addr)
+}
+
+/// Starts a server with `handler`.
+pub fn start_handler<H: Handler>(config: Config, handler: Arc<H>) -> Running {
+    let (l, addr) = bind_loopback();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
