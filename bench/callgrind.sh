@@ -4,6 +4,7 @@
 #   bench/callgrind.sh                 # ferrule and granian, hello, N=100 and N=4100
 #   bench/callgrind.sh ferrule         # one server
 #   SMALL=100 BIG=4100 TOP=25 bench/callgrind.sh
+#   VENV=/path/to/venv APP=json_app bench/callgrind.sh ferrule   # another build, another app
 #
 # For each server it runs the server twice under `valgrind --tool=callgrind` (one worker,
 # one Python thread, `apps:hello` from bench/apps.py, 127.0.0.1 only), sends SMALL requests
@@ -14,13 +15,16 @@
 # so start-up, import and shut-down cancel out. Readiness is seen in /proc/net/tcp (a
 # listening socket), not by requests, so both runs serve exactly SMALL or BIG requests.
 # Then the top inclusive functions of Ferrule's BIG run (callgrind_annotate --inclusive).
-# Uses the servers in bench/.venv (bench/run.sh --build-only installs them); installs
+# Uses the servers in bench/.venv (bench/run.sh --build-only installs them), or in $VENV
+# (e.g. a venv built from another commit, to compare two builds); APP names the app in
+# bench/apps.py (default hello; its answers must all be the same); installs
 # valgrind with apt-get if missing. Output files: bench/results/tmp/callgrind-<stamp>/.
 # Slow: Python under callgrind runs ~50x slower; about 2-4 minutes per server.
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-VENV="$BENCH/.venv"
+VENV="${VENV:-$BENCH/.venv}"
+export VENV APP="${APP:-hello}"
 SMALL="${SMALL:-100}"
 BIG="${BIG:-4100}"
 TOP="${TOP:-25}"
@@ -41,7 +45,8 @@ import glob, http.client, os, re, signal, socket, subprocess, sys, time
 
 bench, out, small, big, top = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 servers = sys.argv[6:]
-venv_bin = os.path.join(bench, ".venv", "bin")
+venv_bin = os.path.join(os.environ["VENV"], "bin")
+APP = os.environ["APP"]
 READY_TIMEOUT = 300      # s: Python start-up under callgrind is slow
 BODY = b"Hello, world!"
 TRACE = os.environ.get("TRACE_CHILDREN", "yes")   # Granian spawns its workers by exec
@@ -50,12 +55,12 @@ TRACE = os.environ.get("TRACE_CHILDREN", "yes")   # Granian spawns its workers b
 def argv_for(name, port):
     if name == "ferrule":
         return [os.path.join(venv_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
-                "--threads", "1", "--pythonpath", bench, "--log-level", "warning", "apps:hello"]
+                "--threads", "1", "--pythonpath", bench, "--log-level", "warning", f"apps:{APP}"]
     if name == "granian":
         return [os.path.join(venv_bin, "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
                 "--port", str(port), "--workers", "1", "--blocking-threads", "1",
                 "--runtime-threads", "1", "--http", "1", "--no-ws", "--no-access-log",
-                "--log-level", "warning", "--working-dir", bench, "apps:hello"]
+                "--log-level", "warning", "--working-dir", bench, f"apps:{APP}"]
     sys.exit(f"unknown server {name!r} (ferrule, granian)")
 
 
@@ -97,11 +102,13 @@ def run_once(name, n):
             time.sleep(0.5)
         time.sleep(2.0)          # let a pre-forked worker finish its own start-up
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        expected = BODY if APP == "hello" else None
         for i in range(n):
             conn.request("GET", "/")
             r = conn.getresponse()
             body = r.read()
-            if r.status != 200 or body != BODY:
+            expected = body if expected is None else expected
+            if r.status != 200 or body != expected:
                 raise SystemExit(f"{name}: request {i}: {r.status} {body[:60]!r}")
         conn.close()
         time.sleep(1.0)

@@ -11,6 +11,7 @@ pub mod body;
 pub mod encode;
 mod error;
 mod field;
+mod host;
 mod limits;
 pub mod parse;
 mod response;

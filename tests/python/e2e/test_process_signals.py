@@ -245,6 +245,9 @@ def test_reload_restarts_workers_when_a_py_file_changes(tmp_path):
     source.write_text(source.read_text().replace("VERSION = 1", "VERSION = 2  # edited"))
     server.wait_for_log(r"files changed \(--reload\); reloading")
     wait_for_count(server, r"master phase: Running", 2)
+    # The old worker, TERM'd once the new one serves, still answers what it had accepted
+    # by then (nothing is dropped); once it has exited, only the new code answers.
+    wait_for_count(server, r"worker 1 \(pid \d+\) exited", 1)
     assert get(server, "/").startswith("version=2")
     assert server.stop() == 0
 
