@@ -40,6 +40,30 @@ pub struct ConnInfo {
     pub local: Option<SocketAddr>,
     /// `wsgi.url_scheme`.
     pub scheme: &'static str,
+    /// What the TLS handshake established; `None` on plain connections.
+    pub tls: Option<Arc<TlsFacts>>,
+}
+
+/// A TLS connection's facts, as Apache's `mod_ssl` names them in the environ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFacts {
+    /// `SSL_PROTOCOL`: `TLSv1.2` or `TLSv1.3`.
+    pub protocol: &'static str,
+    /// `SSL_CIPHER`: the IANA name of the cipher suite.
+    pub cipher: String,
+    /// The client's certificate, when it sent one (rustls has verified it by then).
+    pub client: Option<ClientCert>,
+}
+
+/// A verified client certificate (mutual TLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// `SSL_CLIENT_S_DN`: the subject, RFC 4514 (`CN=alice,O=Example`).
+    pub subject: String,
+    /// `SSL_CLIENT_I_DN`: the issuer.
+    pub issuer: String,
+    /// `SSL_CLIENT_CERT`: the certificate, PEM.
+    pub pem: String,
 }
 
 /// One request as the app interface sees it: the head, the connection's facts, and the

@@ -56,6 +56,11 @@ macro_rules! for_each_core_setting {
             unix_socket_mode => process.unix_socket_mode,
             sendfile => sendfile,
             sched_policy => sched_policy,
+            certfile => tls.certfile,
+            keyfile => tls.keyfile,
+            ca_certs => tls.ca_certs,
+            cert_reqs => tls.cert_reqs,
+            tls_min_version => tls.min_version,
         }
     };
 }
@@ -104,6 +109,56 @@ pub struct Config {
     pub sched_policy: SchedPolicy,
     pub log: LogConfig,
     pub process: ProcessConfig,
+    pub tls: TlsConfig,
+}
+
+/// TLS on every listener, when `certfile` is set (`--certfile`, `--keyfile`, `--ca-certs`,
+/// `--cert-reqs`, `--tls-min-version`). Read by the master, which loads the files once
+/// (`tls::load`) so that a bad file stops it at startup and a key only root may read is
+/// read before workers switch user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, leaf first. `None`: plain HTTP.
+    pub certfile: Option<PathBuf>,
+    /// The private key, PEM (PKCS#8, PKCS#1 RSA or SEC1 EC); `None`: in `certfile`.
+    pub keyfile: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to.
+    pub ca_certs: Option<PathBuf>,
+    pub cert_reqs: ClientCerts,
+    pub min_version: TlsVersion,
+}
+
+/// Whether clients must present a certificate (`--cert-reqs`, gunicorn's 0/1/2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ClientCerts {
+    /// Not asked for (0, `ssl.CERT_NONE`).
+    #[default]
+    None,
+    /// Asked for and checked against `ca_certs` when sent (1, `ssl.CERT_OPTIONAL`).
+    Optional,
+    /// Required (2, `ssl.CERT_REQUIRED`): mutual TLS.
+    Required,
+}
+
+impl Choice for ClientCerts {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("none", ClientCerts::None),
+        ("optional", ClientCerts::Optional),
+        ("required", ClientCerts::Required),
+    ];
+}
+
+/// The oldest TLS version served (`--tls-min-version`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TlsVersion {
+    #[default]
+    Tls12,
+    Tls13,
+}
+
+impl Choice for TlsVersion {
+    const CHOICES: &'static [(&'static str, Self)] =
+        &[("1.2", TlsVersion::Tls12), ("1.3", TlsVersion::Tls13)];
 }
 
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
@@ -318,6 +373,7 @@ impl Default for Config {
             sched_policy: SchedPolicy::Batch,
             log: LogConfig::default(),
             process: ProcessConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - `config`: the typed settings, and the one list of the settings the core reads.
 //! - `relay`: the channels between a connection task and the threads running the app.
 //! - `listener`: binding and inheriting listening sockets (TCP, IPv6, unix, `fd://`).
+//! - `tls`: loading certificates and keys into a rustls config (the master does, once).
 //! - `bridge`: the seam between connections and the app side: `Request`, `Job`, the event
 //!   types, `trait Handler`.
 //! - `conn`: one connection: the socket, timeouts, keep-alive, the HTTP/1.1 exchange.
@@ -28,7 +29,7 @@
 //! - `worker`, `wsgi`
 //! - `server`
 //! - `conn`
-//! - `bridge`, `listener`
+//! - `bridge`, `listener`, `tls`
 //! - `relay`, `config`
 //! - `log`
 //! - `http`, `title`
@@ -48,5 +49,6 @@ pub mod relay;
 pub mod server;
 pub mod supervisor;
 pub mod title;
+pub mod tls;
 pub mod worker;
 pub mod wsgi;

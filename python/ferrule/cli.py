@@ -92,6 +92,8 @@ def _run(args: list[str]) -> int:
         _prepare_import_path(config)
     except ConfigError as err:
         return _fail(err, EXIT_CONFIG_ERROR)
+    for warning in config.warnings():
+        sys.stderr.write(f"ferrule: warning: {warning}\n")
 
     if config.umask is not None:
         os.umask(config.umask)

@@ -56,6 +56,15 @@ class Config:
     user: int | None
     group: int | None
     umask: int | None
+    certfile: str | None
+    keyfile: str | None
+    ca_certs: str | None
+    cert_reqs: str
+    tls_min_version: str
+    ssl_version: str
+    ciphers: str
+    do_handshake_on_connect: bool
+    suppress_ragged_eofs: bool
     workers: int
     preload: bool
     reload: bool
@@ -135,6 +144,18 @@ class Config:
         config = cls.__new__(cls)
         config._assign(values)
         return config
+
+    def warnings(self) -> list[str]:
+        """One line per setting that is set but has no effect here (gunicorn's settings that
+        rustls makes meaningless): `--ciphers is accepted for gunicorn's sake and ignored:
+        ...`."""
+        return [
+            f"--{setting.name.replace('_', '-')} is accepted for gunicorn's sake and ignored: "
+            f"{setting.ignored}"
+            for setting in SETTINGS
+            if setting.ignored is not None
+            and getattr(self, setting.name) != setting.default_value()
+        ]
 
     def to_core(self) -> dict[str, Any]:
         """The settings the Rust core reads (`Setting.core`), as plain Python values: int for

@@ -10,6 +10,7 @@ mod access;
 mod dispatch;
 mod http1;
 mod respond;
+mod tls;
 mod transport;
 
 use std::future::Future;
@@ -88,6 +89,19 @@ pub async fn serve<T: Transport, H: Handler>(
         handler.as_ref(),
     )
     .await;
+}
+
+/// Serves one connection accepted on a TLS listener: the handshake (in this task, under
+/// `header_timeout`), then HTTP/1.x.
+pub async fn serve_tls<H: Handler>(
+    stream: tokio::net::TcpStream,
+    tls: crate::tls::ServerTls,
+    info: Arc<ConnInfo>,
+    handler: Arc<H>,
+    ctx: Arc<ConnContext>,
+    shutdown: watch::Receiver<bool>,
+) {
+    tls::serve(stream, tls, info, handler, ctx, shutdown).await;
 }
 
 /// Runs one write under `send_timeout`.

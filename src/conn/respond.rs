@@ -31,12 +31,15 @@ pub enum Page {
     AppTimeout,
     /// The worker is stopping and runs no more requests (503).
     ShuttingDown,
+    /// Plaintext HTTP on a TLS listener (400, written in plaintext, as nginx does).
+    PlainHttpOnTlsPort,
 }
 
 impl Page {
     pub fn status(&self) -> u16 {
         match self {
             Page::Rejected(err) => err.status(),
+            Page::PlainHttpOnTlsPort => 400,
             Page::HeadTimeout | Page::BodyTimeout => 408,
             Page::AppFailed => 500,
             Page::AppTimeout => 504,
@@ -53,6 +56,7 @@ impl Page {
             Page::AppFailed => "the request could not be completed",
             Page::AppTimeout => "the app did not answer within request_timeout",
             Page::ShuttingDown => "the server is shutting down",
+            Page::PlainHttpOnTlsPort => "plain HTTP sent to an HTTPS port",
         })
     }
 

@@ -116,6 +116,7 @@ async fn exchange_with<H: Handler>(
         peer: None,
         local: None,
         scheme: "http",
+        tls: None,
     });
     let (_stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(serve(server_side, info, Arc::new(handler), ctx, stop_rx));
@@ -311,7 +312,7 @@ impl super::Transport for Trickle {
         Ok(())
     }
 
-    fn try_read_buf(&self, _buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+    fn try_read_buf(&mut self, _buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
         // One byte per read, and only through poll_read.
         Err(std::io::ErrorKind::WouldBlock.into())
     }
@@ -330,6 +331,7 @@ async fn serves_a_60_kib_head_trickled_one_byte_per_read_in_linear_time() {
         peer: None,
         local: None,
         scheme: "http",
+        tls: None,
     });
     let (_stop_tx, stop_rx) = watch::channel(false);
     let written = Arc::new(std::sync::Mutex::new(Vec::new()));

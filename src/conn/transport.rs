@@ -1,13 +1,17 @@
 //! What `conn` needs from a socket beyond `AsyncRead + AsyncWrite`: readiness and
-//! sendfile(2), for TCP and unix streams alike.
+//! sendfile(2), for TCP and unix streams and TLS over TCP.
 
 use std::future::Future;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncWrite, Interest};
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_rustls::server::TlsStream;
 
 /// A connected stream socket `conn` can serve.
 pub trait Transport: AsyncRead + AsyncWrite + AsRawFd + Unpin + Send + 'static {
@@ -32,7 +36,13 @@ pub trait Transport: AsyncRead + AsyncWrite + AsRawFd + Unpin + Send + 'static {
     ///
     /// # Errors
     /// The OS error.
-    fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize>;
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize>;
+
+    /// Whether `try_sendfile` can work: bytes written to the socket reach the client as
+    /// they are (not over TLS).
+    fn can_sendfile(&self) -> bool {
+        true
+    }
 }
 
 fn sendfile(out: RawFd, file: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
@@ -65,7 +75,7 @@ impl Transport for TcpStream {
         TcpStream::set_nodelay(self, true)
     }
 
-    fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         TcpStream::try_read_buf(self, buf)
     }
 }
@@ -88,7 +98,52 @@ impl Transport for UnixStream {
         Ok(())
     }
 
-    fn try_read_buf(&self, buf: &mut BytesMut) -> io::Result<usize> {
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         UnixStream::try_read_buf(self, buf)
+    }
+}
+
+/// TLS over TCP. Readiness is the socket's, which says little about decrypted bytes: rustls
+/// may hold plaintext already read with the handshake, so `readable` answers at once (the
+/// read that follows waits properly).
+impl Transport for TlsStream<TcpStream> {
+    fn writable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        self.get_ref().0.writable()
+    }
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+
+    fn try_sendfile(&self, _file: RawFd, _offset: &mut i64, _len: usize) -> io::Result<usize> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "sendfile(2) cannot encrypt",
+        ))
+    }
+
+    fn set_nodelay(&self) -> io::Result<()> {
+        self.get_ref().0.set_nodelay(true)
+    }
+
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        // One poll with a waker that does nothing: what rustls and the socket hold now.
+        let mut cx = Context::from_waker(Waker::noop());
+        let spare = buf.spare_capacity_mut();
+        let mut read = ReadBuf::uninit(spare);
+        match Pin::new(self).poll_read(&mut cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                let n = read.filled().len();
+                // SAFETY: `poll_read` initialised the first `n` bytes of the spare capacity.
+                unsafe { buf.set_len(buf.len() + n) };
+                Ok(n)
+            }
+            Poll::Ready(Err(err)) => Err(err),
+            Poll::Pending => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    fn can_sendfile(&self) -> bool {
+        false
     }
 }

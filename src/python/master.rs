@@ -13,6 +13,7 @@ use crate::log::Level;
 use crate::supervisor::fork::{ForkHooks, UpgradeCommand};
 use crate::supervisor::{WorkerPlan, WorkerSpec};
 use crate::title;
+use crate::tls::{self, ServerTls};
 use crate::worker::{MasterPipe, OsSignals, Worker};
 
 /// The master's plan for its workers, from the settings.
@@ -34,6 +35,8 @@ pub(super) struct PyHooks<'py> {
     /// Returns the re-read settings dict on HUP.
     pub reload: Option<Py<PyAny>>,
     pub config: Config,
+    /// `config.tls` loaded (by the master: workers inherit it through fork).
+    pub tls: Option<ServerTls>,
     /// The name in process titles.
     pub label: String,
     pub upgrade: Option<UpgradeCommand>,
@@ -76,7 +79,8 @@ impl ForkHooks for PyHooks<'_> {
             pipe,
             host,
             OsSignals,
-        );
+        )
+        .with_tls(self.tls.clone());
         let exit = worker.run();
         // Python's buffered streams are flushed by hand: the worker ends with _exit, which
         // skips interpreter teardown (the master's state must not be finalised twice).
@@ -116,24 +120,33 @@ impl ForkHooks for PyHooks<'_> {
         let fresh = reload
             .call0(self.py)
             .and_then(|settings| config_from(settings.bind(self.py).cast::<PyDict>()?));
-        match fresh {
-            Ok(config) => {
-                if config.binds != self.config.binds {
-                    log_at!(
-                        Level::Warning,
-                        "reload: bind changes need a restart (or USR2); keeping the old addresses"
-                    );
-                }
-                self.config = Config {
-                    binds: self.config.binds.clone(),
-                    ..config
-                };
-                Some(worker_plan(&self.config))
-            }
+        let config = match fresh {
+            Ok(config) => config,
             Err(err) => {
                 log_at!(Level::Error, "reload: keeping the current settings: {err}");
-                None
+                return None;
             }
+        };
+        // New certificates and keys are read now: a bad one keeps the current generation
+        // serving, with the files it has loaded.
+        let tls = match tls::load(&config.tls) {
+            Ok(tls) => tls,
+            Err(err) => {
+                log_at!(Level::Error, "reload: keeping the current settings: {err}");
+                return None;
+            }
+        };
+        if config.binds != self.config.binds {
+            log_at!(
+                Level::Warning,
+                "reload: bind changes need a restart (or USR2); keeping the old addresses"
+            );
         }
+        self.tls = tls;
+        self.config = Config {
+            binds: self.config.binds.clone(),
+            ..config
+        };
+        Some(worker_plan(&self.config))
     }
 }

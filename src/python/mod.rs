@@ -90,6 +90,9 @@ fn serve(
             PyOSError::new_err(format!("cannot write --pid-file {}: {e}", path.display()))
         })?;
     }
+    // Certificates and keys: read here, before any worker exists, so that a bad file stops
+    // the server at startup with its name (exit 1).
+    let tls = crate::tls::load(&config.tls).map_err(|e| PyOSError::new_err(e.to_string()))?;
     let plan = worker_plan(&config);
     let binds = config.binds.clone();
     let hooks = PyHooks {
@@ -98,6 +101,7 @@ fn serve(
         load,
         reload,
         config,
+        tls,
         label,
         upgrade: upgrade.map(|(program, argv, dir)| UpgradeCommand { program, argv, dir }),
         watch,

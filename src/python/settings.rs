@@ -17,7 +17,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::config::{for_each_core_setting, BindSpec, Choice, Config, SchedPolicy, Sendfile};
+use crate::config::{
+    for_each_core_setting, BindSpec, Choice, ClientCerts, Config, SchedPolicy, Sendfile, TlsVersion,
+};
 use crate::log::Level;
 
 /// How one field's type crosses between the settings dict and `Config`.
@@ -177,7 +179,7 @@ macro_rules! choice_core_value {
     )*};
 }
 
-choice_core_value!(Level, Sendfile, SchedPolicy);
+choice_core_value!(Level, Sendfile, SchedPolicy, ClientCerts, TlsVersion);
 
 /// The names of the choice settings' values, by setting: `_ferrule.CORE_CHOICES`.
 fn choices<T: Choice>() -> Vec<&'static str> {
@@ -191,6 +193,11 @@ pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("log_level", PyTuple::new(py, choices::<Level>())?)?;
     d.set_item("sendfile", PyTuple::new(py, choices::<Sendfile>())?)?;
     d.set_item("sched_policy", PyTuple::new(py, choices::<SchedPolicy>())?)?;
+    d.set_item("cert_reqs", PyTuple::new(py, choices::<ClientCerts>())?)?;
+    d.set_item(
+        "tls_min_version",
+        PyTuple::new(py, choices::<TlsVersion>())?,
+    )?;
     Ok(d)
 }
 

@@ -1,21 +1,23 @@
 //! What the accept loop needs from a listening socket, for each kind of listener: wait for
-//! a connection, and take one already waiting without waiting (the drain at stop). TCP and
-//! unix sockets today; a TLS listener will wrap one of these, its handshake done in the
-//! connection's task, not here.
+//! a connection, take one already waiting without waiting (the drain at stop), and serve
+//! one it accepted. TCP (plain, or TLS when the worker has a TLS config: the handshake runs
+//! in the connection's task, never here) and unix sockets.
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::watch;
 
-use crate::bridge::ConnInfo;
-use crate::conn::Transport;
+use crate::bridge::{ConnInfo, Handler};
+use crate::conn::{self, ConnContext};
 use crate::listener::Listener;
+use crate::tls::ServerTls;
 
 /// A listening socket the accept loop takes connections from.
 pub(super) trait Accept: Send + 'static {
-    type Stream: Transport;
+    type Stream: Send + 'static;
 
     /// Waits for the next connection.
     fn accept(&self) -> impl Future<Output = io::Result<(Self::Stream, Arc<ConnInfo>)>> + Send;
@@ -23,13 +25,24 @@ pub(super) trait Accept: Send + 'static {
     /// A connection already waiting in the kernel's backlog, without waiting: `None` when
     /// there is none (or the listener failed).
     fn accept_waiting(&self) -> Option<io::Result<(Self::Stream, Arc<ConnInfo>)>>;
+
+    /// Serves one connection accepted here, until it closes.
+    fn serve<H: Handler>(
+        &self,
+        stream: Self::Stream,
+        info: Arc<ConnInfo>,
+        handler: Arc<H>,
+        ctx: Arc<ConnContext>,
+        stop: watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + 'static;
 }
 
-/// Registers `listener` with the current runtime.
+/// Registers `listener` with the current runtime; TCP listeners speak TLS when `tls` is
+/// given.
 ///
 /// # Errors
 /// The socket cannot be duplicated or registered.
-pub(super) fn register(listener: Listener) -> io::Result<Registered> {
+pub(super) fn register(listener: Listener, tls: Option<&ServerTls>) -> io::Result<Registered> {
     Ok(match listener {
         Listener::Tcp(l) => {
             let waiting = l.try_clone()?;
@@ -38,6 +51,7 @@ pub(super) fn register(listener: Listener) -> io::Result<Registered> {
                 listener: TcpListener::from_std(l)?,
                 waiting,
                 local,
+                tls: tls.cloned(),
             })
         }
         Listener::Unix(l, _) => {
@@ -62,6 +76,8 @@ pub(super) struct TcpAccept {
     waiting: std::net::TcpListener,
     /// The address connections arrive on (`SERVER_NAME`, `SERVER_PORT`).
     local: Option<std::net::SocketAddr>,
+    /// Every connection starts with a TLS handshake.
+    tls: Option<ServerTls>,
 }
 
 impl TcpAccept {
@@ -70,6 +86,7 @@ impl TcpAccept {
             peer: Some(peer),
             local: self.local,
             scheme: "http",
+            tls: None,
         })
     }
 }
@@ -91,6 +108,23 @@ impl Accept for TcpAccept {
                 .map(|stream| (stream, self.info(peer))),
         )
     }
+
+    fn serve<H: Handler>(
+        &self,
+        stream: TcpStream,
+        info: Arc<ConnInfo>,
+        handler: Arc<H>,
+        ctx: Arc<ConnContext>,
+        stop: watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let tls = self.tls.clone();
+        async move {
+            match tls {
+                Some(tls) => conn::serve_tls(stream, tls, info, handler, ctx, stop).await,
+                None => conn::serve(stream, info, handler, ctx, stop).await,
+            }
+        }
+    }
 }
 
 pub(super) struct UnixAccept {
@@ -105,6 +139,7 @@ fn unix_info() -> Arc<ConnInfo> {
         peer: None,
         local: None,
         scheme: "http",
+        tls: None,
     })
 }
 
@@ -124,5 +159,16 @@ impl Accept for UnixAccept {
                 .and_then(|()| UnixStream::from_std(stream))
                 .map(|stream| (stream, unix_info())),
         )
+    }
+
+    fn serve<H: Handler>(
+        &self,
+        stream: UnixStream,
+        info: Arc<ConnInfo>,
+        handler: Arc<H>,
+        ctx: Arc<ConnContext>,
+        stop: watch::Receiver<bool>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        conn::serve(stream, info, handler, ctx, stop)
     }
 }

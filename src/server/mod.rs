@@ -16,10 +16,11 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::{ConnInfo, Handler};
 use crate::config::Config;
-use crate::conn::{self, ConnContext};
+use crate::conn::ConnContext;
 use crate::listener::Listener;
 use crate::log::Level;
 use crate::relay::LoopWaker;
+use crate::tls::ServerTls;
 use accept::{Accept, Registered};
 
 mod accept;
@@ -31,14 +32,15 @@ mod accept;
 /// 28.6 k req/s, 16 → 52 k, 64 → 64 k (bench/ has the method).
 const QUEUED_REQUESTS: usize = 64;
 
-/// Serves `listeners` until `shutdown` completes, then stops accepting, lets connections
-/// finish their current request, and returns when all are closed (or after
-/// `config.timeouts.graceful`). Must run inside a tokio runtime with I/O and time enabled.
+/// Serves `listeners` (TCP ones over TLS when `tls` is given) until `shutdown` completes,
+/// then stops accepting, lets connections finish their current request, and returns when
+/// all are closed (or after `config.timeouts.graceful`). Must run inside a tokio runtime with I/O and time enabled.
 ///
 /// # Errors
 /// A listener that cannot be registered with the runtime.
 pub async fn run<H: Handler>(
     listeners: Vec<Listener>,
+    tls: Option<ServerTls>,
     handler: Arc<H>,
     config: &Config,
     shutdown: impl Future<Output = ()>,
@@ -61,7 +63,7 @@ pub async fn run<H: Handler>(
             connections: Arc::clone(&connections),
             stop: stop_rx.clone(),
         };
-        accept_tasks.push(match accept::register(listener)? {
+        accept_tasks.push(match accept::register(listener, tls.as_ref())? {
             Registered::Tcp(l) => tokio::spawn(acceptor.run(l)),
             Registered::Unix(l) => tokio::spawn(acceptor.run(l)),
         });
@@ -140,7 +142,7 @@ impl<H: Handler> Acceptor<H> {
                 return self.drain(&listener);
             };
             match accepted {
-                Ok((stream, info)) => self.spawn(stream, info, permit),
+                Ok((stream, info)) => self.spawn(&listener, stream, info, permit),
                 Err(err) => on_accept_error(&err).await,
             }
         }
@@ -155,7 +157,7 @@ impl<H: Handler> Acceptor<H> {
                 return;
             };
             match accepted {
-                Ok((stream, info)) => self.spawn(stream, info, permit),
+                Ok((stream, info)) => self.spawn(listener, stream, info, permit),
                 Err(err) => log_at!(
                     Level::Error,
                     "cannot serve a connection from the backlog: {err}"
@@ -177,17 +179,22 @@ impl<H: Handler> Acceptor<H> {
         permit
     }
 
-    fn spawn<T: conn::Transport>(
+    fn spawn<A: Accept>(
         &self,
-        stream: T,
+        listener: &A,
+        stream: A::Stream,
         info: Arc<ConnInfo>,
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
-        let handler = Arc::clone(&self.handler);
-        let ctx = Arc::clone(&self.ctx);
-        let stop = self.stop.clone();
+        let served = listener.serve(
+            stream,
+            info,
+            Arc::clone(&self.handler),
+            Arc::clone(&self.ctx),
+            self.stop.clone(),
+        );
         tokio::spawn(async move {
-            conn::serve(stream, info, handler, ctx, stop).await;
+            served.await;
             drop(permit);
         });
     }

@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::listener::Listener;
 use crate::log::{self, Level};
 use crate::server;
+use crate::tls::ServerTls;
 use recycle::{Recycle, RequestLimit};
 
 pub use pipe::{MasterPipe, Message};
@@ -116,6 +117,8 @@ pub struct Worker<A, S> {
     number: u32,
     config: Config,
     listeners: Vec<Listener>,
+    /// TLS for the TCP listeners, loaded by the master.
+    tls: Option<ServerTls>,
     pipe: Arc<MasterPipe>,
     app: A,
     /// Taken by `run`.
@@ -136,11 +139,19 @@ impl<A: AppHost, S: Signals> Worker<A, S> {
             number,
             config,
             listeners,
+            tls: None,
             pipe: Arc::new(pipe),
             app,
             signals: Some(signals),
             phases: Arc::new(PhaseLog::default()),
         }
+    }
+
+    /// Serves the TCP listeners over TLS with `tls` (loaded by the master).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<ServerTls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Every phase the worker has been in, in order.
@@ -176,6 +187,7 @@ impl<A: AppHost, S: Signals> Worker<A, S> {
             number,
             config,
             listeners,
+            tls,
             pipe,
             app,
             signals,
@@ -202,6 +214,7 @@ impl<A: AppHost, S: Signals> Worker<A, S> {
             number: *number,
             config,
             listeners: std::mem::take(listeners),
+            tls: tls.clone(),
             pipe: Arc::clone(pipe),
             phases: Arc::clone(phases),
         };
@@ -214,6 +227,7 @@ struct Serving<'a> {
     number: u32,
     config: &'a Config,
     listeners: Vec<Listener>,
+    tls: Option<ServerTls>,
     pipe: Arc<MasterPipe>,
     phases: Arc<PhaseLog>,
 }
@@ -230,6 +244,7 @@ impl Serving<'_> {
             number,
             config,
             listeners,
+            tls,
             pipe,
             phases,
         } = self;
@@ -278,7 +293,7 @@ impl Serving<'_> {
                 phases.enter(Phase::Draining);
             };
             tokio::select! {
-                served = server::run(listeners, limited, config, graceful) => served
+                served = server::run(listeners, tls, limited, config, graceful) => served
                     .map(|()| Stopped::Gracefully)
                     .map_err(|e| format!("server failed: {e}")),
                 () = stops.quick => Ok(Stopped::AtOnce),

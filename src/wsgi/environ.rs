@@ -14,7 +14,7 @@ use pyo3::{intern, IntoPyObjectExt};
 use super::error_stream::ErrorStream;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
-use crate::bridge::ConnInfo;
+use crate::bridge::{ConnInfo, TlsFacts};
 use crate::http::RequestHead;
 
 /// The keys `build` sets on every request.
@@ -178,7 +178,8 @@ const CACHED_KEYS: usize = 256;
 
 /// Values worth keeping as ready Python strings.
 const COMMON_VALUES: &[&str] = &[
-    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HTTP/1.0", "HTTP/1.1", "http", "",
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HTTP/1.0", "HTTP/1.1", "http",
+    "https", "",
 ];
 
 impl EnvironStrings {
@@ -328,6 +329,9 @@ pub fn build<'py>(
         env.del_item(intern!(py, "REMOTE_PORT"))?;
     }
     env.set_item(intern!(py, "wsgi.url_scheme"), cache.value(py, conn.scheme))?;
+    if let Some(tls) = &conn.tls {
+        add_tls_keys(py, &env, tls)?;
+    }
     env.set_item(intern!(py, "wsgi.input"), input)?;
     for (name, value) in head.header_pairs() {
         let Some(key) = cache.key(py, name) else {
@@ -353,6 +357,24 @@ pub fn build<'py>(
         }
     }
     Ok(env)
+}
+
+/// The keys Apache's `mod_ssl` sets (and `mod_wsgi` users read) for a TLS connection:
+/// `HTTPS`, `SSL_PROTOCOL`, `SSL_CIPHER`, and, with a client certificate, `SSL_CLIENT_*`.
+fn add_tls_keys(py: Python<'_>, env: &Bound<'_, PyDict>, tls: &TlsFacts) -> PyResult<()> {
+    env.set_item(intern!(py, "HTTPS"), intern!(py, "on"))?;
+    env.set_item(intern!(py, "SSL_PROTOCOL"), tls.protocol)?;
+    env.set_item(intern!(py, "SSL_CIPHER"), tls.cipher.as_str())?;
+    match &tls.client {
+        Some(client) => {
+            env.set_item(intern!(py, "SSL_CLIENT_VERIFY"), intern!(py, "SUCCESS"))?;
+            env.set_item(intern!(py, "SSL_CLIENT_S_DN"), client.subject.as_str())?;
+            env.set_item(intern!(py, "SSL_CLIENT_I_DN"), client.issuer.as_str())?;
+            env.set_item(intern!(py, "SSL_CLIENT_CERT"), client.pem.as_str())?;
+        }
+        None => env.set_item(intern!(py, "SSL_CLIENT_VERIFY"), intern!(py, "NONE"))?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

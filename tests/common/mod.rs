@@ -92,7 +92,7 @@ pub fn start_handler<H: Handler>(config: Config, handler: Arc<H>) -> Running {
             .build()
             .expect("runtime");
         rt.block_on(async move {
-            server::run(vec![l], handler, &config, async {
+            server::run(vec![l], None, handler, &config, async {
                 // A dropped sender stops the server too.
                 let _ = rx.await;
             })

@@ -77,7 +77,7 @@ impl<T: Transport> Connection<T> {
     /// else the client sent is discarded (never parsed), and the close lingers so the
     /// client reads the response instead of a reset. Returns the body length when the page
     /// went out.
-    async fn refuse(&mut self, page: &Page) -> Option<u64> {
+    pub(in crate::conn) async fn refuse(&mut self, page: &Page) -> Option<u64> {
         let written = respond::write_http1(
             &mut self.stream,
             &self.ctx,

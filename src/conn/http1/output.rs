@@ -79,9 +79,10 @@ fn connection_header(persistence: Persistence, version: Version) -> ConnectionHe
 }
 
 impl Output {
-    pub(super) fn new<T>(head: &RequestHead, conn: &Connection<T>) -> Output {
+    pub(super) fn new<T: Transport>(head: &RequestHead, conn: &Connection<T>) -> Output {
         let to_loopback = conn.info.peer.is_some_and(|p| p.ip().is_loopback());
         let files = match conn.ctx.sendfile {
+            _ if !conn.stream.can_sendfile() => FileSending::Copy,
             Sendfile::Off => FileSending::Copy,
             Sendfile::Auto if to_loopback => FileSending::Copy,
             Sendfile::On | Sendfile::Auto => FileSending::Sendfile,

@@ -47,6 +47,15 @@ EXPECTED_DEFAULTS = {
     "user": None,
     "group": None,
     "umask": None,
+    "certfile": None,
+    "keyfile": None,
+    "ca_certs": None,
+    "cert_reqs": "none",
+    "tls_min_version": "1.2",
+    "ssl_version": "",
+    "ciphers": "",
+    "do_handshake_on_connect": False,
+    "suppress_ragged_eofs": True,
     "workers": 1,
     "preload": False,
     "reload": False,
@@ -78,7 +87,8 @@ EXPECTED_DEFAULTS = {
 }
 
 PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask", "reload",
-               "reload_extra"}
+               "reload_extra", "ssl_version", "ciphers", "do_handshake_on_connect",
+               "suppress_ragged_eofs"}
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
@@ -525,6 +535,11 @@ _EVERY_CORE_SETTING_CHANGED = {
     "unix_socket_mode": 0o660,
     "sendfile": "off",
     "sched_policy": "normal",
+    "certfile": "/tmp/ferrule-drift.crt",
+    "keyfile": "/tmp/ferrule-drift.key",
+    "ca_certs": "/tmp/ferrule-drift-ca.pem",
+    "cert_reqs": "required",
+    "tls_min_version": "1.3",
 }
 
 
@@ -538,3 +553,19 @@ def test_every_core_setting_reaches_its_own_field(changed: bool) -> None:
     config = Config(**_EVERY_CORE_SETTING_CHANGED) if changed else Config()
     settings = config.to_core()
     assert core.core_round_trip(settings) == settings
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (0, "none"), (1, "optional"), (2, "required"), ("2", "required"), (" Optional ", "optional"),
+    ("none", "none"), (3, Err("must be 0 (none), 1 (optional) or 2 (required), got 3")),
+    ("yes", Err("must be 0 (none), 1 (optional) or 2 (required), got 'yes'")),
+    (True, Err("must be 0 (none), 1 (optional) or 2 (required), got True")),
+])
+def test_cert_reqs_takes_gunicorns_numbers_or_names(raw: object, expected: object) -> None:
+    cert_reqs = by_name("cert_reqs").type
+    if isinstance(expected, Err):
+        with pytest.raises(InvalidValue) as info:
+            cert_reqs.convert(raw)
+        assert str(info.value) == expected.message
+    else:
+        assert cert_reqs.convert(raw) == expected

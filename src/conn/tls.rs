@@ -1,0 +1,154 @@
+//! TLS on a connection, in the connection's own task (never in the accept loop): plaintext
+//! HTTP sent to a TLS port gets a 400 in plaintext, as nginx answers it; the handshake runs
+//! under `header_timeout` (a client that opens TLS and sends nothing is cut like a
+//! slowloris, holding its connection permit meanwhile); then the facts the environ shows
+//! are read and the connection is served like a plain one.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{timeout_at, Instant};
+use tokio_rustls::TlsAcceptor;
+
+use super::respond::Page;
+use super::{http1, ConnContext};
+use crate::bridge::{ClientCert, ConnInfo, Handler, TlsFacts};
+use crate::log::Level;
+use crate::tls::ServerTls;
+
+/// The first byte of every TLS client's first record: a handshake (RFC 8446 §5.1).
+const HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Serves one connection accepted on a TLS listener.
+pub(super) async fn serve<H: Handler>(
+    stream: TcpStream,
+    tls: ServerTls,
+    info: Arc<ConnInfo>,
+    handler: Arc<H>,
+    ctx: Arc<ConnContext>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let deadline = Instant::now() + ctx.timeouts.header;
+    // Step 1: a TLS client speaks first, with a handshake record.
+    let mut first = [0u8; 1];
+    match timeout_at(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(n)) if n > 0 && first[0] != HANDSHAKE_RECORD => {
+            let mut conn = http1::Connection::new(stream, info, ctx, shutdown);
+            conn.refuse(&Page::PlainHttpOnTlsPort).await;
+            return;
+        }
+        Ok(Ok(n)) if n > 0 => {}
+        // Gone, failed, or silent until the deadline: nothing to answer.
+        _ => return,
+    }
+    // Step 2: the handshake.
+    let remote = info.peer.map_or_else(String::new, |p| p.ip().to_string());
+    let stream = match timeout_at(deadline, TlsAcceptor::from(tls).accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(err)) => {
+            log_at!(Level::Debug, "{remote}: TLS handshake failed: {err}");
+            return;
+        }
+        Err(_elapsed) => {
+            log_at!(
+                Level::Debug,
+                "{remote}: TLS handshake not done within header_timeout"
+            );
+            return;
+        }
+    };
+    // Step 3: what the environ shows of it, then HTTP as on any connection.
+    let facts = facts(stream.get_ref().1);
+    let info = Arc::new(ConnInfo {
+        scheme: "https",
+        tls: Some(Arc::new(facts)),
+        ..(*info).clone()
+    });
+    http1::serve(
+        http1::Connection::new(stream, info, ctx, shutdown),
+        handler.as_ref(),
+    )
+    .await;
+}
+
+fn facts(conn: &rustls::ServerConnection) -> TlsFacts {
+    let protocol = match conn.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+        _ => "",
+    };
+    let cipher = conn
+        .negotiated_cipher_suite()
+        .and_then(|suite| suite.suite().as_str())
+        // rustls spells TLS 1.3 suites `TLS13_…`; IANA and OpenSSL spell them `TLS_…`.
+        .map(|name| name.replacen("TLS13_", "TLS_", 1))
+        .unwrap_or_default();
+    let client = conn
+        .peer_certificates()
+        .and_then(<[_]>::first)
+        .and_then(|der| client_cert(der));
+    TlsFacts {
+        protocol,
+        cipher,
+        client,
+    }
+}
+
+fn client_cert(der: &[u8]) -> Option<ClientCert> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+    for line in encoded.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    Some(ClientCert {
+        subject: rfc4514(cert.subject()),
+        issuer: rfc4514(cert.issuer()),
+        pem,
+    })
+}
+
+/// A distinguished name as RFC 4514 writes it (and Apache's `SSL_CLIENT_S_DN` does):
+/// the last RDN first, `,` between RDNs, `+` within one, specials escaped.
+fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let registry = x509_parser::objects::oid_registry();
+    let mut out = String::new();
+    for (i, rdn) in name
+        .iter_rdn()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(',');
+        }
+        for (j, attr) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            match x509_parser::objects::oid2abbrev(attr.attr_type(), registry) {
+                Ok(abbrev) => out.push_str(abbrev),
+                Err(_) => {
+                    let _ = write!(out, "{}", attr.attr_type());
+                }
+            }
+            out.push('=');
+            let value = attr.as_str().unwrap_or("");
+            for (k, c) in value.chars().enumerate() {
+                let leading = k == 0 && (c == ' ' || c == '#');
+                let trailing = k + 1 == value.chars().count() && c == ' ';
+                if leading || trailing || matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
