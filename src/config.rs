@@ -56,6 +56,9 @@ macro_rules! for_each_core_setting {
             unix_socket_mode => process.unix_socket_mode,
             sendfile => sendfile,
             sched_policy => sched_policy,
+            interface => interface,
+            loop => asgi.event_loop,
+            lifespan => asgi.lifespan,
         }
     };
 }
@@ -104,6 +107,74 @@ pub struct Config {
     pub sched_policy: SchedPolicy,
     pub log: LogConfig,
     pub process: ProcessConfig,
+    /// Which app interface the worker serves (`--interface`).
+    pub interface: Interface,
+    pub asgi: AsgiConfig,
+}
+
+/// The app interface (`--interface`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Interface {
+    /// ASGI when the app is a coroutine function or its `__call__` is one, else WSGI (as
+    /// uvicorn and Granian decide).
+    #[default]
+    Auto,
+    Wsgi,
+    Asgi,
+}
+
+impl Choice for Interface {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("auto", Interface::Auto),
+        ("wsgi", Interface::Wsgi),
+        ("asgi", Interface::Asgi),
+    ];
+}
+
+/// What an ASGI worker runs on. Read by `asgi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct AsgiConfig {
+    /// `--loop`.
+    pub event_loop: EventLoop,
+    /// `--lifespan`.
+    pub lifespan: Lifespan,
+}
+
+/// The asyncio loop implementation (`--loop`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EventLoop {
+    /// uvloop when it can be imported, else asyncio's.
+    #[default]
+    Auto,
+    Asyncio,
+    Uvloop,
+}
+
+impl Choice for EventLoop {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("auto", EventLoop::Auto),
+        ("asyncio", EventLoop::Asyncio),
+        ("uvloop", EventLoop::Uvloop),
+    ];
+}
+
+/// ASGI lifespan (`--lifespan`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lifespan {
+    /// Run it; an app that raises before answering does not support it.
+    #[default]
+    Auto,
+    /// Run it; any failure is a boot error.
+    On,
+    Off,
+}
+
+impl Choice for Lifespan {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("auto", Lifespan::Auto),
+        ("on", Lifespan::On),
+        ("off", Lifespan::Off),
+    ];
 }
 
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
@@ -318,6 +389,8 @@ impl Default for Config {
             sched_policy: SchedPolicy::Batch,
             log: LogConfig::default(),
             process: ProcessConfig::default(),
+            interface: Interface::Auto,
+            asgi: AsgiConfig::default(),
         }
     }
 }

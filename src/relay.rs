@@ -156,6 +156,7 @@ impl AppWakers {
 }
 
 /// How `push_event` waits when the queue is full.
+#[derive(Clone, Copy)]
 enum Wait<'a> {
     /// It does not: `Full`.
     No,

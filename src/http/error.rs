@@ -50,6 +50,10 @@ pub enum HttpError {
     /// RFC 9112 §3.2: the Host value is not `uri-host [ ":" port ]` (RFC 9110 §7.2).
     #[error("invalid Host header value")]
     InvalidHost,
+    /// The path is not UTF-8 once percent-decoded: ASGI's `path` is text (asgiref
+    /// `specs/www.rst`), and replacement characters would hand the app a different path.
+    #[error("request path is not UTF-8 after percent-decoding")]
+    InvalidPathEncoding,
     #[error("duplicate Content-Type header")]
     DuplicateContentType,
     #[error("invalid chunk size")]
@@ -100,6 +104,7 @@ impl HttpError {
             | HttpError::MissingHost
             | HttpError::DuplicateHost
             | HttpError::InvalidHost
+            | HttpError::InvalidPathEncoding
             | HttpError::DuplicateContentType
             | HttpError::InvalidChunkSize
             | HttpError::InvalidChunkExtension

@@ -17,7 +17,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::config::{for_each_core_setting, BindSpec, Choice, Config, SchedPolicy, Sendfile};
+use crate::config::{
+    for_each_core_setting, BindSpec, Choice, Config, EventLoop, Interface, Lifespan, SchedPolicy,
+    Sendfile,
+};
 use crate::log::Level;
 
 /// How one field's type crosses between the settings dict and `Config`.
@@ -177,7 +180,7 @@ macro_rules! choice_core_value {
     )*};
 }
 
-choice_core_value!(Level, Sendfile, SchedPolicy);
+choice_core_value!(Level, Sendfile, SchedPolicy, Interface, EventLoop, Lifespan);
 
 /// The names of the choice settings' values, by setting: `_ferrule.CORE_CHOICES`.
 fn choices<T: Choice>() -> Vec<&'static str> {
@@ -191,6 +194,9 @@ pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("log_level", PyTuple::new(py, choices::<Level>())?)?;
     d.set_item("sendfile", PyTuple::new(py, choices::<Sendfile>())?)?;
     d.set_item("sched_policy", PyTuple::new(py, choices::<SchedPolicy>())?)?;
+    d.set_item("interface", PyTuple::new(py, choices::<Interface>())?)?;
+    d.set_item("loop", PyTuple::new(py, choices::<EventLoop>())?)?;
+    d.set_item("lifespan", PyTuple::new(py, choices::<Lifespan>())?)?;
     Ok(d)
 }
 

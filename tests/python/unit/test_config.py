@@ -38,6 +38,9 @@ def test_config_is_immutable() -> None:
 def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
     assert Config().to_core() == {
         "root_path": "",
+        "interface": "auto",
+        "loop": "auto",
+        "lifespan": "auto",
         "bind": ["127.0.0.1:8000"],
         "threads": 4,
         "reuse_port": False,
@@ -91,6 +94,7 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "max_worker_lifetime": float, "max_worker_lifetime_jitter": float,
         "max_worker_memory": int, "proc_name": str, "request_timeout": float,
         "reuse_port": bool, "sendfile": str, "sched_policy": str, "unix_socket_mode": int,
+            "interface": str, "loop": str, "lifespan": str,
         "pid_file": str, "user": int, "group": int,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types

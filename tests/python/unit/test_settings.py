@@ -37,6 +37,9 @@ EXPECTED_DEFAULTS = {
     "chdir": None,
     "pythonpath": (),
     "root_path": "",
+    "interface": "auto",
+    "loop": "auto",
+    "lifespan": "auto",
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
     "reuse_port": False,
@@ -525,6 +528,9 @@ _EVERY_CORE_SETTING_CHANGED = {
     "unix_socket_mode": 0o660,
     "sendfile": "off",
     "sched_policy": "normal",
+    "interface": "asgi",
+    "loop": "asyncio",
+    "lifespan": "on",
 }
 
 
