@@ -66,9 +66,21 @@ pub struct ClientCert {
     pub pem: String,
 }
 
+/// What a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// An HTTP exchange.
+    Http,
+    /// A WebSocket handshake (RFC 6455 §4.2.1), offered to a handler that serves WebSockets
+    /// (`Handler::serves_websockets`): the app accepts (`WsAccept`) or refuses it, then
+    /// messages flow both ways (`WsSend`, `BodyEvent::WsMessage`).
+    WebSocket,
+}
+
 /// One request as the app interface sees it: the head, the connection's facts, and the
 /// two ends of its channels.
 pub struct Request {
+    pub kind: RequestKind,
     pub head: RequestHead,
     pub conn: Arc<ConnInfo>,
     /// Body events from `conn`: one per `NeedBody`, and possibly one sent ahead.
@@ -104,9 +116,12 @@ pub enum AbortReason {
     AppError,
     /// The app could not be run to the end (a panic in the server's own code).
     Internal,
-    /// The app ran past `request_timeout` (sent by `pool`'s watchdog): 504 if nothing was
-    /// sent yet.
+    /// The app ran past `request_timeout` (sent by `pool`'s watchdog or the ASGI loop):
+    /// 504 if nothing was sent yet.
     Timeout,
+    /// The app side cannot represent the request to the app (ASGI: a path that is not
+    /// UTF-8): the client's fault, answered with the error's status before the app runs.
+    Rejected(crate::http::HttpError),
 }
 
 /// Events from the app side to `conn`, in order.
@@ -126,8 +141,45 @@ pub enum ResponseEvent {
     End,
     /// The response cannot be completed; close the connection.
     Abort(AbortReason),
-    /// `wsgi.input` wants the next body bytes; answer with one `BodyEvent`.
+    /// `wsgi.input` wants the next body bytes; answer with one `BodyEvent`. WebSocket:
+    /// the app wants the next message.
     NeedBody,
+    /// WebSocket: accept the handshake (`101 Switching Protocols`).
+    WsAccept(WsAccept),
+    /// WebSocket: a message for the client.
+    WsSend(WsMessage),
+    /// WebSocket: close with this code and reason; before the accept, refuse the handshake
+    /// (403).
+    WsClose { code: u16, reason: String },
+}
+
+/// A WebSocket message, either way (RFC 6455 §5.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsMessage {
+    /// UTF-8 text (checked on the way in; `str` on the app's side).
+    Text(Bytes),
+    Binary(Bytes),
+}
+
+impl WsMessage {
+    pub fn len(&self) -> usize {
+        match self {
+            WsMessage::Text(b) | WsMessage::Binary(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The app's acceptance of a WebSocket handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsAccept {
+    /// `Sec-WebSocket-Protocol`: one of the client's subprotocols.
+    pub subprotocol: Option<String>,
+    /// The app's extra headers as `Name: value\r\n` lines, checked like a response's.
+    pub header_block: Vec<u8>,
 }
 
 impl relay::Event for ResponseEvent {
@@ -135,6 +187,7 @@ impl relay::Event for ResponseEvent {
         match self {
             ResponseEvent::Start { body, .. } => body.len(),
             ResponseEvent::Data(data) => data.len(),
+            ResponseEvent::WsSend(message) => message.len(),
             _ => 0,
         }
     }
@@ -149,6 +202,11 @@ pub enum BodyEvent {
     End,
     /// The body cannot be read to the end.
     Failed(BodyFailure),
+    /// WebSocket: a message from the client (one per `NeedBody`, one sent ahead).
+    WsMessage(WsMessage),
+    /// WebSocket: the connection is closed: the close frame's code and reason, or 1006
+    /// when it ended without one (RFC 6455 §7.1.5).
+    WsClosed { code: u16, reason: String },
 }
 
 /// Why a request body could not be read.
@@ -186,6 +244,18 @@ pub trait Handler: Send + Sync + 'static {
     /// # Errors
     /// The job back, when the handler no longer runs jobs.
     fn dispatch(&self, job: Job) -> Result<(), Job>;
+
+    /// The handler serves WebSockets: `conn` hands it upgrade requests as
+    /// `RequestKind::WebSocket` (otherwise they are plain HTTP requests).
+    fn serves_websockets(&self) -> bool {
+        false
+    }
+
+    /// How many requests may be with the handler at once, running or queued: the number of
+    /// the worker's request permits. `None`: the server's default for a pool of threads.
+    fn capacity(&self) -> Option<usize> {
+        None
+    }
 
     /// A job outlived every bound and cannot be stopped: the worker asks to be replaced.
     /// Read by the worker's heartbeat.

@@ -61,6 +61,9 @@ macro_rules! for_each_core_setting {
             ca_certs => tls.ca_certs,
             cert_reqs => tls.cert_reqs,
             tls_min_version => tls.min_version,
+            interface => interface,
+            loop => asgi.event_loop,
+            lifespan => asgi.lifespan,
         }
     };
 }
@@ -110,6 +113,9 @@ pub struct Config {
     pub log: LogConfig,
     pub process: ProcessConfig,
     pub tls: TlsConfig,
+    /// Which app interface the worker serves (`--interface`).
+    pub interface: Interface,
+    pub asgi: AsgiConfig,
 }
 
 /// TLS on every listener, when `certfile` is set (`--certfile`, `--keyfile`, `--ca-certs`,
@@ -159,6 +165,71 @@ pub enum TlsVersion {
 impl Choice for TlsVersion {
     const CHOICES: &'static [(&'static str, Self)] =
         &[("1.2", TlsVersion::Tls12), ("1.3", TlsVersion::Tls13)];
+}
+
+/// The app interface (`--interface`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Interface {
+    /// ASGI when the app is a coroutine function or its `__call__` is one, else WSGI (as
+    /// uvicorn and Granian decide).
+    #[default]
+    Auto,
+    Wsgi,
+    Asgi,
+}
+
+impl Choice for Interface {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("auto", Interface::Auto),
+        ("wsgi", Interface::Wsgi),
+        ("asgi", Interface::Asgi),
+    ];
+}
+
+/// What an ASGI worker runs on. Read by `asgi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct AsgiConfig {
+    /// `--loop`.
+    pub event_loop: EventLoop,
+    /// `--lifespan`.
+    pub lifespan: Lifespan,
+}
+
+/// The asyncio loop implementation (`--loop`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EventLoop {
+    /// uvloop when it can be imported, else asyncio's.
+    #[default]
+    Auto,
+    Asyncio,
+    Uvloop,
+}
+
+impl Choice for EventLoop {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("auto", EventLoop::Auto),
+        ("asyncio", EventLoop::Asyncio),
+        ("uvloop", EventLoop::Uvloop),
+    ];
+}
+
+/// ASGI lifespan (`--lifespan`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Lifespan {
+    /// Run it; an app that raises before answering does not support it.
+    #[default]
+    Auto,
+    /// Run it; any failure is a boot error.
+    On,
+    Off,
+}
+
+impl Choice for Lifespan {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("auto", Lifespan::Auto),
+        ("on", Lifespan::On),
+        ("off", Lifespan::Off),
+    ];
 }
 
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
@@ -374,6 +445,8 @@ impl Default for Config {
             log: LogConfig::default(),
             process: ProcessConfig::default(),
             tls: TlsConfig::default(),
+            interface: Interface::Auto,
+            asgi: AsgiConfig::default(),
         }
     }
 }

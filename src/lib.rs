@@ -15,18 +15,20 @@
 //! - `worker`: the worker process, from fork to exit: identity, signals, heartbeats,
 //!   recycling; the app side comes in through `worker::AppHost`.
 //! - `wsgi`: PEP 3333: environ, `start_response`, `wsgi.input`, `wsgi.errors`, the response.
+//! - `asgi`: ASGI 3.0: the scope, `receive` and `send`, lifespan, and the asyncio loop of a
+//!   worker, which implements `Handler`.
 //! - `pool`: the Python threads that run WSGI jobs; implements `Handler`.
 //! - `supervisor`: the master: phases, signals, forking, reaping, reloads, recycling.
 //! - `python`: the `#[pymodule]` façade: settings, errors, the master's and the worker's
 //!   Python sides.
 //!
-//! Only `python`, `pool` and `wsgi` use pyo3.
+//! Only `python`, `pool`, `wsgi` and `asgi` use pyo3.
 //!
 //! # Dependencies
 //! Each module may use only the modules on the lines below its own (lowest last):
 //! - `python`
 //! - `supervisor`, `pool`
-//! - `worker`, `wsgi`
+//! - `worker`, `wsgi`, `asgi`
 //! - `server`
 //! - `conn`
 //! - `bridge`, `listener`, `tls`
@@ -39,6 +41,7 @@
 pub mod http;
 #[macro_use]
 pub mod log;
+pub mod asgi;
 pub mod bridge;
 pub mod config;
 pub mod conn;

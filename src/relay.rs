@@ -14,6 +14,11 @@
 //! a local queue push. The strace of `hello` went from ~1 eventfd write per request to
 //! one per runtime wake-up.
 //!
+//! The app side waits in one of two ways: a thread blocks on the link's `Condvar`
+//! (`blocking_send`, `BodyReceiver::recv`: the WSGI threads), or an event loop registers a
+//! `Waker` and gets on with other work (`try_send_or_wake`, `BodyReceiver::poll_recv`: the
+//! ASGI loop), woken from the connection's side exactly where a blocked thread would be.
+//!
 //! A `Link` carries a generation: `begin` starts a request's channels, `end` closes them.
 //! Senders and receivers of an ended request behave as those of a dropped channel (sends
 //! fail, receives end), so a late event (a watchdog's abort, a thread that outlived its
@@ -124,6 +129,41 @@ struct State<E, B> {
     /// An app-side thread waits on `app_wait` for a body event. Kept apart from
     /// `room_waiting` so that taking an event does not wake a body reader for nothing.
     body_waiting: bool,
+    /// An event loop waits for room among the events (`try_send_or_wake`); woken with
+    /// `room_waiting`'s rule.
+    room_waker: Option<Waker>,
+    /// An event loop waits for a body event (`BodyReceiver::poll_recv`).
+    body_waker: Option<Waker>,
+}
+
+/// Wakers of app-side tasks, taken under the lock and woken after it is released.
+#[derive(Default)]
+struct AppWakers {
+    /// Threads wait on the condvar.
+    threads: bool,
+    tasks: [Option<Waker>; 2],
+}
+
+impl AppWakers {
+    fn wake<E, B>(self, link: &Link<E, B>) {
+        if self.threads {
+            link.app_wait.notify_all();
+        }
+        for waker in self.tasks.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
+/// How `push_event` waits when the queue is full.
+#[derive(Clone, Copy)]
+enum Wait<'a> {
+    /// It does not: `Full`.
+    No,
+    /// The thread blocks until there is room.
+    Block,
+    /// `Full`, and the waker is woken when there is room.
+    Wake(&'a Waker),
 }
 
 impl<E, B> Link<E, B> {
@@ -147,6 +187,8 @@ impl<E: Event, B: Send + 'static> Link<E, B> {
                 body: VecDeque::new(),
                 room_waiting: false,
                 body_waiting: false,
+                room_waker: None,
+                body_waker: None,
             }),
             app_wait: Condvar::new(),
             waker,
@@ -189,11 +231,12 @@ impl<E: Event, B: Send + 'static> Link<E, B> {
         st.conn_waker = None;
         let events = std::mem::take(&mut st.events);
         st.queued_bytes = 0;
-        let wake_app = std::mem::take(&mut st.room_waiting) | std::mem::take(&mut st.body_waiting);
+        let wake = AppWakers {
+            threads: std::mem::take(&mut st.room_waiting) | std::mem::take(&mut st.body_waiting),
+            tasks: [st.room_waker.take(), st.body_waker.take()],
+        };
         drop(st);
-        if wake_app {
-            self.app_wait.notify_all();
-        }
+        wake.wake(self);
         drop(events);
     }
 
@@ -201,11 +244,9 @@ impl<E: Event, B: Send + 'static> Link<E, B> {
     pub async fn recv(&self) -> Option<E> {
         poll_fn(|cx| {
             let mut st = self.lock();
-            if let Some((event, wake_app)) = self.pop(&mut st) {
+            if let Some((event, wake)) = self.pop(&mut st) {
                 drop(st);
-                if wake_app {
-                    self.app_wait.notify_all();
-                }
+                wake.wake(self);
                 return Poll::Ready(Some(event));
             }
             if !st.open || st.senders == 0 {
@@ -227,27 +268,25 @@ impl<E: Event, B: Send + 'static> Link<E, B> {
         if !st.events.front().is_some_and(wanted) {
             return None;
         }
-        let (event, wake_app) = self.pop(&mut st)?;
+        let (event, wake) = self.pop(&mut st)?;
         drop(st);
-        if wake_app {
-            self.app_wait.notify_all();
-        }
+        wake.wake(self);
         Some(event)
     }
 
-    /// Takes the first event; `true` with it when a blocked producer must be woken (after
-    /// the lock is released).
-    fn pop(&self, st: &mut State<E, B>) -> Option<(E, bool)> {
+    /// Takes the first event, with the producers to wake (after the lock is released).
+    fn pop(&self, st: &mut State<E, B>) -> Option<(E, AppWakers)> {
         let event = st.events.pop_front()?;
         st.queued_bytes -= event.queued_bytes();
         // A producer blocked on a full queue is woken once the queue has drained to half,
         // not at every event taken: waking it per event cost two futex calls and a context
         // switch per 64 KiB chunk on `big`.
-        let wake = st.room_waiting
-            && st.events.len() <= self.limits.events / 2
-            && st.queued_bytes <= self.limits.bytes / 2;
-        if wake {
-            st.room_waiting = false;
+        let mut wake = AppWakers::default();
+        let room =
+            st.events.len() <= self.limits.events / 2 && st.queued_bytes <= self.limits.bytes / 2;
+        if room {
+            wake.threads = std::mem::take(&mut st.room_waiting);
+            wake.tasks[0] = st.room_waker.take();
         }
         Some((event, wake))
     }
@@ -263,15 +302,16 @@ impl<E: Event, B: Send + 'static> Link<E, B> {
             return Err(Closed);
         }
         st.body.push_back(event);
-        let wake_app = std::mem::take(&mut st.body_waiting);
+        let wake = AppWakers {
+            threads: std::mem::take(&mut st.body_waiting),
+            tasks: [st.body_waker.take(), None],
+        };
         drop(st);
-        if wake_app {
-            self.app_wait.notify_all();
-        }
+        wake.wake(self);
         Ok(())
     }
 
-    fn push_event(&self, generation: u64, event: E, block: bool) -> Result<(), TrySendError<E>> {
+    fn push_event(&self, generation: u64, event: E, wait: Wait<'_>) -> Result<(), TrySendError<E>> {
         let mut st = self.lock();
         loop {
             if st.generation != generation || !st.open {
@@ -285,8 +325,13 @@ impl<E: Event, B: Send + 'static> Link<E, B> {
                 st.queued_bytes += size;
                 break;
             }
-            if !block {
-                return Err(TrySendError::Full(event));
+            match wait {
+                Wait::No => return Err(TrySendError::Full(event)),
+                Wait::Wake(waker) => {
+                    st.room_waker = Some(waker.clone());
+                    return Err(TrySendError::Full(event));
+                }
+                Wait::Block => {}
             }
             st.room_waiting = true;
             st = self
@@ -318,7 +363,23 @@ impl<E: Event, B: Send + 'static> EventSender<E, B> {
     /// # Errors
     /// `Full` when `capacity` events wait; `Closed` when the request ended.
     pub fn try_send(&self, event: E) -> Result<(), TrySendError<E>> {
-        self.link.push_event(self.generation, event, false)
+        self.link.push_event(self.generation, event, Wait::No)
+    }
+
+    /// Sends without blocking; when the queue is full the event comes back and `waker` is
+    /// woken once there is room (or the request ended). For app sides on an event loop.
+    ///
+    /// # Errors
+    /// `Full` (the waker is registered) or `Closed`, with the event.
+    pub fn try_send_or_wake(&self, event: E, waker: &Waker) -> Result<(), TrySendError<E>> {
+        self.link
+            .push_event(self.generation, event, Wait::Wake(waker))
+    }
+
+    /// The request these channels belong to is still in progress.
+    pub fn is_open(&self) -> bool {
+        let st = self.link.lock();
+        st.generation == self.generation && st.open
     }
 
     /// Sends, waiting for room. Must not be called on the runtime's thread.
@@ -326,7 +387,7 @@ impl<E: Event, B: Send + 'static> EventSender<E, B> {
     /// # Errors
     /// `Closed` (with the event) when the request ended.
     pub fn blocking_send(&self, event: E) -> Result<(), E> {
-        match self.link.push_event(self.generation, event, true) {
+        match self.link.push_event(self.generation, event, Wait::Block) {
             Ok(()) => Ok(()),
             Err(TrySendError::Closed(ev) | TrySendError::Full(ev)) => Err(ev),
         }
@@ -397,6 +458,26 @@ impl<E: Event, B: Send + 'static> BodyReceiver<E, B> {
                 .wait(st)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+
+    /// The next body event, or `Pending` with `waker` registered to be woken when one is
+    /// sent or the request ends. For app sides on an event loop.
+    pub fn poll_recv(&self, waker: &Waker) -> Poll<Result<B, Closed>> {
+        let mut st = self.link.lock();
+        if st.generation != self.generation {
+            return Poll::Ready(Err(Closed));
+        }
+        if let Some(event) = st.body.pop_front() {
+            return Poll::Ready(Ok(event));
+        }
+        if !st.open {
+            return Poll::Ready(Err(Closed));
+        }
+        match &st.body_waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => st.body_waker = Some(waker.clone()),
+        }
+        Poll::Pending
     }
 
     /// No body event waits to be taken.
@@ -552,5 +633,51 @@ mod tests {
         link.end();
         assert_eq!(t1.join().expect("t1"), Err(Closed));
         assert!(t2.join().expect("t2"));
+    }
+
+    /// Counts its wakes: what an event loop's waker would do.
+    #[derive(Default)]
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl CountingWaker {
+        fn count(&self) -> usize {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_loop_side_is_woken_for_body_events_room_and_the_end() {
+        let link = TestLink::new(LoopWaker::start(), limits(2));
+        let (tx, body) = link.begin();
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(Arc::clone(&counter));
+        // A body event wakes a registered receiver once, and is then taken.
+        assert!(body.poll_recv(&waker).is_pending());
+        link.send_body(Body::End).expect("open");
+        assert_eq!(counter.count(), 1);
+        assert_eq!(body.poll_recv(&waker), Poll::Ready(Ok(Body::End)));
+        // A full queue hands the event back and wakes the sender when it has drained to
+        // half, not before.
+        tx.try_send_or_wake(data("a"), &waker).expect("room");
+        tx.try_send_or_wake(data("b"), &waker).expect("room");
+        assert!(matches!(
+            tx.try_send_or_wake(data("c"), &waker),
+            Err(TrySendError::Full(_))
+        ));
+        assert!(link.try_recv_if(is_data).is_some());
+        assert_eq!(counter.count(), 2);
+        // The end wakes a waiting receiver, which then sees the request closed.
+        assert!(body.poll_recv(&waker).is_pending());
+        assert!(tx.is_open());
+        link.end();
+        assert_eq!(counter.count(), 3);
+        assert!(!tx.is_open());
+        assert_eq!(body.poll_recv(&waker), Poll::Ready(Err(Closed)));
     }
 }

@@ -122,7 +122,7 @@ fn count_body(job: Job) {
         match job.request.body.recv().expect("conn answers") {
             BodyEvent::Data(d) => total += d.len(),
             BodyEvent::End => break,
-            BodyEvent::Failed(f) => panic!("{f:?}"),
+            other => panic!("{other:?}"),
         }
     }
     let body = Bytes::from(total.to_string());

@@ -1,4 +1,4 @@
-"""Ferrule: a WSGI server whose per-request work runs in Rust.
+"""Ferrule: a WSGI and ASGI server whose per-request work runs in Rust.
 
 The public API: `serve(app, **settings)` (blocking, like `waitress.serve`), `Config`, the
 exceptions and `__version__`. Everything else, `_ferrule` included, is private. The compiled
@@ -14,6 +14,7 @@ from ferrule.config import Config
 from ferrule.errors import (
     AppImportError,
     BindError,
+    ClientDisconnected,
     ConfigError,
     FerruleError,
     RequestTimeout,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppImportError",
     "BindError",
+    "ClientDisconnected",
     "Config",
     "ConfigError",
     "FerruleError",
@@ -50,7 +52,7 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
     be bound, `TypeError` when `app` is not callable.
     """
     if not callable(app):
-        raise TypeError(f"serve() needs a WSGI callable as app, got {type(app).__name__}.")
+        raise TypeError(f"serve() needs a WSGI or ASGI callable as app, got {type(app).__name__}.")
     for name in settings:
         if name in _COMMAND_ONLY:
             raise ConfigError(

@@ -103,7 +103,7 @@ def _run(args: list[str]) -> int:
     app: Any = None
     if config.preload:
         try:
-            app = importer.import_app(config.app)
+            app = importer.import_app(config.app, config.interface)
         except AppImportError as err:
             if err.__cause__ is not None:
                 sys.stderr.write(_format_app_traceback(err.__cause__))
@@ -116,7 +116,8 @@ def _run(args: list[str]) -> int:
     if config.reload:
         watch = SourceWatcher(app_directory(spec), config.reload_extra)
     try:
-        core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec),
+        interface = config.interface
+        core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec, interface),
                      reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade,
                      watch=watch)
     except WorkerBootError as err:
@@ -127,12 +128,12 @@ def _run(args: list[str]) -> int:
     return EXIT_OK
 
 
-def _load_in_worker(spec: str) -> Any:
+def _load_in_worker(spec: str, interface: str = "auto") -> Any:
     """Imports the app inside a worker. An `AppImportError` is reported here (the app's
     traceback, then the message) and re-raised: the worker exits with APP_LOAD_ERROR and the
     master stops."""
     try:
-        return importer.import_app(spec)
+        return importer.import_app(spec, interface)
     except AppImportError as err:
         if err.__cause__ is not None:
             sys.stderr.write(_format_app_traceback(err.__cause__))

@@ -46,6 +46,9 @@ class Config:
     chdir: str | None
     pythonpath: tuple[str, ...]
     root_path: str
+    interface: str
+    loop: str
+    lifespan: str
     bind: tuple[str, ...]
     threads: int
     reuse_port: bool

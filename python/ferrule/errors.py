@@ -7,8 +7,8 @@ or address. `cli.py` is the only place that turns these into exit codes.
 
 from __future__ import annotations
 
-__all__ = ["AppImportError", "BindError", "ConfigError", "FerruleError", "RequestTimeout",
-           "WorkerBootError"]
+__all__ = ["AppImportError", "BindError", "ClientDisconnected", "ConfigError", "FerruleError",
+           "RequestTimeout", "WorkerBootError"]
 
 
 class FerruleError(Exception):
@@ -53,6 +53,12 @@ class WorkerBootError(FerruleError):
     """
 
     app_load: bool = False
+
+
+class ClientDisconnected(FerruleError, OSError):
+    """Raised by an ASGI app's ``await send(...)`` once the client has gone (ASGI HTTP spec
+    2.4: a server-specific subclass of OSError). The response can no longer be delivered;
+    letting it propagate ends the request quietly (it is logged at debug level only)."""
 
 
 class RequestTimeout(BaseException):

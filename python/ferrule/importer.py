@@ -1,4 +1,4 @@
-"""Turns an app reference into a WSGI callable: `module:attr`, `module:factory()`,
+"""Turns an app reference into a WSGI or ASGI callable: `module:attr`, `module:factory()`,
 `module:factory('arg', debug=False)`, or a bare `module` (its `application`, then `app`).
 
 Factory arguments are Python literals only (`ast.literal_eval`); nothing else is evaluated.
@@ -21,13 +21,15 @@ __all__ = ["import_app"]
 DEFAULT_ATTRIBUTES = ("application", "app")
 
 
-def import_app(reference: str) -> Callable[..., Any]:
-    """Imports the module named in `reference` and returns the WSGI callable it names.
+def import_app(reference: str, interface: str = "auto") -> Callable[..., Any]:
+    """Imports the module named in `reference` and returns the app it names: a WSGI callable
+    `app(environ, start_response)` or an ASGI one `app(scope, receive, send)`, as `interface`
+    (`auto`, `wsgi` or `asgi`) allows.
 
     # Errors
     `AppImportError` when the reference is malformed, the module does not exist or raised
-    while being imported, the attribute is missing, a factory raised, or the result is not
-    callable as `app(environ, start_response)`.
+    while being imported, the attribute is missing, a factory raised, or the result cannot be
+    called the way `interface` calls apps.
     """
     module_name, colon, expression = reference.partition(":")
     module_name = module_name.strip()
@@ -37,7 +39,8 @@ def import_app(reference: str) -> Callable[..., Any]:
         module = _import_module(module_name)
         for attribute in DEFAULT_ATTRIBUTES:
             if hasattr(module, attribute):
-                return _check_app(getattr(module, attribute), f"{module_name}:{attribute}")
+                return _check_app(getattr(module, attribute), f"{module_name}:{attribute}",
+                                  interface)
         names = " or ".join(f"'{name}'" for name in DEFAULT_ATTRIBUTES)
         raise AppImportError(f"Attribute {names} not found in module '{module_name}'.")
 
@@ -54,7 +57,7 @@ def import_app(reference: str) -> Callable[..., Any]:
             ) from None
     target = f"{module_name}:{'.'.join(path)}"
     if call is None:
-        return _check_app(obj, target)
+        return _check_app(obj, target, interface)
 
     if not callable(obj):
         raise AppImportError(f"'{target}' is not callable.")
@@ -122,22 +125,30 @@ def _is_module_or_parent(missing: str, name: str) -> bool:
     return name == missing or name.startswith(missing + ".")
 
 
-def _check_app(obj: Any, target: str) -> Callable[..., Any]:
-    """`obj` if it can be called as `obj(environ, start_response)`."""
+#: How each interface calls an app, for error messages, with the number of arguments.
+_CALLS = {"wsgi": ("app(environ, start_response)", 2), "asgi": ("app(scope, receive, send)", 3)}
+
+
+def _check_app(obj: Any, target: str, interface: str = "auto") -> Callable[..., Any]:
+    """`obj` if it can be called the way `interface` calls apps (`auto`: either way)."""
     if not callable(obj):
         raise AppImportError(f"'{target}' is not callable.")
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
         return obj  # no signature to check (some builtins and C extensions): trust it
-    try:
-        signature.bind(None, None)
-    except TypeError:
-        raise AppImportError(
-            f"'{target}' cannot be called as app(environ, start_response); "
-            f"if it is an app factory, write '{target}()'."
-        ) from None
-    return obj
+    calls = [_CALLS[interface]] if interface in _CALLS else list(_CALLS.values())
+    for _, arguments in calls:
+        try:
+            signature.bind(*([None] * arguments))
+        except TypeError:
+            continue
+        return obj
+    shapes = " or ".join(shape for shape, _ in calls)
+    raise AppImportError(
+        f"'{target}' cannot be called as {shapes}; "
+        f"if it is an app factory, write '{target}()'."
+    )
 
 
 def _module_raised(name: str, err: BaseException) -> AppImportError:

@@ -588,6 +588,51 @@ SETTINGS: tuple[Setting, ...] = (
             "`PATH_INFO`."
         ),
     ),
+    Setting(
+        name="interface",
+        section="Application",
+        type=_Choice("auto", "wsgi", "asgi"),
+        default="auto",
+        flags=("--interface",),
+        metavar="auto|wsgi|asgi",
+        core=True,
+        help=(
+            "The app's interface. `auto`: ASGI when the app is an `async def` function or an "
+            "object whose `__call__` is one (FastAPI, Starlette, Django's `ASGIHandler`, Quart, "
+            "Litestar), WSGI otherwise, as uvicorn and Granian decide. Say `asgi` for an ASGI "
+            "app wrapped in a plain function. ASGI 2 apps (a class whose instances take "
+            "`(receive, send)`) are refused with a message: wrap them with asgiref's "
+            "`guarantee_single_callable`."
+        ),
+    ),
+    Setting(
+        name="loop",
+        section="Application",
+        type=_Choice("auto", "asyncio", "uvloop"),
+        default="auto",
+        flags=("--loop",),
+        metavar="auto|asyncio|uvloop",
+        core=True,
+        help=(
+            "ASGI: the event loop each worker runs its app on, one per worker on a thread of "
+            "its own. `auto`: uvloop when it is installed, else asyncio's."
+        ),
+    ),
+    Setting(
+        name="lifespan",
+        section="Application",
+        type=_Choice("auto", "on", "off"),
+        default="auto",
+        flags=("--lifespan",),
+        metavar="auto|on|off",
+        core=True,
+        help=(
+            "ASGI lifespan, per worker: startup before it accepts (`lifespan.startup.failed` "
+            "stops the server, exit 3), shutdown after its last request on every graceful "
+            "stop, reload and recycle. `auto`: an app that raises on the lifespan scope before "
+            "answering is served without it; `on`: that is a boot error too; `off`: never sent."
+        ),
+    ),
     # ---- Server: where to listen and how many requests run the app at once.
     Setting(
         name="bind",

@@ -10,7 +10,9 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::respond::Page;
 use super::ConnContext;
-use crate::bridge::{BodyReceiver, ConnInfo, EventSender, Handler, Job, Link, Request};
+use crate::bridge::{
+    BodyReceiver, ConnInfo, EventSender, Handler, Job, Link, Request, RequestKind,
+};
 use crate::http::RequestHead;
 
 /// A request admitted to the app side, not yet handed over. Body events may be sent on the
@@ -44,11 +46,13 @@ impl Admitted {
     pub(super) fn hand_over<H: Handler>(
         self,
         handler: &H,
+        kind: RequestKind,
         head: RequestHead,
         conn: &Arc<ConnInfo>,
     ) -> Result<(), Page> {
         let job = Job {
             request: Request {
+                kind,
                 head,
                 conn: Arc::clone(conn),
                 body: self.body,

@@ -33,7 +33,10 @@ impl Handler for ReadsBody {
                 match job.request.body.recv() {
                     Ok(BodyEvent::Data(data)) => body.extend_from_slice(&data),
                     Ok(BodyEvent::End) => break false,
-                    Ok(BodyEvent::Failed(_)) | Err(_) => break true,
+                    Ok(
+                        BodyEvent::Failed(_) | BodyEvent::WsMessage(_) | BodyEvent::WsClosed { .. },
+                    )
+                    | Err(_) => break true,
                 }
             };
             let (status, body) = if failed {

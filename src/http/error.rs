@@ -50,6 +50,10 @@ pub enum HttpError {
     /// RFC 9112 §3.2: the Host value is not `uri-host [ ":" port ]` (RFC 9110 §7.2).
     #[error("invalid Host header value")]
     InvalidHost,
+    /// The path is not UTF-8 once percent-decoded: ASGI's `path` is text (asgiref
+    /// `specs/www.rst`), and replacement characters would hand the app a different path.
+    #[error("request path is not UTF-8 after percent-decoding")]
+    InvalidPathEncoding,
     #[error("duplicate Content-Type header")]
     DuplicateContentType,
     #[error("invalid chunk size")]
@@ -100,6 +104,7 @@ impl HttpError {
             | HttpError::MissingHost
             | HttpError::DuplicateHost
             | HttpError::InvalidHost
+            | HttpError::InvalidPathEncoding
             | HttpError::DuplicateContentType
             | HttpError::InvalidChunkSize
             | HttpError::InvalidChunkExtension
@@ -116,18 +121,59 @@ impl HttpError {
     }
 }
 
-/// The reason phrase of a status the server answers on its own (RFC 9110 §15); `""` for
-/// one it never sends (the status line stays valid: the phrase may be empty).
+/// The reason phrase of a status (RFC 9110 §15, plus RFC 6585's 428/429/431 and a few
+/// in wide use): the server's own pages, and the status lines of apps that give a code
+/// only (ASGI). `""` for any other code (the status line stays valid: the phrase may be
+/// empty).
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
+        101 => "Switching Protocols",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",

@@ -110,6 +110,25 @@ impl RequestHead {
         }
     }
 
+    /// The path of the target as bytes, still percent-encoded: origin-form's path as is,
+    /// the path of an absolute-form target (`/` when it has none), empty for
+    /// authority-form and `*`. What `PATH_INFO` and ASGI's `path` are made from.
+    pub fn origin_path(&self) -> &[u8] {
+        let path = self.path();
+        if path.first() == Some(&b'/') {
+            return path;
+        }
+        // absolute-form: scheme "://" authority path
+        if let Some(i) = path.windows(3).position(|w| w == b"://") {
+            let rest = &path[i + 3..];
+            return match rest.iter().position(|&b| b == b'/') {
+                Some(j) => &rest[j..],
+                None => b"/",
+            };
+        }
+        b""
+    }
+
     pub fn header_name(&self, field: &HeaderField) -> &[u8] {
         &self.raw[field.name.clone()]
     }

@@ -1,8 +1,9 @@
 //! Response heads from apps: `ResponseHead` (what `conn` encodes) and
 //! `ResponseHeadBuilder`, which checks an app's status and header fields against RFC 9110
 //! and notes what the server must know of them (`Content-Length`, `Date`, `Server`,
-//! `Connection: close`). Shared by every app interface: WSGI's `start_response` today,
-//! ASGI's `http.response.start` next.
+//! `Connection: close`). Shared by every app interface: WSGI's `start_response` (text,
+//! latin-1: `new`, `add`) and ASGI's `http.response.start` (an integer status and byte
+//! strings: `from_code`, `add_bytes`).
 
 use bytes::Bytes;
 
@@ -27,7 +28,7 @@ pub struct ResponseHead {
 }
 
 /// RFC 9110 §7.6.1 hop-by-hop fields, which PEP 3333 forbids apps to set.
-fn is_hop_by_hop(name: &str) -> bool {
+fn is_hop_by_hop(name: &[u8]) -> bool {
     [
         "connection",
         "keep-alive",
@@ -40,7 +41,7 @@ fn is_hop_by_hop(name: &str) -> bool {
         "upgrade",
     ]
     .iter()
-    .any(|h| name.eq_ignore_ascii_case(h))
+    .any(|h| name.eq_ignore_ascii_case(h.as_bytes()))
 }
 
 /// Parses and validates `"200 OK"`.
@@ -99,6 +100,34 @@ impl ResponseHeadBuilder {
         })
     }
 
+    /// Starts a head from a bare status code (ASGI's `status`), with the standard reason
+    /// phrase.
+    ///
+    /// # Errors
+    /// A message naming the code when it is not 200-599.
+    pub fn from_code(code: u16) -> Result<ResponseHeadBuilder, String> {
+        if !(200..=599).contains(&code) {
+            return Err(format!("invalid status {code}: the code must be 200-599"));
+        }
+        let reason = super::reason_phrase(code);
+        let mut line = Vec::with_capacity(4 + reason.len());
+        line.extend_from_slice(itoa::Buffer::new().format(code).as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(reason.as_bytes());
+        Ok(ResponseHeadBuilder {
+            head: ResponseHead {
+                status: code,
+                status_line: Bytes::from(line),
+                header_block: Vec::with_capacity(128),
+                content_length: None,
+                add_content_length: false,
+                has_date: false,
+                has_server: false,
+                wants_close: false,
+            },
+        })
+    }
+
     /// Adds one header field, given as text whose characters are bytes (latin-1, as
     /// PEP 3333 has them): a token name, a value without CR, LF, NUL or other controls.
     /// `Connection: close` is honoured rather than copied; other hop-by-hop fields are
@@ -107,64 +136,75 @@ impl ResponseHeadBuilder {
     /// # Errors
     /// A message naming the offending header.
     pub fn add(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let head = &mut self.head;
-        if name.is_empty() || !name.bytes().all(super::is_tchar) {
-            return Err(format!("invalid response header name {name:?}"));
+        if value.is_ascii() {
+            return self.add_bytes(name.as_bytes(), value.as_bytes());
         }
-        let latin1 = if value.is_ascii() {
-            if let Some(c) = value
-                .bytes()
-                .find(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
-            {
-                return Err(format!(
-                    "invalid character {:?} in response header {name}",
-                    char::from(c)
-                ));
-            }
-            false
-        } else {
-            if let Some(c) = value
-                .chars()
-                .find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}')
-            {
-                return Err(format!("invalid character {c:?} in response header {name}"));
-            }
-            true
-        };
-        if name.eq_ignore_ascii_case("connection") && value.trim().eq_ignore_ascii_case("close") {
+        if let Some(c) = value
+            .chars()
+            .find(|&c| (c < ' ' && c != '\t') || c == '\x7f' || c > '\u{ff}')
+        {
+            return Err(format!("invalid character {c:?} in response header {name}"));
+        }
+        let bytes: Vec<u8> = value.chars().map(|c| c as u8).collect();
+        self.add_bytes(name.as_bytes(), &bytes)
+    }
+
+    /// Adds one header field given as bytes (ASGI's `[name, value]` byte strings), with
+    /// `add`'s rules: RFC 9110 §5.1 a token name; §5.5 a value of visible characters,
+    /// spaces, tabs and obs-text (bytes from 0x80), never CR, LF, NUL or other controls.
+    ///
+    /// # Errors
+    /// A message naming the offending header.
+    pub fn add_bytes(&mut self, name: &[u8], value: &[u8]) -> Result<(), String> {
+        let shown = String::from_utf8_lossy(name);
+        if name.is_empty() || !name.iter().copied().all(super::is_tchar) {
+            return Err(format!("invalid response header name {shown:?}"));
+        }
+        if let Some(&c) = value
+            .iter()
+            .find(|&&b| (b < b' ' && b != b'\t') || b == 0x7f)
+        {
+            return Err(format!(
+                "invalid character {:?} in response header {shown}",
+                char::from(c)
+            ));
+        }
+        let head = &mut self.head;
+        let is = |h: &str| name.eq_ignore_ascii_case(h.as_bytes());
+        if is("connection") && value.trim_ascii().eq_ignore_ascii_case(b"close") {
             // Honoured rather than emitted: the server writes its own Connection header.
             head.wants_close = true;
             return Ok(());
         }
         if is_hop_by_hop(name) {
             return Err(format!(
-                "hop-by-hop header {name} is not allowed in an app's response (RFC 9110 §7.6.1)"
+                "hop-by-hop header {shown} is not allowed in an app's response (RFC 9110 §7.6.1)"
             ));
         }
-        if name.eq_ignore_ascii_case("content-length") {
-            let v = value.trim();
+        if is("content-length") {
+            let v = value.trim_ascii();
             if head.content_length.is_some() {
                 return Err("duplicate Content-Length response header".to_owned());
             }
-            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(format!("invalid Content-Length response header {value:?}"));
+            let invalid = || {
+                format!(
+                    "invalid Content-Length response header {:?}",
+                    String::from_utf8_lossy(value)
+                )
+            };
+            if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
+                return Err(invalid());
             }
-            head.content_length = Some(
-                v.parse()
-                    .map_err(|_| format!("invalid Content-Length response header {value:?}"))?,
-            );
-        } else if name.eq_ignore_ascii_case("date") {
+            let text = std::str::from_utf8(v).map_err(|_| invalid())?;
+            head.content_length = Some(text.parse().map_err(|_| invalid())?);
+        } else if is("date") {
             head.has_date = true;
-        } else if name.eq_ignore_ascii_case("server") {
+        } else if is("server") {
             head.has_server = true;
         }
-        head.header_block.extend_from_slice(name.as_bytes());
+        head.header_block.extend_from_slice(name);
         head.header_block.extend_from_slice(b": ");
-        if latin1 {
-            head.header_block.extend(value.chars().map(|c| c as u8));
-        } else {
-            head.header_block.extend_from_slice(value.as_bytes());
-        }
+        head.header_block.extend_from_slice(value);
         head.header_block.extend_from_slice(b"\r\n");
         Ok(())
     }
@@ -263,6 +303,35 @@ mod tests {
                 validate_head("200 OK", h(&[(name, value)])).is_err(),
                 "{name:?}: {value:?}"
             );
+        }
+    }
+
+    #[test]
+    fn an_asgi_head_takes_a_code_and_byte_headers_under_the_same_rules() {
+        let mut head = ResponseHeadBuilder::from_code(404).expect("valid");
+        head.add_bytes(b"content-type", b"text/plain")
+            .expect("valid");
+        head.add_bytes(b"x-raw", b"caf\xc3\xa9 \xff")
+            .expect("obs-text");
+        let head = head.finish();
+        assert_eq!(&head.status_line[..], b"404 Not Found");
+        assert_eq!(
+            head.header_block,
+            b"content-type: text/plain\r\nx-raw: caf\xc3\xa9 \xff\r\n"
+        );
+        for code in [0, 99, 101, 199, 600] {
+            assert!(ResponseHeadBuilder::from_code(code).is_err(), "{code}");
+        }
+        let rows: &[(&[u8], &[u8])] = &[
+            (b"x-a", b"a\r\nset-cookie: x"),
+            (b"x a", b"v"),
+            (b"", b"v"),
+            (b"transfer-encoding", b"chunked"),
+            (b"content-length", b"12a"),
+        ];
+        for (name, value) in rows {
+            let mut head = ResponseHeadBuilder::from_code(200).expect("valid");
+            assert!(head.add_bytes(name, value).is_err(), "{name:?}: {value:?}");
         }
     }
 

@@ -1,12 +1,12 @@
 //! The master's Python side (`ForkHooks`): the fork hooks `CPython` needs, the worker's body
-//! after fork (a `worker::Worker` with a `WsgiHost`), reloading the settings on HUP, the
+//! after fork (a `worker::Worker` with a `PyAppHost`), reloading the settings on HUP, the
 //! `--reload` file watcher and the USR2 command.
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use super::app_host::PyAppHost;
 use super::settings::config_from;
-use super::wsgi_host::WsgiHost;
 use crate::config::Config;
 use crate::listener::Listener;
 use crate::log::Level;
@@ -66,7 +66,7 @@ impl ForkHooks for PyHooks<'_> {
         // SAFETY: first thing in the child after fork(2), GIL held, as the C API requires.
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
-        let host = WsgiHost {
+        let host = PyAppHost {
             py: self.py,
             app: self.app.as_ref().map(|app| app.clone_ref(self.py)),
             load: self.load.as_ref().map(|load| load.clone_ref(self.py)),
@@ -84,7 +84,7 @@ impl ForkHooks for PyHooks<'_> {
         let exit = worker.run();
         // Python's buffered streams are flushed by hand: the worker ends with _exit, which
         // skips interpreter teardown (the master's state must not be finalised twice).
-        // (`Exit::Abandoned` never comes back here: `WsgiHost::detached` exits at once.)
+        // (`Exit::Abandoned` never comes back here: `PyAppHost::detached` exits at once.)
         let flushed = self.py.import("sys").and_then(|sys| {
             sys.getattr("stdout")?.call_method0("flush")?;
             sys.getattr("stderr")?.call_method0("flush")

@@ -1,9 +1,11 @@
 //! The `ferrule._ferrule` extension module: the façade between the Python package and the
 //! core. `serve` is the master's entry; settings become a typed `Config` in `settings`;
 //! Rust errors become `ferrule.errors` exceptions here; the master's Python hooks are in
-//! `master` and a worker's WSGI app host in `wsgi_host`. Everything that runs per request
+//! `master` and a worker's app host in `app_host` (WSGI: `wsgi_host`, ASGI: `asgi_host`). Everything that runs per request
 //! or per process is delegated (`supervisor`, `worker`, `server`, `pool`, `wsgi`).
 
+mod app_host;
+mod asgi_host;
 mod master;
 mod settings;
 mod wsgi_host;

@@ -18,7 +18,8 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::config::{
-    for_each_core_setting, BindSpec, Choice, ClientCerts, Config, SchedPolicy, Sendfile, TlsVersion,
+    for_each_core_setting, BindSpec, Choice, ClientCerts, Config, EventLoop, Interface, Lifespan,
+    SchedPolicy, Sendfile, TlsVersion,
 };
 use crate::log::Level;
 
@@ -179,7 +180,16 @@ macro_rules! choice_core_value {
     )*};
 }
 
-choice_core_value!(Level, Sendfile, SchedPolicy, ClientCerts, TlsVersion);
+choice_core_value!(
+    Level,
+    Sendfile,
+    SchedPolicy,
+    ClientCerts,
+    TlsVersion,
+    Interface,
+    EventLoop,
+    Lifespan
+);
 
 /// The names of the choice settings' values, by setting: `_ferrule.CORE_CHOICES`.
 fn choices<T: Choice>() -> Vec<&'static str> {
@@ -198,6 +208,9 @@ pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         "tls_min_version",
         PyTuple::new(py, choices::<TlsVersion>())?,
     )?;
+    d.set_item("interface", PyTuple::new(py, choices::<Interface>())?)?;
+    d.set_item("loop", PyTuple::new(py, choices::<EventLoop>())?)?;
+    d.set_item("lifespan", PyTuple::new(py, choices::<Lifespan>())?)?;
     Ok(d)
 }
 

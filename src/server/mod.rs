@@ -50,7 +50,11 @@ pub async fn run<H: Handler>(
     let ctx = Arc::new(ConnContext {
         limits: config.limits.clone(),
         timeouts: config.timeouts,
-        request_permits: Arc::new(Semaphore::new(config.threads.get() + QUEUED_REQUESTS)),
+        request_permits: Arc::new(Semaphore::new(
+            handler
+                .capacity()
+                .unwrap_or(config.threads.get() + QUEUED_REQUESTS),
+        )),
         waker: LoopWaker::start(),
         sendfile: config.sendfile,
     });

@@ -89,6 +89,10 @@ impl<H: Handler> Handler for RequestLimit<H> {
         self.inner.dispatch(job)
     }
 
+    fn capacity(&self) -> Option<usize> {
+        self.inner.capacity()
+    }
+
     fn is_stuck(&self) -> bool {
         self.inner.is_stuck()
     }

@@ -110,24 +110,6 @@ pub fn percent_decode(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(percent_encoding::percent_decode(raw).collect())
 }
 
-/// The path part of the target as bytes: origin-form as is; the path of an absolute-form
-/// target; empty for authority-form and `*`.
-fn target_path(head: &RequestHead) -> &[u8] {
-    let path = head.path();
-    if path.first() == Some(&b'/') {
-        return path;
-    }
-    // absolute-form: scheme "://" authority path
-    if let Some(i) = path.windows(3).position(|w| w == b"://") {
-        let rest = &path[i + 3..];
-        return match rest.iter().position(|&b| b == b'/') {
-            Some(j) => &rest[j..],
-            None => b"/",
-        };
-    }
-    b""
-}
-
 /// `PATH_INFO`: percent-decoded path with `root_path` removed from its front when it is
 /// there (then it is `SCRIPT_NAME`'s part).
 pub fn path_info<'a>(path: &'a [u8], root_path: &str) -> Cow<'a, [u8]> {
@@ -308,7 +290,7 @@ pub fn build<'py>(
     )?;
     env.set_item(
         intern!(py, "PATH_INFO"),
-        latin1(py, &path_info(target_path(head), root_path)),
+        latin1(py, &path_info(head.origin_path(), root_path)),
     )?;
     env.set_item(intern!(py, "QUERY_STRING"), latin1(py, head.query()))?;
     let raw_uri = latin1(py, head.target());

@@ -101,7 +101,8 @@ impl Input {
                 self.failure = Some(failure.message());
                 Err(RequestBodyError::new_err(failure.message()))
             }
-            None => {
+            // WebSocket events never reach a WSGI request; read as a lost connection.
+            Some(BodyEvent::WsMessage(_) | BodyEvent::WsClosed { .. }) | None => {
                 let msg = "the connection is gone; the request body cannot be read";
                 self.failure = Some(msg);
                 Err(RequestBodyError::new_err(msg))

@@ -57,6 +57,7 @@ pub fn call_app(
         conn,
         body,
         events,
+        ..
     } = request;
     let request = RequestLine(&head);
     let empty = matches!(head.framing, BodyFraming::Empty | BodyFraming::Length(0));

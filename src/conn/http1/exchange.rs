@@ -10,7 +10,7 @@ use tokio::time::{sleep_until, Instant};
 use super::output::Output;
 use super::request_body::RequestBody;
 use super::{CloseReason, Connection, Ended, Persistence};
-use crate::bridge::{AbortReason, Handler, ResponseEvent};
+use crate::bridge::{AbortReason, Handler, RequestKind, ResponseEvent};
 use crate::conn::access::AccessStart;
 use crate::conn::dispatch;
 use crate::conn::respond::Page;
@@ -44,7 +44,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
     };
     ex.body.send_buffered(ex.conn);
     let info = std::sync::Arc::clone(&ex.conn.info);
-    if let Err(page) = admitted.hand_over(handler, head, &info) {
+    if let Err(page) = admitted.hand_over(handler, RequestKind::Http, head, &info) {
         ex.conn.link.end();
         ex.answer(&page, CloseReason::Failure).await?;
         return Ok(ex.ended());
@@ -86,6 +86,7 @@ impl<T: Transport> Exchange<'_, T> {
     async fn pump(&mut self) -> Result<(), ConnError> {
         loop {
             let wanted_until = self.body.wanted_until();
+            let reading = self.body.reads_socket();
             let Connection {
                 stream, buf, link, ..
             } = &mut *self.conn;
@@ -95,7 +96,7 @@ impl<T: Transport> Exchange<'_, T> {
                         return Ok(());
                     }
                 }
-                read = tokio::io::AsyncReadExt::read_buf(stream, buf), if wanted_until.is_some() => {
+                read = tokio::io::AsyncReadExt::read_buf(stream, buf), if reading => {
                     self.body.on_read(self.conn, read, &mut self.persistence);
                 }
                 () = sleep_until(wanted_until.unwrap_or_else(Instant::now)), if wanted_until.is_some() => {
@@ -150,6 +151,19 @@ impl<T: Transport> Exchange<'_, T> {
                 self.on_abort(&reason).await?;
                 Ok(true)
             }
+            Some(
+                ResponseEvent::WsAccept(_)
+                | ResponseEvent::WsSend(_)
+                | ResponseEvent::WsClose { .. },
+            ) => {
+                // WebSocket events belong to `conn::websocket`, never to an HTTP exchange.
+                log_at!(
+                    Level::Error,
+                    "app side sent a WebSocket event for an HTTP request"
+                );
+                self.on_abort(&AbortReason::Internal).await?;
+                Ok(true)
+            }
             None => {
                 // The app side vanished without ending the response: a bug in the server,
                 // contained to this request.
@@ -197,6 +211,10 @@ impl<T: Transport> Exchange<'_, T> {
             }
             AbortReason::Internal => self.answer(&Page::AppFailed, CloseReason::Failure).await,
             AbortReason::Timeout => self.answer(&Page::AppTimeout, CloseReason::Failure).await,
+            AbortReason::Rejected(err) => {
+                self.answer(&Page::Rejected(err.clone()), CloseReason::Failure)
+                    .await
+            }
         }
     }
 

@@ -28,6 +28,10 @@ pub(super) const READ_CHUNK: usize = 64 * 1024;
 /// before the next read).
 const LARGE_BODY_READ: usize = 256 * 1024;
 
+/// Room for what a client sends while a disconnect is watched (`BodyState::Watching`):
+/// nothing, usually; a pipelined request at most. Arbitrary.
+const WATCH_READ: usize = 4096;
+
 /// Unread request body the server will read and discard to keep a connection alive
 /// after the response. Past it, the connection is closed instead. Arbitrary.
 pub(super) const DRAIN_LIMIT: u64 = 1024 * 1024;
@@ -40,6 +44,11 @@ enum BodyState {
     /// The app asked and the buffer held nothing to give: the socket is read until bytes
     /// come or `deadline` (`body_timeout` after the demand or the last bytes) passes.
     Wanted { deadline: Instant },
+    /// The body is complete and the app asks again: it waits for the client to leave
+    /// (ASGI's `http.disconnect`). The socket is read without a deadline: EOF answers
+    /// `Failed(Disconnected)`; bytes (a pipelined request) stay in the buffer, and past
+    /// `READ_CHUNK` of them the watch ends unanswered (the request's end answers it).
+    Watching,
 }
 
 /// Where `Expect: 100-continue` stands (RFC 9110 §10.1.1).
@@ -62,6 +71,8 @@ pub(super) struct RequestBody {
     declared: Option<u64>,
     /// Body bytes handed to the app so far.
     read: u64,
+    /// `BodyEvent::End` was sent: a further demand watches for the disconnect.
+    end_sent: bool,
     /// The body failed through the client's fault: the exchange answers with this page if
     /// the response has not started.
     rejection: Option<Page>,
@@ -82,6 +93,7 @@ impl RequestBody {
                 BodyFraming::Empty | BodyFraming::Chunked => None,
             },
             read: 0,
+            end_sent: false,
             rejection: None,
         }
     }
@@ -105,8 +117,13 @@ impl RequestBody {
     pub(super) fn wanted_until(&self) -> Option<Instant> {
         match self.state {
             BodyState::Wanted { deadline } => Some(deadline),
-            BodyState::Idle => None,
+            BodyState::Idle | BodyState::Watching => None,
         }
+    }
+
+    /// The socket must be read for the app: a demand is open, or a disconnect is watched.
+    pub(super) fn reads_socket(&self) -> bool {
+        self.state != BodyState::Idle
     }
 
     /// The page answering a body that failed through the client's fault, once.
@@ -143,6 +160,7 @@ impl RequestBody {
                     let _ = conn.link.send_body(BodyEvent::Data(data));
                 }
                 Ok(Decoded::Done) => {
+                    self.end_sent = true;
                     let _ = conn.link.send_body(BodyEvent::End);
                     return;
                 }
@@ -166,6 +184,11 @@ impl RequestBody {
                 respond::write_continue(&mut conn.stream, &conn.ctx).await?;
             }
         }
+        if self.end_sent {
+            self.state = BodyState::Watching;
+            conn.buf.reserve(WATCH_READ);
+            return Ok(());
+        }
         self.answer_demand(conn, persistence);
         Ok(())
     }
@@ -177,6 +200,22 @@ impl RequestBody {
         read: io::Result<usize>,
         persistence: &mut Persistence,
     ) {
+        if self.state == BodyState::Watching {
+            match read {
+                Ok(n) if n > 0 => {
+                    if conn.buf.len() >= READ_CHUNK {
+                        self.state = BodyState::Idle;
+                    } else {
+                        conn.buf.reserve(WATCH_READ);
+                    }
+                }
+                _ => {
+                    persistence.close(CloseReason::BrokenBody);
+                    self.send(conn, BodyEvent::Failed(BodyFailure::Disconnected));
+                }
+            }
+            return;
+        }
         match read {
             Ok(0) => {
                 persistence.close(CloseReason::BrokenBody);
@@ -209,6 +248,9 @@ impl RequestBody {
 
     fn send<T: Transport>(&mut self, conn: &mut Connection<T>, event: BodyEvent) {
         self.state = BodyState::Idle;
+        if event == BodyEvent::End {
+            self.end_sent = true;
+        }
         // Closed channels mean the app side finished the job; nothing waits for the bytes.
         let _ = conn.link.send_body(event);
     }

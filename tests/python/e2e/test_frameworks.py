@@ -1,5 +1,6 @@
 """Real frameworks end to end: Flask, Django, Pyramid, Bottle and Falcon apps (apps.frameworks,
-each wrapped in wsgiref.validate.validator) behind the real server. For each: a route with a
+each wrapped in wsgiref.validate.validator), and the ASGI ones: Starlette, FastAPI, Django's
+ASGI handler, Quart and Litestar, unmodified, behind the real server. For each: a route with a
 path parameter and a query string, an urlencoded form, a ~200 KB multipart upload, a streamed
 response (chunked on the wire) and a ~1 MB download through the framework's file helper.
 
@@ -17,7 +18,8 @@ from apps.frameworks.common import DOWNLOAD_SIZE, STREAM_CHUNKS, download_bytes
 from ferrule_proc import start_server
 from rawhttp import Conn
 
-FRAMEWORKS = ["flask", "django", "pyramid", "bottle", "falcon"]
+FRAMEWORKS = ["flask", "django", "pyramid", "bottle", "falcon",
+              "starlette", "fastapi", "django_asgi", "quart", "litestar"]
 
 
 @pytest.fixture(scope="module", params=FRAMEWORKS)

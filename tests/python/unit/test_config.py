@@ -38,6 +38,9 @@ def test_config_is_immutable() -> None:
 def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
     assert Config().to_core() == {
         "root_path": "",
+        "interface": "auto",
+        "loop": "auto",
+        "lifespan": "auto",
         "bind": ["127.0.0.1:8000"],
         "threads": 4,
         "reuse_port": False,
@@ -99,6 +102,7 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "reuse_port": bool, "sendfile": str, "sched_policy": str, "unix_socket_mode": int,
         "pid_file": str, "user": int, "group": int, "certfile": str, "keyfile": str,
         "ca_certs": str, "cert_reqs": str, "tls_min_version": str,
+        "interface": str, "loop": str, "lifespan": str,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -112,8 +112,8 @@ def test_imports_the_app_a_reference_names(web: None, reference: str, body: byte
         ("webmod:create_nothing()",
          "App factory 'webmod:create_nothing()' returned NoneType, which is not callable."),
         ("webmod:zero_args",
-         ("'webmod:zero_args' cannot be called as app(environ, start_response); if it is an "
-          "app factory, write 'webmod:zero_args()'.")),
+         ("'webmod:zero_args' cannot be called as app(environ, start_response) or "
+          "app(scope, receive, send); if it is an app factory, write 'webmod:zero_args()'.")),
     ],
 )
 def test_failures_are_sentences_naming_the_module(web: None, reference: str, message: str) -> None:

@@ -14,8 +14,8 @@ def app(environ, start_response):
 
 def test_public_names() -> None:
     assert ferrule.__all__ == [
-        "AppImportError", "BindError", "Config", "ConfigError", "FerruleError",
-        "RequestTimeout", "WorkerBootError", "__version__", "serve",
+        "AppImportError", "BindError", "ClientDisconnected", "Config", "ConfigError",
+        "FerruleError", "RequestTimeout", "WorkerBootError", "__version__", "serve",
     ]
 
 
@@ -73,4 +73,4 @@ def test_serve_rejects_bad_settings_before_starting(
 def test_serve_rejects_an_app_that_is_not_callable(fake_core) -> None:
     with pytest.raises(TypeError) as info:
         serve("myapp:app")  # type: ignore[arg-type]
-    assert str(info.value) == "serve() needs a WSGI callable as app, got str."
+    assert str(info.value) == "serve() needs a WSGI or ASGI callable as app, got str."

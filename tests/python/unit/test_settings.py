@@ -37,6 +37,9 @@ EXPECTED_DEFAULTS = {
     "chdir": None,
     "pythonpath": (),
     "root_path": "",
+    "interface": "auto",
+    "loop": "auto",
+    "lifespan": "auto",
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
     "reuse_port": False,
@@ -540,6 +543,9 @@ _EVERY_CORE_SETTING_CHANGED = {
     "ca_certs": "/tmp/ferrule-drift-ca.pem",
     "cert_reqs": "required",
     "tls_min_version": "1.3",
+    "interface": "asgi",
+    "loop": "asyncio",
+    "lifespan": "on",
 }
 
 

@@ -1,0 +1,510 @@
+//! The worker's asyncio loop and its bridge to tokio. `AsgiLoop` is the `Handler`: it
+//! hands jobs to a Python thread that runs one asyncio (or uvloop) loop, where each
+//! request becomes a task running the app.
+//!
+//! The crossing from tokio to the loop is one `Inbox`: `dispatch` and the wakers of
+//! waiting `receive()`/`send()` calls push items, and the loop drains them all in one
+//! callback. A push writes the eventfd the loop watches only when the inbox is *armed*
+//! (the loop has drained everything and may be asleep); while a drain is pending, pushes
+//! cost a lock and no syscall, so a busy loop takes many requests per wake-up. The other
+//! way, events go through `relay`, whose `LoopWaker` batches wake-ups of tokio the same
+//! way. See ARCHITECTURE.md ("The ASGI bridge") for what the alternatives measured.
+//!
+//! Steps of the loop thread: create the loop; start lifespan (its failure is the worker's
+//! boot error); serve until `shut_down` asks to stop and the requests in progress have
+//! finished (or `STOP_WAIT` has passed: the rest are cancelled); lifespan shutdown; close.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Wake, Waker};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use super::awaitable::Ready;
+use super::http::HttpCycle;
+use super::lifespan;
+use super::scope::ScopeContext;
+use crate::bridge::{Handler, Job};
+use crate::config::{EventLoop, Lifespan};
+use crate::log::Level;
+
+/// How long a stopping worker lets ASGI tasks that outlived their connections (background
+/// work after the response) finish before cancelling them. 5 s, chosen without
+/// measurement: the connections have had `graceful_timeout` already.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// What the loop needs to know, from `Config`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub event_loop: EventLoop,
+    pub lifespan: Lifespan,
+    /// `root_path` in every scope.
+    pub root_path: String,
+    /// How long lifespan shutdown may take (`graceful_timeout`).
+    pub shutdown_timeout: Duration,
+    /// Requests in progress at once (`Handler::capacity`): each is a task, not a thread,
+    /// so the bound is the worker's connections (`max_connections`).
+    pub capacity: usize,
+}
+
+/// One item for the loop thread.
+pub(crate) enum Item {
+    Job(Job),
+    /// The `receive()` or `send()` of the request with this id may go on.
+    Wake(u64),
+    /// Stop taking requests, finish, run lifespan shutdown, end the thread.
+    Stop,
+}
+
+/// The crossing from tokio (and any thread) to the loop. See the module docs.
+pub(crate) struct Inbox {
+    items: Mutex<Vec<Item>>,
+    /// The eventfd the loop watches (`add_reader`).
+    eventfd: OwnedFd,
+    /// The loop took every item and may sleep: the next push must write the eventfd.
+    armed: AtomicBool,
+}
+
+impl Inbox {
+    fn new() -> std::io::Result<Inbox> {
+        // SAFETY: eventfd(2) with valid flags; the result is checked before use.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Inbox {
+            items: Mutex::new(Vec::new()),
+            // SAFETY: `fd` was just created and is owned by nothing else.
+            eventfd: unsafe { OwnedFd::from_raw_fd(fd) },
+            armed: AtomicBool::new(true),
+        })
+    }
+
+    pub(crate) fn push(&self, item: Item) {
+        self.items
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(item);
+        if self.armed.swap(false, Ordering::AcqRel) {
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live u64 to our eventfd. It cannot fail but
+            // for a counter at its maximum, which the loop's reads keep from happening.
+            unsafe {
+                libc::write(self.eventfd.as_raw_fd(), std::ptr::addr_of!(one).cast(), 8);
+            }
+        }
+    }
+
+    /// Every item pushed so far; re-arms first, so that a push racing with the swap
+    /// writes the eventfd (a spurious wake-up at worst, never a lost one).
+    fn take(&self, into: &mut Vec<Item>) {
+        let mut count: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64 from our non-blocking eventfd; EAGAIN
+        // (nothing written) leaves it untouched, which is fine.
+        unsafe {
+            libc::read(
+                self.eventfd.as_raw_fd(),
+                std::ptr::addr_of_mut!(count).cast(),
+                8,
+            );
+        }
+        self.armed.store(true, Ordering::Release);
+        std::mem::swap(
+            into,
+            &mut *self.items.lock().unwrap_or_else(PoisonError::into_inner),
+        );
+    }
+}
+
+/// Wakes one request's waiting `receive()` or `send()` from any thread.
+struct RequestWake {
+    inbox: Arc<Inbox>,
+    id: u64,
+}
+
+impl Wake for RequestWake {
+    fn wake(self: Arc<Self>) {
+        self.inbox.push(Item::Wake(self.id));
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.inbox.push(Item::Wake(self.id));
+    }
+}
+
+/// The waker of request `id`.
+pub(crate) fn waker(inbox: &Arc<Inbox>, id: u64) -> Waker {
+    Waker::from(Arc::new(RequestWake {
+        inbox: Arc::clone(inbox),
+        id,
+    }))
+}
+
+/// The ASGI side of a worker: the loop thread and the way into it. See the module docs.
+pub struct AsgiLoop {
+    inbox: Arc<Inbox>,
+    thread: JoinHandle<()>,
+    /// Set once `shut_down` has asked the loop to stop.
+    stopping: AtomicBool,
+    capacity: usize,
+}
+
+impl Handler for AsgiLoop {
+    fn dispatch(&self, job: Job) -> Result<(), Job> {
+        if self.stopping.load(Ordering::Relaxed) || self.thread.is_finished() {
+            return Err(job);
+        }
+        self.inbox.push(Item::Job(job));
+        Ok(())
+    }
+
+    fn capacity(&self) -> Option<usize> {
+        Some(self.capacity)
+    }
+
+    /// Asks the loop to stop (it finishes its requests, then runs lifespan shutdown) and
+    /// waits for its thread.
+    fn shut_down(self, stuck_wait: Duration) -> bool {
+        let _ = stuck_wait;
+        self.stopping.store(true, Ordering::Relaxed);
+        self.inbox.push(Item::Stop);
+        // A loop thread that panicked has been logged by the panic hook.
+        let _ = self.thread.join();
+        true
+    }
+}
+
+impl AsgiLoop {
+    /// Starts the loop thread for `app` and waits until the loop runs and lifespan startup
+    /// has completed.
+    ///
+    /// # Errors
+    /// A message saying why the loop could not start: the loop implementation is not
+    /// installed, lifespan startup failed (with the app's message), the thread could not
+    /// be created.
+    pub fn start(py: Python<'_>, app: Py<PyAny>, options: Options) -> Result<AsgiLoop, String> {
+        let inbox = Arc::new(Inbox::new().map_err(|e| format!("cannot create an eventfd: {e}"))?);
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let capacity = options.capacity.max(1);
+        let thread_inbox = Arc::clone(&inbox);
+        let thread = std::thread::Builder::new()
+            .name("ferrule-asgi-loop".to_owned())
+            .spawn(move || {
+                // GIL: the loop thread holds it while Python runs and releases it whenever
+                // the loop waits in epoll (asyncio and uvloop both do).
+                Python::attach(|py| run(py, app, &options, &thread_inbox, &started_tx));
+            })
+            .map_err(|e| format!("cannot start the event loop thread: {e}"))?;
+        // GIL: released while the loop thread starts the loop and runs lifespan startup.
+        let started = py.detach(move || started_rx.recv());
+        match started {
+            Ok(Ok(())) => Ok(AsgiLoop {
+                inbox,
+                thread,
+                stopping: AtomicBool::new(false),
+                capacity,
+            }),
+            Ok(Err(why)) => {
+                let _ = py.detach(|| thread.join());
+                Err(why)
+            }
+            Err(_) => Err("the event loop thread ended before the loop started".to_owned()),
+        }
+    }
+}
+
+/// The loop thread's state, shared by the drain callback and every request's `HttpCycle`.
+/// Lives on the loop thread only (hence `Rc` and `RefCell`).
+pub(crate) struct Core {
+    pub(crate) inbox: Arc<Inbox>,
+    pub(crate) app: Py<PyAny>,
+    pub(crate) event_loop: Py<PyAny>,
+    /// `loop.create_task` and `loop.create_future`, looked up once.
+    create_task: Py<PyAny>,
+    pub(crate) create_future: Py<PyAny>,
+    pub(crate) scope: RefCell<ScopeContext>,
+    /// The lifespan state, copied into each request's scope when lifespan ran.
+    pub(crate) state: RefCell<Option<Py<PyDict>>>,
+    /// `ferrule.errors.ClientDisconnected`: what `send()` raises once the client is gone.
+    pub(crate) disconnected: Py<PyAny>,
+    /// `Ready(None)`, shared.
+    pub(crate) ready_none: Py<Ready>,
+    /// Requests whose task runs or whose last events wait to be sent, by id.
+    running: RefCell<HashMap<u64, Py<HttpCycle>>>,
+    next_id: Cell<u64>,
+    /// `Stop` came: the `stopped` future resolves when `running` is empty.
+    stopping: Cell<bool>,
+    /// Resolved when the loop may stop serving; the thread runs the loop until it is.
+    stopped: Py<PyAny>,
+}
+
+impl Core {
+    /// Creates a task running `coro` on the loop.
+    pub(crate) fn create_task<'py>(
+        &self,
+        py: Python<'py>,
+        coro: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.create_task.bind(py).call1((coro,))
+    }
+
+    pub(crate) fn create_future<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.create_future.bind(py).call0()
+    }
+
+    /// A new request id.
+    pub(crate) fn next_id(&self) -> u64 {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        id
+    }
+
+    pub(crate) fn track(&self, id: u64, cycle: Py<HttpCycle>) {
+        self.running.borrow_mut().insert(id, cycle);
+    }
+
+    /// The request is finished: its task is done and its events are sent.
+    pub(crate) fn untrack(&self, py: Python<'_>, id: u64) {
+        let removed = self.running.borrow_mut().remove(&id);
+        drop(removed);
+        if self.stopping.get() && self.running.borrow().is_empty() {
+            self.resolve_stopped(py);
+        }
+    }
+
+    fn on_wake(&self, py: Python<'_>, id: u64) {
+        let cycle = self.running.borrow().get(&id).map(|c| c.clone_ref(py));
+        if let Some(cycle) = cycle {
+            HttpCycle::on_wake(cycle.bind(py));
+        }
+    }
+
+    fn begin_stop(self: &Rc<Self>, py: Python<'_>) -> PyResult<()> {
+        self.stopping.set(true);
+        if self.running.borrow().is_empty() {
+            self.resolve_stopped(py);
+            return Ok(());
+        }
+        log_at!(
+            Level::Info,
+            "waiting up to {STOP_WAIT:?} for {} ASGI task(s) still running",
+            self.running.borrow().len()
+        );
+        let cancel = Py::new(
+            py,
+            CancelRemaining {
+                core: Rc::clone(self),
+            },
+        )?;
+        self.event_loop
+            .bind(py)
+            .call_method1(intern!(py, "call_later"), (STOP_WAIT.as_secs_f64(), cancel))?;
+        Ok(())
+    }
+
+    fn resolve_stopped(&self, py: Python<'_>) {
+        let stopped = self.stopped.bind(py);
+        if !stopped
+            .call_method0(intern!(py, "done"))
+            .and_then(|d| d.is_truthy())
+            .unwrap_or(true)
+        {
+            if let Err(err) = stopped.call_method1(intern!(py, "set_result"), (py.None(),)) {
+                log_at!(Level::Error, "cannot stop the event loop: {err}");
+            }
+        }
+    }
+}
+
+/// `loop.add_reader`'s callback: takes every item from the inbox and handles it.
+#[pyclass(unsendable)]
+struct Drain {
+    core: Rc<Core>,
+    /// Reused between drains.
+    batch: Vec<Item>,
+}
+
+#[pymethods]
+impl Drain {
+    fn __call__(&mut self, py: Python<'_>) {
+        self.core.inbox.take(&mut self.batch);
+        for item in self.batch.drain(..) {
+            match item {
+                Item::Job(job) => HttpCycle::spawn(py, &self.core, job),
+                Item::Wake(id) => self.core.on_wake(py, id),
+                Item::Stop => {
+                    if let Err(err) = self.core.begin_stop(py) {
+                        log_at!(Level::Error, "cannot stop the ASGI loop in order: {err}");
+                        self.core.resolve_stopped(py);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `STOP_WAIT` passed with tasks still running: cancel them, and stop serving.
+#[pyclass(unsendable)]
+struct CancelRemaining {
+    core: Rc<Core>,
+}
+
+#[pymethods]
+impl CancelRemaining {
+    fn __call__(&self, py: Python<'_>) {
+        let cycles: Vec<Py<HttpCycle>> = self
+            .core
+            .running
+            .borrow()
+            .values()
+            .map(|c| c.clone_ref(py))
+            .collect();
+        if !cycles.is_empty() {
+            log_at!(
+                Level::Warning,
+                "cancelling {} ASGI task(s) still running after {STOP_WAIT:?}",
+                cycles.len()
+            );
+        }
+        for cycle in cycles {
+            HttpCycle::cancel(cycle.bind(py));
+        }
+        self.core.resolve_stopped(py);
+    }
+}
+
+/// A new event loop of the kind `--loop` asks for.
+fn new_loop(py: Python<'_>, kind: EventLoop) -> Result<Bound<'_, PyAny>, String> {
+    let uvloop = match kind {
+        EventLoop::Asyncio => None,
+        EventLoop::Uvloop => Some(py.import("uvloop").map_err(|err| {
+            format!("--loop uvloop: cannot import uvloop ({err}); install it or use --loop asyncio")
+        })?),
+        EventLoop::Auto => py.import("uvloop").ok(),
+    };
+    let created = match uvloop {
+        Some(uvloop) => uvloop.call_method0("new_event_loop"),
+        None => py
+            .import("asyncio")
+            .and_then(|asyncio| asyncio.call_method0("new_event_loop")),
+    };
+    created.map_err(|err| format!("cannot create the event loop: {err}"))
+}
+
+/// The loop thread's body (see the module docs for the steps).
+fn run(
+    py: Python<'_>,
+    app: Py<PyAny>,
+    options: &Options,
+    inbox: &Arc<Inbox>,
+    started: &std::sync::mpsc::Sender<Result<(), String>>,
+) {
+    let report = |result: Result<(), String>| {
+        // The starting thread waits for this; it is gone only if it panicked.
+        let _ = started.send(result);
+    };
+    // Step 1: the loop, and what every request uses.
+    let event_loop = match new_loop(py, options.event_loop) {
+        Ok(l) => l,
+        Err(why) => return report(Err(why)),
+    };
+    let core = match build_core(py, app, &event_loop, options, inbox) {
+        Ok(core) => Rc::new(core),
+        Err(err) => {
+            return report(Err(format!(
+                "cannot prepare the event loop\n{}",
+                super::format_exception(py, &err)
+            )))
+        }
+    };
+    let drain = Py::new(
+        py,
+        Drain {
+            core: Rc::clone(&core),
+            batch: Vec::new(),
+        },
+    );
+    let watching = drain.and_then(|drain| {
+        event_loop.call_method1(
+            intern!(py, "add_reader"),
+            (inbox.eventfd.as_raw_fd(), drain),
+        )
+    });
+    if let Err(err) = watching {
+        return report(Err(format!("cannot watch the eventfd: {err}")));
+    }
+    // Step 2: lifespan startup.
+    let lifespan = match lifespan::startup(py, &core, options.lifespan) {
+        Ok(lifespan) => lifespan,
+        Err(why) => {
+            close(py, &event_loop, inbox);
+            return report(Err(why));
+        }
+    };
+    report(Ok(()));
+    // Step 3: serve until stopped.
+    if let Err(err) =
+        event_loop.call_method1(intern!(py, "run_until_complete"), (core.stopped.bind(py),))
+    {
+        log_at!(
+            Level::Error,
+            "the event loop stopped with an error\n{}",
+            super::format_exception(py, &err)
+        );
+    }
+    // Step 4: lifespan shutdown, then close.
+    if let Some(lifespan) = lifespan {
+        lifespan::shutdown(py, &core, &lifespan, options.shutdown_timeout);
+    }
+    close(py, &event_loop, inbox);
+}
+
+fn build_core(
+    py: Python<'_>,
+    app: Py<PyAny>,
+    event_loop: &Bound<'_, PyAny>,
+    options: &Options,
+    inbox: &Arc<Inbox>,
+) -> PyResult<Core> {
+    py.import("asyncio")?
+        .call_method1("set_event_loop", (event_loop,))?;
+    let disconnected = py
+        .import("ferrule.errors")?
+        .getattr("ClientDisconnected")?
+        .unbind();
+    let stopped = event_loop.call_method0("create_future")?.unbind();
+    Ok(Core {
+        inbox: Arc::clone(inbox),
+        app,
+        event_loop: event_loop.clone().unbind(),
+        create_task: event_loop.getattr("create_task")?.unbind(),
+        create_future: event_loop.getattr("create_future")?.unbind(),
+        scope: RefCell::new(ScopeContext::new(py, &options.root_path)?),
+        state: RefCell::new(None),
+        disconnected,
+        ready_none: Py::new(py, Ready::new(None))?,
+        running: RefCell::new(HashMap::new()),
+        next_id: Cell::new(0),
+        stopping: Cell::new(false),
+        stopped,
+    })
+}
+
+/// Stops watching the eventfd and closes the loop; failures are logged (the thread ends
+/// next anyway).
+fn close(py: Python<'_>, event_loop: &Bound<'_, PyAny>, inbox: &Inbox) {
+    let closed = event_loop
+        .call_method1(intern!(py, "remove_reader"), (inbox.eventfd.as_raw_fd(),))
+        .and_then(|_| event_loop.call_method0(intern!(py, "close")));
+    if let Err(err) = closed {
+        log_at!(Level::Debug, "closing the event loop: {err}");
+    }
+}

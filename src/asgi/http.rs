@@ -1,0 +1,699 @@
+//! One HTTP request as ASGI sees it (asgiref `specs/www.rst`): `HttpCycle` is the request's
+//! `receive` and `send`, and the done-callback of the task running the app.
+//!
+//! - `receive()` gives the body as `http.request` messages, one per piece `conn` reads,
+//!   asking for the next piece only when the app has taken the last one (so the app's
+//!   receive speed bounds the memory a body takes: one piece read ahead at most). After the
+//!   body it waits until the response is complete or the client is gone, then gives
+//!   `http.disconnect`.
+//! - `send()` turns `http.response.start` and `http.response.body` into response events.
+//!   The head is held until the first body message, so head and body leave in one event
+//!   (and a whole body sent at once gets a `Content-Length`). When the event queue is full
+//!   the app's `await send()` waits: a slow client holds back the app.
+//! - Spec 2.4: `send()` after the client has gone raises `ClientDisconnected` (an
+//!   `OSError`), which is not logged as an app error.
+//! - The failure rules: an exception (or returning without a response) before the response
+//!   started is answered with 500; after it started, the connection is closed.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::{intern, IntoPyObjectExt};
+use tokio::sync::OwnedSemaphorePermit;
+
+use super::awaitable::Ready;
+use super::event_loop::{self, Core};
+use crate::bridge::{
+    AbortReason, BodyEvent, BodyReceiver, EventSender, Job, Request, ResponseEvent, ResponseHead,
+    TrySendError,
+};
+use crate::http::{BodyFraming, RequestHead, ResponseHeadBuilder};
+use crate::log::{self, Level};
+
+/// Body pieces at least this large are handed to `conn` without a copy (the `Bytes` keeps
+/// the Python `bytes` alive); smaller ones are copied, which is cheaper than the deferred
+/// release. 16 KiB, as `wsgi` measured it.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+
+/// Where the request body stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Receiving {
+    /// The request has no body: the first `receive()` says so without asking `conn`.
+    NoBody,
+    /// Body pieces come from `conn`.
+    Body,
+    /// The body was given whole; `receive()` waits for the disconnect.
+    Ended,
+    /// The response is complete or the client is gone: `http.disconnect`.
+    Disconnected,
+}
+
+/// Where the response stands.
+enum Response {
+    NotStarted,
+    /// `http.response.start` came; the head waits for the first body message.
+    HeadPending(ResponseHead),
+    /// The head went out; more body follows.
+    Streaming,
+    /// The last body message went out.
+    Done,
+}
+
+/// What flushing the queued events did.
+enum Flush {
+    Sent,
+    /// The queue is full; the waker is registered.
+    Waiting,
+    /// The request's channels are closed: the client is gone.
+    Gone,
+}
+
+/// See the module docs.
+#[pyclass(unsendable, module = "ferrule._ferrule")]
+pub(crate) struct HttpCycle {
+    core: Rc<Core>,
+    id: u64,
+    /// For log lines.
+    head: RequestHead,
+    events: EventSender,
+    body: BodyReceiver,
+    /// Released when the task is done (the worker's backpressure counts it until then).
+    permit: Option<OwnedSemaphorePermit>,
+    /// Made on the first wait.
+    waker: Option<Waker>,
+    receiving: Receiving,
+    /// Bytes left of a `Content-Length` body (`None`: chunked), so the last piece says
+    /// `more_body: False` without another round trip.
+    body_left: Option<u64>,
+    /// A `NeedBody` is out and its answer not yet taken.
+    asked: bool,
+    /// Futures of `receive()` calls waiting, oldest first.
+    receivers: VecDeque<Py<PyAny>>,
+    response: Response,
+    /// Events not yet taken by the queue, in order.
+    outbox: VecDeque<ResponseEvent>,
+    /// The future of a `send()` waiting for room.
+    sender: Option<Py<PyAny>>,
+    client_gone: bool,
+    task: Option<Py<PyAny>>,
+    task_done: bool,
+}
+
+impl HttpCycle {
+    /// Starts the app on one request: builds the scope, calls the app and makes a task of
+    /// its coroutine. Failures before the task exists are answered here.
+    pub(crate) fn spawn(py: Python<'_>, core: &Rc<Core>, job: Job) {
+        let Job { request, permit } = job;
+        let Request {
+            head,
+            conn,
+            body,
+            events,
+            ..
+        } = request;
+        let scope = core
+            .scope
+            .borrow_mut()
+            .http(py, &head, &conn, core.state.borrow().as_ref());
+        let scope = match scope {
+            Ok(Ok(scope)) => scope,
+            Ok(Err(rejected)) => {
+                log_at!(Level::Debug, "{}: {rejected}", RequestLine(&head));
+                // The client is gone if this fails: nobody to answer.
+                let _ = events.try_send(ResponseEvent::Abort(AbortReason::Rejected(rejected)));
+                return;
+            }
+            Err(err) => {
+                log_app_error(py, &head, &err);
+                let _ = events.try_send(ResponseEvent::Abort(AbortReason::AppError));
+                return;
+            }
+        };
+        let body_left = match head.framing {
+            BodyFraming::Empty => Some(0),
+            BodyFraming::Length(n) => Some(n),
+            BodyFraming::Chunked => None,
+        };
+        let id = core.next_id();
+        let cycle = HttpCycle {
+            core: Rc::clone(core),
+            id,
+            head,
+            events,
+            body,
+            permit: Some(permit),
+            waker: None,
+            receiving: if body_left == Some(0) {
+                Receiving::NoBody
+            } else {
+                Receiving::Body
+            },
+            body_left,
+            asked: false,
+            receivers: VecDeque::new(),
+            response: Response::NotStarted,
+            outbox: VecDeque::new(),
+            sender: None,
+            client_gone: false,
+            task: None,
+            task_done: false,
+        };
+        let started = (|| -> PyResult<Py<HttpCycle>> {
+            let cycle = Bound::new(py, cycle)?;
+            let called = core.app.bind(py).call1((
+                scope,
+                cycle.getattr(intern!(py, "receive"))?,
+                cycle.getattr(intern!(py, "send"))?,
+            ));
+            let coroutine = match called {
+                Ok(coroutine) => coroutine,
+                Err(err) => {
+                    let mut this = cycle.borrow_mut();
+                    this.on_app_error(py, &err);
+                    this.flush();
+                    return Ok(cycle.unbind());
+                }
+            };
+            let task = core.create_task(py, &coroutine)?;
+            task.call_method1(
+                intern!(py, "add_done_callback"),
+                (cycle.getattr(intern!(py, "_done"))?,),
+            )?;
+            cycle.borrow_mut().task = Some(task.unbind());
+            core.track(id, cycle.clone().unbind());
+            Ok(cycle.unbind())
+        })();
+        if let Err(err) = started {
+            log_at!(
+                Level::Error,
+                "cannot start the ASGI task\n{}",
+                super::format_exception(py, &err)
+            );
+        }
+    }
+
+    /// The request's waker (made on first use).
+    fn waker(&mut self) -> Waker {
+        self.waker
+            .get_or_insert_with(|| event_loop::waker(&self.core.inbox, self.id))
+            .clone()
+    }
+
+    fn poll_body(&mut self) -> Poll<Result<BodyEvent, crate::relay::Closed>> {
+        let waker = self.waker();
+        self.body.poll_recv(&waker)
+    }
+
+    /// The next `receive()` message, or `None` when it must wait (the waker is
+    /// registered).
+    fn poll_message<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        loop {
+            match self.receiving {
+                Receiving::Disconnected => {
+                    // Spec 2.4: once the app has been told, its sends raise.
+                    self.client_gone = true;
+                    return disconnect_message(py).map(Some);
+                }
+                Receiving::NoBody => {
+                    self.receiving = Receiving::Ended;
+                    return request_message(py, &[], false).map(Some);
+                }
+                Receiving::Ended => {
+                    // Asks `conn` to watch the socket: a demand after the body's end is
+                    // answered only by the client leaving (or the request ending).
+                    if !self.asked && self.body.is_empty() {
+                        self.asked = true;
+                        self.outbox.push_back(ResponseEvent::NeedBody);
+                        if let Flush::Gone = self.flush() {
+                            self.receiving = Receiving::Disconnected;
+                            continue;
+                        }
+                    }
+                    match self.poll_body() {
+                        Poll::Ready(Ok(BodyEvent::Failed(_)) | Err(_)) => {
+                            self.receiving = Receiving::Disconnected;
+                        }
+                        // The body's end after its last byte was counted: it answered the
+                        // last demand; ask again.
+                        Poll::Ready(Ok(_)) => self.asked = false,
+                        Poll::Pending => return Ok(None),
+                    }
+                }
+                Receiving::Body => {
+                    let event = if let Some(event) = self.body.try_recv() {
+                        event
+                    } else {
+                        if !self.asked {
+                            self.asked = true;
+                            self.outbox.push_back(ResponseEvent::NeedBody);
+                            if let Flush::Gone = self.flush() {
+                                self.receiving = Receiving::Disconnected;
+                                continue;
+                            }
+                        }
+                        match self.poll_body() {
+                            Poll::Ready(Ok(event)) => event,
+                            Poll::Ready(Err(_)) => {
+                                self.receiving = Receiving::Disconnected;
+                                continue;
+                            }
+                            Poll::Pending => return Ok(None),
+                        }
+                    };
+                    // Whatever came answers the demand if there was one: `NeedBody` is only
+                    // sent when nothing waits.
+                    self.asked = false;
+                    match event {
+                        BodyEvent::Data(data) => {
+                            let more = match &mut self.body_left {
+                                Some(left) => {
+                                    *left = left.saturating_sub(data.len() as u64);
+                                    *left > 0
+                                }
+                                None => true,
+                            };
+                            if more {
+                                // Read ahead: `conn` reads the next piece while the app
+                                // works on this one (never more than one).
+                                if self.body.is_empty() {
+                                    self.asked = true;
+                                    self.outbox.push_back(ResponseEvent::NeedBody);
+                                    // A closed queue shows at the next receive.
+                                    let _ = self.flush();
+                                }
+                            } else {
+                                self.receiving = Receiving::Ended;
+                            }
+                            return request_message(py, &data, more).map(Some);
+                        }
+                        BodyEvent::End => {
+                            self.receiving = Receiving::Ended;
+                            return request_message(py, &[], false).map(Some);
+                        }
+                        BodyEvent::WsMessage(_) | BodyEvent::WsClosed { .. } => {
+                            self.receiving = Receiving::Disconnected;
+                        }
+                        BodyEvent::Failed(failure) => {
+                            log_at!(
+                                Level::Debug,
+                                "{}: {}",
+                                RequestLine(&self.head),
+                                failure.message()
+                            );
+                            self.receiving = Receiving::Disconnected;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands queued events to `conn`, in order.
+    fn flush(&mut self) -> Flush {
+        while let Some(event) = self.outbox.pop_front() {
+            let sent = if self.waker.is_some() {
+                let waker = self.waker();
+                self.events.try_send_or_wake(event, &waker)
+            } else {
+                // The common case: no waker made yet, and room in the queue.
+                match self.events.try_send(event) {
+                    Err(TrySendError::Full(event)) => {
+                        let waker = self.waker();
+                        self.events.try_send_or_wake(event, &waker)
+                    }
+                    other => other,
+                }
+            };
+            match sent {
+                Ok(()) => {}
+                Err(TrySendError::Full(event)) => {
+                    self.outbox.push_front(event);
+                    return Flush::Waiting;
+                }
+                Err(TrySendError::Closed(_)) => {
+                    self.outbox.clear();
+                    self.client_gone = true;
+                    return Flush::Gone;
+                }
+            }
+        }
+        Flush::Sent
+    }
+
+    /// `http.response.start`: validates the head and holds it.
+    fn on_start(&mut self, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        let py = message.py();
+        if !matches!(self.response, Response::NotStarted) {
+            return Err(PyRuntimeError::new_err(
+                "http.response.start sent twice: the response has already started",
+            ));
+        }
+        let status = message
+            .get_item(intern!(py, "status"))?
+            .ok_or_else(|| PyValueError::new_err("http.response.start needs a 'status'"))?;
+        let status: u16 = status.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "http.response.start 'status' must be an int, got {status}"
+            ))
+        })?;
+        let mut head = ResponseHeadBuilder::from_code(status).map_err(PyValueError::new_err)?;
+        if let Some(headers) = message.get_item(intern!(py, "headers"))? {
+            for pair in headers.try_iter()? {
+                let pair = pair?;
+                let mut parts = pair.try_iter()?;
+                let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(PyTypeError::new_err(
+                        "each response header must be a [name, value] pair of bytes",
+                    ));
+                };
+                let (name, value) = (name?, value?);
+                let (Ok(name), Ok(value)) = (name.cast::<PyBytes>(), value.cast::<PyBytes>())
+                else {
+                    return Err(PyTypeError::new_err(format!(
+                        "response header names and values must be bytes, got ({}, {})",
+                        name.get_type().name()?,
+                        value.get_type().name()?
+                    )));
+                };
+                head.add_bytes(name.as_bytes(), value.as_bytes())
+                    .map_err(PyValueError::new_err)?;
+            }
+        }
+        self.response = Response::HeadPending(head.finish());
+        Ok(())
+    }
+
+    /// `http.response.body`: queues the head (first time) and the bytes.
+    fn on_body(&mut self, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        let py = message.py();
+        let data = match message.get_item(intern!(py, "body"))? {
+            None => Bytes::new(),
+            Some(body) => {
+                let body = body.cast_into::<PyBytes>().map_err(|e| {
+                    PyTypeError::new_err(format!(
+                        "http.response.body 'body' must be bytes, got {}",
+                        e.into_inner().get_type()
+                    ))
+                })?;
+                body_bytes(&body)
+            }
+        };
+        let more = match message.get_item(intern!(py, "more_body"))? {
+            None => false,
+            Some(more) => more.is_truthy()?,
+        };
+        match std::mem::replace(&mut self.response, Response::Done) {
+            Response::NotStarted => {
+                self.response = Response::NotStarted;
+                return Err(PyRuntimeError::new_err(
+                    "http.response.body sent before http.response.start",
+                ));
+            }
+            Response::HeadPending(mut head) => {
+                if !more && head.content_length.is_none() {
+                    head.content_length = Some(data.len() as u64);
+                    head.add_content_length = true;
+                }
+                self.outbox.push_back(ResponseEvent::Start {
+                    head,
+                    body: data,
+                    end: !more,
+                });
+            }
+            Response::Streaming => {
+                if !data.is_empty() {
+                    self.outbox.push_back(ResponseEvent::Data(data));
+                }
+                if !more {
+                    self.outbox.push_back(ResponseEvent::End);
+                }
+            }
+            Response::Done => {
+                return Err(PyRuntimeError::new_err(
+                    "http.response.body sent after the response was complete",
+                ))
+            }
+        }
+        if more {
+            self.response = Response::Streaming;
+        }
+        Ok(())
+    }
+
+    /// The app raised (or broke the protocol): logged, and the response aborted.
+    fn on_app_error(&mut self, py: Python<'_>, err: &PyErr) {
+        let disconnect = err.is_instance(py, self.core.disconnected.bind(py));
+        if disconnect || self.client_gone {
+            log_at!(
+                Level::Debug,
+                "{}: client disconnected during the response",
+                RequestLine(&self.head)
+            );
+        } else {
+            log_app_error(py, &self.head, err);
+        }
+        self.abort(AbortReason::AppError);
+    }
+
+    /// Queues an abort unless the response is complete (then there is nothing to undo).
+    fn abort(&mut self, reason: AbortReason) {
+        if !matches!(self.response, Response::Done) {
+            self.response = Response::Done;
+            self.outbox.push_back(ResponseEvent::Abort(reason));
+        }
+    }
+
+    /// Something this request waited for happened (room among the events, a body event,
+    /// the end of the request): resumes what waits.
+    pub(crate) fn on_wake(cycle: &Bound<'_, HttpCycle>) {
+        let py = cycle.py();
+        let mut this = cycle.borrow_mut();
+        if let Err(err) = this.resume(py) {
+            log_at!(
+                Level::Error,
+                "ASGI request {}: cannot resume a waiting receive() or send(): {err}",
+                RequestLine(&this.head)
+            );
+        }
+        if this.task_done && this.outbox.is_empty() {
+            this.core.untrack(py, this.id);
+        }
+    }
+
+    fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
+        if !self.outbox.is_empty() || self.sender.is_some() {
+            let flushed = self.flush();
+            if !matches!(flushed, Flush::Waiting) {
+                if let Some(fut) = self.sender.take() {
+                    let fut = fut.bind(py);
+                    if !is_done(fut)? {
+                        if let Flush::Gone = flushed {
+                            let err =
+                                self.core.disconnected.bind(py).call1((
+                                    "the client disconnected before the response was sent",
+                                ))?;
+                            fut.call_method1(intern!(py, "set_exception"), (err,))?;
+                        } else {
+                            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(fut) = self.receivers.front() {
+            let fut = fut.bind(py).clone();
+            if is_done(&fut)? {
+                self.receivers.pop_front();
+                continue;
+            }
+            match self.poll_message(py)? {
+                Some(message) => {
+                    self.receivers.pop_front();
+                    fut.call_method1(intern!(py, "set_result"), (message,))?;
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels the task (a stopping worker's leftovers).
+    pub(crate) fn cancel(cycle: &Bound<'_, HttpCycle>) {
+        let py = cycle.py();
+        if let Some(task) = &cycle.borrow().task {
+            // A task that cannot be cancelled is finishing anyway.
+            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
+        }
+    }
+}
+
+#[pymethods]
+impl HttpCycle {
+    /// ASGI `receive()`.
+    fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.receivers.is_empty() {
+            if let Some(message) = self.poll_message(py)? {
+                return Ok(Py::new(py, Ready::new(Some(message.into_any().unbind())))?.into_any());
+            }
+        }
+        let fut = self.core.create_future(py)?;
+        self.receivers.push_back(fut.clone().unbind());
+        Ok(fut.unbind())
+    }
+
+    /// ASGI `send(message)`.
+    fn send(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let message = message
+            .cast::<PyDict>()
+            .map_err(|_| PyTypeError::new_err("an ASGI message must be a dict"))?;
+        let kind = message
+            .get_item(intern!(py, "type"))?
+            .ok_or_else(|| PyValueError::new_err("an ASGI message needs a 'type'"))?;
+        let kind = kind
+            .cast_into::<PyString>()
+            .map_err(|_| PyTypeError::new_err("an ASGI message's 'type' must be a str"))?;
+        if self.client_gone && !matches!(self.response, Response::Done) {
+            return Err(PyErr::from_value(
+                self.core
+                    .disconnected
+                    .bind(py)
+                    .call1(("the client disconnected",))?,
+            ));
+        }
+        match kind.to_cow()?.as_ref() {
+            "http.response.start" => self.on_start(message)?,
+            "http.response.body" => self.on_body(message)?,
+            other => {
+                return Err(PyRuntimeError::new_err(format!(
+                    "unexpected ASGI message {other:?} for an HTTP request (expected http.response.start or http.response.body)"
+                )))
+            }
+        }
+        match self.flush() {
+            Flush::Sent => Ok(self.core.ready_none.clone_ref(py).into_any()),
+            Flush::Waiting => {
+                let fut = self.core.create_future(py)?;
+                self.sender = Some(fut.clone().unbind());
+                Ok(fut.unbind())
+            }
+            Flush::Gone => Err(PyErr::from_value(
+                self.core
+                    .disconnected
+                    .bind(py)
+                    .call1(("the client disconnected",))?,
+            )),
+        }
+    }
+
+    /// The task's done-callback: the failure rules (module docs), then the permit goes.
+    fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.task_done = true;
+        self.task = None;
+        drop(self.permit.take());
+        let cancelled = task.call_method0(intern!(py, "cancelled"))?.is_truthy()?;
+        if cancelled {
+            self.abort(AbortReason::Internal);
+        } else {
+            let exception = task.call_method0(intern!(py, "exception"))?;
+            if exception.is_none() {
+                match self.response {
+                    Response::Done => {}
+                    Response::NotStarted | Response::HeadPending(_) => {
+                        if !self.client_gone {
+                            log::write(
+                                Level::Error,
+                                &format!(
+                                    "Error handling request {}: the ASGI app returned without sending a response",
+                                    RequestLine(&self.head)
+                                ),
+                            );
+                        }
+                        self.abort(AbortReason::AppError);
+                    }
+                    Response::Streaming => {
+                        if !self.client_gone {
+                            log::write(
+                                Level::Error,
+                                &format!(
+                                    "Error handling request {}: the ASGI app returned before the response was complete (more_body was still True)",
+                                    RequestLine(&self.head)
+                                ),
+                            );
+                        }
+                        self.abort(AbortReason::AppError);
+                    }
+                }
+            } else {
+                self.on_app_error(py, &PyErr::from_value(exception));
+            }
+        }
+        self.flush();
+        if self.outbox.is_empty() {
+            self.core.untrack(py, self.id);
+        }
+        Ok(())
+    }
+}
+
+fn is_done(fut: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fut.call_method0(intern!(fut.py(), "done"))?.is_truthy()
+}
+
+fn request_message<'py>(py: Python<'py>, data: &[u8], more: bool) -> PyResult<Bound<'py, PyDict>> {
+    let message = PyDict::new(py);
+    message.set_item(intern!(py, "type"), intern!(py, "http.request"))?;
+    message.set_item(intern!(py, "body"), PyBytes::new(py, data))?;
+    message.set_item(intern!(py, "more_body"), more.into_bound_py_any(py)?)?;
+    Ok(message)
+}
+
+fn disconnect_message(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let message = PyDict::new(py);
+    message.set_item(intern!(py, "type"), intern!(py, "http.disconnect"))?;
+    Ok(message)
+}
+
+/// The app's body bytes for `conn` (see `ZERO_COPY_MIN`).
+fn body_bytes(b: &Bound<'_, PyBytes>) -> Bytes {
+    let data = b.as_bytes();
+    if data.len() >= ZERO_COPY_MIN {
+        Bytes::from_owner(PyBackedBytes::from(b.clone()))
+    } else {
+        Bytes::copy_from_slice(data)
+    }
+}
+
+/// `GET /path?query` for log lines, formatted only when a line is written.
+struct RequestLine<'a>(&'a RequestHead);
+
+impl std::fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}",
+            self.0.method(),
+            String::from_utf8_lossy(self.0.target())
+        )
+    }
+}
+
+fn log_app_error(py: Python<'_>, head: &RequestHead, err: &PyErr) {
+    if !log::enabled(Level::Error) {
+        return;
+    }
+    log::write(
+        Level::Error,
+        &format!(
+            "Error handling request {}\n{}",
+            RequestLine(head),
+            super::format_exception(py, err)
+        ),
+    );
+}

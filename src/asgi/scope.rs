@@ -1,0 +1,161 @@
+//! The HTTP connection scope (asgiref `specs/www.rst`, "HTTP Connection Scope"): a template
+//! dict built once per worker with the keys that never change, copied per request and
+//! completed from the request head and the connection. Header names are lowercased
+//! (the spec: "Header names should be lowercased") and kept in order, duplicates included.
+//!
+//! `path` is the percent-decoded path as UTF-8 text; a path that is not UTF-8 once decoded
+//! cannot be given to the app faithfully, so the request is refused (400) rather than
+//! handed over with replacement characters. With `--root-path`, `path` and `raw_path`
+//! start with the root path: kept when the client sent it, put in front when a proxy
+//! stripped it (as uvicorn does).
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::{intern, IntoPyObjectExt};
+
+use crate::bridge::ConnInfo;
+use crate::http::{HttpError, RequestHead, Version};
+
+/// Header names remembered as lowercased `bytes`. 256: far above the distinct names real
+/// clients send, chosen without measurement.
+const CACHED_NAMES: usize = 256;
+
+/// What every scope of a worker shares, and the strings the loop thread reuses. Lives on
+/// the loop thread only.
+pub(crate) struct ScopeContext {
+    /// `type`, `asgi`, `scheme`, `root_path`, `extensions`.
+    template: Py<PyDict>,
+    root_path: String,
+    /// Lowercased header names as `bytes`, by the client's spelling.
+    names: HashMap<Box<[u8]>, Py<PyBytes>>,
+    methods: HashMap<&'static str, Py<PyString>>,
+}
+
+impl ScopeContext {
+    /// # Errors
+    /// Python errors while building the template (out of memory).
+    pub(crate) fn new(py: Python<'_>, root_path: &str) -> PyResult<ScopeContext> {
+        let asgi = PyDict::new(py);
+        asgi.set_item("version", "3.0")?;
+        asgi.set_item("spec_version", "2.5")?;
+        let template = PyDict::new(py);
+        template.set_item("type", "http")?;
+        template.set_item("asgi", asgi)?;
+        template.set_item("root_path", root_path)?;
+        template.set_item("extensions", PyDict::new(py))?;
+        let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
+            .into_iter()
+            .map(|m| (m, PyString::intern(py, m).unbind()))
+            .collect();
+        Ok(ScopeContext {
+            template: template.unbind(),
+            root_path: root_path.to_owned(),
+            names: HashMap::new(),
+            methods,
+        })
+    }
+
+    /// The scope of one HTTP request. `state` is the lifespan state, copied shallowly into
+    /// the scope (the spec: each request gets a copy of the namespace).
+    ///
+    /// # Errors
+    /// `Ok(Err(..))`: the request cannot be given to the app (its path is not UTF-8 once
+    /// decoded); `Err`: a Python error while building the dict.
+    pub(crate) fn http<'py>(
+        &mut self,
+        py: Python<'py>,
+        head: &RequestHead,
+        conn: &ConnInfo,
+        state: Option<&Py<PyDict>>,
+    ) -> PyResult<Result<Bound<'py, PyDict>, HttpError>> {
+        let raw_path = head.origin_path();
+        let decoded = percent_encoding::percent_decode(raw_path).collect::<Vec<u8>>();
+        let Ok(path) = String::from_utf8(decoded) else {
+            return Ok(Err(HttpError::InvalidPathEncoding));
+        };
+        let scope = self.template.bind(py).copy()?;
+        let version = match head.version {
+            Version::Http11 => intern!(py, "1.1"),
+            Version::Http10 => intern!(py, "1.0"),
+        };
+        scope.set_item(intern!(py, "http_version"), version)?;
+        let method = head.method();
+        match self.methods.get(method) {
+            Some(m) => scope.set_item(intern!(py, "method"), m.bind(py))?,
+            None => scope.set_item(intern!(py, "method"), method)?,
+        }
+        scope.set_item(intern!(py, "scheme"), conn.scheme)?;
+        let root = self.root_path.as_str();
+        let (path, raw_path): (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, [u8]>) =
+            if root.is_empty() || starts_with_segment(&path, root) {
+                (path.into(), raw_path.into())
+            } else {
+                (
+                    format!("{root}{path}").into(),
+                    [root.as_bytes(), raw_path].concat().into(),
+                )
+            };
+        scope.set_item(intern!(py, "path"), path.as_ref())?;
+        scope.set_item(intern!(py, "raw_path"), PyBytes::new(py, &raw_path))?;
+        scope.set_item(intern!(py, "query_string"), PyBytes::new(py, head.query()))?;
+        let headers = PyList::empty(py);
+        for (name, value) in head.header_pairs() {
+            let pair = PyTuple::new(
+                py,
+                [
+                    self.name(py, name).into_any(),
+                    PyBytes::new(py, value).into_any(),
+                ],
+            )?;
+            headers.append(pair)?;
+        }
+        scope.set_item(intern!(py, "headers"), headers)?;
+        scope.set_item(intern!(py, "client"), address(py, conn.peer)?)?;
+        scope.set_item(intern!(py, "server"), address(py, conn.local)?)?;
+        if let Some(state) = state {
+            scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
+        }
+        Ok(Ok(scope))
+    }
+
+    /// A header name lowercased, as `bytes`.
+    fn name<'py>(&mut self, py: Python<'py>, name: &[u8]) -> Bound<'py, PyBytes> {
+        if let Some(cached) = self.names.get(name) {
+            return cached.bind(py).clone();
+        }
+        let lower = PyBytes::new(py, &name.to_ascii_lowercase());
+        if self.names.len() < CACHED_NAMES {
+            self.names.insert(name.into(), lower.clone().unbind());
+        }
+        lower
+    }
+}
+
+/// `path` starts with `root` followed by `/` or nothing.
+fn starts_with_segment(path: &str, root: &str) -> bool {
+    path.strip_prefix(root)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// `(host, port)`, or `None` when there is no IP address (unix sockets).
+fn address(py: Python<'_>, addr: Option<std::net::SocketAddr>) -> PyResult<Bound<'_, PyAny>> {
+    match addr {
+        Some(addr) => (addr.ip().to_string(), addr.port()).into_bound_py_any(py),
+        None => Ok(py.None().into_bound(py)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::starts_with_segment;
+
+    #[test]
+    fn a_root_path_matches_whole_segments_only() {
+        assert!(starts_with_segment("/api", "/api"));
+        assert!(starts_with_segment("/api/users", "/api"));
+        assert!(!starts_with_segment("/apiary", "/api"));
+        assert!(!starts_with_segment("/", "/api"));
+    }
+}

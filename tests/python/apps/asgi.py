@@ -1,0 +1,150 @@
+"""A raw ASGI 3 app for the ASGI e2e tests (no framework between the test and the server).
+
+Routes: `/scope` (the scope as JSON), `/echo` (the body back, with how it came), `/stream`
+(a chunked response), `/big` (a response far larger than the server's queue, to prove
+backpressure), `/progress` (what the slow routes have recorded), `/wait-disconnect` (waits
+for `http.disconnect`, then tries to send), the failure routes (`/raise-before`,
+`/raise-after`, `/no-response`, `/incomplete`, `/bad-header`, `/not-bytes`) and `/state`
+(the lifespan state).
+
+Lifespan follows `ASGI_LIFESPAN`: `ok` (default: startup puts `greeting` in the state;
+shutdown appends a line to `ASGI_SHUTDOWN_FILE` when set), `fail` (startup.failed),
+`raise` (raises before answering), `unsupported` (raises on the scope type, like Django).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from urllib.parse import parse_qs
+
+#: What slow routes have done so far, by key; read with `/progress`.
+progress: dict[str, object] = {}
+
+
+async def lifespan(scope, receive, send):
+    mode = os.environ.get("ASGI_LIFESPAN", "ok")
+    if mode == "unsupported":
+        raise ValueError("this app only handles http")
+    message = await receive()
+    assert message["type"] == "lifespan.startup"
+    if mode == "raise":
+        raise RuntimeError("lifespan startup exploded")
+    if mode == "fail":
+        await send({"type": "lifespan.startup.failed", "message": "database unreachable"})
+        return
+    scope["state"]["greeting"] = "hello from lifespan"
+    scope["state"]["pid"] = os.getpid()
+    await send({"type": "lifespan.startup.complete"})
+    message = await receive()
+    assert message["type"] == "lifespan.shutdown"
+    target = os.environ.get("ASGI_SHUTDOWN_FILE")
+    if target:
+        with open(target, "a") as file:
+            file.write(f"shutdown {os.getpid()}\n")
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+async def read_body(receive) -> tuple[bytes, list[bool]]:
+    """The whole body, and the `more_body` flag of each message."""
+    body, flags = b"", []
+    while True:
+        message = await receive()
+        assert message["type"] == "http.request", message
+        body += message["body"]
+        flags.append(message["more_body"])
+        if not message["more_body"]:
+            return body, flags
+
+
+async def respond(send, status: int, body: bytes, headers=((b"content-type", b"text/plain"),)):
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
+    await send({"type": "http.response.body", "body": body})
+
+
+def jsonable(value):
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        return await lifespan(scope, receive, send)
+    assert scope["type"] == "http"
+    # As Starlette does: `path` includes `root_path`; routes are below it.
+    path = scope["path"]
+    if scope["root_path"] and path.startswith(scope["root_path"]):
+        path = path[len(scope["root_path"]):]
+    query = parse_qs(scope["query_string"].decode())
+
+    def arg(name: str, default: str) -> str:
+        return query.get(name, [default])[0]
+
+    if path.endswith("/scope"):
+        scope = dict(scope)
+        scope["state"] = sorted(scope.get("state", {}))
+        await respond(send, 200, json.dumps(jsonable(scope)).encode(), [(b"content-type", b"application/json")])
+    elif path == "/echo":
+        body, flags = await read_body(receive)
+        await respond(send, 200, body, [(b"x-messages", str(len(flags)).encode()),
+                                        (b"x-more", ",".join(map(str, flags)).encode())])
+    elif path == "/stream":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(int(arg("n", "3"))):
+            await send({"type": "http.response.body", "body": f"part{i};".encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    elif path == "/big":
+        key = arg("key", "big")
+        progress[key] = 0
+        chunk = b"x" * 65536
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            for _ in range(1024):  # 64 MiB
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                progress[key] += len(chunk)
+            await send({"type": "http.response.body", "body": b""})
+        except OSError as err:
+            progress[key + "-error"] = type(err).__name__
+            raise
+    elif path == "/progress":
+        await respond(send, 200, json.dumps(progress).encode())
+    elif path == "/wait-disconnect":
+        key = arg("key", "wait")
+        await read_body(receive)
+        message = await receive()
+        progress[key] = message["type"]
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"too late"})
+            progress[key + "-send"] = "sent"
+        except OSError as err:
+            progress[key + "-send"] = f"{type(err).__module__}.{type(err).__name__}"
+            raise
+    elif path == "/raise-before":
+        raise RuntimeError("boom before the response")
+    elif path == "/raise-after":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise RuntimeError("boom after the response started")
+    elif path == "/no-response":
+        return
+    elif path == "/incomplete":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+    elif path == "/bad-header":
+        await respond(send, 200, b"never", [(b"x-evil", b"a\r\nset-cookie: x=1")])
+    elif path == "/not-bytes":
+        await respond(send, 200, "a str body")  # type: ignore[arg-type]
+    elif path == "/state":
+        await respond(send, 200, json.dumps(scope.get("state", {})).encode())
+    elif path == "/sleep":
+        await asyncio.sleep(float(arg("s", "1")))
+        await respond(send, 200, b"slept")
+    else:
+        await respond(send, 200, b"hello, asgi")

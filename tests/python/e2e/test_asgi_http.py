@@ -1,0 +1,206 @@
+"""ASGI 3.0, HTTP spec 2.5 (asgiref `specs/www.rst`) over real sockets with a raw ASGI app
+(`apps.asgi`): every scope key, request bodies as `http.request` messages, streamed
+responses, backpressure both ways, `http.disconnect`, `send()` after the client has gone
+(spec 2.4: an OSError subclass, not logged as an app error), and the failure rules (500
+before the response started, a cut connection after, 500 for no response). Each hostile
+row also checks that the next client is served.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+from ferrule_proc import start_server
+from rawhttp import Conn
+
+
+@pytest.fixture(scope="module")
+def server():
+    running = start_server("--root-path", "/mnt", "apps.asgi:app")
+    yield running
+    running.stop()
+
+
+def get(server, target: str, **kwargs):
+    with Conn(server.address) as c:
+        return c.request("GET", target, **kwargs)
+
+
+def progress(server) -> dict:
+    return json.loads(get(server, "/progress").body)
+
+
+def still_serves(server) -> None:
+    response = get(server, "/")
+    assert (response.status, response.body) == (200, b"hello, asgi")
+
+
+def test_the_scope_has_every_key_of_the_spec(server):
+    with Conn(server.address) as c:
+        head = ("GET /mnt/a%20b/%C3%A9/scope?x=1&y=%20 HTTP/1.1\r\nHost: example.com\r\n"
+                "X-Dup: one\r\nX-Dup: two\r\nX-Case: V\r\n\r\n")
+        c.send(head.encode())
+        response = c.read_response()
+        local_port = c.sock.getsockname()[1]
+    scope = json.loads(response.body)
+    assert scope["type"] == "http"
+    assert scope["asgi"] == {"version": "3.0", "spec_version": "2.5"}
+    assert scope["http_version"] == "1.1"
+    assert scope["method"] == "GET"
+    assert scope["scheme"] == "http"
+    assert scope["path"] == "/mnt/a b/é/scope"
+    assert scope["raw_path"] == "/mnt/a%20b/%C3%A9/scope"
+    assert scope["query_string"] == "x=1&y=%20"
+    assert scope["root_path"] == "/mnt"
+    assert scope["headers"] == [["host", "example.com"], ["x-dup", "one"], ["x-dup", "two"],
+                                ["x-case", "V"]]
+    assert scope["client"] == ["127.0.0.1", local_port]
+    assert scope["server"] == ["127.0.0.1", server.port]
+    assert scope["state"] == ["greeting", "pid"]
+    assert scope["extensions"] == {}
+
+
+def test_a_root_path_a_proxy_stripped_is_put_back_in_front(server):
+    scope = json.loads(get(server, "/scope").body)
+    assert (scope["path"], scope["raw_path"], scope["root_path"]) == ("/mnt/scope", "/mnt/scope", "/mnt")
+
+
+def test_http_1_0_and_head(server):
+    with Conn(server.address) as c:
+        response = c.request("GET", "/scope", version="HTTP/1.0")
+    assert json.loads(response.body)["http_version"] == "1.0"
+    with Conn(server.address) as c:
+        response = c.request("HEAD", "/")
+        assert (response.status, response.body) == (200, b"")
+        assert c.request("GET", "/").body == b"hello, asgi"
+
+
+def test_a_path_that_is_not_utf8_once_decoded_is_refused_with_400(server):
+    with Conn(server.address) as c:
+        c.send(b"GET /%FF%FE HTTP/1.1\r\nHost: t\r\n\r\n")
+        response = c.read_response()
+    assert response.status == 400
+    assert b"not UTF-8" in response.body
+    still_serves(server)
+
+
+@pytest.mark.parametrize(
+    ("body", "chunked", "messages_at_least"),
+    [(b"", False, 1), (b"abc", False, 1), (b"x" * 300_000, False, 1), (b"chunky", True, 2)],
+    ids=["empty", "small", "large", "chunked"],
+)
+def test_the_body_arrives_as_http_request_messages(server, body, chunked, messages_at_least):
+    with Conn(server.address) as c:
+        if chunked:
+            c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"3\r\nchu\r\n3\r\nnky\r\n0\r\n\r\n")
+            response = c.read_response()
+        else:
+            response = c.request("POST", "/echo", body=body, headers={"Content-Length": str(len(body))})
+    assert response.status == 200
+    assert response.body == body
+    flags = response.header("x-more").split(",")
+    assert int(response.header("x-messages")) >= messages_at_least
+    assert flags[-1] == "False" and all(f == "True" for f in flags[:-1])
+
+
+def test_keep_alive_and_pipelined_requests_are_answered_in_order(server):
+    with Conn(server.address) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\none"
+               b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\ntwo"
+               b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert [c.read_response().body for _ in range(3)] == [b"one", b"two", b"hello, asgi"]
+
+
+def test_a_streamed_response_is_chunked_and_a_whole_one_gets_a_content_length(server):
+    streamed = get(server, "/stream?n=3")
+    assert streamed.chunked and streamed.body == b"part0;part1;part2;"
+    whole = get(server, "/")
+    assert whole.header("content-length") == "11" and not whole.chunked
+
+
+def test_a_client_that_does_not_read_holds_the_app_back(server):
+    """Backpressure: `await send()` waits while the client reads nothing, so the app gets
+    at most the socket buffers and the server's 1 MiB queue ahead of the client."""
+    c = socket.create_connection(server.address)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    c.sendall(b"GET /big?key=stalled HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(1.0)
+    first = progress(server)["stalled"]
+    time.sleep(0.5)
+    second = progress(server)["stalled"]
+    c.close()
+    assert first == second, "the app kept sending to a client that reads nothing"
+    assert 0 < first < 16 * 1024 * 1024
+    still_serves(server)
+
+
+def test_receive_gives_http_disconnect_and_send_then_raises_client_disconnected(server):
+    c = socket.create_connection(server.address)
+    c.sendall(b"GET /wait-disconnect?key=gone HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
+    c.close()
+    deadline = time.monotonic() + 5
+    while "gone-send" not in progress(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    seen = progress(server)
+    assert seen["gone"] == "http.disconnect"
+    assert seen["gone-send"] == "ferrule.errors.ClientDisconnected"
+    # Not an app error: nothing logged for it at the default level.
+    assert "wait-disconnect" not in server.log()
+
+
+def test_a_client_that_leaves_mid_stream_stops_the_app_with_client_disconnected(server):
+    c = socket.create_connection(server.address)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    c.sendall(b"GET /big?key=left HTTP/1.1\r\nHost: t\r\n\r\n")
+    c.recv(65536)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    c.close()
+    deadline = time.monotonic() + 45
+    while "left-error" not in progress(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert progress(server)["left-error"] == "ClientDisconnected"
+    assert "Error handling request GET /big?key=left" not in server.log()
+    still_serves(server)
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "logged"),
+    [
+        ("/raise-before", 500, "boom before the response"),
+        ("/no-response", 500, "returned without sending a response"),
+        ("/bad-header", 500, "invalid character"),
+        ("/not-bytes", 500, "'body' must be bytes"),
+        ("/raise-after", None, "boom after the response started"),
+        ("/incomplete", None, "returned before the response was complete"),
+    ],
+)
+def test_app_failures_cost_one_request_and_are_logged_once(server, target, status, logged):
+    with Conn(server.address) as c:
+        c.send(f"GET {target} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        if status is not None:
+            response = c.read_response()
+            assert response.status == status
+            assert response.body == b"500 Internal Server Error: the request could not be completed\n"
+            # The request was fine: the connection carries the next one.
+            assert c.request("GET", "/").status == 200
+        else:
+            raw = c.read_to_eof()
+            assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+            assert b"partial" in raw and not raw.endswith(b"0\r\n\r\n")
+    line = server.wait_for_log(rf"Error handling request GET {target}")
+    assert line
+    server.wait_for_log(logged)
+    assert server.log().count(f"Error handling request GET {target}") == 1
+    still_serves(server)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_each_event_loop_serves(ferrule_server, loop):
+    pytest.importorskip(loop)
+    running = ferrule_server("--loop", loop, "apps.asgi:app")
+    still_serves(running)
