@@ -56,6 +56,11 @@ macro_rules! for_each_core_setting {
             unix_socket_mode => process.unix_socket_mode,
             sendfile => sendfile,
             sched_policy => sched_policy,
+            metrics_bind => observe.metrics_bind,
+            shutdown_delay => timeouts.shutdown_delay,
+            statsd_host => observe.statsd_host,
+            statsd_prefix => observe.statsd_prefix,
+            dogstatsd_tags => observe.dogstatsd_tags,
         }
     };
 }
@@ -104,6 +109,22 @@ pub struct Config {
     pub sched_policy: SchedPolicy,
     pub log: LogConfig,
     pub process: ProcessConfig,
+    pub observe: ObserveConfig,
+}
+
+/// How the master reports (`--metrics-bind`, `--statsd-host`, ...). Read by the master
+/// only (`supervisor::observe`); workers count whatever it says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObserveConfig {
+    /// Where the master serves `/metrics`, `/livez` and `/readyz`; `None`: nowhere.
+    pub metrics_bind: Option<BindSpec>,
+    /// The statsd server: `HOST:PORT` (UDP) or `unix:PATH` (datagram socket); `None`: no
+    /// statsd.
+    pub statsd_host: Option<String>,
+    /// Put before every statsd name (gunicorn's `statsd_prefix`).
+    pub statsd_prefix: String,
+    /// dogstatsd tags appended to every statsd line (`tag:value,tag2`).
+    pub dogstatsd_tags: String,
 }
 
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
@@ -220,6 +241,9 @@ pub struct Timeouts {
     /// How long the app may run one request (`request_timeout`); `None`: unbounded.
     /// Read by `pool`'s watchdog.
     pub request: Option<Duration>,
+    /// After TERM, how long workers keep serving with readiness failed before they stop
+    /// (`shutdown_delay`). Read by the master.
+    pub shutdown_delay: Duration,
 }
 
 impl Default for Timeouts {
@@ -232,6 +256,7 @@ impl Default for Timeouts {
             graceful: Duration::from_secs(30),
             worker: Duration::from_secs(30),
             request: None,
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -318,6 +343,7 @@ impl Default for Config {
             sched_policy: SchedPolicy::Batch,
             log: LogConfig::default(),
             process: ProcessConfig::default(),
+            observe: ObserveConfig::default(),
         }
     }
 }

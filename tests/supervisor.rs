@@ -12,6 +12,7 @@ use _ferrule::supervisor::{
     Event, ExitStatus, Kill, Outcome, Phase, Pid, Sig, Spawn, Supervisor, SupervisorError,
     WorkerPlan, WorkerSpec,
 };
+use _ferrule::worker::recycle::Limit;
 
 /// How a fake worker boots.
 #[derive(Clone, Copy)]
@@ -137,6 +138,7 @@ fn settings(workers: usize) -> WorkerPlan {
         workers: NonZeroUsize::new(workers).expect("tests use >= 1 worker"),
         graceful_timeout: Duration::from_secs(30),
         worker_timeout: Duration::from_secs(30),
+        shutdown_delay: Duration::ZERO,
     }
 }
 
@@ -326,8 +328,8 @@ fn a_retiring_worker_is_stopped_only_once_its_replacement_serves() {
     let (_, phases, journal) = run(
         2,
         FakeSpawner::new([
-            Event::Retire(101),
-            Event::Retire(102),
+            Event::Retire(101, Limit::MaxRequests),
+            Event::Retire(102, Limit::MaxRequests),
             Event::Signal(Sig::Term),
         ]),
     );

@@ -70,6 +70,10 @@ class Config:
     access_log_format: str
     error_log: str
     log_level: str
+    metrics_bind: str | None
+    statsd_host: str | None
+    statsd_prefix: str
+    dogstatsd_tags: str
     max_request_line_bytes: int
     max_header_count: int
     max_header_bytes: int
@@ -83,6 +87,7 @@ class Config:
     request_timeout: float | None
     graceful_timeout: float
     worker_timeout: float
+    shutdown_delay: float
     send_timeout: float
 
     def __init__(self, **settings: Any) -> None:

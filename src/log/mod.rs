@@ -180,6 +180,8 @@ pub fn write(level: Level, message: &str) {
     if !enabled(level) {
         return;
     }
+    // `Level`'s order is `metrics::LOG_LEVELS`' (debug first).
+    crate::metrics::stats().logged(level as usize);
     let mut line = String::with_capacity(message.len() + 48);
     line.push('[');
     time::push_log_timestamp(&mut line, std::time::SystemTime::now());

@@ -21,6 +21,7 @@ pub(super) fn worker_plan(config: &Config) -> WorkerPlan {
         workers: config.process.workers,
         graceful_timeout: config.timeouts.graceful,
         worker_timeout: config.timeouts.worker,
+        shutdown_delay: config.timeouts.shutdown_delay,
     }
 }
 

@@ -92,6 +92,7 @@ fn serve(
     }
     let plan = worker_plan(&config);
     let binds = config.binds.clone();
+    let observe = config.observe.clone();
     let hooks = PyHooks {
         py,
         app,
@@ -102,8 +103,8 @@ fn serve(
         upgrade: upgrade.map(|(program, argv, dir)| UpgradeCommand { program, argv, dir }),
         watch,
     };
-    let spawner =
-        ForkSpawner::new(hooks, binds, options).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let spawner = ForkSpawner::new(hooks, binds, options, observe)
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
     let mut master = Supervisor::new(plan, spawner);
     let outcome = master.run();
     drop(master);

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::conn::{self, ConnContext};
 use crate::listener::Listener;
 use crate::log::Level;
+use crate::metrics;
 use crate::relay::LoopWaker;
 use accept::{Accept, Registered};
 
@@ -186,8 +187,10 @@ impl<H: Handler> Acceptor<H> {
         let handler = Arc::clone(&self.handler);
         let ctx = Arc::clone(&self.ctx);
         let stop = self.stop.clone();
+        metrics::stats().connection_accepted();
         tokio::spawn(async move {
             conn::serve(stream, info, handler, ctx, stop).await;
+            metrics::stats().connection_closed();
             drop(permit);
         });
     }

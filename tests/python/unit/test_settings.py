@@ -61,6 +61,10 @@ EXPECTED_DEFAULTS = {
     "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
     "error_log": "-",
     "log_level": "info",
+    "metrics_bind": None,
+    "statsd_host": None,
+    "statsd_prefix": "",
+    "dogstatsd_tags": "",
     "max_request_line_bytes": 8 * 1024,
     "max_header_count": 100,
     "max_header_bytes": 8 * 1024,
@@ -74,6 +78,7 @@ EXPECTED_DEFAULTS = {
     "request_timeout": None,
     "graceful_timeout": 30.0,
     "worker_timeout": 30.0,
+    "shutdown_delay": 0.0,
     "send_timeout": 30.0,
 }
 
@@ -525,6 +530,11 @@ _EVERY_CORE_SETTING_CHANGED = {
     "unix_socket_mode": 0o660,
     "sendfile": "off",
     "sched_policy": "normal",
+    "metrics_bind": "127.0.0.1:9102",
+    "shutdown_delay": 10.5,
+    "statsd_host": "127.0.0.1:9125",
+    "statsd_prefix": "drift",
+    "dogstatsd_tags": "env:drift",
 }
 
 
