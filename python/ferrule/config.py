@@ -70,6 +70,9 @@ class Config:
     access_log_format: str
     error_log: str
     log_level: str
+    log_config: str | None
+    log_config_json: str | None
+    log_config_dict: dict[str, Any] | None
     metrics_bind: str | None
     statsd_host: str | None
     statsd_prefix: str

@@ -219,6 +219,30 @@ class _List(ValueType):
         return repr(list(value))
 
 
+class _JsonObject(ValueType):
+    """A mapping: a dict (TOML table, Python config file, keyword) or a JSON object as text
+    (CLI, env var). Empty (or None) means unset."""
+
+    name = "JSON object (empty = unset)"
+
+    def convert(self, raw: object) -> dict[str, Any] | None:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        if isinstance(raw, str):
+            import json
+
+            try:
+                raw = json.loads(raw)
+            except ValueError as err:
+                raise InvalidValue(f"must be a JSON object ({err})", repr(raw)) from None
+        if isinstance(raw, dict):
+            return dict(raw)
+        raise InvalidValue("must be a JSON object", repr(raw))
+
+    def show(self, value: Any) -> str:
+        return repr(value)
+
+
 class _Optional(ValueType):
     """Another type, where empty (or None, from Python) means "off"."""
 
@@ -934,7 +958,12 @@ SETTINGS: tuple[Setting, ...] = (
         help=(
             "The access log line, in gunicorn's syntax. The default is gunicorn's: remote "
             "address (`h`), `-` (`l`), user (`u`), time (`t`), request line (`r`), status "
-            "(`s`), response body bytes (`b`), referer (`f`), user agent (`a`)."
+            "(`s`), response body bytes (`b`), referer (`f`), user agent (`a`). `json` writes "
+            "one JSON object per line instead, every string escaped: `time` (ISO 8601, UTC), "
+            "`remote_addr`, `request_id` (the client's `X-Request-ID` when it is 1-128 "
+            "characters of `A-Za-z0-9-._~:/+=@`, else a generated one), `method`, `path`, "
+            "`query`, `protocol`, `status`, `bytes`, `duration_us`, `host`, `referer`, "
+            "`user_agent`, `pid`."
         ),
     ),
     Setting(
@@ -962,6 +991,47 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="LEVEL",
         core=True,
         help="The least severe error log messages written: debug, info, warning, error, critical.",
+    ),
+    Setting(
+        name="log_config",
+        section="Logging",
+        type=PATH,
+        default=None,
+        default_text="none (ferrule writes the logs itself)",
+        flags=("--log-config",),
+        metavar="FILE",
+        help=(
+            "An ini file for Python's `logging.config.fileConfig` (gunicorn's `logconfig`). "
+            "Error log messages then go to the `ferrule.error` logger and access lines (when "
+            "`access_log` is set, or `ferrule.access` has a handler) to `ferrule.access`, "
+            "instead of `error_log` and `access_log`; the level of `ferrule.error` replaces "
+            "`log_level`. Applied in the master before the workers start; SIGUSR1 reopens "
+            "every `FileHandler`. Without it (and the two below), logs never call Python."
+        ),
+    ),
+    Setting(
+        name="log_config_json",
+        section="Logging",
+        type=PATH,
+        default=None,
+        default_text="none",
+        flags=("--log-config-json",),
+        metavar="FILE",
+        help="A JSON file for `logging.config.dictConfig` (gunicorn's `logconfig_json`); as `log_config`.",
+    ),
+    Setting(
+        name="log_config_dict",
+        section="Logging",
+        type=_JsonObject(),
+        default=None,
+        default_text="none",
+        flags=("--log-config-dict",),
+        metavar="JSON",
+        help=(
+            "A `logging.config.dictConfig` dict (gunicorn's `logconfig_dict`): a table in a "
+            "TOML file, a dict in a Python config file, a JSON object on the command line or "
+            "in the env var; as `log_config`."
+        ),
     ),
     # ---- Observability: metrics, health checks, statsd. The master reports; workers count.
     Setting(

@@ -63,6 +63,10 @@ impl ForkHooks for PyHooks<'_> {
     fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, pipe: MasterPipe) -> ! {
         // SAFETY: first thing in the child after fork(2), GIL held, as the C API requires.
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
+        // The master gives files to the workers' user; a worker cannot.
+        // Clearing the owner cannot fail: there is nothing to chown.
+        let _ = crate::log::set_owner(None, None);
+        let log_thread = super::logs::start_in_worker(self.py);
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
         let host = WsgiHost {
             py: self.py,
@@ -88,6 +92,9 @@ impl ForkHooks for PyHooks<'_> {
         });
         // A stream that cannot be flushed has nowhere to report it.
         drop(flushed);
+        if let Some(thread) = log_thread {
+            super::logs::finish(self.py, thread);
+        }
         // SAFETY: _exit ends this process without running the master's atexit handlers.
         unsafe { libc::_exit(exit.code()) }
     }

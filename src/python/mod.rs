@@ -4,6 +4,7 @@
 //! `master` and a worker's WSGI app host in `wsgi_host`. Everything that runs per request
 //! or per process is delegated (`supervisor`, `worker`, `server`, `pool`, `wsgi`).
 
+mod logs;
 mod master;
 mod settings;
 mod wsgi_host;
@@ -48,8 +49,11 @@ fn ferrule_error(
 /// given, returns the re-read settings on SIGHUP. `name` goes in process titles.
 /// `upgrade` is `(program, argv, directory)` to start a new master with on SIGUSR2.
 /// `watch()`, when given (`--reload`), returns True when source files changed.
+/// `python_logging`, when given, says the Python side configured `logging`
+/// (`ferrule.logs.configure`): records go to the `ferrule.error` and `ferrule.access`
+/// loggers, access records being made when it is true.
 #[pyfunction]
-#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None))]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None, python_logging=None))]
 #[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
 fn serve(
     py: Python<'_>,
@@ -64,14 +68,23 @@ fn serve(
         std::path::PathBuf,
     )>,
     watch: Option<Py<PyAny>>,
+    python_logging: Option<bool>,
 ) -> PyResult<()> {
-    let config = config_from(settings)?;
+    let mut config = config_from(settings)?;
+    config.log.access_forwarded = python_logging == Some(true);
     if app.is_none() && load.is_none() {
         return Err(PyValueError::new_err(
             "serve() needs an app or a load() callable",
         ));
     }
     log::init(&config.log).map_err(PyOSError::new_err)?;
+    let owner = (config.process.user, config.process.group);
+    if python_logging.is_some() {
+        logs::forward_directly(py, owner)?;
+    }
+    if let Err(err) = log::set_owner(owner.0, owner.1) {
+        log_at!(Level::Warning, "{err}; workers may not reopen it on USR1");
+    }
     let label = config
         .process
         .proc_name

@@ -17,7 +17,7 @@ from wsgiref.validate import WSGIWarning, validator
 # A validator warning is a PEP 3333 violation by the server: make it fail the request.
 warnings.simplefilter("error", WSGIWarning)
 
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 404: "Not Found", 418: "I'm a teapot",
+_REASONS = {200: "OK", 201: "Created", 202: "Accepted", 404: "Not Found", 418: "I'm a teapot",
             500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -28,7 +28,7 @@ def _app(environ, start_response):
     body = b"hello"
     if path == "/status":
         code = int(query.get("code", ["200"])[0])
-        body = b"" if code == 204 else str(code).encode()
+        body = str(code).encode()
     elif path == "/slow":
         time.sleep(float(query.get("s", ["0.5"])[0]))
         body = b"slept"

@@ -61,6 +61,9 @@ EXPECTED_DEFAULTS = {
     "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
     "error_log": "-",
     "log_level": "info",
+    "log_config": None,
+    "log_config_json": None,
+    "log_config_dict": None,
     "metrics_bind": None,
     "statsd_host": None,
     "statsd_prefix": "",
@@ -83,7 +86,7 @@ EXPECTED_DEFAULTS = {
 }
 
 PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask", "reload",
-               "reload_extra"}
+               "reload_extra", "log_config", "log_config_json", "log_config_dict"}
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
