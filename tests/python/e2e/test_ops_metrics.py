@@ -263,3 +263,61 @@ def test_a_flood_of_idle_and_slow_clients_on_the_metrics_listener_cannot_stall_t
         s.close()
     assert get(address, "/readyz")[0] == 200
     server.stop()
+
+
+def test_the_listen_queue_is_what_waits_in_the_kernel_backlog():
+    server = start(workers=1)
+    worker = server.worker_pids()[0]
+    os.kill(worker, signal.SIGSTOP)
+    waiting = []
+    try:
+        # The worker cannot accept: the kernel completes the handshakes and queues them.
+        waiting = [socket.create_connection(server.address, timeout=5) for _ in range(5)]
+        samples = wait_until(lambda: (s := scrape(server))
+                             and total(s, "ferrule_listen_queue") == 5 and s, what="5 queued connections")
+        assert total(samples, "ferrule_listen_queue_limit") >= 5
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    for conn in waiting:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert conn.recv(100).startswith(b"HTTP/1.1 200 ")
+        conn.close()
+    wait_until(lambda: total(scrape(server), "ferrule_listen_queue") == 0, what="an empty queue")
+    server.stop()
+
+
+def test_a_new_master_started_by_usr2_serves_the_same_metrics_address():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = start_server("--workers", "1", "--metrics-bind", f"127.0.0.1:{port}", APP)
+    server.wait_for_log(r"master phase: Running")
+    assert get(("127.0.0.1", port), "/readyz")[0] == 200
+    old_start = value(scrape_at(("127.0.0.1", port)), "process_start_time_seconds")
+    server.proc.send_signal(signal.SIGUSR2)
+    line = server.wait_for_log(r"started a new master \(pid \d+\)")
+    new = int(line.split("(pid ")[1].split(")")[0])
+    try:
+        assert server.proc.wait(timeout=15) == 0  # the old master drained and left
+        # The new master took the metrics listener over: same address, its own figures.
+        samples = wait_until(lambda: (s := scrape_at(("127.0.0.1", port))) and value(s, "ferrule_ready") == 1 and s,
+                             what="the new master to be ready")
+        assert value(samples, "process_start_time_seconds") > old_start
+    finally:
+        os.kill(new, signal.SIGTERM)
+        wait_until(lambda: not os.path.exists(f"/proc/{new}") or _zombie(new), what="the new master to stop")
+
+
+def scrape_at(address) -> dict:
+    status, _, body = get(address, "/metrics")
+    assert status == 200
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body.decode()) for sample in family.samples}
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
