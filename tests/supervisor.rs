@@ -428,7 +428,13 @@ fn readiness_fails_during_a_reload_until_the_new_generation_serves() {
     let readiness: Vec<_> = spawner.readiness.iter().map(|(_, r)| *r).collect();
     assert_eq!(
         readiness,
-        [Some("booting"), None, Some("reloading"), None, Some("stopping")]
+        [
+            Some("booting"),
+            None,
+            Some("reloading"),
+            None,
+            Some("stopping")
+        ]
     );
     // Ready again only once the new worker served.
     let (ready_again, _) = spawner.readiness[3];
@@ -452,7 +458,10 @@ fn with_a_shutdown_delay_term_fails_readiness_and_stops_the_workers_only_after_i
     let (stopping_at, state) = *spawner.readiness.last().expect("published");
     assert_eq!(state, Some("stopping"));
     // Readiness failed when TERM came, before anything was stopped or closed.
-    assert_eq!(stopping_at, position(&spawner.journal, "event Signal(Term)") + 1);
+    assert_eq!(
+        stopping_at,
+        position(&spawner.journal, "event Signal(Term)") + 1
+    );
     assert!(stopping_at <= position(&spawner.journal, "close listeners"));
     assert!(stopping_at <= position(&spawner.journal, "Term 101"));
 }
@@ -474,7 +483,11 @@ fn exits_recycles_and_reloads_are_counted_by_reason() {
         rows.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c)
     };
     assert_eq!(count(&status.exits, "crashed"), 1);
-    assert_eq!(count(&status.recycles, "max_worker_memory"), 1, "asked twice, counted once");
+    assert_eq!(
+        count(&status.recycles, "max_worker_memory"),
+        1,
+        "asked twice, counted once"
+    );
     assert_eq!(status.reloads, 1);
     assert!(count(&status.exits, "stopped") >= 2, "{:?}", status.exits);
 }
