@@ -80,6 +80,7 @@ def use_ferrule_venvs(ferrule_venv: Path | None, baseline: Path | None) -> None:
     (the same _ferrule), so its ratio is this build ÷ that one."""
     if ferrule_venv is not None:
         PEERS[SUBJECT] = replace(PEERS[SUBJECT], venv=ferrule_venv)
+        PEERS["ferrule-observed"] = replace(PEERS["ferrule-observed"], venv=ferrule_venv)
     if baseline is not None:
         PEERS[BASELINE] = Peer(BASELINE, "Ferrule baseline", "ferrule", _ferrule, venv=baseline)
 
@@ -95,6 +96,18 @@ def _ferrule(c: Ctx) -> list[str]:
     if c.wl.kind == "idle":
         argv += ["--max-connections", str(IDLE_CONNECTIONS + 2000), "--keepalive-timeout", "600s"]
     return argv + [c.wl.target]
+
+
+def _ferrule_observed(c: Ctx) -> list[str]:
+    """Ferrule with everything issue #11 reports switched on: the metrics listener and
+    statsd (sent once a second to a port nothing listens on, so the master reads every
+    worker's counters and sends each second, as under a scraper). The counting itself runs
+    in every Ferrule row (it is always on): its cost is an A/B against a build without it
+    (`--ferrule-baseline`), this row's the cost of reporting."""
+    argv = _ferrule(c)
+    if "--metrics-bind" not in R._run_text([str(c.venv_bin / "ferrule"), "--help"]):
+        raise NotApplicable("this Ferrule build has no --metrics-bind (issue #11)")
+    return argv[:-1] + ["--metrics-bind", "127.0.0.1:0", "--statsd-host", "127.0.0.1:9"] + argv[-1:]
 
 
 _HAS_WORKERS: dict[str, bool] = {}
@@ -224,6 +237,7 @@ def _nginx(c: Ctx) -> list[str]:
 
 PEERS: dict[str, Peer] = {p.name: p for p in [
     Peer("ferrule", "Ferrule", "ferrule", _ferrule),
+    Peer("ferrule-observed", "Ferrule, metrics + statsd on", "ferrule", _ferrule_observed),
     Peer("granian", "Granian", "granian", _granian),
     Peer("gunicorn-sync", "gunicorn sync", "gunicorn", _gunicorn_sync),
     Peer("gunicorn-gthread", "gunicorn gthread", "gunicorn", _gunicorn_gthread),
@@ -955,7 +969,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--topologies", default="1p,2p", help="comma-separated: 1p, 2p")
     ap.add_argument("--workloads-2p", default=DEFAULT_2P,
                     help="the workloads also run in 2p (default: %(default)s; 'all' for all)")
-    ap.add_argument("--servers", default=",".join(PEERS),
+    ap.add_argument("--servers", default=",".join(p for p in PEERS if p != "ferrule-observed"),
                     help="comma-separated, from: " + ", ".join(PEERS))
     ap.add_argument("--duration", type=int, default=4, help="seconds per measured run")
     ap.add_argument("--warmup", type=int, default=1, help="seconds of discarded warm-up")

@@ -95,6 +95,9 @@ pub struct Job {
     /// One of the request permits that bound how many requests a worker accepts at once
     /// (backpressure counts requests). The handler holds it until the request is finished.
     pub permit: tokio::sync::OwnedSemaphorePermit,
+    /// When the request's head had been read: the handler measures the request's queue
+    /// time (`ferrule_request_queue_seconds`) from it.
+    pub received: std::time::Instant,
 }
 
 pub use crate::http::ResponseHead;

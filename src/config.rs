@@ -64,6 +64,11 @@ macro_rules! for_each_core_setting {
             interface => interface,
             loop => asgi.event_loop,
             lifespan => asgi.lifespan,
+            metrics_bind => observe.metrics_bind,
+            shutdown_delay => timeouts.shutdown_delay,
+            statsd_host => observe.statsd_host,
+            statsd_prefix => observe.statsd_prefix,
+            dogstatsd_tags => observe.dogstatsd_tags,
         }
     };
 }
@@ -116,6 +121,7 @@ pub struct Config {
     /// Which app interface the worker serves (`--interface`).
     pub interface: Interface,
     pub asgi: AsgiConfig,
+    pub observe: ObserveConfig,
 }
 
 /// TLS on every listener, when `certfile` is set (`--certfile`, `--keyfile`, `--ca-certs`,
@@ -232,6 +238,21 @@ impl Choice for Lifespan {
     ];
 }
 
+/// How the master reports (`--metrics-bind`, `--statsd-host`, ...). Read by the master
+/// only (`supervisor::observe`); workers count whatever it says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObserveConfig {
+    /// Where the master serves `/metrics`, `/livez` and `/readyz`; `None`: nowhere.
+    pub metrics_bind: Option<BindSpec>,
+    /// The statsd server: `HOST:PORT` (UDP) or `unix:PATH` (datagram socket); `None`: no
+    /// statsd.
+    pub statsd_host: Option<String>,
+    /// Put before every statsd name (gunicorn's `statsd_prefix`).
+    pub statsd_prefix: String,
+    /// dogstatsd tags appended to every statsd line (`tag:value,tag2`).
+    pub dogstatsd_tags: String,
+}
+
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Sendfile {
@@ -346,6 +367,9 @@ pub struct Timeouts {
     /// How long the app may run one request (`request_timeout`); `None`: unbounded.
     /// Read by `pool`'s watchdog.
     pub request: Option<Duration>,
+    /// After TERM, how long workers keep serving with readiness failed before they stop
+    /// (`shutdown_delay`). Read by the master.
+    pub shutdown_delay: Duration,
 }
 
 impl Default for Timeouts {
@@ -358,6 +382,7 @@ impl Default for Timeouts {
             graceful: Duration::from_secs(30),
             worker: Duration::from_secs(30),
             request: None,
+            shutdown_delay: Duration::ZERO,
         }
     }
 }
@@ -447,6 +472,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             interface: Interface::Auto,
             asgi: AsgiConfig::default(),
+            observe: ObserveConfig::default(),
         }
     }
 }

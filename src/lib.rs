@@ -3,6 +3,8 @@
 //! # Layout
 //! - `http`: sans-I/O HTTP/1.1: parse heads, decode bodies, encode responses. No I/O.
 //! - `log`: the error log and the access log.
+//! - `metrics`: this process's counters (shared with the master), the master's totals,
+//!   and their Prometheus and statsd forms.
 //! - `title`: process titles (`ferrule: worker 1 [app]`).
 //! - `config`: the typed settings, and the one list of the settings the core reads.
 //! - `relay`: the channels between a connection task and the threads running the app.
@@ -34,6 +36,7 @@
 //! - `bridge`, `listener`, `tls`
 //! - `relay`, `config`
 //! - `log`
+//! - `metrics`
 //! - `http`, `title`
 //!
 //! `tests/python/unit/test_layout.py` checks every `crate::` path against these lines.
@@ -46,6 +49,7 @@ pub mod bridge;
 pub mod config;
 pub mod conn;
 pub mod listener;
+pub mod metrics;
 pub mod pool;
 mod python;
 pub mod relay;

@@ -182,6 +182,7 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
             let elapsed = running.started.elapsed();
             if running.stage == 0 && elapsed >= timeout {
                 running.stage = 1;
+                crate::metrics::stats().timed_out(crate::metrics::Timeout::Request);
                 log_at!(
                     Level::Error,
                     "a request ran past request_timeout ({timeout:?}); answering 504 and raising RequestTimeout in its thread"
@@ -279,7 +280,12 @@ fn run_thread(
                 Err(_) => return,
             },
         };
-        let Job { request, permit } = job;
+        let Job {
+            request,
+            permit,
+            received,
+        } = job;
+        crate::metrics::stats().job_started(received.elapsed());
         let events = request.events.clone();
         if let Some(slot) = slot {
             slot.lock().unwrap_or_else(PoisonError::into_inner).running = Some(Running {
@@ -316,6 +322,7 @@ fn run_thread(
             );
         }
         // The job is done: its slot in the worker's backpressure is free again.
+        crate::metrics::stats().job_finished();
         drop(permit);
     }
 }

@@ -9,9 +9,10 @@ use std::time::Duration;
 use _ferrule::log::Level;
 use _ferrule::log::LogConfig;
 use _ferrule::supervisor::{
-    Event, ExitStatus, Kill, Outcome, Phase, Pid, Sig, Spawn, Supervisor, SupervisorError,
-    WorkerPlan, WorkerSpec,
+    Event, ExitStatus, Kill, MasterStatus, Outcome, Phase, Pid, Sig, Spawn, Supervisor,
+    SupervisorError, WorkerPlan, WorkerSpec,
 };
+use _ferrule::worker::recycle::Limit;
 
 /// How a fake worker boots.
 #[derive(Clone, Copy)]
@@ -36,6 +37,9 @@ struct FakeSpawner {
     idle_waits: u32,
     /// Workers of this generation and later fail to boot with this exit code.
     fails_from_generation: Option<(u32, i32)>,
+    /// Each change of what `/readyz` would say, with the journal's length when it was
+    /// published (what the master had done by then).
+    readiness: Vec<(usize, Option<&'static str>)>,
 }
 
 impl FakeSpawner {
@@ -49,6 +53,7 @@ impl FakeSpawner {
             reload: None,
             idle_waits: 0,
             fails_from_generation: None,
+            readiness: Vec::new(),
         }
     }
 }
@@ -89,7 +94,7 @@ impl Spawn for FakeSpawner {
         self.pending.push_back(Event::Exited(pid, status));
     }
 
-    fn wait(&mut self, _timeout: Duration) -> Vec<Event> {
+    fn wait(&mut self, timeout: Duration) -> Vec<Event> {
         if let Some(event) = self.pending.pop_front() {
             if let Event::Ready(pid) = event {
                 self.journal.push(format!("ready {pid}"));
@@ -101,6 +106,8 @@ impl Spawn for FakeSpawner {
             return vec![event];
         }
         self.idle_waits += 1;
+        // Nothing to report: let the master's deadlines (a shutdown delay) come closer.
+        std::thread::sleep(timeout.min(Duration::from_millis(5)));
         assert!(
             self.idle_waits < 100,
             "the master waits forever; journal: {:#?}",
@@ -130,6 +137,12 @@ impl Spawn for FakeSpawner {
     fn on_serving(&mut self) {
         self.journal.push("serving".into());
     }
+
+    fn publish(&mut self, status: &MasterStatus) {
+        if self.readiness.last().map(|(_, r)| *r) != Some(status.not_ready) {
+            self.readiness.push((self.journal.len(), status.not_ready));
+        }
+    }
 }
 
 fn settings(workers: usize) -> WorkerPlan {
@@ -137,6 +150,7 @@ fn settings(workers: usize) -> WorkerPlan {
         workers: NonZeroUsize::new(workers).expect("tests use >= 1 worker"),
         graceful_timeout: Duration::from_secs(30),
         worker_timeout: Duration::from_secs(30),
+        shutdown_delay: Duration::ZERO,
     }
 }
 
@@ -326,8 +340,8 @@ fn a_retiring_worker_is_stopped_only_once_its_replacement_serves() {
     let (_, phases, journal) = run(
         2,
         FakeSpawner::new([
-            Event::Retire(101),
-            Event::Retire(102),
+            Event::Retire(101, Limit::MaxRequests),
+            Event::Retire(102, Limit::MaxRequests),
             Event::Signal(Sig::Term),
         ]),
     );
@@ -384,4 +398,96 @@ fn a_reload_that_cannot_boot_keeps_the_old_generation_serving() {
         "{journal:#?}"
     );
     assert!(position(&journal, "Term 102") > position(&journal, "event Signal(Term)"));
+}
+
+fn run_with(plan: WorkerPlan, spawner: FakeSpawner) -> Supervisor<FakeSpawner> {
+    let quiet = LogConfig {
+        level: Level::Critical,
+        ..LogConfig::default()
+    };
+    _ferrule::log::init(&quiet).expect("stderr needs no opening");
+    let mut master = Supervisor::new(plan, spawner);
+    master.run().expect("the fake never fails");
+    master
+}
+
+#[test]
+fn readiness_says_booting_then_ready_then_stopping() {
+    let master = run_with(settings(2), FakeSpawner::new([Event::Signal(Sig::Term)]));
+    let readiness: Vec<_> = master.spawner().readiness.iter().map(|(_, r)| *r).collect();
+    assert_eq!(readiness, [Some("booting"), None, Some("stopping")]);
+}
+
+#[test]
+fn readiness_fails_during_a_reload_until_the_new_generation_serves() {
+    let master = run_with(
+        settings(1),
+        FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]),
+    );
+    let spawner = master.spawner();
+    let readiness: Vec<_> = spawner.readiness.iter().map(|(_, r)| *r).collect();
+    assert_eq!(
+        readiness,
+        [
+            Some("booting"),
+            None,
+            Some("reloading"),
+            None,
+            Some("stopping")
+        ]
+    );
+    // Ready again only once the new worker served.
+    let (ready_again, _) = spawner.readiness[3];
+    assert!(ready_again > position(&spawner.journal, "ready 102"));
+}
+
+#[test]
+fn with_a_shutdown_delay_term_fails_readiness_and_stops_the_workers_only_after_it() {
+    let plan = WorkerPlan {
+        shutdown_delay: Duration::from_millis(60),
+        ..settings(2)
+    };
+    let started = std::time::Instant::now();
+    let master = run_with(plan, FakeSpawner::new([Event::Signal(Sig::Term)]));
+    assert!(started.elapsed() >= Duration::from_millis(60));
+    assert_eq!(
+        master.phases(),
+        [Starting, Binding, Spawning, Running, Draining, Stopped]
+    );
+    let spawner = master.spawner();
+    let (stopping_at, state) = *spawner.readiness.last().expect("published");
+    assert_eq!(state, Some("stopping"));
+    // Readiness failed when TERM came, before anything was stopped or closed.
+    assert_eq!(
+        stopping_at,
+        position(&spawner.journal, "event Signal(Term)") + 1
+    );
+    assert!(stopping_at <= position(&spawner.journal, "close listeners"));
+    assert!(stopping_at <= position(&spawner.journal, "Term 101"));
+}
+
+#[test]
+fn exits_recycles_and_reloads_are_counted_by_reason() {
+    let master = run_with(
+        settings(1),
+        FakeSpawner::new([
+            Event::Exited(101, ExitStatus::Signal(9)),
+            Event::Retire(102, Limit::MaxMemory),
+            Event::Retire(102, Limit::MaxMemory),
+            Event::Signal(Sig::Hup),
+            Event::Signal(Sig::Term),
+        ]),
+    );
+    let status = master.status(std::time::Instant::now());
+    let count = |rows: &[(&str, u64)], name: &str| {
+        rows.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c)
+    };
+    assert_eq!(count(&status.exits, "crashed"), 1);
+    assert_eq!(
+        count(&status.recycles, "max_worker_memory"),
+        1,
+        "asked twice, counted once"
+    );
+    assert_eq!(status.reloads, 1);
+    assert!(count(&status.exits, "stopped") >= 2, "{:?}", status.exits);
 }

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use _ferrule::bridge::{Handler, Job, ResponseEvent};
 use _ferrule::config::Config;
+use _ferrule::worker::recycle::Limit;
 use _ferrule::worker::{
     AppHost, BootError, Exit, MasterPipe, Message, Phase, Signals, Stops, Worker,
 };
@@ -299,9 +300,9 @@ fn the_request_that_reaches_max_requests_asks_to_be_replaced_at_once() {
     w.wait_for(Message::Ready, 1);
     assert!(get(w.addr, "/").starts_with("HTTP/1.1 200"));
     thread::sleep(Duration::from_millis(50));
-    assert!(!w.messages().contains(&Message::Retire));
+    assert!(!w.messages().contains(&Message::Retire(Limit::MaxRequests)));
     assert!(get(w.addr, "/").starts_with("HTTP/1.1 200"));
-    w.wait_for(Message::Retire, 1);
+    w.wait_for(Message::Retire(Limit::MaxRequests), 1);
     // Recycling only asks: the worker serves on until the master stops it.
     assert!(get(w.addr, "/").starts_with("HTTP/1.1 200"));
     w.stop_gracefully();
@@ -310,7 +311,7 @@ fn the_request_that_reaches_max_requests_asks_to_be_replaced_at_once() {
     let retires = w
         .messages()
         .iter()
-        .filter(|m| **m == Message::Retire)
+        .filter(|m| matches!(m, Message::Retire(_)))
         .count();
     assert_eq!(retires, 1, "asked once");
 }
@@ -364,7 +365,7 @@ fn a_stuck_job_asks_to_be_replaced_and_is_left_behind_at_exit() {
     let mut config = config();
     config.timeouts.worker = Duration::from_millis(40);
     let mut w = start(config, true, None);
-    w.wait_for(Message::Retire, 1);
+    w.wait_for(Message::Retire(Limit::StuckRequest), 1);
     w.stop_gracefully();
     let (exit, phases) = w.join();
     assert_eq!(exit, Exit::Abandoned);

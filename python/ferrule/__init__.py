@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from ferrule import logs
 from ferrule._core import core
 from ferrule.config import Config
 from ferrule.errors import (
@@ -59,12 +60,19 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
                 f"Setting '{name}' only applies to the ferrule command; serve() does not take it."
             )
     config = Config(**settings)
-    core().serve(app, config.to_core())
+    logging_setup = logs.configure(config)
+    core_settings = config.to_core()
+    logging_options: dict[str, Any] = {}
+    if logging_setup is not None:
+        core_settings["log_level"] = logging_setup["level"]
+        logging_options["python_logging"] = logging_setup["access"]
+    core().serve(app, core_settings, **logging_options)
 
 
 # Python-only settings that only mean something to the command (importing the app, reading a
-# file); the others that are not `core` would be silently ignored by serve().
-_COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS if not setting.core)
+# file); the others that are not `core` would be silently ignored by serve(). The logging
+# settings are applied by serve() itself.
+_COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS if not setting.core) - logs.SETTINGS
 
 
 def __getattr__(name: str) -> Any:

@@ -49,6 +49,7 @@ def serve(
     name: str | None = None,
     upgrade: tuple[str, list[str], str] | None = None,
     watch: Callable[[], bool] | None = None,
+    python_logging: bool | None = None,
 ) -> None:
     """Runs a master that forks `settings["workers"]` workers serving the WSGI `app` (imported
     before the fork) or, when `app` is None, the app `load()` returns inside each worker.
@@ -57,6 +58,8 @@ def serve(
     on SIGHUP; `name` goes in process titles; `upgrade` is `(program, argv, directory)` to
     start a new master with on SIGUSR2, which inherits the listening sockets; `watch()`
     (`--reload`) returns True when source files changed, which reloads like SIGHUP.
+    `python_logging`, when not None, sends the error log to the `ferrule.error` logger and
+    access lines (made when it is True) to `ferrule.access` (`ferrule.logs.configure`).
 
     Blocks; returns after SIGTERM (graceful), SIGINT or SIGQUIT (quick). Raises
     `ferrule.errors.BindError` when a socket cannot be bound and

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from ferrule import importer
+from ferrule import importer, logs
 from ferrule._core import core
 from ferrule.config import Config
 from ferrule.errors import AppImportError, ConfigError, FerruleError, WorkerBootError
@@ -90,6 +90,8 @@ def _run(args: list[str]) -> int:
                 "No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'."
             )
         _prepare_import_path(config)
+        # Python logging, when configured, before anything is logged (the workers inherit it).
+        logging_setup = logs.configure(config)
     except ConfigError as err:
         return _fail(err, EXIT_CONFIG_ERROR)
     for warning in config.warnings():
@@ -115,11 +117,17 @@ def _run(args: list[str]) -> int:
     watch = None
     if config.reload:
         watch = SourceWatcher(app_directory(spec), config.reload_extra)
+    settings = config.to_core()
+    logging_options: dict[str, Any] = {}
+    if logging_setup is not None:
+        # The level of the `ferrule.error` logger, as configured, replaces log_level.
+        settings["log_level"] = logging_setup["level"]
+        logging_options["python_logging"] = logging_setup["access"]
     try:
         interface = config.interface
-        core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec, interface),
+        core().serve(app, settings, load=lambda: _load_in_worker(spec, interface),
                      reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade,
-                     watch=watch)
+                     watch=watch, **logging_options)
     except WorkerBootError as err:
         # The worker wrote its own error; this line says why the server stopped.
         return _fail(err, EXIT_APP_LOAD_ERROR if err.app_load else EXIT_WORKER_BOOT_ERROR)

@@ -82,6 +82,13 @@ class Config:
     access_log_format: str
     error_log: str
     log_level: str
+    log_config: str | None
+    log_config_json: str | None
+    log_config_dict: dict[str, Any] | None
+    metrics_bind: str | None
+    statsd_host: str | None
+    statsd_prefix: str
+    dogstatsd_tags: str
     max_request_line_bytes: int
     max_header_count: int
     max_header_bytes: int
@@ -95,6 +102,7 @@ class Config:
     request_timeout: float | None
     graceful_timeout: float
     worker_timeout: float
+    shutdown_delay: float
     send_timeout: float
 
     def __init__(self, **settings: Any) -> None:

@@ -219,6 +219,30 @@ class _List(ValueType):
         return repr(list(value))
 
 
+class _JsonObject(ValueType):
+    """A mapping: a dict (TOML table, Python config file, keyword) or a JSON object as text
+    (CLI, env var). Empty (or None) means unset."""
+
+    name = "JSON object (empty = unset)"
+
+    def convert(self, raw: object) -> dict[str, Any] | None:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        if isinstance(raw, str):
+            import json
+
+            try:
+                raw = json.loads(raw)
+            except ValueError as err:
+                raise InvalidValue(f"must be a JSON object ({err})", repr(raw)) from None
+        if isinstance(raw, dict):
+            return dict(raw)
+        raise InvalidValue("must be a JSON object", repr(raw))
+
+    def show(self, value: Any) -> str:
+        return repr(value)
+
+
 class _Optional(ValueType):
     """Another type, where empty (or None, from Python) means "off"."""
 
@@ -394,6 +418,54 @@ def normalize_bind(text: str) -> str:
     return f"{host.lower()}:{port}"
 
 
+class _MetricsBind(ValueType):
+    """One address for the master's metrics listener, as `bind` takes them; empty (or None)
+    means off."""
+
+    name = "address (empty = off)"
+
+    def convert(self, raw: object) -> str | None:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        if isinstance(raw, str):
+            return normalize_bind(raw)
+        raise InvalidValue(BIND_RULE, repr(raw))
+
+
+STATSD_DEFAULT_PORT = 8125
+STATSD_RULE = "must be HOST:PORT or unix:PATH"
+
+
+class _StatsdAddress(ValueType):
+    """The statsd server: `HOST:PORT` (UDP; the port defaults to 8125, as in gunicorn), or
+    `unix:PATH` / gunicorn's `unix://PATH` (a datagram socket). Empty (or None) means off."""
+
+    name = "HOST:PORT or unix:PATH (empty = off)"
+
+    def convert(self, raw: object) -> str | None:
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            return None
+        if not isinstance(raw, str):
+            raise InvalidValue(STATSD_RULE, repr(raw))
+        text = raw.strip()
+        if text.startswith("unix:"):
+            path = text[len("unix://"):] if text.startswith("unix://") else text[len("unix:"):]
+            if not path or "\0" in path:
+                raise InvalidValue("must name a socket path after 'unix:'", repr(raw))
+            return f"unix:{path}"
+        if text.startswith("fd://"):
+            raise InvalidValue(STATSD_RULE, repr(raw))
+        if ":" not in text or text.endswith("]"):
+            text = f"{text}:{STATSD_DEFAULT_PORT}"
+        try:
+            address = normalize_bind(text)
+        except InvalidValue as err:
+            raise InvalidValue(STATSD_RULE if err.rule == BIND_RULE else err.rule, repr(raw)) from None
+        if address.endswith(":0"):
+            raise InvalidValue("must have a port between 1 and 65535", repr(raw))
+        return address
+
+
 def _port(rest: str, text: str) -> int:
     """The port in `rest` (`""` or `":PORT"`), defaulting to 8000."""
     if rest == "":
@@ -507,7 +579,8 @@ class Setting:
                 raise InvalidValue(check.rule, self.type.show(value))
 
 
-SECTIONS = ("Application", "Server", "TLS", "Workers", "Logging", "Limits", "Timeouts")
+SECTIONS = ("Application", "Server", "TLS", "Workers", "Logging", "Observability", "Limits",
+            "Timeouts")
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- Application: what to serve and how to find it. Python only.
@@ -1064,7 +1137,12 @@ SETTINGS: tuple[Setting, ...] = (
         help=(
             "The access log line, in gunicorn's syntax. The default is gunicorn's: remote "
             "address (`h`), `-` (`l`), user (`u`), time (`t`), request line (`r`), status "
-            "(`s`), response body bytes (`b`), referer (`f`), user agent (`a`)."
+            "(`s`), response body bytes (`b`), referer (`f`), user agent (`a`). `json` writes "
+            "one JSON object per line instead, every string escaped: `time` (ISO 8601, UTC), "
+            "`remote_addr`, `request_id` (the client's `X-Request-ID` when it is 1-128 "
+            "characters of `A-Za-z0-9-._~:/+=@`, else a generated one), `method`, `path`, "
+            "`query`, `protocol`, `status`, `bytes`, `duration_us`, `host`, `referer`, "
+            "`user_agent`, `pid`."
         ),
     ),
     Setting(
@@ -1092,6 +1170,107 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="LEVEL",
         core=True,
         help="The least severe error log messages written: debug, info, warning, error, critical.",
+    ),
+    Setting(
+        name="log_config",
+        section="Logging",
+        type=PATH,
+        default=None,
+        default_text="none (ferrule writes the logs itself)",
+        flags=("--log-config",),
+        metavar="FILE",
+        help=(
+            "An ini file for Python's `logging.config.fileConfig` (gunicorn's `logconfig`). "
+            "Error log messages then go to the `ferrule.error` logger and access lines (when "
+            "`access_log` is set, or `ferrule.access` has a handler) to `ferrule.access`, "
+            "instead of `error_log` and `access_log`; the level of `ferrule.error` replaces "
+            "`log_level`. Applied in the master before the workers start; SIGUSR1 reopens "
+            "every `FileHandler`. Without it (and the two below), logs never call Python."
+        ),
+    ),
+    Setting(
+        name="log_config_json",
+        section="Logging",
+        type=PATH,
+        default=None,
+        default_text="none",
+        flags=("--log-config-json",),
+        metavar="FILE",
+        help="A JSON file for `logging.config.dictConfig` (gunicorn's `logconfig_json`); as `log_config`.",
+    ),
+    Setting(
+        name="log_config_dict",
+        section="Logging",
+        type=_JsonObject(),
+        default=None,
+        default_text="none",
+        flags=("--log-config-dict",),
+        metavar="JSON",
+        help=(
+            "A `logging.config.dictConfig` dict (gunicorn's `logconfig_dict`): a table in a "
+            "TOML file, a dict in a Python config file, a JSON object on the command line or "
+            "in the env var; as `log_config`."
+        ),
+    ),
+    # ---- Observability: metrics, health checks, statsd. The master reports; workers count.
+    Setting(
+        name="metrics_bind",
+        section="Observability",
+        type=_MetricsBind(),
+        default=None,
+        default_text="none (off)",
+        flags=("--metrics-bind",),
+        metavar="ADDRESS",
+        core=True,
+        help=(
+            "Where the master serves `GET /metrics` (Prometheus text format: requests by "
+            "method and status, durations, queue time, connections, bytes, rejections, "
+            "timeouts, workers, process figures; the sum over every worker, exited ones "
+            "included), `GET /livez` (200 while the master runs and every worker beats) and "
+            "`GET /readyz` (200 once the current generation of workers serves; 503 while "
+            "booting, reloading and stopping). An address as `bind` takes it, separate from "
+            "the app's: keep it private. Off unless set."
+        ),
+    ),
+    Setting(
+        name="statsd_host",
+        section="Observability",
+        type=_StatsdAddress(),
+        default=None,
+        default_text="none (off)",
+        flags=("--statsd-host",),
+        metavar="ADDRESS",
+        core=True,
+        help=(
+            "Send gunicorn's statsd metrics (`gunicorn.requests`, "
+            "`gunicorn.request.duration`, `gunicorn.request.status.NNN`, `gunicorn.workers`, "
+            "`gunicorn.log.*`, `gunicorn.backlog`) to this address: `HOST:PORT` over UDP "
+            "(port 8125 when omitted) or `unix:PATH` (a datagram socket). The master sends "
+            "what the workers counted once a second, without blocking: a slow or absent "
+            "receiver costs the requests nothing."
+        ),
+    ),
+    Setting(
+        name="statsd_prefix",
+        section="Observability",
+        type=STR,
+        default="",
+        default_text='"" (none)',
+        flags=("--statsd-prefix",),
+        metavar="PREFIX",
+        core=True,
+        help="Put before every statsd name (`myapp` gives `myapp.gunicorn.requests`), as gunicorn does.",
+    ),
+    Setting(
+        name="dogstatsd_tags",
+        section="Observability",
+        type=STR,
+        default="",
+        default_text='"" (none)',
+        flags=("--dogstatsd-tags",),
+        metavar="TAGS",
+        core=True,
+        help="DogStatsD tags added to every statsd line, comma-separated: `env:prod,service:web`.",
     ),
     # ---- Limits: every input is bounded, on by default.
     Setting(
@@ -1269,6 +1448,22 @@ SETTINGS: tuple[Setting, ...] = (
         help=(
             "How long a worker's event loop may go without sending the master a heartbeat "
             "before the master kills and replaces it."
+        ),
+    ),
+    Setting(
+        name="shutdown_delay",
+        section="Timeouts",
+        type=DURATION,
+        default="0s",
+        flags=("--shutdown-delay",),
+        metavar="DURATION",
+        core=True,
+        checks=(at_least(0), at_most(3600.0, "1h")),
+        help=(
+            "After SIGTERM, keep serving this long with `/readyz` answering 503 before the "
+            "workers stop accepting, so that load balancers and Kubernetes (whose probes "
+            "read `/readyz` on `metrics_bind`) stop sending requests first. Then the "
+            "graceful stop runs as usual (`graceful_timeout`). SIGINT and SIGQUIT do not wait."
         ),
     ),
     Setting(

@@ -109,7 +109,11 @@ impl HttpCycle {
     /// Starts the app on one request: builds the scope, calls the app and makes a task of
     /// its coroutine. Failures before the task exists are answered here.
     pub(crate) fn spawn(py: Python<'_>, core: &Rc<Core>, job: Job) {
-        let Job { request, permit } = job;
+        let Job {
+            request,
+            permit,
+            received,
+        } = job;
         let Request {
             head,
             conn,
@@ -141,6 +145,7 @@ impl HttpCycle {
             BodyFraming::Chunked => None,
         };
         let id = core.next_id();
+        crate::metrics::stats().job_started(received.elapsed());
         let cycle = HttpCycle {
             core: Rc::clone(core),
             id,
@@ -596,7 +601,10 @@ impl HttpCycle {
     fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
         self.task_done = true;
         self.task = None;
-        drop(self.permit.take());
+        if let Some(permit) = self.permit.take() {
+            drop(permit);
+            crate::metrics::stats().job_finished();
+        }
         let cancelled = task.call_method0(intern!(py, "cancelled"))?.is_truthy()?;
         if cancelled {
             self.abort(AbortReason::Internal);

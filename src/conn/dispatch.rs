@@ -5,6 +5,7 @@
 //! call them per stream.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -18,6 +19,9 @@ use crate::http::RequestHead;
 /// A request admitted to the app side, not yet handed over. Body events may be sent on the
 /// link already (the bytes that came with the head).
 pub(super) struct Admitted {
+    /// When `admit` was called, right after the head was read: the start of the
+    /// request's duration and of its queue time.
+    pub received: Instant,
     permit: OwnedSemaphorePermit,
     events: EventSender,
     body: BodyReceiver,
@@ -25,12 +29,15 @@ pub(super) struct Admitted {
 
 /// Waits for a request permit, then opens the request's channels on `link`.
 pub(super) async fn admit(ctx: &ConnContext, link: &Arc<Link>) -> Admitted {
+    let received = Instant::now();
     let permit = Arc::clone(&ctx.request_permits)
         .acquire_owned()
         .await
         .expect("the request semaphore is never closed");
     let (events, body) = link.begin();
+    crate::metrics::stats().request_admitted();
     Admitted {
+        received,
         permit,
         events,
         body,
@@ -59,6 +66,7 @@ impl Admitted {
                 events: self.events,
             },
             permit: self.permit,
+            received: self.received,
         };
         handler.dispatch(job).map_err(|_| Page::ShuttingDown)
     }

@@ -7,6 +7,7 @@
 //! One task per connection; it owns the socket, its timeouts and its buffers.
 
 mod access;
+mod counted;
 mod dispatch;
 mod http1;
 mod respond;
@@ -85,7 +86,7 @@ pub async fn serve<T: Transport, H: Handler>(
 ) {
     // The protocol seam: every connection speaks HTTP/1.x today.
     http1::serve(
-        http1::Connection::new(stream, info, ctx, shutdown),
+        http1::Connection::new(counted::Counted(stream), info, ctx, shutdown),
         handler.as_ref(),
     )
     .await;
@@ -112,7 +113,10 @@ async fn with_send_timeout<F: Future<Output = io::Result<()>>>(
     match tokio::time::timeout(ctx.timeouts.send, f).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(err)) => Err(ConnError::Io(err)),
-        Err(_) => Err(ConnError::Timeout(TimeoutKind::Send)),
+        Err(_) => {
+            crate::metrics::stats().timed_out(crate::metrics::Timeout::Send);
+            Err(ConnError::Timeout(TimeoutKind::Send))
+        }
     }
 }
 

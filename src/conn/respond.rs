@@ -1,5 +1,6 @@
 //! Every response the server writes on its own, and only here: the error pages of requests
-//! it refuses or cannot complete, and `100 Continue`. One `Page` per cause, each with one
+//! it refuses or cannot complete, `100 Continue`, and the master's answers on the metrics
+//! listener (`/metrics`, `/livez`, `/readyz`). One `Page` per cause, each with one
 //! text (`<status> <reason>: <detail>`), so a failure reads the same whoever detects it:
 //! the head parser, the body decoder, the exchange or the app side.
 //!
@@ -33,6 +34,14 @@ pub enum Page {
     ShuttingDown,
     /// Plaintext HTTP on a TLS listener (400, written in plaintext, as nginx does).
     PlainHttpOnTlsPort,
+    /// `GET /metrics` on the metrics listener: the Prometheus text format (200).
+    Metrics(String),
+    /// `/livez` or `/readyz` on the metrics listener: 200 when `Ok`, 503 with why not.
+    Health(Result<&'static str, String>),
+    /// A path the metrics listener does not serve (404).
+    NotFound,
+    /// A method other than GET and HEAD on the metrics listener (405).
+    MethodNotAllowed,
 }
 
 impl Page {
@@ -43,7 +52,10 @@ impl Page {
             Page::HeadTimeout | Page::BodyTimeout => 408,
             Page::AppFailed => 500,
             Page::AppTimeout => 504,
-            Page::ShuttingDown => 503,
+            Page::ShuttingDown | Page::Health(Err(_)) => 503,
+            Page::Metrics(_) | Page::Health(Ok(_)) => 200,
+            Page::NotFound => 404,
+            Page::MethodNotAllowed => 405,
         }
     }
 
@@ -51,6 +63,11 @@ impl Page {
     pub fn detail(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
             Page::Rejected(err) => return Cow::Owned(err.to_string()),
+            Page::Health(Err(why)) => return Cow::Owned(why.clone()),
+            Page::Health(Ok(what)) => what,
+            Page::Metrics(_) => "metrics",
+            Page::NotFound => "the metrics listener serves /metrics, /livez and /readyz",
+            Page::MethodNotAllowed => "the metrics listener answers GET and HEAD",
             Page::HeadTimeout => "request head not received in time",
             Page::BodyTimeout => "request body not received in time",
             Page::AppFailed => "the request could not be completed",
@@ -60,8 +77,11 @@ impl Page {
         })
     }
 
-    /// The page's `text/plain` body.
+    /// The page's body: `<status> <reason>: <detail>`, or the metrics.
     pub fn body(&self) -> String {
+        if let Page::Metrics(text) = self {
+            return text.clone();
+        }
         let status = self.status();
         format!("{status} {}: {}\n", reason_phrase(status), self.detail())
     }
@@ -76,12 +96,25 @@ impl Page {
     ) -> u64 {
         let status = self.status();
         let body = self.body();
-        encode::simple_response(
+        let content_type = match self {
+            Page::Metrics(_) => crate::metrics::prometheus::CONTENT_TYPE,
+            _ => "text/plain; charset=utf-8",
+        };
+        // RFC 9110 §15.5.6: a 405 says which methods are allowed.
+        let extra_fields: &[u8] = match self {
+            Page::MethodNotAllowed => b"Allow: GET, HEAD\r\n",
+            _ => b"",
+        };
+        encode::typed_response(
             out,
             status,
             reason_phrase(status),
-            body.as_bytes(),
-            !head_only,
+            encode::SimpleBody {
+                content_type,
+                extra_fields,
+                body: body.as_bytes(),
+                with_body: !head_only,
+            },
             connection,
         );
         body.len() as u64
@@ -100,6 +133,9 @@ pub(super) async fn write_http1<T: Transport>(
     head_only: bool,
     connection: ConnectionHeader,
 ) -> Result<u64, ConnError> {
+    if let Page::Rejected(rule) = page {
+        crate::metrics::stats().rejected(rule);
+    }
     let mut out = BytesMut::with_capacity(256);
     let len = page.encode_http1(&mut out, head_only, connection);
     with_send_timeout(ctx, stream.write_all(&out)).await?;
@@ -148,6 +184,16 @@ mod tests {
                 Page::ShuttingDown,
                 "503 Service Unavailable: the server is shutting down\n",
             ),
+            (Page::Health(Ok("ready")), "200 OK: ready\n"),
+            (
+                Page::Health(Err("reloading".to_owned())),
+                "503 Service Unavailable: reloading\n",
+            ),
+            (
+                Page::MethodNotAllowed,
+                "405 Method Not Allowed: the metrics listener answers GET and HEAD\n",
+            ),
+            (Page::Metrics("a 1\n".to_owned()), "a 1\n"),
         ];
         for (page, body) in rows {
             assert_eq!(page.body(), body);

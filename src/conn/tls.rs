@@ -68,7 +68,7 @@ pub(super) async fn serve<H: Handler>(
         ..(*info).clone()
     });
     http1::serve(
-        http1::Connection::new(stream, info, ctx, shutdown),
+        http1::Connection::new(super::counted::Counted(stream), info, ctx, shutdown),
         handler.as_ref(),
     )
     .await;

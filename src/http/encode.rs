@@ -135,8 +135,48 @@ pub fn simple_response(
     with_body: bool,
     connection: ConnectionHeader,
 ) {
-    // 192: room for every field below with a 20-digit length.
-    dst.reserve(reason.len() + body.len() + 192);
+    typed_response(
+        dst,
+        status,
+        reason,
+        SimpleBody {
+            content_type: "text/plain; charset=utf-8",
+            extra_fields: b"",
+            body,
+            with_body,
+        },
+        connection,
+    );
+}
+
+/// The body of a `typed_response` and what describes it.
+#[derive(Clone, Copy)]
+pub struct SimpleBody<'a> {
+    pub content_type: &'a str,
+    /// More header lines, each ending in CRLF (`Allow: GET, HEAD\r\n`).
+    pub extra_fields: &'a [u8],
+    pub body: &'a [u8],
+    /// False for a HEAD request: the same fields, no content.
+    pub with_body: bool,
+}
+
+/// A complete response like `simple_response`'s, with its own `Content-Type` and extra
+/// header lines (the master's `/metrics` and health answers).
+pub fn typed_response(
+    dst: &mut BytesMut,
+    status: u16,
+    reason: &str,
+    content: SimpleBody<'_>,
+    connection: ConnectionHeader,
+) {
+    let SimpleBody {
+        content_type,
+        extra_fields,
+        body,
+        with_body,
+    } = content;
+    // 192: room for every fixed field below with a 20-digit length.
+    dst.reserve(reason.len() + content_type.len() + extra_fields.len() + body.len() + 192);
     dst.extend_from_slice(b"HTTP/1.1 ");
     write_decimal(dst, u64::from(status));
     dst.extend_from_slice(b" ");
@@ -144,7 +184,10 @@ pub fn simple_response(
     dst.extend_from_slice(b"\r\n");
     dst.extend_from_slice(SERVER_FIELD);
     write_date_field(dst);
-    dst.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+    dst.extend_from_slice(b"Content-Type: ");
+    dst.extend_from_slice(content_type.as_bytes());
+    dst.extend_from_slice(b"\r\n");
+    dst.extend_from_slice(extra_fields);
     write_content_length(dst, body.len() as u64);
     write_connection(dst, connection);
     dst.extend_from_slice(b"\r\n");

@@ -121,6 +121,89 @@ impl HttpError {
     }
 }
 
+impl HttpError {
+    /// Every rule, in declaration order: `metrics` keeps one rejection counter per entry
+    /// (its index is `kind_index`).
+    pub const ALL: [HttpError; 31] = [
+        HttpError::RequestLineTooLong,
+        HttpError::TooManyHeaders,
+        HttpError::HeaderTooLarge,
+        HttpError::HeadTooLarge,
+        HttpError::InvalidMethod,
+        HttpError::InvalidTarget,
+        HttpError::UnsupportedVersion,
+        HttpError::InvalidVersion,
+        HttpError::InvalidHeaderName,
+        HttpError::InvalidHeaderValue,
+        HttpError::WhitespaceBeforeColon,
+        HttpError::ObsoleteLineFolding,
+        HttpError::BareLineEnding,
+        HttpError::MalformedRequestLine,
+        HttpError::InvalidContentLength,
+        HttpError::ConflictingContentLength,
+        HttpError::ContentLengthWithTransferEncoding,
+        HttpError::UnsupportedTransferEncoding,
+        HttpError::InvalidTransferEncoding,
+        HttpError::MissingHost,
+        HttpError::DuplicateHost,
+        HttpError::InvalidHost,
+        HttpError::InvalidPathEncoding,
+        HttpError::DuplicateContentType,
+        HttpError::InvalidChunkSize,
+        HttpError::InvalidChunkExtension,
+        HttpError::MissingChunkTerminator,
+        HttpError::ForbiddenTrailer,
+        HttpError::InvalidTrailer,
+        HttpError::BodyTooLarge,
+        HttpError::IncompleteBody,
+    ];
+
+    /// The rule's name in `snake_case`: the `reason` label of
+    /// `ferrule_requests_rejected_total`. Bounded: one per variant.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HttpError::RequestLineTooLong => "request_line_too_long",
+            HttpError::TooManyHeaders => "too_many_headers",
+            HttpError::HeaderTooLarge => "header_too_large",
+            HttpError::HeadTooLarge => "head_too_large",
+            HttpError::InvalidMethod => "invalid_method",
+            HttpError::InvalidTarget => "invalid_target",
+            HttpError::UnsupportedVersion => "unsupported_version",
+            HttpError::InvalidVersion => "invalid_version",
+            HttpError::InvalidHeaderName => "invalid_header_name",
+            HttpError::InvalidHeaderValue => "invalid_header_value",
+            HttpError::WhitespaceBeforeColon => "whitespace_before_colon",
+            HttpError::ObsoleteLineFolding => "obsolete_line_folding",
+            HttpError::BareLineEnding => "bare_line_ending",
+            HttpError::MalformedRequestLine => "malformed_request_line",
+            HttpError::InvalidContentLength => "invalid_content_length",
+            HttpError::ConflictingContentLength => "conflicting_content_length",
+            HttpError::ContentLengthWithTransferEncoding => "content_length_with_transfer_encoding",
+            HttpError::UnsupportedTransferEncoding => "unsupported_transfer_encoding",
+            HttpError::InvalidTransferEncoding => "invalid_transfer_encoding",
+            HttpError::MissingHost => "missing_host",
+            HttpError::DuplicateHost => "duplicate_host",
+            HttpError::InvalidHost => "invalid_host",
+            HttpError::InvalidPathEncoding => "invalid_path_encoding",
+            HttpError::DuplicateContentType => "duplicate_content_type",
+            HttpError::InvalidChunkSize => "invalid_chunk_size",
+            HttpError::InvalidChunkExtension => "invalid_chunk_extension",
+            HttpError::MissingChunkTerminator => "missing_chunk_terminator",
+            HttpError::ForbiddenTrailer => "forbidden_trailer",
+            HttpError::InvalidTrailer => "invalid_trailer",
+            HttpError::BodyTooLarge => "body_too_large",
+            HttpError::IncompleteBody => "incomplete_body",
+        }
+    }
+
+    /// This rule's position in `ALL`.
+    pub fn kind_index(&self) -> usize {
+        // A field-less enum's discriminants count from 0 in declaration order, the order
+        // of `ALL` (a test checks it).
+        self.clone() as usize
+    }
+}
+
 /// The reason phrase of a status (RFC 9110 §15, plus RFC 6585's 428/429/431 and a few
 /// in wide use): the server's own pages, and the status lines of apps that give a code
 /// only (ASGI). `""` for any other code (the status line stays valid: the phrase may be
@@ -184,6 +267,20 @@ pub fn reason_phrase(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::HttpError;
+
+    #[test]
+    fn every_rule_has_one_kind_name_at_its_index() {
+        let mut names = std::collections::HashSet::new();
+        for (index, err) in HttpError::ALL.iter().enumerate() {
+            assert_eq!(err.kind_index(), index, "{err:?}");
+            assert!(names.insert(err.kind()), "{} twice", err.kind());
+        }
+        assert_eq!(HttpError::InvalidHost.kind(), "invalid_host");
+        assert_eq!(
+            HttpError::RequestLineTooLong.kind(),
+            "request_line_too_long"
+        );
+    }
 
     #[test]
     fn maps_each_limit_and_unsupported_feature_to_its_own_status() {

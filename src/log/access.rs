@@ -60,15 +60,26 @@ enum Segment {
     Atom(Atom),
 }
 
-/// A parsed `access_log_format`.
+/// A parsed `access_log_format`: gunicorn's atoms, or `json` (see `log::json`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Format {
-    segments: Vec<Segment>,
+pub struct Format(Kind);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Atoms(Vec<Segment>),
+    Json,
 }
 
+/// The `access_log_format` that selects the JSON access log.
+pub const JSON: &str = "json";
+
 impl Format {
-    /// Parses a gunicorn-style format. Never fails: text that is not an atom is literal.
+    /// Parses a gunicorn-style format, or `json`. Never fails: text that is not an atom is
+    /// literal.
     pub fn parse(fmt: &str) -> Format {
+        if fmt.trim() == JSON {
+            return Format(Kind::Json);
+        }
         let mut segments = Vec::new();
         let mut literal = String::new();
         let mut rest = fmt;
@@ -86,13 +97,17 @@ impl Format {
         if !literal.is_empty() {
             segments.push(Segment::Literal(literal));
         }
-        Format { segments }
+        Format(Kind::Atoms(segments))
     }
 
     /// Renders one line, newline included.
     pub fn render(&self, r: &Record<'_>) -> String {
+        let segments = match &self.0 {
+            Kind::Json => return super::json::render(r),
+            Kind::Atoms(segments) => segments,
+        };
         let mut out = String::with_capacity(160);
-        for segment in &self.segments {
+        for segment in segments {
             match segment {
                 Segment::Literal(s) => out.push_str(s),
                 Segment::Atom(a) => push_atom(&mut out, a, r),
@@ -316,6 +331,21 @@ mod tests {
         for (fmt, want) in rows {
             assert_eq!(render(fmt, raw), format!("{want}\n"), "{fmt}");
         }
+    }
+
+    #[test]
+    fn renders_json_with_typed_fields_and_the_clients_request_id() {
+        let line = render(
+            "json",
+            "GET /a?b=1 HTTP/1.1\r\nHost: h\r\nX-Request-ID: abc-123\r\nUser-Agent: \"q\"\r\n\r\n",
+        );
+        assert_eq!(
+            line,
+            format!(
+                "{{\"time\":\"2026-11-24T04:30:05.000000Z\",\"remote_addr\":\"127.0.0.1\",\"request_id\":\"abc-123\",\"method\":\"GET\",\"path\":\"/a\",\"query\":\"b=1\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":13,\"duration_us\":1234567,\"host\":\"h\",\"referer\":null,\"user_agent\":\"\\\"q\\\"\",\"pid\":{}}}\n",
+                std::process::id()
+            )
+        );
     }
 
     #[test]

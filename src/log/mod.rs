@@ -1,14 +1,22 @@
 //! The error log and the access log sinks. `init` opens them once per process from
 //! `LogConfig`; `log_at!` and `write` write gunicorn-style lines
 //! (`[2026-11-24 04:30:00 +0000] [1234] [INFO] message`); `access::Format` renders
-//! access lines. Formatting of timestamps lives in `time`.
+//! access lines (gunicorn's atoms, or JSON: `json`). Formatting of timestamps lives in
+//! `time`.
+//!
+//! When Python `logging` is configured (`--log-config`, `logconfig_dict`), records go to a
+//! `Forward` instead of the sinks (`forward_to`; `python::logging` implements it with the
+//! `ferrule.error` and `ferrule.access` loggers). Without it, nothing but one relaxed load
+//! per record is spent on the possibility.
 
 pub mod access;
+mod json;
 pub mod time;
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 /// Severity of an error-log line; lines below the configured level are dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,6 +51,10 @@ pub struct LogConfig {
     /// `"-"`: stderr. Otherwise a file path (appended to).
     pub error_log: String,
     pub level: Level,
+    /// Access records are made even without `access_log`, for a `Forward` (Python
+    /// `logging` with a handler on `ferrule.access`). Not a setting: `python::serve` sets
+    /// it from what the Python side configured.
+    pub access_forwarded: bool,
 }
 
 impl Default for LogConfig {
@@ -52,6 +64,7 @@ impl Default for LogConfig {
             access_log_format: access::DEFAULT_FORMAT.to_owned(),
             error_log: "-".to_owned(),
             level: Level::Info,
+            access_forwarded: false,
         }
     }
 }
@@ -91,7 +104,8 @@ impl Sink {
 struct Logs {
     level: Level,
     error: Mutex<Sink>,
-    access: Option<(access::Format, Mutex<Sink>)>,
+    /// The format, and the sink unless the records are only forwarded.
+    access: Option<(access::Format, Option<Mutex<Sink>>)>,
     /// The targets as configured (`-` or a path), for `reopen`.
     targets: (String, Option<String>),
 }
@@ -109,15 +123,14 @@ pub fn init(config: &LogConfig) -> Result<(), String> {
     }
     let error = Sink::open(&config.error_log, Sink::Stderr)
         .map_err(|e| format!("cannot open --error-log {:?}: {e}", config.error_log))?;
+    let format = access::Format::parse(&config.access_log_format);
     let access = match &config.access_log {
+        None if config.access_forwarded => Some((format, None)),
         None => None,
         Some(target) => {
             let sink = Sink::open(target, Sink::Stdout)
                 .map_err(|e| format!("cannot open --access-log {target:?}: {e}"))?;
-            Some((
-                access::Format::parse(&config.access_log_format),
-                Mutex::new(sink),
-            ))
+            Some((format, Some(Mutex::new(sink))))
         }
     };
     // Another thread may have won the race; either configuration is complete.
@@ -149,7 +162,7 @@ pub fn reopen() -> Result<(), String> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
     }
-    if let (Some(target), Some((_, access))) = (access_target, &logs.access) {
+    if let (Some(target), Some((_, Some(access)))) = (access_target, &logs.access) {
         if target != "-" {
             let sink = Sink::open(target, Sink::Stdout)
                 .map_err(|e| format!("cannot reopen --access-log {target:?}: {e}"))?;
@@ -158,7 +171,84 @@ pub fn reopen() -> Result<(), String> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
         }
     }
+    if let Some(forward) = forward() {
+        forward.reopen();
+    }
+    chown()
+}
+
+/// The workers' user and group (`--user`, `--group`), set in the master only: the files
+/// it opens or reopens are given to them (`chown`).
+static OWNER: Mutex<(Option<u32>, Option<u32>)> = Mutex::new((None, None));
+
+/// Makes the log files belong to `user` and `group` from now on (the master, before it
+/// forks; `(None, None)` in a worker).
+///
+/// # Errors
+/// As `chown`.
+pub fn set_owner(user: Option<u32>, group: Option<u32>) -> Result<(), String> {
+    *OWNER.lock().unwrap_or_else(PoisonError::into_inner) = (user, group);
+    chown()
+}
+
+/// Gives the log files to the owner `set_owner` named (the workers' identity), so that a
+/// worker can reopen them by path on USR1 after the master, which created them, did. Like
+/// gunicorn. The directory must still let the worker reach the file.
+///
+/// # Errors
+/// A file that cannot be given away, named in the message.
+fn chown() -> Result<(), String> {
+    let (user, group) = *OWNER.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(logs) = LOGS.get() else {
+        return Ok(());
+    };
+    if user.is_none() && group.is_none() {
+        return Ok(());
+    }
+    let (error_target, access_target) = &logs.targets;
+    for target in std::iter::once(error_target).chain(access_target) {
+        if target != "-" {
+            std::os::unix::fs::chown(target, user, group).map_err(|e| {
+                format!("cannot give log file {target:?} to the workers' user: {e}")
+            })?;
+        }
+    }
     Ok(())
+}
+
+/// Where records go when Python `logging` is configured; see the module docs.
+pub trait Forward: Send + Sync {
+    /// One error-log message (without the timestamp, pid and level prefix).
+    fn error(&self, level: Level, message: &str);
+    /// One rendered access line (without its newline).
+    fn access(&self, line: &str);
+    /// USR1: the handlers' files were moved; reopen them.
+    fn reopen(&self);
+}
+
+/// Whether a `Forward` is installed: the one load the fast path pays.
+static FORWARDING: AtomicBool = AtomicBool::new(false);
+static FORWARD: RwLock<Option<Arc<dyn Forward>>> = RwLock::new(None);
+
+/// Sends every record to `forward` from now on (`None`: back to the sinks).
+pub fn forward_to(forward: Option<Arc<dyn Forward>>) {
+    FORWARDING.store(forward.is_some(), Ordering::Relaxed);
+    *FORWARD.write().unwrap_or_else(PoisonError::into_inner) = forward;
+}
+
+/// Whether records go to a `Forward`.
+pub fn is_forwarding() -> bool {
+    FORWARDING.load(Ordering::Relaxed)
+}
+
+fn forward() -> Option<Arc<dyn Forward>> {
+    if !FORWARDING.load(Ordering::Relaxed) {
+        return None;
+    }
+    FORWARD
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
 }
 
 fn logs() -> &'static Logs {
@@ -180,6 +270,12 @@ pub fn write(level: Level, message: &str) {
     if !enabled(level) {
         return;
     }
+    // `Level`'s order is `metrics::LOG_LEVELS`' (debug first).
+    crate::metrics::stats().logged(level as usize);
+    if let Some(forward) = forward() {
+        forward.error(level, message.trim_end_matches('\n'));
+        return;
+    }
     let mut line = String::with_capacity(message.len() + 48);
     line.push('[');
     time::push_log_timestamp(&mut line, std::time::SystemTime::now());
@@ -197,6 +293,14 @@ pub fn write(level: Level, message: &str) {
 
 /// Writes bytes to the error log as they are (used by `wsgi.errors`).
 pub fn raw(bytes: &[u8]) {
+    if let Some(forward) = forward() {
+        let text = String::from_utf8_lossy(bytes);
+        let text = text.trim_end_matches('\n');
+        if !text.is_empty() {
+            forward.error(Level::Error, text);
+        }
+        return;
+    }
     let mut sink = logs()
         .error
         .lock()
@@ -211,7 +315,12 @@ pub fn access() -> Option<&'static access::Format> {
 
 /// Writes one rendered access line (with its newline).
 pub fn write_access(line: &[u8]) {
-    if let Some((_, sink)) = &logs().access {
+    if let Some(forward) = forward() {
+        let text = String::from_utf8_lossy(line);
+        forward.access(text.trim_end_matches('\n'));
+        return;
+    }
+    if let Some((_, Some(sink))) = &logs().access {
         sink.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .write_all(line);

@@ -48,6 +48,21 @@ fn parts(t: SystemTime) -> Parts {
     }
 }
 
+/// `2026-11-24T04:30:05.123456Z`: ISO 8601 in UTC with microseconds (the JSON access
+/// log's `time`).
+pub fn push_iso8601(out: &mut String, t: SystemTime) {
+    let p = parts(t);
+    let micros = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_micros());
+    // Writing to a String cannot fail.
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        p.year, p.month, p.day, p.hour, p.minute, p.second
+    );
+}
+
 /// `2026-11-24 04:30:00 +0000`: the error log's timestamp.
 pub fn push_log_timestamp(out: &mut String, t: SystemTime) {
     let p = parts(t);
@@ -92,5 +107,8 @@ mod tests {
         let mut s = String::new();
         push_log_timestamp(&mut s, UNIX_EPOCH + Duration::from_secs(951_782_400));
         assert_eq!(s, "2000-02-29 00:00:00 +0000");
+        let mut s = String::new();
+        push_iso8601(&mut s, t + Duration::from_micros(1_234));
+        assert_eq!(s, "2026-11-24T04:30:05.001234Z");
     }
 }

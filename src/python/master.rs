@@ -22,6 +22,7 @@ pub(super) fn worker_plan(config: &Config) -> WorkerPlan {
         workers: config.process.workers,
         graceful_timeout: config.timeouts.graceful,
         worker_timeout: config.timeouts.worker,
+        shutdown_delay: config.timeouts.shutdown_delay,
     }
 }
 
@@ -65,6 +66,10 @@ impl ForkHooks for PyHooks<'_> {
     fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, pipe: MasterPipe) -> ! {
         // SAFETY: first thing in the child after fork(2), GIL held, as the C API requires.
         unsafe { pyo3::ffi::PyOS_AfterFork_Child() }
+        // The master gives files to the workers' user; a worker cannot.
+        // Clearing the owner cannot fail: there is nothing to chown.
+        let _ = crate::log::set_owner(None, None);
+        let log_thread = super::logs::start_in_worker(self.py);
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
         let host = PyAppHost {
             py: self.py,
@@ -91,6 +96,9 @@ impl ForkHooks for PyHooks<'_> {
         });
         // A stream that cannot be flushed has nowhere to report it.
         drop(flushed);
+        if let Some(thread) = log_thread {
+            super::logs::finish(self.py, thread);
+        }
         // SAFETY: _exit ends this process without running the master's atexit handlers.
         unsafe { libc::_exit(exit.code()) }
     }

@@ -6,6 +6,7 @@
 
 mod app_host;
 mod asgi_host;
+mod logs;
 mod master;
 mod settings;
 mod wsgi_host;
@@ -50,8 +51,11 @@ fn ferrule_error(
 /// given, returns the re-read settings on SIGHUP. `name` goes in process titles.
 /// `upgrade` is `(program, argv, directory)` to start a new master with on SIGUSR2.
 /// `watch()`, when given (`--reload`), returns True when source files changed.
+/// `python_logging`, when given, says the Python side configured `logging`
+/// (`ferrule.logs.configure`): records go to the `ferrule.error` and `ferrule.access`
+/// loggers, access records being made when it is true.
 #[pyfunction]
-#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None))]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None, python_logging=None))]
 #[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
 fn serve(
     py: Python<'_>,
@@ -66,14 +70,23 @@ fn serve(
         std::path::PathBuf,
     )>,
     watch: Option<Py<PyAny>>,
+    python_logging: Option<bool>,
 ) -> PyResult<()> {
-    let config = config_from(settings)?;
+    let mut config = config_from(settings)?;
+    config.log.access_forwarded = python_logging == Some(true);
     if app.is_none() && load.is_none() {
         return Err(PyValueError::new_err(
             "serve() needs an app or a load() callable",
         ));
     }
     log::init(&config.log).map_err(PyOSError::new_err)?;
+    let owner = (config.process.user, config.process.group);
+    if python_logging.is_some() {
+        logs::forward_directly(py, owner)?;
+    }
+    if let Err(err) = log::set_owner(owner.0, owner.1) {
+        log_at!(Level::Warning, "{err}; workers may not reopen it on USR1");
+    }
     let label = config
         .process
         .proc_name
@@ -97,6 +110,7 @@ fn serve(
     let tls = crate::tls::load(&config.tls).map_err(|e| PyOSError::new_err(e.to_string()))?;
     let plan = worker_plan(&config);
     let binds = config.binds.clone();
+    let observe = config.observe.clone();
     let hooks = PyHooks {
         py,
         app,
@@ -108,8 +122,8 @@ fn serve(
         upgrade: upgrade.map(|(program, argv, dir)| UpgradeCommand { program, argv, dir }),
         watch,
     };
-    let spawner =
-        ForkSpawner::new(hooks, binds, options).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let spawner = ForkSpawner::new(hooks, binds, options, observe)
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
     let mut master = Supervisor::new(plan, spawner);
     let outcome = master.run();
     drop(master);

@@ -147,6 +147,18 @@ impl CoreValue for Vec<BindSpec> {
     }
 }
 
+/// An optional address (`metrics_bind`): `None`, or one address as `bind` spells them.
+impl CoreValue for Option<BindSpec> {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        Option::<String>::from_core(value, name)?
+            .map(|text| BindSpec::parse(&text).map_err(PyValueError::new_err))
+            .transpose()
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.as_ref().map(ToString::to_string).into_bound_py_any(py)
+    }
+}
+
 impl CoreValue for Vec<String> {
     fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
         value

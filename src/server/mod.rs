@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::conn::ConnContext;
 use crate::listener::Listener;
 use crate::log::Level;
+use crate::metrics;
 use crate::relay::LoopWaker;
 use crate::tls::ServerTls;
 use accept::{Accept, Registered};
@@ -197,8 +198,10 @@ impl<H: Handler> Acceptor<H> {
             Arc::clone(&self.ctx),
             self.stop.clone(),
         );
+        metrics::stats().connection_accepted();
         tokio::spawn(async move {
             served.await;
+            metrics::stats().connection_closed();
             drop(permit);
         });
     }

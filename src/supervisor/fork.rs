@@ -12,8 +12,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
-use super::{Event, ExitStatus, Kill, Pid, Sig, Spawn, SupervisorError, WorkerPlan, WorkerSpec};
-use crate::config::BindSpec;
+use super::observe::Observer;
+use super::{
+    Event, ExitStatus, Kill, MasterStatus, Pid, Sig, Spawn, SupervisorError, WorkerPlan, WorkerSpec,
+};
+use crate::config::{BindSpec, ObserveConfig};
 use crate::listener::{self, Listener};
 use crate::log::{self, Level};
 use crate::worker::{MasterPipe, Message};
@@ -52,6 +55,16 @@ pub trait ForkHooks {
 pub const INHERIT_FDS_ENV: &str = "FERRULE_INHERIT_FDS";
 /// The old master's pid, which the new master TERMs once its workers serve.
 pub const UPGRADE_FROM_ENV: &str = "FERRULE_UPGRADE_FROM";
+/// The metrics listener's descriptor a new master inherits from the old one (USR2).
+pub const INHERIT_METRICS_FD_ENV: &str = "FERRULE_INHERIT_METRICS_FD";
+
+/// The metrics listener an old master handed over (USR2); the variable is removed.
+fn inherited_metrics_fd() -> Option<RawFd> {
+    let fd = std::env::var(INHERIT_METRICS_FD_ENV).ok()?;
+    // SAFETY (remove_var): the master is single-threaded.
+    std::env::remove_var(INHERIT_METRICS_FD_ENV);
+    fd.trim().parse().ok()
+}
 
 /// Descriptors handed to this process: by an old master (USR2) or by systemd socket
 /// activation (`LISTEN_FDS` starting at 3, when `LISTEN_PID` is this process). The
@@ -141,6 +154,8 @@ pub struct ForkSpawner<H: ForkHooks> {
     previous: Vec<(libc::c_int, libc::sigaction)>,
     /// The new master started by USR2, while it runs.
     upgrade_child: Option<Pid>,
+    /// The workers' counters, the metrics listener and statsd.
+    observer: Observer,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -162,6 +177,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
         hooks: H,
         binds: Vec<BindSpec>,
         options: listener::ListenOptions,
+        observe: ObserveConfig,
     ) -> Result<Self, SupervisorError> {
         let (signal_rx, signal_tx) = pipe().map_err(SupervisorError::Setup)?;
         SIGNAL_PIPE.store(signal_tx.as_raw_fd(), Ordering::Relaxed);
@@ -191,6 +207,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
             pipes: HashMap::new(),
             previous,
             upgrade_child: None,
+            observer: Observer::new(observe),
         })
     }
 
@@ -238,7 +255,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
             for &byte in &buf[..n] {
                 match Message::from_byte(byte) {
                     Some(Message::Ready) => events.push(Event::Ready(pid)),
-                    Some(Message::Retire) => events.push(Event::Retire(pid)),
+                    Some(Message::Retire(limit)) => events.push(Event::Retire(pid, limit)),
                     Some(Message::Beat) => beat = true,
                     None => {}
                 }
@@ -252,11 +269,14 @@ impl<H: ForkHooks> ForkSpawner<H> {
     fn reap(&mut self, events: &mut Vec<Event>) {
         loop {
             let mut status = 0;
-            // SAFETY: plain waitpid on our own children.
-            let pid = unsafe { libc::waitpid(-1, &raw mut status, libc::WNOHANG) };
+            // SAFETY: rusage is plain data wait4 fills in.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: plain wait4 on our own children.
+            let pid = unsafe { libc::wait4(-1, &raw mut status, libc::WNOHANG, &raw mut usage) };
             if pid <= 0 {
                 return;
             }
+            self.observer.exited(pid, cpu_seconds(&usage));
             // Read what the worker said before it exited (its last messages).
             if let Some(fd) = self.pipes.remove(&pid) {
                 Self::read_worker(pid, &fd, events);
@@ -295,11 +315,22 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         for l in &self.listeners {
             log::write(Level::Info, &format!("listening on {}", l.describe()));
         }
+        let inherited = match inherited_metrics_fd() {
+            Some(fd) => Some(
+                listener::adopt(fd).map_err(|source| crate::listener::BindError {
+                    address: format!("fd://{fd} (metrics)"),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+        self.observer.bind(inherited)?;
         Ok(())
     }
 
     fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
         let (rx, tx) = pipe().map_err(SupervisorError::Spawn)?;
+        let region = Observer::region_for_next_worker();
         // Every signal is blocked across fork: one that arrived in the child before it reset
         // its handlers would run the master's handler there and land in the master's pipe.
         let previous_mask = block_all_signals();
@@ -340,6 +371,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
                 }
             }
             self.pipes.clear();
+            self.observer.in_child(region);
             drop(rx);
             restore_signal_mask(&previous_mask);
             let listeners = std::mem::take(&mut self.listeners);
@@ -349,6 +381,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         restore_signal_mask(&previous_mask);
         drop(tx);
         self.pipes.insert(pid, rx);
+        self.observer.spawned(pid, region);
         Ok(pid)
     }
 
@@ -381,6 +414,11 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
                 revents: 0,
             });
         }
+        let workers_end = fds.len();
+        self.observer.poll_fds(&mut fds);
+        let timeout = self.observer.next_deadline().map_or(timeout, |at| {
+            timeout.min(at.saturating_duration_since(std::time::Instant::now()))
+        });
         let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
         self.hooks.while_waiting(&mut || {
             // SAFETY: `fds` is a valid array of pollfd for the duration of the call. EINTR
@@ -395,7 +433,8 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             log_at!(Level::Info, "files changed (--reload); reloading");
             events.push(Event::Signal(Sig::Hup));
         }
-        for (pid, pfd) in pids.iter().zip(&fds[1..]) {
+        self.observer.on_poll(&fds[workers_end..], &self.listeners);
+        for (pid, pfd) in pids.iter().zip(&fds[1..workers_end]) {
             if pfd.revents != 0 {
                 Self::read_worker(*pid, &self.pipes[pid], &mut events);
             }
@@ -439,7 +478,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
                 "this master was not started by the ferrule command and cannot re-execute itself",
             )));
         };
-        let fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
+        let mut fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
         let list = fds
             .iter()
             .map(ToString::to_string)
@@ -453,6 +492,12 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             .current_dir(dir)
             .env(INHERIT_FDS_ENV, list)
             .env(UPGRADE_FROM_ENV, std::process::id().to_string());
+        if let Some(metrics) = self.observer.listener() {
+            // The new master serves the same metrics address: it cannot bind it while
+            // this one holds it.
+            fds.push(metrics.raw_fd());
+            command.env(INHERIT_METRICS_FD_ENV, metrics.raw_fd().to_string());
+        }
         // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
         // which is async-signal-safe.
         unsafe {
@@ -474,6 +519,10 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         Ok(pid)
     }
 
+    fn publish(&mut self, status: &MasterStatus) {
+        self.observer.publish(status);
+    }
+
     fn on_serving(&mut self) {
         let Ok(old) = std::env::var(UPGRADE_FROM_ENV) else {
             return;
@@ -490,6 +539,18 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             libc::kill(old, libc::SIGTERM);
         }
     }
+}
+
+/// User plus system CPU time in a wait4(2) report.
+fn cpu_seconds(usage: &libc::rusage) -> f64 {
+    let seconds = |t: libc::timeval| {
+        #[allow(clippy::cast_precision_loss)] // seconds of CPU fit in f64 exactly
+        let whole = t.tv_sec as f64;
+        #[allow(clippy::cast_precision_loss)]
+        let micros = t.tv_usec as f64;
+        whole + micros / 1e6
+    };
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 impl<H: ForkHooks> Drop for ForkSpawner<H> {

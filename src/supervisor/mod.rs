@@ -8,12 +8,15 @@
 //! collaborator is an argument, `tests/supervisor.rs` drives the loop with a fake spawner.
 
 pub mod fork;
+mod observe;
+mod status;
 
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
 use crate::log::Level;
+use crate::worker::recycle::Limit;
 use crate::worker::{APP_LOAD_ERROR, WORKER_BOOT_ERROR};
 
 /// A worker's process id.
@@ -95,7 +98,7 @@ pub enum Event {
     Beat(Pid),
     /// The worker asks to be replaced (it reached `max_requests`, its lifetime or its
     /// memory limit); it keeps serving until its replacement serves.
-    Retire(Pid),
+    Retire(Pid, Limit),
     Exited(Pid, ExitStatus),
 }
 
@@ -117,6 +120,69 @@ pub struct WorkerPlan {
     pub graceful_timeout: Duration,
     /// How long a serving worker may go without a heartbeat before it is killed.
     pub worker_timeout: Duration,
+    /// After TERM, how long the workers keep serving while `/readyz` says 503, before they
+    /// are told to stop (`shutdown_delay`).
+    pub shutdown_delay: Duration,
+}
+
+/// Why a worker exited: the `reason` label of `ferrule_worker_exits_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// It was told to stop (TERM, QUIT, a reload, recycling, fewer workers) and did.
+    Stopped,
+    /// It was told to stop and was killed after its stop timeout.
+    Killed,
+    /// It was killed for missing its heartbeat (`worker_timeout`).
+    Heartbeat,
+    /// It exited before serving, unasked (an app that cannot be imported).
+    BootFailed,
+    /// It died while serving, unasked: a crash, a signal, the OOM killer.
+    Crashed,
+}
+
+impl ExitReason {
+    pub const ALL: [ExitReason; 5] = [
+        ExitReason::Stopped,
+        ExitReason::Killed,
+        ExitReason::Heartbeat,
+        ExitReason::BootFailed,
+        ExitReason::Crashed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitReason::Stopped => "stopped",
+            ExitReason::Killed => "killed",
+            ExitReason::Heartbeat => "heartbeat",
+            ExitReason::BootFailed => "boot_failed",
+            ExitReason::Crashed => "crashed",
+        }
+    }
+}
+
+/// One worker in a `MasterStatus`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WorkerStatus {
+    pub pid: Pid,
+    pub number: u32,
+    pub phase: WorkerPhase,
+}
+
+/// What the master says of itself after every turn of its loop (`Spawn::publish`): what
+/// `/readyz`, `/livez` and `/metrics` report and statsd sends.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MasterStatus {
+    /// `None` when the current generation serves; otherwise why not (`booting`,
+    /// `reloading`, `stopping`, `no worker serves`).
+    pub not_ready: Option<&'static str>,
+    /// `None` when every serving worker has beaten within `worker_timeout`; otherwise
+    /// which one has not.
+    pub not_live: Option<String>,
+    pub workers: Vec<WorkerStatus>,
+    /// Exits by reason (`ExitReason::ALL`'s order), recycles by limit (`Limit::ALL`'s).
+    pub exits: Vec<(&'static str, u64)>,
+    pub recycles: Vec<(&'static str, u64)>,
+    pub reloads: u64,
 }
 
 /// How the master ended, when it did not fail.
@@ -172,6 +238,12 @@ pub trait Spawn {
     /// Every first-generation worker serves. A master started by USR2 tells the old master
     /// to stop here.
     fn on_serving(&mut self);
+    /// The master's state after a turn of its loop, for what reports it (health checks,
+    /// metrics, statsd). Called before every `wait`.
+    fn publish(&mut self, status: &MasterStatus) {
+        // A spawner that reports nothing needs nothing.
+        let _ = status;
+    }
 }
 
 /// 2 s: how long a QUIT'd worker gets before it is killed. Chosen without measurement;
@@ -195,6 +267,8 @@ struct Worker {
     replaces: Option<Pid>,
     /// Killed because it missed its heartbeat: replaced when it exits.
     timed_out: bool,
+    /// Killed after its stop timeout.
+    killed: bool,
 }
 
 /// The master's state machine. See the module docs.
@@ -209,6 +283,12 @@ pub struct Supervisor<S: Spawn> {
     outcome: Outcome,
     /// The plan in force before the reload under way, restored if it fails.
     plan_before_reload: Option<WorkerPlan>,
+    /// After TERM with a `shutdown_delay`: when the workers are told to stop.
+    stop_at: Option<Instant>,
+    /// Exits by `ExitReason`, recycles by `Limit`, reloads: for `MasterStatus`.
+    exits: [u64; ExitReason::ALL.len()],
+    recycles: [u64; Limit::ALL.len()],
+    reloads: u64,
 }
 
 impl<S: Spawn> Supervisor<S> {
@@ -223,6 +303,64 @@ impl<S: Spawn> Supervisor<S> {
             generation: 1,
             outcome: Outcome::Stopped,
             plan_before_reload: None,
+            stop_at: None,
+            exits: [0; ExitReason::ALL.len()],
+            recycles: [0; Limit::ALL.len()],
+            reloads: 0,
+        }
+    }
+
+    /// What `publish` hands the spawner: readiness, liveness, workers and counts at `now`.
+    pub fn status(&self, now: Instant) -> MasterStatus {
+        let serving = self
+            .workers
+            .iter()
+            .any(|w| w.spec.generation == self.generation && w.phase == WorkerPhase::Serving);
+        let not_ready = match self.phase {
+            Phase::Running if serving => None,
+            Phase::Running => Some("no worker serves"),
+            Phase::Starting | Phase::Binding | Phase::Spawning => Some("booting"),
+            Phase::Reloading => Some("reloading"),
+            Phase::Draining | Phase::Stopped => Some("stopping"),
+        };
+        let not_live = self
+            .workers
+            .iter()
+            .find(|w| {
+                w.phase == WorkerPhase::Serving
+                    && now.duration_since(w.last_beat) > self.plan.worker_timeout
+            })
+            .map(|w| {
+                format!(
+                    "worker {} (pid {}) sent no heartbeat for {:?}",
+                    w.spec.number,
+                    w.pid,
+                    now.duration_since(w.last_beat)
+                )
+            });
+        MasterStatus {
+            not_ready,
+            not_live,
+            workers: self
+                .workers
+                .iter()
+                .map(|w| WorkerStatus {
+                    pid: w.pid,
+                    number: w.spec.number,
+                    phase: w.phase,
+                })
+                .collect(),
+            exits: ExitReason::ALL
+                .iter()
+                .zip(self.exits)
+                .map(|(r, n)| (r.name(), n))
+                .collect(),
+            recycles: Limit::ALL
+                .iter()
+                .zip(self.recycles)
+                .map(|(l, n)| (l.name(), n))
+                .collect(),
+            reloads: self.reloads,
         }
     }
 
@@ -255,6 +393,8 @@ impl<S: Spawn> Supervisor<S> {
         self.fill()?;
         // Step 3: supervise until the last worker is gone after a stop.
         while self.phase != Phase::Stopped {
+            let status = self.status(Instant::now());
+            self.spawner.publish(&status);
             let timeout = self.next_timeout(Instant::now());
             for event in self.spawner.wait(timeout) {
                 self.on_event(event)?;
@@ -291,7 +431,7 @@ impl<S: Spawn> Supervisor<S> {
                 }
                 Ok(())
             }
-            Event::Retire(pid) => self.on_retire(pid),
+            Event::Retire(pid, limit) => self.on_retire(pid, limit),
             Event::Exited(pid, status) => self.on_exit(pid, status),
         }
     }
@@ -317,16 +457,29 @@ impl<S: Spawn> Supervisor<S> {
         Ok(())
     }
 
-    /// Graceful stop: TERM every worker, kill what remains after `graceful_timeout`.
+    /// Graceful stop: readiness fails at once; after `shutdown_delay` (while load
+    /// balancers notice and stop sending) every worker is TERM'd, and what remains after
+    /// `graceful_timeout` is killed.
     fn handle_term(&mut self) {
         if self.phase == Phase::Draining {
             return;
         }
-        self.stop_all(Kill::Term, self.plan.graceful_timeout);
+        let delay = self.plan.shutdown_delay;
+        if delay.is_zero() {
+            self.stop_all(Kill::Term, self.plan.graceful_timeout);
+            return;
+        }
+        self.enter(Phase::Draining);
+        log_at!(
+            Level::Info,
+            "not ready (/readyz answers 503); workers serve on for {delay:?} (shutdown_delay), then stop"
+        );
+        self.stop_at = Some(Instant::now() + delay);
     }
 
     /// Quick stop: QUIT every worker (also when a graceful stop is under way).
     fn handle_quit(&mut self) {
+        self.stop_at = None;
         self.stop_all(Kill::Quit, QUICK_TIMEOUT);
     }
 
@@ -341,6 +494,7 @@ impl<S: Spawn> Supervisor<S> {
         if let Some(plan) = self.spawner.reload() {
             self.plan = plan;
         }
+        self.reloads += 1;
         self.generation += 1;
         self.enter(Phase::Reloading);
         log_at!(
@@ -436,11 +590,15 @@ impl<S: Spawn> Supervisor<S> {
     }
 
     /// Recycling: one worker at a time is replaced, and only once its replacement serves.
-    fn on_retire(&mut self, pid: Pid) -> Result<(), SupervisorError> {
+    fn on_retire(&mut self, pid: Pid, limit: Limit) -> Result<(), SupervisorError> {
         let Some(w) = self.worker_mut(pid) else {
             return Ok(());
         };
+        let first = !w.wants_retire;
         w.wants_retire = true;
+        if first {
+            self.recycles[limit as usize] += 1;
+        }
         self.start_next_retirement()
     }
 
@@ -478,6 +636,18 @@ impl<S: Spawn> Supervisor<S> {
         let w = self.workers.remove(index);
         let number = w.spec.number;
         let expected = w.phase == WorkerPhase::Draining && !w.timed_out;
+        let reason = if w.timed_out {
+            ExitReason::Heartbeat
+        } else if w.killed {
+            ExitReason::Killed
+        } else if expected {
+            ExitReason::Stopped
+        } else if w.phase == WorkerPhase::Booting {
+            ExitReason::BootFailed
+        } else {
+            ExitReason::Crashed
+        };
+        self.exits[reason as usize] += 1;
         if expected {
             log_at!(Level::Info, "worker {number} (pid {pid}) exited ({status})");
         } else if w.timed_out {
@@ -573,6 +743,10 @@ impl<S: Spawn> Supervisor<S> {
 
     /// Kills workers past their stop deadline or their heartbeat.
     fn on_tick(&mut self, now: Instant) -> Result<(), SupervisorError> {
+        if self.stop_at.is_some_and(|at| now >= at) {
+            self.stop_at = None;
+            self.stop_all(Kill::Term, self.plan.graceful_timeout);
+        }
         let worker_timeout = self.plan.worker_timeout;
         for w in &mut self.workers {
             if w.kill_at.is_some_and(|at| now >= at) {
@@ -583,6 +757,7 @@ impl<S: Spawn> Supervisor<S> {
                     w.pid
                 );
                 w.kill_at = None;
+                w.killed = true;
                 self.spawner.signal(w.pid, Kill::Kill);
             } else if w.phase == WorkerPhase::Serving
                 && now.duration_since(w.last_beat) > worker_timeout
@@ -608,6 +783,9 @@ impl<S: Spawn> Supervisor<S> {
 
     fn next_timeout(&self, now: Instant) -> Duration {
         let mut timeout = TICK;
+        if let Some(at) = self.stop_at {
+            timeout = timeout.min(at.saturating_duration_since(now));
+        }
         for w in &self.workers {
             if let Some(at) = w.kill_at {
                 timeout = timeout.min(at.saturating_duration_since(now));
@@ -667,6 +845,7 @@ impl<S: Spawn> Supervisor<S> {
             wants_retire: false,
             replaces: None,
             timed_out: false,
+            killed: false,
         });
         Ok(pid)
     }

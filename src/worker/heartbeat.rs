@@ -48,13 +48,13 @@ pub async fn run<H: Handler>(
             retired = true;
             continue;
         }
-        if let Some(reason) = recycle.reason(born, handler.is_stuck()) {
+        if let Some((limit, reason)) = recycle.reason(born, handler.is_stuck()) {
             log_at!(
                 Level::Info,
                 "worker {} asks to be replaced: {reason}",
                 std::process::id()
             );
-            pipe.send(Message::Retire);
+            pipe.send(Message::Retire(limit));
             retired = true;
         }
     }

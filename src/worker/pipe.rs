@@ -8,6 +8,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
+use super::recycle::Limit;
 use crate::log::Level;
 
 /// What a worker tells its master.
@@ -18,7 +19,7 @@ pub enum Message {
     /// "My event loop turns."
     Beat,
     /// "Replace me": a recycling limit was reached.
-    Retire,
+    Retire(Limit),
 }
 
 impl Message {
@@ -27,7 +28,10 @@ impl Message {
         match self {
             Message::Ready => b'R',
             Message::Beat => b'.',
-            Message::Retire => b'X',
+            Message::Retire(Limit::MaxRequests) => b'Q',
+            Message::Retire(Limit::MaxLifetime) => b'L',
+            Message::Retire(Limit::MaxMemory) => b'M',
+            Message::Retire(Limit::StuckRequest) => b'S',
         }
     }
 
@@ -36,7 +40,10 @@ impl Message {
         match byte {
             b'R' => Some(Message::Ready),
             b'.' => Some(Message::Beat),
-            b'X' => Some(Message::Retire),
+            b'Q' => Some(Message::Retire(Limit::MaxRequests)),
+            b'L' => Some(Message::Retire(Limit::MaxLifetime)),
+            b'M' => Some(Message::Retire(Limit::MaxMemory)),
+            b'S' => Some(Message::Retire(Limit::StuckRequest)),
             _ => None,
         }
     }
@@ -73,7 +80,12 @@ mod tests {
 
     #[test]
     fn every_message_survives_its_byte() {
-        for m in [Message::Ready, Message::Beat, Message::Retire] {
+        let retires = Limit::ALL.map(Message::Retire);
+        for m in [Message::Ready, Message::Beat]
+            .iter()
+            .chain(&retires)
+            .copied()
+        {
             assert_eq!(Message::from_byte(m.to_byte()), Some(m));
         }
         assert_eq!(Message::from_byte(b'?'), None);

@@ -17,6 +17,36 @@ use crate::bridge::{Handler, Job};
 use crate::config::ProcessConfig;
 use crate::log::Level;
 
+/// Which limit made a worker ask to be replaced: the `reason` label of
+/// `ferrule_worker_recycles_total`, and what the master is told (`Message::Retire`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    MaxRequests,
+    MaxLifetime,
+    MaxMemory,
+    /// A request did not stop after `request_timeout` and its grace.
+    StuckRequest,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 4] = [
+        Limit::MaxRequests,
+        Limit::MaxLifetime,
+        Limit::MaxMemory,
+        Limit::StuckRequest,
+    ];
+
+    /// The setting that set the limit.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::MaxRequests => "max_requests",
+            Limit::MaxLifetime => "max_worker_lifetime",
+            Limit::MaxMemory => "max_worker_memory",
+            Limit::StuckRequest => "request_timeout",
+        }
+    }
+}
+
 /// A worker's recycling limits, jitter already added.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Recycle {
@@ -47,19 +77,27 @@ impl Recycle {
 
     /// Why the worker should retire now, if it should: a job stuck past `request_timeout`,
     /// its age, or its memory. (`max_requests` is `RequestLimit`'s to report, at once.)
-    pub fn reason(&self, born: Instant, stuck: bool) -> Option<String> {
+    pub fn reason(&self, born: Instant, stuck: bool) -> Option<(Limit, String)> {
         if stuck {
-            return Some("a request did not stop after request_timeout".to_owned());
+            return Some((
+                Limit::StuckRequest,
+                "a request did not stop after request_timeout".to_owned(),
+            ));
         }
         if self.max_lifetime.is_some_and(|max| born.elapsed() >= max) {
-            return Some(format!(
-                "ran for {:?} (max_worker_lifetime)",
-                born.elapsed()
+            return Some((
+                Limit::MaxLifetime,
+                format!("ran for {:?} (max_worker_lifetime)", born.elapsed()),
             ));
         }
         self.max_memory
             .and_then(|max| resident_bytes().filter(|rss| *rss > max))
-            .map(|rss| format!("uses {rss} bytes of memory (max_worker_memory)"))
+            .map(|rss| {
+                (
+                    Limit::MaxMemory,
+                    format!("uses {rss} bytes of memory (max_worker_memory)"),
+                )
+            })
     }
 }
 
@@ -83,7 +121,7 @@ impl<H: Handler> Handler for RequestLimit<H> {
                     "worker {} asks to be replaced: served {n} requests (max_requests)",
                     std::process::id()
                 );
-                pipe.send(Message::Retire);
+                pipe.send(Message::Retire(Limit::MaxRequests));
             }
         }
         self.inner.dispatch(job)
@@ -148,22 +186,24 @@ mod tests {
             .expect("the clock is past its first 10 s");
         let none = Recycle::default();
         assert_eq!(none.reason(born, false), None);
-        assert!(none
-            .reason(born, true)
-            .is_some_and(|r| r.contains("request_timeout")));
+        assert!(none.reason(born, true).is_some_and(
+            |(limit, r)| limit == Limit::StuckRequest && r.contains("request_timeout")
+        ));
         let old = Recycle {
             max_lifetime: Some(Duration::from_secs(5)),
             ..Recycle::default()
         };
-        assert!(old
-            .reason(born, false)
-            .is_some_and(|r| r.contains("max_worker_lifetime")));
+        assert!(old.reason(born, false).is_some_and(
+            |(limit, r)| limit == Limit::MaxLifetime && r.contains("max_worker_lifetime")
+        ));
         let small = Recycle {
             max_memory: Some(1),
             ..Recycle::default()
         };
-        assert!(small
-            .reason(born, false)
-            .is_some_and(|r| r.contains("max_worker_memory")));
+        assert!(
+            small.reason(born, false).is_some_and(
+                |(limit, r)| limit == Limit::MaxMemory && r.contains("max_worker_memory")
+            )
+        );
     }
 }

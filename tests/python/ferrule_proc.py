@@ -64,6 +64,14 @@ class RunningServer:
             time.sleep(0.02)
         raise AssertionError(f"no log line matching {pattern!r} in:\n{self.log()}")
 
+    def metrics_address(self, timeout: float = 10.0) -> tuple[str, int]:
+        """The (host, port) of the master's metrics listener (`--metrics-bind`), from its
+        log line."""
+        line = self.wait_for_log(r"metrics and health checks on http://", timeout)
+        match = re.search(r"on http://(?P<host>[^:\s]+|\[[^\]]+\]):(?P<port>\d+)", line)
+        assert match is not None, line
+        return match.group("host").strip("[]"), int(match.group("port"))
+
     def worker_pids(self) -> list[int]:
         """The master's child processes (its workers), from /proc."""
         return children(self.proc.pid)

@@ -17,6 +17,7 @@ use crate::conn::respond::Page;
 use crate::conn::{ConnError, Transport};
 use crate::http::RequestHead;
 use crate::log::Level;
+use crate::metrics;
 use crate::relay::QueueLimits;
 
 /// Response that may wait between the app and the socket (see `relay::QueueLimits`).
@@ -35,7 +36,9 @@ pub(super) async fn run<T: Transport, H: Handler>(
     handler: &H,
 ) -> Result<Ended, ConnError> {
     let access = AccessStart::take(&head);
+    let method = metrics::MethodClass::of(head.method());
     let admitted = dispatch::admit(&conn.ctx, &conn.link).await;
+    let received = admitted.received;
     let mut ex = Exchange {
         body: RequestBody::new(&head, &conn.ctx),
         output: Output::new(&head, conn),
@@ -46,7 +49,9 @@ pub(super) async fn run<T: Transport, H: Handler>(
     let info = std::sync::Arc::clone(&ex.conn.info);
     if let Err(page) = admitted.hand_over(handler, RequestKind::Http, head, &info) {
         ex.conn.link.end();
-        ex.answer(&page, CloseReason::Failure).await?;
+        let answered = ex.answer(&page, CloseReason::Failure).await;
+        ex.record(None, method, received);
+        answered?;
         return Ok(ex.ended());
     }
     let result = ex.pump().await;
@@ -54,13 +59,13 @@ pub(super) async fn run<T: Transport, H: Handler>(
     // send fails and it stops iterating (and calls close()).
     ex.conn.link.end();
     if let Err(err) = result {
-        ex.write_access(access.as_ref());
+        ex.record(access.as_ref(), method, received);
         return Err(err);
     }
     if ex.persistence.is_keep_alive() && !ex.body.drain(ex.conn).await {
         ex.persistence.close(CloseReason::UnreadBody);
     }
-    ex.write_access(access.as_ref());
+    ex.record(access.as_ref(), method, received);
     Ok(ex.ended())
 }
 
@@ -194,6 +199,9 @@ impl<T: Transport> Exchange<'_, T> {
     /// other causes close it. After the head: the response is cut and the connection
     /// closes.
     async fn on_abort(&mut self, reason: &AbortReason) -> Result<(), ConnError> {
+        if *reason == AbortReason::AppError {
+            metrics::stats().app_error();
+        }
         if self.output.is_started() {
             self.persistence.close(CloseReason::Failure);
             log_at!(
@@ -226,9 +234,16 @@ impl<T: Transport> Exchange<'_, T> {
             .await
     }
 
-    fn write_access(&self, access: Option<&AccessStart>) {
+    /// The request is over: counts it and writes its access record.
+    fn record(
+        &self,
+        access: Option<&AccessStart>,
+        method: metrics::MethodClass,
+        received: std::time::Instant,
+    ) {
+        let (status, body_bytes, headers) = self.output.record();
+        metrics::stats().request_finished(method, status, received.elapsed());
         if let Some(access) = access {
-            let (status, body_bytes, headers) = self.output.record();
             access.write(&self.conn.remote, status, body_bytes, headers);
         }
     }

@@ -190,6 +190,13 @@ pub(super) async fn serve<T: Transport, H: Handler>(mut conn: Connection<T>, han
                 return;
             }
             Err(HeadFailure::TimedOut { got_bytes }) => {
+                // Silence after a response is the keep-alive bound; anything else is
+                // the head's.
+                crate::metrics::stats().timed_out(if first || got_bytes {
+                    crate::metrics::Timeout::Head
+                } else {
+                    crate::metrics::Timeout::KeepAlive
+                });
                 // RFC 9110 §15.5.9: 408 when the client started a request but did not
                 // finish it in time; an idle connection is just closed.
                 if got_bytes {

@@ -242,6 +242,7 @@ impl RequestBody {
         persistence: &mut Persistence,
     ) {
         persistence.close(CloseReason::BrokenBody);
+        crate::metrics::stats().timed_out(crate::metrics::Timeout::Body);
         self.rejection = Some(Page::BodyTimeout);
         self.send(conn, BodyEvent::Failed(BodyFailure::Timeout));
     }

@@ -66,6 +66,10 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
         "error_log": "-",
         "log_level": "info",
+        "metrics_bind": None,
+        "statsd_host": None,
+        "statsd_prefix": "",
+        "dogstatsd_tags": "",
         "max_request_line_bytes": 8192,
         "max_header_count": 100,
         "max_header_bytes": 8192,
@@ -79,6 +83,7 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "request_timeout": None,
         "graceful_timeout": 30.0,
         "worker_timeout": 30.0,
+        "shutdown_delay": 0.0,
         "send_timeout": 30.0,
     }
 
@@ -88,7 +93,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
                   max_worker_memory="512MiB", proc_name="site",
                   request_timeout="10s", unix_socket_mode="0660", pid_file="/run/x.pid",
                   user=1000, group=1000, certfile="/etc/x.crt", keyfile="/etc/x.key",
-                  ca_certs="/etc/ca.pem", cert_reqs=2).to_core()
+                  ca_certs="/etc/ca.pem", cert_reqs=2, metrics_bind="127.0.0.1:9100",
+                  statsd_host="localhost", shutdown_delay="5s").to_core()
     expected_types = {
         "bind": list, "root_path": str, "access_log": str, "access_log_format": str,
         "error_log": str, "log_level": str, "threads": int, "max_request_line_bytes": int,
@@ -103,9 +109,12 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "pid_file": str, "user": int, "group": int, "certfile": str, "keyfile": str,
         "ca_certs": str, "cert_reqs": str, "tls_min_version": str,
         "interface": str, "loop": str, "lifespan": str,
+        "metrics_bind": str, "statsd_host": str,
+        "statsd_prefix": str, "dogstatsd_tags": str, "shutdown_delay": float,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]
+    assert core["statsd_host"] == "localhost:8125"
 
 
 # ---- Config(**settings): keyword values, written as in a config file
@@ -125,6 +134,15 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         ({"access_log": "-"}, {"access_log": "-"}),
         ({"log_level": "DEBUG"}, {"log_level": "debug"}),
         ({"root_path": "/api"}, {"root_path": "/api"}),
+        ({"metrics_bind": ":9100"}, {"metrics_bind": "0.0.0.0:9100"}),
+        ({"metrics_bind": ""}, {"metrics_bind": None}),
+        ({"statsd_host": "unix:///run/statsd.sock"}, {"statsd_host": "unix:/run/statsd.sock"}),
+        ({"statsd_host": "[::1]"}, {"statsd_host": "[::1]:8125"}),
+        ({"shutdown_delay": "5s"}, {"shutdown_delay": 5.0}),
+        ({"statsd_host": "h:0"}, Err("statsd_host must have a port between 1 and 65535, got 'h:0'")),
+        ({"statsd_host": "fd://3"}, Err("statsd_host must be HOST:PORT or unix:PATH, got 'fd://3'")),
+        ({"metrics_bind": "::1"},
+         Err("metrics_bind must put an IPv6 address in brackets, like [::1]:8000, got '::1'")),
         ({"threads": 0}, Err("threads must be >= 1, got 0")),
         ({"threads": "x"}, Err("threads must be an integer, got 'x'")),
         ({"threads": True}, Err("threads must be an integer, got True")),

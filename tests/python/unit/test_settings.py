@@ -73,6 +73,13 @@ EXPECTED_DEFAULTS = {
     "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
     "error_log": "-",
     "log_level": "info",
+    "log_config": None,
+    "log_config_json": None,
+    "log_config_dict": None,
+    "metrics_bind": None,
+    "statsd_host": None,
+    "statsd_prefix": "",
+    "dogstatsd_tags": "",
     "max_request_line_bytes": 8 * 1024,
     "max_header_count": 100,
     "max_header_bytes": 8 * 1024,
@@ -86,12 +93,13 @@ EXPECTED_DEFAULTS = {
     "request_timeout": None,
     "graceful_timeout": 30.0,
     "worker_timeout": 30.0,
+    "shutdown_delay": 0.0,
     "send_timeout": 30.0,
 }
 
 PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask", "reload",
                "reload_extra", "ssl_version", "ciphers", "do_handshake_on_connect",
-               "suppress_ragged_eofs"}
+               "suppress_ragged_eofs", "log_config", "log_config_json", "log_config_dict"}
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
@@ -546,6 +554,11 @@ _EVERY_CORE_SETTING_CHANGED = {
     "interface": "asgi",
     "loop": "asyncio",
     "lifespan": "on",
+    "metrics_bind": "127.0.0.1:9102",
+    "shutdown_delay": 10.5,
+    "statsd_host": "127.0.0.1:9125",
+    "statsd_prefix": "drift",
+    "dogstatsd_tags": "env:drift",
 }
 
 
