@@ -7,6 +7,8 @@
 //! - `config`: the typed settings, and the one list of the settings the core reads.
 //! - `relay`: the channels between a connection task and the threads running the app.
 //! - `listener`: binding and inheriting listening sockets (TCP, IPv6, unix, `fd://`).
+//! - `static_files`: static files (`--static-map`), sans-I/O: routing a request to a mount,
+//!   safe paths, conditional and range requests, precompressed siblings, response heads.
 //! - `bridge`: the seam between connections and the app side: `Request`, `Job`, the event
 //!   types, `trait Handler`.
 //! - `conn`: one connection: the socket, timeouts, keep-alive, the HTTP/1.1 exchange.
@@ -28,7 +30,7 @@
 //! - `worker`, `wsgi`
 //! - `server`
 //! - `conn`
-//! - `bridge`, `listener`
+//! - `bridge`, `listener`, `static_files`
 //! - `relay`, `config`
 //! - `log`
 //! - `http`, `title`
@@ -46,6 +48,7 @@ pub mod pool;
 mod python;
 pub mod relay;
 pub mod server;
+pub mod static_files;
 pub mod supervisor;
 pub mod title;
 pub mod worker;

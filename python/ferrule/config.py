@@ -46,6 +46,7 @@ class Config:
     chdir: str | None
     pythonpath: tuple[str, ...]
     root_path: str
+    paste: str | None
     bind: tuple[str, ...]
     threads: int
     reuse_port: bool
@@ -56,6 +57,10 @@ class Config:
     user: int | None
     group: int | None
     umask: int | None
+    static_map: tuple[str, ...]
+    static_max_age: float
+    static_index: str | None
+    static_follow_symlinks: bool
     workers: int
     preload: bool
     reload: bool

@@ -17,7 +17,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::config::{for_each_core_setting, BindSpec, Choice, Config, SchedPolicy, Sendfile};
+use crate::config::{
+    for_each_core_setting, BindSpec, Choice, Config, SchedPolicy, Sendfile, StaticMount,
+};
 use crate::log::Level;
 
 /// How one field's type crosses between the settings dict and `Config`.
@@ -135,6 +137,25 @@ impl CoreValue for Vec<BindSpec> {
             )));
         }
         Ok(binds)
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .into_bound_py_any(py)
+    }
+}
+
+/// Static mounts, as `Config.to_core()` normalises them (`/static=DIR;max_age=SECONDS`).
+impl CoreValue for Vec<StaticMount> {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        Vec::<String>::from_core(value, name)?
+            .iter()
+            .map(|text| {
+                StaticMount::parse(text)
+                    .map_err(|err| PyValueError::new_err(format!("{name}: {err}")))
+            })
+            .collect()
     }
     fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.iter()

@@ -47,6 +47,10 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "pid_file": None,
         "user": None,
         "group": None,
+        "static_map": [],
+        "static_max_age": 3600.0,
+        "static_index": None,
+        "static_follow_symlinks": False,
         "workers": 1,
         "max_requests": 0,
         "max_requests_jitter": 0,
@@ -79,7 +83,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
     core = Config(access_log="-", bind="[::1]:0,unix:/tmp/f.sock", max_worker_lifetime="1h",
                   max_worker_memory="512MiB", proc_name="site",
                   request_timeout="10s", unix_socket_mode="0660", pid_file="/run/x.pid",
-                  user=1000, group=1000).to_core()
+                  user=1000, group=1000, static_map="/static=s", static_index="index.html",
+                  ).to_core()
     expected_types = {
         "bind": list, "root_path": str, "access_log": str, "access_log_format": str,
         "error_log": str, "log_level": str, "threads": int, "max_request_line_bytes": int,
@@ -91,7 +96,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "max_worker_lifetime": float, "max_worker_lifetime_jitter": float,
         "max_worker_memory": int, "proc_name": str, "request_timeout": float,
         "reuse_port": bool, "sendfile": str, "sched_policy": str, "unix_socket_mode": int,
-        "pid_file": str, "user": int, "group": int,
+        "pid_file": str, "user": int, "group": int, "static_map": list,
+        "static_max_age": float, "static_index": str, "static_follow_symlinks": bool,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -37,6 +37,7 @@ EXPECTED_DEFAULTS = {
     "chdir": None,
     "pythonpath": (),
     "root_path": "",
+    "paste": None,
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
     "reuse_port": False,
@@ -47,6 +48,10 @@ EXPECTED_DEFAULTS = {
     "user": None,
     "group": None,
     "umask": None,
+    "static_map": (),
+    "static_max_age": 3600.0,
+    "static_index": None,
+    "static_follow_symlinks": False,
     "workers": 1,
     "preload": False,
     "reload": False,
@@ -77,7 +82,7 @@ EXPECTED_DEFAULTS = {
     "send_timeout": 30.0,
 }
 
-PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask", "reload",
+PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "paste", "preload", "umask", "reload",
                "reload_extra"}
 
 
@@ -525,6 +530,10 @@ _EVERY_CORE_SETTING_CHANGED = {
     "unix_socket_mode": 0o660,
     "sendfile": "off",
     "sched_policy": "normal",
+    "static_map": ["/static=./static", "/=site;max_age=0"],
+    "static_max_age": 120.0,
+    "static_index": "index.html",
+    "static_follow_symlinks": True,
 }
 
 
@@ -538,3 +547,52 @@ def test_every_core_setting_reaches_its_own_field(changed: bool) -> None:
     config = Config(**_EVERY_CORE_SETTING_CHANGED) if changed else Config()
     settings = config.to_core()
     assert core.core_round_trip(settings) == settings
+
+
+# ---- Static mounts
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("/static=./static", "/static=./static"),
+    (" /static/=static ", "/static=static"),
+    ("/=site", "/=site"),
+    ("/media=/srv/media;max_age=0", "/media=/srv/media;max_age=0"),
+    ("/media=media;max_age=1h30m", "/media=media;max_age=5400"),
+    ("/a=dir;with;semicolons", "/a=dir;with;semicolons"),
+    ("/static", InvalidValue("must be URL_PREFIX=DIRECTORY, e.g. /static=./static", "'/static'")),
+    ("/static=", InvalidValue("must be URL_PREFIX=DIRECTORY, e.g. /static=./static", "'/static='")),
+    ("static=dir", InvalidValue(
+        "must start with a URL path of plain characters (no %, ?, # or dot segments) before '='",
+        "'static=dir'")),
+    ("/st%61tic=dir", InvalidValue(
+        "must start with a URL path of plain characters (no %, ?, # or dot segments) before '='",
+        "'/st%61tic=dir'")),
+    ("/a/../b=dir", InvalidValue(
+        "must start with a URL path of plain characters (no %, ?, # or dot segments) before '='",
+        "'/a/../b=dir'")),
+    ("/s=d;max_age=soon", InvalidValue("must give max_age as a duration like 60s or 1h",
+                                       "'/s=d;max_age=soon'")),
+    ("/s=d;max_age=3650d1h", InvalidValue("must give max_age as a duration like 60s or 1h",
+                                          "'/s=d;max_age=3650d1h'")),
+    ("/s=d;max_age=100000h", InvalidValue("must give a max_age of at most 10 years",
+                                          "'/s=d;max_age=100000h'")),
+])
+def test_normalize_static_mount(text: str, expected: object) -> None:
+    from ferrule.settings import normalize_static_mount
+
+    if isinstance(expected, InvalidValue):
+        with pytest.raises(InvalidValue) as info:
+            normalize_static_mount(text)
+        assert (info.value.rule, info.value.got) == (expected.rule, expected.got)
+    else:
+        assert normalize_static_mount(text) == expected
+
+
+def test_static_map_refuses_the_same_prefix_twice() -> None:
+    from ferrule.config import Config
+    from ferrule.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        Config.load(["--static-map", "/s=a", "--static-map", "/s/=b", "app:app"], env={})
+    assert str(info.value) == (
+        "--static-map must not mount the same URL prefix twice, got ['/s=a', '/s=b']"
+    )
