@@ -31,6 +31,22 @@ pub enum Page {
     AppTimeout,
     /// The worker is stopping and runs no more requests (503).
     ShuttingDown,
+    /// A static path the rules refuse (`static_files::path`, a symlink out of the mount, a
+    /// FIFO): 404, whatever the reason, which the client is not told.
+    NotFound,
+    /// A static file asked for with a method other than GET or HEAD (RFC 9110 §15.5.6:
+    /// 405 with `Allow`).
+    MethodNotAllowed,
+    /// A static request whose `If-Match` or `If-Unmodified-Since` failed (412).
+    PreconditionFailed,
+    /// A static request whose range starts past the file's end (RFC 9110 §15.5.17: 416 with
+    /// `Content-Range: bytes */LENGTH`).
+    RangeNotSatisfiable { complete_length: u64 },
+    /// A static directory named without its trailing slash (301 to the address with it, so
+    /// the index page's relative links resolve).
+    MovedToDirectory { location: String },
+    /// A static file that could not be opened or read for a reason not the client's (500).
+    FileUnreadable,
 }
 
 impl Page {
@@ -38,9 +54,14 @@ impl Page {
         match self {
             Page::Rejected(err) => err.status(),
             Page::HeadTimeout | Page::BodyTimeout => 408,
-            Page::AppFailed => 500,
+            Page::AppFailed | Page::FileUnreadable => 500,
             Page::AppTimeout => 504,
             Page::ShuttingDown => 503,
+            Page::NotFound => 404,
+            Page::MethodNotAllowed => 405,
+            Page::PreconditionFailed => 412,
+            Page::RangeNotSatisfiable { .. } => 416,
+            Page::MovedToDirectory { .. } => 301,
         }
     }
 
@@ -53,7 +74,25 @@ impl Page {
             Page::AppFailed => "the request could not be completed",
             Page::AppTimeout => "the app did not answer within request_timeout",
             Page::ShuttingDown => "the server is shutting down",
+            Page::NotFound => "no such file",
+            Page::MethodNotAllowed => "a static file takes GET and HEAD only",
+            Page::PreconditionFailed => "the file does not match the request's precondition",
+            Page::RangeNotSatisfiable { .. } => "the range starts past the end of the file",
+            Page::MovedToDirectory { .. } => "this is a directory; its address ends with /",
+            Page::FileUnreadable => "the file could not be read",
         })
+    }
+
+    /// The header fields the page's status calls for, as `Name: value\r\n` lines.
+    pub fn fields(&self) -> Cow<'static, str> {
+        match self {
+            Page::MethodNotAllowed => Cow::Borrowed("Allow: GET, HEAD\r\n"),
+            Page::RangeNotSatisfiable { complete_length } => {
+                Cow::Owned(format!("Content-Range: bytes */{complete_length}\r\n"))
+            }
+            Page::MovedToDirectory { location } => Cow::Owned(format!("Location: {location}\r\n")),
+            _ => Cow::Borrowed(""),
+        }
     }
 
     /// The page's `text/plain` body.
@@ -72,10 +111,11 @@ impl Page {
     ) -> u64 {
         let status = self.status();
         let body = self.body();
-        encode::simple_response(
+        encode::simple_response_with(
             out,
             status,
             reason_phrase(status),
+            self.fields().as_bytes(),
             body.as_bytes(),
             !head_only,
             connection,
@@ -144,9 +184,39 @@ mod tests {
                 Page::ShuttingDown,
                 "503 Service Unavailable: the server is shutting down\n",
             ),
+            (Page::NotFound, "404 Not Found: no such file\n"),
+            (
+                Page::RangeNotSatisfiable { complete_length: 9 },
+                "416 Range Not Satisfiable: the range starts past the end of the file\n",
+            ),
         ];
         for (page, body) in rows {
             assert_eq!(page.body(), body);
+        }
+    }
+
+    #[test]
+    fn pages_that_need_a_field_carry_it() {
+        let rows = [
+            (Page::MethodNotAllowed, "Allow: GET, HEAD\r\n"),
+            (
+                Page::RangeNotSatisfiable {
+                    complete_length: 42,
+                },
+                "Content-Range: bytes */42\r\n",
+            ),
+            (
+                Page::MovedToDirectory {
+                    location: "/static/docs/".to_owned(),
+                },
+                "Location: /static/docs/\r\n",
+            ),
+        ];
+        for (page, field) in rows {
+            let mut out = BytesMut::new();
+            page.encode_http1(&mut out, false, ConnectionHeader::Omit);
+            let text = String::from_utf8_lossy(&out).into_owned();
+            assert!(text.contains(field), "{text}");
         }
     }
 

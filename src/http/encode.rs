@@ -135,8 +135,22 @@ pub fn simple_response(
     with_body: bool,
     connection: ConnectionHeader,
 ) {
+    simple_response_with(dst, status, reason, b"", body, with_body, connection);
+}
+
+/// `simple_response` with more header fields (`Allow`, `Location`, `Content-Range`),
+/// given as `Name: value\r\n` lines.
+pub fn simple_response_with(
+    dst: &mut BytesMut,
+    status: u16,
+    reason: &str,
+    fields: &[u8],
+    body: &[u8],
+    with_body: bool,
+    connection: ConnectionHeader,
+) {
     // 192: room for every field below with a 20-digit length.
-    dst.reserve(reason.len() + body.len() + 192);
+    dst.reserve(reason.len() + fields.len() + body.len() + 192);
     dst.extend_from_slice(b"HTTP/1.1 ");
     write_decimal(dst, u64::from(status));
     dst.extend_from_slice(b" ");
@@ -145,6 +159,7 @@ pub fn simple_response(
     dst.extend_from_slice(SERVER_FIELD);
     write_date_field(dst);
     dst.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+    dst.extend_from_slice(fields);
     write_content_length(dst, body.len() as u64);
     write_connection(dst, connection);
     dst.extend_from_slice(b"\r\n");

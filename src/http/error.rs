@@ -121,10 +121,15 @@ impl HttpError {
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
         100 => "Continue",
+        301 => "Moved Permanently",
         400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
         408 => "Request Timeout",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",

@@ -72,6 +72,16 @@ fn serve(
         ));
     }
     log::init(&config.log).map_err(PyOSError::new_err)?;
+    // Each worker opens the static directories again; checked here first so a missing
+    // one stops the server before any worker starts, with one line naming it.
+    if let Err(err) = crate::conn::StaticRoots::open(&config.statics) {
+        return Err(ferrule_error(
+            py,
+            "ConfigError",
+            err.to_string(),
+            PyValueError::new_err,
+        ));
+    }
     let label = config
         .process
         .proc_name

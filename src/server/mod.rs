@@ -51,6 +51,7 @@ pub async fn run<H: Handler>(
         request_permits: Arc::new(Semaphore::new(config.threads.get() + QUEUED_REQUESTS)),
         waker: LoopWaker::start(),
         sendfile: config.sendfile,
+        statics: conn::StaticRoots::open(&config.statics)?,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();
