@@ -11,10 +11,10 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ferrule import importer
+from ferrule import importer, paste
 from ferrule._core import core
 from ferrule.config import Config
 from ferrule.errors import AppImportError, ConfigError, FerruleError, WorkerBootError
@@ -84,14 +84,24 @@ def _run(args: list[str]) -> int:
 
     # Step 2: settings, then the directory and import path the app is imported from.
     try:
-        config = Config.load(args)
-        if config.app is None:
+        config = _load_config(args)
+        if config.app is None and config.paste is None:
             raise ConfigError(
                 "No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'."
             )
+        if config.app is not None and config.paste is not None:
+            raise ConfigError("Give an app or --paste, not both.")
+        # The ini's path as given, before chdir: the workers load the app from it.
+        paste_uri = None if config.paste is None else paste.absolute(config.paste)
         _prepare_import_path(config)
+        if paste_uri is not None:
+            paste.setup_logging(paste_uri)
     except ConfigError as err:
         return _fail(err, EXIT_CONFIG_ERROR)
+    spec = config.app if paste_uri is None else paste_uri
+
+    def load() -> Any:
+        return importer.import_app(spec) if paste_uri is None else paste.load_app(paste_uri)
 
     if config.umask is not None:
         os.umask(config.umask)
@@ -101,7 +111,7 @@ def _run(args: list[str]) -> int:
     app: Any = None
     if config.preload:
         try:
-            app = importer.import_app(config.app)
+            app = load()
         except AppImportError as err:
             if err.__cause__ is not None:
                 sys.stderr.write(_format_app_traceback(err.__cause__))
@@ -109,13 +119,14 @@ def _run(args: list[str]) -> int:
 
     # Step 4: serve until SIGTERM/SIGINT/SIGQUIT. BindError is an OSError. SIGHUP re-reads
     # the settings from the same argv, environment and config file.
-    spec = config.app
     watch = None
     if config.reload:
-        watch = SourceWatcher(app_directory(spec), config.reload_extra)
+        directory = app_directory(spec) if paste_uri is None else os.path.dirname(paste_uri)
+        watch = SourceWatcher(directory, config.reload_extra)
+    name = spec if paste_uri is None else os.path.basename(paste_uri)
     try:
-        core().serve(app, config.to_core(), load=lambda: _load_in_worker(spec),
-                     reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade,
+        core().serve(app, config.to_core(), load=lambda: _load_in_worker(load),
+                     reload=lambda: _load_config(args).to_core(), name=name, upgrade=upgrade,
                      watch=watch)
     except WorkerBootError as err:
         # The worker wrote its own error; this line says why the server stopped.
@@ -125,12 +136,21 @@ def _run(args: list[str]) -> int:
     return EXIT_OK
 
 
-def _load_in_worker(spec: str) -> Any:
-    """Imports the app inside a worker. An `AppImportError` is reported here (the app's
+def _load_config(args: list[str]) -> Config:
+    """The settings of `args`, the environment and the config file; with `--paste`, the
+    ini's `[server:main]` keys below them."""
+    config = Config.load(args)
+    if config.paste is None:
+        return config
+    return Config.load(args, base=paste.server_settings(config.paste))
+
+
+def _load_in_worker(load: Callable[[], Any]) -> Any:
+    """Loads the app inside a worker. An `AppImportError` is reported here (the app's
     traceback, then the message) and re-raised: the worker exits with APP_LOAD_ERROR and the
     master stops."""
     try:
-        return importer.import_app(spec)
+        return load()
     except AppImportError as err:
         if err.__cause__ is not None:
             sys.stderr.write(_format_app_traceback(err.__cause__))

@@ -101,9 +101,11 @@ class Config:
 
     @classmethod
     def load(cls, argv: Sequence[str] | None = None,
-             env: Mapping[str, str] = os.environ) -> Config:
-        """Resolves every setting from, lowest precedence first: defaults, the config file
-        (only when `--config` or `FERRULE_CONFIG` names one), `FERRULE_*` env vars, argv.
+             env: Mapping[str, str] = os.environ,
+             base: Iterable[tuple[str, str, object]] = ()) -> Config:
+        """Resolves every setting from, lowest precedence first: defaults, `base`
+        (`(name, label, raw)` triples: a PasteDeploy server section), the config file (only
+        when `--config` or `FERRULE_CONFIG` names one), `FERRULE_*` env vars, argv.
 
         Every value given is checked, even one a higher-precedence source overrides, so a
         broken config file is reported rather than hidden. Unknown `FERRULE_*` env vars are
@@ -115,6 +117,8 @@ class Config:
             from_flags.setdefault(name, []).append((spelling, raw))
 
         values = _defaults()
+        for name, label, raw in base:
+            values[name] = _convert(_BY_NAME[name], [(label, raw)])
         # Step 1: where the config file is (flags over env); it is not itself in the file.
         config_setting = _BY_NAME["config"]
         if config_setting.env in env:
