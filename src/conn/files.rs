@@ -111,6 +111,8 @@ impl StaticRoots {
             &path.path
         };
         let (file, meta) = match open_regular(root, target, resolve) {
+            // `app.css/` names a directory that is not there (as open(2) says: ENOTDIR).
+            Ok(Opened::File(..)) if path.trailing_slash => return Found::Missing,
             Ok(Opened::File(file, meta)) => (file, meta),
             Ok(Opened::Directory) => return self.find_index(root, path, resolve, codings),
             Ok(Opened::Other) => return Found::Refused,
@@ -424,6 +426,7 @@ mod tests {
             ("/relative-link", "refused"),
             ("/nope.css", "missing"),
             ("/app.css/x", "missing"),
+            ("/app.css/", "missing"),
             ("/css/", "file"),
             ("/css", "redirect"),
             ("/", "missing"),
