@@ -596,3 +596,19 @@ def test_static_map_refuses_the_same_prefix_twice() -> None:
     assert str(info.value) == (
         "--static-map must not mount the same URL prefix twice, got ['/s=a', '/s=b']"
     )
+
+
+def test_static_and_paste_settings_come_from_env_and_config_files(tmp_path) -> None:
+    from ferrule.config import Config
+
+    toml = tmp_path / "ferrule.toml"
+    toml.write_text('static_map = ["/static=./static", "/media=./media;max_age=0"]\n'
+                    'static_index = "index.html"\nstatic_follow_symlinks = true\n')
+    config = Config.load(["--config", str(toml), "app:app"],
+                         env={"FERRULE_STATIC_MAX_AGE": "10m", "FERRULE_PASTE": "dev.ini"})
+    assert config.static_map == ("/static=./static", "/media=./media;max_age=0")
+    assert (config.static_index, config.static_follow_symlinks) == ("index.html", True)
+    assert config.static_max_age == 600.0
+    assert config.paste == "dev.ini"
+    from_env = Config.load(["app:app"], env={"FERRULE_STATIC_MAP": "/a=x, /b=y;max_age=1h"})
+    assert from_env.static_map == ("/a=x", "/b=y;max_age=3600")
