@@ -114,6 +114,53 @@ def file_app(environ, start_response):
     return iter(lambda: f.read(64 * 1024), b"")   # no file_wrapper: plain iteration
 
 
+# --- static files: one folder served by each server's own static mount ------------------
+
+STATIC_DIR = os.path.join(tempfile.gettempdir(), "ferrule-bench-static")
+STATIC_SMALL = b"s" * 1024                     # static-small: 1 KiB
+STATIC_BIG_SIZE = 10 * 1024 * 1024             # static-big: 10 MiB
+
+
+def ensure_static_dir() -> str:
+    """The folder the static rows serve under `/static/`: `small.txt` (1 KiB) and `big.bin`
+    (10 MiB), made once, each atomically, so workers can race."""
+    os.makedirs(STATIC_DIR, exist_ok=True)
+    wanted = {"small.txt": (len(STATIC_SMALL), lambda f: f.write(STATIC_SMALL)),
+              "big.bin": (STATIC_BIG_SIZE,
+                          lambda f: [f.write(bytes(range(256)) * 4096) for _ in range(10)])}
+    for name, (size, write) in wanted.items():
+        path = os.path.join(STATIC_DIR, name)
+        if not (os.path.exists(path) and os.path.getsize(path) == size):
+            fd, tmp = tempfile.mkstemp(dir=STATIC_DIR, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+            # mkstemp makes it 0600: nginx's workers (another user) must read it too
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+    return STATIC_DIR
+
+
+def static_fallback(environ, start_response):
+    """The app behind a static mount: it never sees the static rows' requests (a 404 here
+    fails the answer check)."""
+    start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
+    return [b"not found"]
+
+
+_WHITENOISE = None
+
+
+def whitenoise_app(environ, start_response):
+    """whitenoise in front of `static_fallback`, serving the same folder at `/static/`
+    (how Django and Flask apps serve assets without a proxy); built on first use."""
+    global _WHITENOISE
+    if _WHITENOISE is None:
+        from whitenoise import WhiteNoise
+
+        _WHITENOISE = WhiteNoise(static_fallback, root=ensure_static_dir(), prefix="static/")
+    return _WHITENOISE(environ, start_response)
+
+
 def sleep_app(environ, start_response):
     """10 ms of time.sleep (the GIL released), like a wait on a database."""
     time.sleep(0.010)
@@ -276,6 +323,7 @@ class Workload:
     threads: int | None = None     # Python threads per server for this row (None: --threads)
     kind: str = "wrk"              # "wrk"; "upload" (Python client); "idle" (held conns + wrk)
     nginx: bool = False            # nginx has a canned answer for it (ceiling reference)
+    static: bool = False           # a file of ensure_static_dir(), from each server's static mount
 
     @property
     def target(self) -> str:
@@ -319,6 +367,20 @@ WORKLOADS: dict[str, Workload] = {
         name="file", attr="file_app",
         description="GET / -> a 10 MiB file through wsgi.file_wrapper",
         expect_headers={"content-length": str(FILE_SIZE)},
+    ),
+    "static-small": Workload(
+        name="static-small", attr="static_fallback",
+        description="GET /static/small.txt -> a 1 KiB file from the server's static mount "
+                    "(nginx: location alias; Granian: --static-path-mount; gunicorn gthread: "
+                    "whitenoise), no Python for Ferrule",
+        path="/static/small.txt", expect_body=STATIC_SMALL, static=True,
+    ),
+    "static-big": Workload(
+        name="static-big", attr="static_fallback",
+        description="GET /static/big.bin -> a 10 MiB file from the server's static mount",
+        # the body is compared whole (suite.check_answer); no Content-Length is required:
+        # Granian streams its static files without one
+        path="/static/big.bin", static=True,
     ),
     "sleep": Workload(
         name="sleep", attr="sleep_app",

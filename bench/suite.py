@@ -38,7 +38,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 import run as R  # noqa: E402  (the /proc helpers, wrk parsing, machine facts)
-from apps import WORKLOADS, Workload, ensure_file  # noqa: E402
+from apps import WORKLOADS, Workload, ensure_file, ensure_static_dir  # noqa: E402
 
 SUBJECT = "ferrule"
 BASELINE = "ferrule-base"     # --ferrule-baseline: another Ferrule build, as a peer
@@ -95,6 +95,8 @@ def _ferrule(c: Ctx) -> list[str]:
         raise NotApplicable("Ferrule has no --workers yet (one worker process only)")
     if c.wl.kind == "idle":
         argv += ["--max-connections", str(IDLE_CONNECTIONS + 2000), "--keepalive-timeout", "600s"]
+    if c.wl.static:
+        argv += ["--static-map", f"/static={ensure_static_dir()}"]
     return argv + [c.wl.target]
 
 
@@ -108,6 +110,11 @@ def _ferrule_observed(c: Ctx) -> list[str]:
     if "--metrics-bind" not in R._run_text([str(c.venv_bin / "ferrule"), "--help"]):
         raise NotApplicable("this Ferrule build has no --metrics-bind (issue #11)")
     return argv[:-1] + ["--metrics-bind", "127.0.0.1:0", "--statsd-host", "127.0.0.1:9"] + argv[-1:]
+
+
+def _no_static(c: Ctx, who: str) -> None:
+    if c.wl.static:
+        raise NotApplicable(f"{who}: no static file serving of its own")
 
 
 _HAS_WORKERS: dict[str, bool] = {}
@@ -130,10 +137,14 @@ def _granian(c: Ctx) -> list[str]:
         # its default backpressure (backlog / workers = 1024) would leave most of the idle
         # connections unserved
         ["--backlog", "4096", "--backpressure", str(IDLE_CONNECTIONS + 2000)]
-        if c.wl.kind == "idle" else []) + [c.wl.target]
+        if c.wl.kind == "idle" else []) + (
+        ["--static-path-route", "/static", "--static-path-mount", ensure_static_dir()]
+        if c.wl.static else []) + [c.wl.target]
 
 
 def _gunicorn_sync(c: Ctx) -> list[str]:
+    if c.wl.static:
+        raise NotApplicable("the whitenoise row runs under gunicorn gthread")
     if c.threads > 1:
         raise NotApplicable("sync worker: one request at a time per process, no threads")
     if c.wl.kind == "idle":
@@ -149,6 +160,9 @@ def _gunicorn_gthread(c: Ctx) -> list[str]:
             "--chdir", str(BENCH_DIR), "--log-level", "warning"]
     if c.wl.kind == "idle":
         argv += ["--worker-connections", str(IDLE_CONNECTIONS + 2000), "--keep-alive", "600"]
+    if c.wl.static:
+        # gunicorn has no static files: whitenoise in the app, as Django projects deploy it
+        return argv + ["apps:whitenoise_app"]
     return argv + [c.wl.target]
 
 
@@ -167,10 +181,13 @@ def _uwsgi(c: Ctx) -> list[str]:
             "--buffer-size", "32768", "--enable-threads"]
     if c.threads > 1:
         argv += ["--threads", str(c.threads)]
+    if c.wl.static:
+        argv += ["--static-map", f"/static={ensure_static_dir()}"]
     return argv
 
 
 def _waitress(c: Ctx) -> list[str]:
+    _no_static(c, "waitress")
     if c.workers > 1:
         raise NotApplicable("one process only (no workers)")
     argv = [str(c.venv_bin / "waitress-serve"), f"--listen=127.0.0.1:{c.port}",
@@ -189,12 +206,14 @@ def _one_thread_only(c: Ctx, who: str) -> None:
 
 
 def _bjoern(c: Ctx) -> list[str]:
+    _no_static(c, "bjoern")
     _one_thread_only(c, "bjoern")
     return [str(c.venv_bin / "python"), str(BENCH_DIR / "serve_other.py"), "bjoern",
             str(c.port), c.wl.target]
 
 
 def _fastwsgi(c: Ctx) -> list[str]:
+    _no_static(c, "fastwsgi")
     _one_thread_only(c, "fastwsgi")
     return [str(c.venv_bin / "python"), str(BENCH_DIR / "serve_other.py"), "fastwsgi",
             str(c.port), c.wl.target]
@@ -212,11 +231,18 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
     keepalive_requests 10000000;
+    # for the static rows, as nginx guides configure static files; `hello` is unaffected
+    sendfile on;
+    tcp_nopush on;
+    include /etc/nginx/mime.types;
     server {{
         listen 127.0.0.1:{port};
         location / {{
             default_type text/plain;
             return 200 "Hello, world!";
+        }}
+        location /static/ {{
+            alias {static}/;
         }}
     }}
 }}
@@ -224,14 +250,15 @@ http {{
 
 
 def _nginx(c: Ctx) -> list[str]:
-    if not c.wl.nginx:
-        raise NotApplicable("not a WSGI server: a canned answer, the ceiling for hello only")
+    if not (c.wl.nginx or c.wl.static):
+        raise NotApplicable("not a WSGI server: a canned answer for hello, and static files")
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(exe).exists():
         raise NotApplicable("nginx not installed (Debian nginx-light)")
     d = c.tmp / "nginx"
     d.mkdir(parents=True, exist_ok=True)
-    (d / "nginx.conf").write_text(NGINX_CONF.format(workers=c.workers, dir=d, port=c.port))
+    (d / "nginx.conf").write_text(NGINX_CONF.format(workers=c.workers, dir=d, port=c.port,
+                                                    static=ensure_static_dir()))
     return [exe, "-p", str(d), "-c", str(d / "nginx.conf"), "-g", "daemon off;"]
 
 
@@ -294,6 +321,8 @@ def check_answer(port: int, wl: Workload, timeout: float = 2.0) -> tuple[bool, s
     expect = wl.expect_body
     if wl.name == "file":
         expect = Path(ensure_file()).read_bytes()
+    if wl.name == "static-big":
+        expect = (Path(ensure_static_dir()) / "big.bin").read_bytes()
     if expect is not None and body != expect:
         problems.append(f"body ({len(body)} bytes) {body[:60]!r} != expected ({len(expect)} "
                         f"bytes) {expect[:60]!r}")
@@ -613,6 +642,12 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
         v = f / best[0] if best and f else None
         check(f"{w} 1p ≥ 1.0× the fastest peer", v, v is not None and v >= 1.0,
               f"{v:.2f}× ({PEERS[best[1]].label})" if v else "")
+    # issue #12: static files from the worker's Rust side
+    for peer, need in (("nginx", 0.8), ("granian", 1.5), ("gunicorn-gthread", 10.0)):
+        v = ratio("static-small", "1p", peer)
+        who = "whitenoise (gunicorn gthread)" if peer == "gunicorn-gthread" else PEERS[peer].label
+        check(f"static-small 1p ≥ {need}× {who}", v, v is not None and v >= need,
+              f"{v:.2f}×" if v else "")
     v = summ("sleep", "1p", SUBJECT, "rps_median")
     check("sleep 1p ≥ 0.95 × 800 req/s (760)", v, v is not None and v >= 760,
           f"{v:,.0f} req/s" if v else "")
@@ -628,7 +663,7 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
 
 
 def render_targets(report: dict) -> list[str]:
-    L = ["| target (issue #5, must reach) | measured (Ferrule ÷ peer) | holds |",
+    L = ["| target (issues #5, #12: must reach) | measured (Ferrule ÷ peer) | holds |",
          "|---|---:|:-:|"]
     L += [f"| {a} | {b} | {c} |" for a, b, c in targets(report)]
     return L

@@ -69,6 +69,10 @@ macro_rules! for_each_core_setting {
             statsd_host => observe.statsd_host,
             statsd_prefix => observe.statsd_prefix,
             dogstatsd_tags => observe.dogstatsd_tags,
+            static_map => statics.mounts,
+            static_max_age => statics.max_age,
+            static_index => statics.index,
+            static_follow_symlinks => statics.follow_symlinks,
         }
     };
 }
@@ -122,6 +126,8 @@ pub struct Config {
     pub interface: Interface,
     pub asgi: AsgiConfig,
     pub observe: ObserveConfig,
+    /// Directories served as static files (`--static-map`). Read by `conn`.
+    pub statics: StaticConfig,
 }
 
 /// TLS on every listener, when `certfile` is set (`--certfile`, `--keyfile`, `--ca-certs`,
@@ -251,6 +257,90 @@ pub struct ObserveConfig {
     pub statsd_prefix: String,
     /// dogstatsd tags appended to every statsd line (`tag:value,tag2`).
     pub dogstatsd_tags: String,
+}
+
+/// Static files served by the worker's Rust side (`--static-map` and the `static_*`
+/// settings). Read by `conn` (the directories are opened when a worker starts) and by
+/// `static_files` (which request is a static file, and its response head).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticConfig {
+    /// The mounts, as given; the longest matching prefix wins.
+    pub mounts: Vec<StaticMount>,
+    /// `Cache-Control: max-age` of mounts that do not set their own (`--static-max-age`).
+    pub max_age: Duration,
+    /// The file served for a directory's address (`--static-index`); `None`: directories
+    /// are not served.
+    pub index: Option<String>,
+    /// Follow symlinks that lead out of a mount's directory (`--static-follow-symlinks`).
+    pub follow_symlinks: bool,
+}
+
+impl Default for StaticConfig {
+    fn default() -> Self {
+        StaticConfig {
+            mounts: Vec::new(),
+            max_age: Duration::from_secs(3600),
+            index: None,
+            follow_symlinks: false,
+        }
+    }
+}
+
+/// One `--static-map URL_PREFIX=DIRECTORY[;max_age=SECONDS]`, as `settings.py` normalises
+/// it: the prefix starts with `/` and has no trailing `/` (the whole site is `/`), the
+/// directory is non-empty, `max_age` is whole seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticMount {
+    /// The URL path prefix, matched against the request path as sent (still
+    /// percent-encoded).
+    pub prefix: String,
+    /// The directory, relative to the working directory after `chdir`.
+    pub dir: PathBuf,
+    /// This mount's own `max-age`; `None`: `StaticConfig::max_age`.
+    pub max_age: Option<Duration>,
+}
+
+impl StaticMount {
+    /// Parses the normalised spelling `settings.py` hands over.
+    ///
+    /// # Errors
+    /// A message naming the bad value.
+    pub fn parse(s: &str) -> Result<StaticMount, String> {
+        let (prefix, rest) = s
+            .split_once('=')
+            .ok_or_else(|| format!("invalid static mount {s:?}: expected URL_PREFIX=DIRECTORY"))?;
+        let (dir, max_age) = match rest.rsplit_once(";max_age=") {
+            Some((dir, secs)) => {
+                let secs: u64 = secs
+                    .parse()
+                    .map_err(|_| format!("invalid static mount {s:?}: bad max_age {secs:?}"))?;
+                (dir, Some(Duration::from_secs(secs)))
+            }
+            None => (rest, None),
+        };
+        let prefix_ok = prefix == "/" || (prefix.starts_with('/') && !prefix.ends_with('/'));
+        if !prefix_ok || dir.is_empty() {
+            return Err(format!(
+                "invalid static mount {s:?}: expected /PREFIX=DIRECTORY"
+            ));
+        }
+        Ok(StaticMount {
+            prefix: prefix.to_owned(),
+            dir: PathBuf::from(dir),
+            max_age,
+        })
+    }
+}
+
+impl fmt::Display for StaticMount {
+    /// The spelling `parse` reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.prefix, self.dir.display())?;
+        if let Some(max_age) = self.max_age {
+            write!(f, ";max_age={}", max_age.as_secs())?;
+        }
+        Ok(())
+    }
 }
 
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
@@ -473,6 +563,7 @@ impl Default for Config {
             interface: Interface::Auto,
             asgi: AsgiConfig::default(),
             observe: ObserveConfig::default(),
+            statics: StaticConfig::default(),
         }
     }
 }
@@ -530,6 +621,30 @@ mod tests {
         ] {
             let spec = BindSpec::parse(text).expect("valid");
             assert_eq!(spec.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn a_static_mount_reads_back_what_it_writes() {
+        for text in [
+            "/static=static",
+            "/=/srv/site;max_age=0",
+            "/media=./up;loads;max_age=60",
+        ] {
+            let mount = StaticMount::parse(text).expect("valid");
+            assert_eq!(mount.to_string(), text);
+        }
+        let mount = StaticMount::parse("/media=./up;loads;max_age=60").expect("valid");
+        assert_eq!(mount.dir, PathBuf::from("./up;loads"));
+        assert_eq!(mount.max_age, Some(Duration::from_secs(60)));
+        for bad in [
+            "static=dir",
+            "/static/=dir",
+            "/static=",
+            "/static",
+            "/s=d;max_age=x",
+        ] {
+            assert!(StaticMount::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -10,6 +10,8 @@
 //! - `relay`: the channels between a connection task and the threads running the app.
 //! - `listener`: binding and inheriting listening sockets (TCP, IPv6, unix, `fd://`).
 //! - `tls`: loading certificates and keys into a rustls config (the master does, once).
+//! - `static_files`: static files (`--static-map`), sans-I/O: routing a request to a mount,
+//!   safe paths, conditional and range requests, precompressed siblings, response heads.
 //! - `bridge`: the seam between connections and the app side: `Request`, `Job`, the event
 //!   types, `trait Handler`.
 //! - `conn`: one connection: the socket, timeouts, keep-alive, the HTTP/1.1 exchange.
@@ -33,7 +35,7 @@
 //! - `worker`, `wsgi`, `asgi`
 //! - `server`
 //! - `conn`
-//! - `bridge`, `listener`, `tls`
+//! - `bridge`, `listener`, `tls`, `static_files`
 //! - `relay`, `config`
 //! - `log`
 //! - `metrics`
@@ -54,6 +56,7 @@ pub mod pool;
 mod python;
 pub mod relay;
 pub mod server;
+pub mod static_files;
 pub mod supervisor;
 pub mod title;
 pub mod tls;

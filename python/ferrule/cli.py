@@ -11,10 +11,10 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from ferrule import importer, logs
+from ferrule import importer, logs, paste
 from ferrule._core import core
 from ferrule.config import Config
 from ferrule.errors import AppImportError, ConfigError, FerruleError, WorkerBootError
@@ -84,18 +84,31 @@ def _run(args: list[str]) -> int:
 
     # Step 2: settings, then the directory and import path the app is imported from.
     try:
-        config = Config.load(args)
-        if config.app is None:
+        config = _load_config(args)
+        if config.app is None and config.paste is None:
             raise ConfigError(
                 "No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'."
             )
+        if config.app is not None and config.paste is not None:
+            raise ConfigError("Give an app or --paste, not both.")
+        # The ini's path as given, before chdir: the workers load the app from it.
+        paste_uri = None if config.paste is None else paste.absolute(config.paste)
         _prepare_import_path(config)
         # Python logging, when configured, before anything is logged (the workers inherit it).
         logging_setup = logs.configure(config)
+        if paste_uri is not None:
+            paste.setup_logging(paste_uri)
     except ConfigError as err:
         return _fail(err, EXIT_CONFIG_ERROR)
     for warning in config.warnings():
         sys.stderr.write(f"ferrule: warning: {warning}\n")
+    spec = config.app if paste_uri is None else paste_uri
+    interface = config.interface
+
+    def load() -> Any:
+        if paste_uri is None:
+            return importer.import_app(spec, interface)
+        return paste.load_app(paste_uri)
 
     if config.umask is not None:
         os.umask(config.umask)
@@ -105,7 +118,7 @@ def _run(args: list[str]) -> int:
     app: Any = None
     if config.preload:
         try:
-            app = importer.import_app(config.app, config.interface)
+            app = load()
         except AppImportError as err:
             if err.__cause__ is not None:
                 sys.stderr.write(_format_app_traceback(err.__cause__))
@@ -113,10 +126,11 @@ def _run(args: list[str]) -> int:
 
     # Step 4: serve until SIGTERM/SIGINT/SIGQUIT. BindError is an OSError. SIGHUP re-reads
     # the settings from the same argv, environment and config file.
-    spec = config.app
     watch = None
     if config.reload:
-        watch = SourceWatcher(app_directory(spec), config.reload_extra)
+        directory = app_directory(spec) if paste_uri is None else os.path.dirname(paste_uri)
+        watch = SourceWatcher(directory, config.reload_extra)
+    name = spec if paste_uri is None else os.path.basename(paste_uri)
     settings = config.to_core()
     logging_options: dict[str, Any] = {}
     if logging_setup is not None:
@@ -124,9 +138,8 @@ def _run(args: list[str]) -> int:
         settings["log_level"] = logging_setup["level"]
         logging_options["python_logging"] = logging_setup["access"]
     try:
-        interface = config.interface
-        core().serve(app, settings, load=lambda: _load_in_worker(spec, interface),
-                     reload=lambda: Config.load(args).to_core(), name=spec, upgrade=upgrade,
+        core().serve(app, settings, load=lambda: _load_in_worker(load),
+                     reload=lambda: _load_config(args).to_core(), name=name, upgrade=upgrade,
                      watch=watch, **logging_options)
     except WorkerBootError as err:
         # The worker wrote its own error; this line says why the server stopped.
@@ -136,12 +149,21 @@ def _run(args: list[str]) -> int:
     return EXIT_OK
 
 
-def _load_in_worker(spec: str, interface: str = "auto") -> Any:
-    """Imports the app inside a worker. An `AppImportError` is reported here (the app's
+def _load_config(args: list[str]) -> Config:
+    """The settings of `args`, the environment and the config file; with `--paste`, the
+    ini's `[server:main]` keys below them."""
+    config = Config.load(args)
+    if config.paste is None:
+        return config
+    return Config.load(args, base=paste.server_settings(config.paste))
+
+
+def _load_in_worker(load: Callable[[], Any]) -> Any:
+    """Loads the app inside a worker. An `AppImportError` is reported here (the app's
     traceback, then the message) and re-raised: the worker exits with APP_LOAD_ERROR and the
     master stops."""
     try:
-        return importer.import_app(spec, interface)
+        return load()
     except AppImportError as err:
         if err.__cause__ is not None:
             sys.stderr.write(_format_app_traceback(err.__cause__))

@@ -49,6 +49,7 @@ class Config:
     interface: str
     loop: str
     lifespan: str
+    paste: str | None
     bind: tuple[str, ...]
     threads: int
     reuse_port: bool
@@ -68,6 +69,10 @@ class Config:
     ciphers: str
     do_handshake_on_connect: bool
     suppress_ragged_eofs: bool
+    static_map: tuple[str, ...]
+    static_max_age: float
+    static_index: str | None
+    static_follow_symlinks: bool
     workers: int
     preload: bool
     reload: bool
@@ -116,9 +121,11 @@ class Config:
 
     @classmethod
     def load(cls, argv: Sequence[str] | None = None,
-             env: Mapping[str, str] = os.environ) -> Config:
-        """Resolves every setting from, lowest precedence first: defaults, the config file
-        (only when `--config` or `FERRULE_CONFIG` names one), `FERRULE_*` env vars, argv.
+             env: Mapping[str, str] = os.environ,
+             base: Iterable[tuple[str, str, object]] = ()) -> Config:
+        """Resolves every setting from, lowest precedence first: defaults, `base`
+        (`(name, label, raw)` triples: a PasteDeploy server section), the config file (only
+        when `--config` or `FERRULE_CONFIG` names one), `FERRULE_*` env vars, argv.
 
         Every value given is checked, even one a higher-precedence source overrides, so a
         broken config file is reported rather than hidden. Unknown `FERRULE_*` env vars are
@@ -130,6 +137,8 @@ class Config:
             from_flags.setdefault(name, []).append((spelling, raw))
 
         values = _defaults()
+        for name, label, raw in base:
+            values[name] = _convert(_BY_NAME[name], [(label, raw)])
         # Step 1: where the config file is (flags over env); it is not itself in the file.
         config_setting = _BY_NAME["config"]
         if config_setting.env in env:

@@ -9,6 +9,7 @@
 mod access;
 mod counted;
 mod dispatch;
+mod files;
 mod http1;
 mod respond;
 mod tls;
@@ -25,6 +26,7 @@ use crate::config::{Sendfile, Timeouts};
 use crate::http::{HttpError, Limits};
 use crate::relay::LoopWaker;
 
+pub use files::StaticRoots;
 pub use respond::Page;
 pub use transport::Transport;
 
@@ -40,6 +42,8 @@ pub struct ConnContext {
     pub waker: Arc<LoopWaker>,
     /// How file bodies are sent.
     pub sendfile: Sendfile,
+    /// The static mounts (`--static-map`), their directories open.
+    pub statics: StaticRoots,
 }
 
 /// Why a connection ended other than by a clean close. Logged at debug level: these are

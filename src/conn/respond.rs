@@ -32,16 +32,32 @@ pub enum Page {
     AppTimeout,
     /// The worker is stopping and runs no more requests (503).
     ShuttingDown,
-    /// Plaintext HTTP on a TLS listener (400, written in plaintext, as nginx does).
-    PlainHttpOnTlsPort,
     /// `GET /metrics` on the metrics listener: the Prometheus text format (200).
     Metrics(String),
     /// `/livez` or `/readyz` on the metrics listener: 200 when `Ok`, 503 with why not.
     Health(Result<&'static str, String>),
     /// A path the metrics listener does not serve (404).
-    NotFound,
+    NoSuchEndpoint,
     /// A method other than GET and HEAD on the metrics listener (405).
+    EndpointMethodNotAllowed,
+    /// A static path the rules refuse (`static_files::path`, a symlink out of the mount, a
+    /// FIFO): 404, whatever the reason, which the client is not told.
+    NotFound,
+    /// A static file asked for with a method other than GET or HEAD (RFC 9110 §15.5.6:
+    /// 405 with `Allow`).
     MethodNotAllowed,
+    /// A static request whose `If-Match` or `If-Unmodified-Since` failed (412).
+    PreconditionFailed,
+    /// A static request whose range starts past the file's end (RFC 9110 §15.5.17: 416 with
+    /// `Content-Range: bytes */LENGTH`).
+    RangeNotSatisfiable { complete_length: u64 },
+    /// A static directory named without its trailing slash (301 to the address with it, so
+    /// the index page's relative links resolve).
+    MovedToDirectory { location: String },
+    /// A static file that could not be opened or read for a reason not the client's (500).
+    FileUnreadable,
+    /// Plaintext HTTP on a TLS listener (400, written in plaintext, as nginx does).
+    PlainHttpOnTlsPort,
 }
 
 impl Page {
@@ -50,12 +66,15 @@ impl Page {
             Page::Rejected(err) => err.status(),
             Page::PlainHttpOnTlsPort => 400,
             Page::HeadTimeout | Page::BodyTimeout => 408,
-            Page::AppFailed => 500,
+            Page::AppFailed | Page::FileUnreadable => 500,
             Page::AppTimeout => 504,
             Page::ShuttingDown | Page::Health(Err(_)) => 503,
             Page::Metrics(_) | Page::Health(Ok(_)) => 200,
-            Page::NotFound => 404,
-            Page::MethodNotAllowed => 405,
+            Page::NoSuchEndpoint | Page::NotFound => 404,
+            Page::EndpointMethodNotAllowed | Page::MethodNotAllowed => 405,
+            Page::PreconditionFailed => 412,
+            Page::RangeNotSatisfiable { .. } => 416,
+            Page::MovedToDirectory { .. } => 301,
         }
     }
 
@@ -66,15 +85,36 @@ impl Page {
             Page::Health(Err(why)) => return Cow::Owned(why.clone()),
             Page::Health(Ok(what)) => what,
             Page::Metrics(_) => "metrics",
-            Page::NotFound => "the metrics listener serves /metrics, /livez and /readyz",
-            Page::MethodNotAllowed => "the metrics listener answers GET and HEAD",
+            Page::NoSuchEndpoint => "the metrics listener serves /metrics, /livez and /readyz",
+            Page::EndpointMethodNotAllowed => "the metrics listener answers GET and HEAD",
             Page::HeadTimeout => "request head not received in time",
             Page::BodyTimeout => "request body not received in time",
             Page::AppFailed => "the request could not be completed",
             Page::AppTimeout => "the app did not answer within request_timeout",
             Page::ShuttingDown => "the server is shutting down",
+            Page::NotFound => "no such file",
+            Page::MethodNotAllowed => "a static file takes GET and HEAD only",
+            Page::PreconditionFailed => "the file does not match the request's precondition",
+            Page::RangeNotSatisfiable { .. } => "the range starts past the end of the file",
+            Page::MovedToDirectory { .. } => "this is a directory; its address ends with /",
+            Page::FileUnreadable => "the file could not be read",
             Page::PlainHttpOnTlsPort => "plain HTTP sent to an HTTPS port",
         })
+    }
+
+    /// The header fields the page's status calls for, as `Name: value\r\n` lines.
+    pub fn fields(&self) -> Cow<'static, str> {
+        match self {
+            // RFC 9110 §15.5.6: a 405 says which methods are allowed.
+            Page::MethodNotAllowed | Page::EndpointMethodNotAllowed => {
+                Cow::Borrowed("Allow: GET, HEAD\r\n")
+            }
+            Page::RangeNotSatisfiable { complete_length } => {
+                Cow::Owned(format!("Content-Range: bytes */{complete_length}\r\n"))
+            }
+            Page::MovedToDirectory { location } => Cow::Owned(format!("Location: {location}\r\n")),
+            _ => Cow::Borrowed(""),
+        }
     }
 
     /// The page's body: `<status> <reason>: <detail>`, or the metrics.
@@ -100,18 +140,14 @@ impl Page {
             Page::Metrics(_) => crate::metrics::prometheus::CONTENT_TYPE,
             _ => "text/plain; charset=utf-8",
         };
-        // RFC 9110 §15.5.6: a 405 says which methods are allowed.
-        let extra_fields: &[u8] = match self {
-            Page::MethodNotAllowed => b"Allow: GET, HEAD\r\n",
-            _ => b"",
-        };
+        let fields = self.fields();
         encode::typed_response(
             out,
             status,
             reason_phrase(status),
             encode::SimpleBody {
                 content_type,
-                extra_fields,
+                extra_fields: fields.as_bytes(),
                 body: body.as_bytes(),
                 with_body: !head_only,
             },
@@ -190,10 +226,19 @@ mod tests {
                 "503 Service Unavailable: reloading\n",
             ),
             (
-                Page::MethodNotAllowed,
+                Page::EndpointMethodNotAllowed,
                 "405 Method Not Allowed: the metrics listener answers GET and HEAD\n",
             ),
             (Page::Metrics("a 1\n".to_owned()), "a 1\n"),
+            (Page::NotFound, "404 Not Found: no such file\n"),
+            (
+                Page::RangeNotSatisfiable { complete_length: 9 },
+                "416 Range Not Satisfiable: the range starts past the end of the file\n",
+            ),
+            (
+                Page::PlainHttpOnTlsPort,
+                "400 Bad Request: plain HTTP sent to an HTTPS port\n",
+            ),
         ];
         for (page, body) in rows {
             assert_eq!(page.body(), body);

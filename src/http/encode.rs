@@ -149,6 +149,31 @@ pub fn simple_response(
     );
 }
 
+/// `simple_response` with more header fields (`Allow`, `Location`, `Content-Range`),
+/// given as `Name: value\r\n` lines.
+pub fn simple_response_with(
+    dst: &mut BytesMut,
+    status: u16,
+    reason: &str,
+    fields: &[u8],
+    body: &[u8],
+    with_body: bool,
+    connection: ConnectionHeader,
+) {
+    typed_response(
+        dst,
+        status,
+        reason,
+        SimpleBody {
+            content_type: "text/plain; charset=utf-8",
+            extra_fields: fields,
+            body,
+            with_body,
+        },
+        connection,
+    );
+}
+
 /// The body of a `typed_response` and what describes it.
 #[derive(Clone, Copy)]
 pub struct SimpleBody<'a> {

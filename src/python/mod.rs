@@ -87,6 +87,16 @@ fn serve(
     if let Err(err) = log::set_owner(owner.0, owner.1) {
         log_at!(Level::Warning, "{err}; workers may not reopen it on USR1");
     }
+    // Each worker opens the static directories again; checked here first so a missing
+    // one stops the server before any worker starts, with one line naming it.
+    if let Err(err) = crate::conn::StaticRoots::open(&config.statics) {
+        return Err(ferrule_error(
+            py,
+            "ConfigError",
+            err.to_string(),
+            PyValueError::new_err,
+        ));
+    }
     let label = config
         .process
         .proc_name

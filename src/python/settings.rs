@@ -19,7 +19,7 @@ use pyo3::IntoPyObjectExt;
 
 use crate::config::{
     for_each_core_setting, BindSpec, Choice, ClientCerts, Config, EventLoop, Interface, Lifespan,
-    SchedPolicy, Sendfile, TlsVersion,
+    SchedPolicy, Sendfile, StaticMount, TlsVersion,
 };
 use crate::log::Level;
 
@@ -156,6 +156,25 @@ impl CoreValue for Option<BindSpec> {
     }
     fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.as_ref().map(ToString::to_string).into_bound_py_any(py)
+    }
+}
+
+/// Static mounts, as `Config.to_core()` normalises them (`/static=DIR;max_age=SECONDS`).
+impl CoreValue for Vec<StaticMount> {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        Vec::<String>::from_core(value, name)?
+            .iter()
+            .map(|text| {
+                StaticMount::parse(text)
+                    .map_err(|err| PyValueError::new_err(format!("{name}: {err}")))
+            })
+            .collect()
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .into_bound_py_any(py)
     }
 }
 

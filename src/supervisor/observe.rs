@@ -197,7 +197,7 @@ impl Observer {
 
     fn answer(&mut self, head: &RequestHead, listeners: &[Listener]) -> Page {
         if !matches!(head.method(), "GET" | "HEAD") {
-            return Page::MethodNotAllowed;
+            return Page::EndpointMethodNotAllowed;
         }
         match head.path() {
             b"/metrics" => Page::Metrics(self.render(listeners)),
@@ -209,7 +209,7 @@ impl Observer {
                 None => Ok("ready"),
                 Some(why) => Err(why.to_owned()),
             }),
-            _ => Page::NotFound,
+            _ => Page::NoSuchEndpoint,
         }
     }
 

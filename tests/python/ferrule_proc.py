@@ -122,6 +122,12 @@ def start_server(*args: str, env: dict | None = None, cwd: str | None = None,
     if bind is not None:
         cmd += ["--bind", bind]
     cmd += list(args)
+    return start_command(cmd, env=env, cwd=cwd)
+
+
+def start_command(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> RunningServer:
+    """Starts `cmd`, a command that runs ferrule (the CLI, `pserve`), and waits for it to
+    listen."""
     full_env = dict(os.environ)
     full_env.setdefault("PYTHONUNBUFFERED", "1")
     if env:

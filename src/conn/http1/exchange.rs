@@ -1,5 +1,6 @@
-//! One request/response exchange on a connection: admit the request and hand it to the
-//! app side (`conn::dispatch`), then pump: answer the app's body demands
+//! One request/response exchange on a connection: a static file is served on the spot
+//! (`static_file`); any other request is admitted and handed to the
+//! app side (`conn::dispatch`), then pumped: answer the app's body demands
 //! (`request_body`), write the response as its events arrive (`output`), answer a body
 //! that broke through the client's fault with the client's status (400/408/413, not the
 //! 500 the app would make of its failed read), then drain the unread body and write the
@@ -9,6 +10,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::output::Output;
 use super::request_body::RequestBody;
+use super::static_file;
 use super::{CloseReason, Connection, Ended, Persistence};
 use crate::bridge::{AbortReason, Handler, RequestKind, ResponseEvent};
 use crate::conn::access::AccessStart;
@@ -37,14 +39,16 @@ pub(super) async fn run<T: Transport, H: Handler>(
 ) -> Result<Ended, ConnError> {
     let access = AccessStart::take(&head);
     let method = metrics::MethodClass::of(head.method());
+    if let Some(routed) = conn.ctx.statics.mounts.route(&head) {
+        let received = std::time::Instant::now();
+        let mut ex = Exchange::new(&head, conn);
+        if let Some(result) = static_file::serve(&mut ex, &head, routed).await {
+            return ex.close_out(result, access.as_ref(), method, received).await;
+        }
+    }
     let admitted = dispatch::admit(&conn.ctx, &conn.link).await;
     let received = admitted.received;
-    let mut ex = Exchange {
-        body: RequestBody::new(&head, &conn.ctx),
-        output: Output::new(&head, conn),
-        persistence: Persistence::for_head(&head),
-        conn,
-    };
+    let mut ex = Exchange::new(&head, conn);
     ex.body.send_buffered(ex.conn);
     let info = std::sync::Arc::clone(&ex.conn.info);
     if let Err(page) = admitted.hand_over(handler, RequestKind::Http, head, &info) {
@@ -58,27 +62,48 @@ pub(super) async fn run<T: Transport, H: Handler>(
     // Closing the channels tells the app side that nobody listens any more: its next
     // send fails and it stops iterating (and calls close()).
     ex.conn.link.end();
-    if let Err(err) = result {
-        ex.record(access.as_ref(), method, received);
-        return Err(err);
-    }
-    if ex.persistence.is_keep_alive() && !ex.body.drain(ex.conn).await {
-        ex.persistence.close(CloseReason::UnreadBody);
-    }
-    ex.record(access.as_ref(), method, received);
-    Ok(ex.ended())
+    ex.close_out(result, access.as_ref(), method, received).await
 }
 
 /// The state of one exchange: the connection it runs on, the request body side, the
 /// response side, and whether the connection persists after it.
-struct Exchange<'a, T> {
-    conn: &'a mut Connection<T>,
-    body: RequestBody,
-    output: Output,
-    persistence: Persistence,
+pub(super) struct Exchange<'a, T> {
+    pub(super) conn: &'a mut Connection<T>,
+    pub(super) body: RequestBody,
+    pub(super) output: Output,
+    pub(super) persistence: Persistence,
 }
 
-impl<T: Transport> Exchange<'_, T> {
+impl<'a, T: Transport> Exchange<'a, T> {
+    fn new(head: &RequestHead, conn: &'a mut Connection<T>) -> Self {
+        Exchange {
+            body: RequestBody::new(head, &conn.ctx),
+            output: Output::new(head, conn),
+            persistence: Persistence::for_head(head),
+            conn,
+        }
+    }
+
+    /// After the response: drains what is left of the request body (or decides to close)
+    /// and writes the access record.
+    async fn close_out(
+        mut self,
+        result: Result<(), ConnError>,
+        access: Option<&AccessStart>,
+        method: metrics::MethodClass,
+        received: std::time::Instant,
+    ) -> Result<Ended, ConnError> {
+        if let Err(err) = result {
+            self.record(access, method, received);
+            return Err(err);
+        }
+        if self.persistence.is_keep_alive() && !self.body.drain(self.conn).await {
+            self.persistence.close(CloseReason::UnreadBody);
+        }
+        self.record(access, method, received);
+        Ok(self.ended())
+    }
+
     fn ended(&self) -> Ended {
         Ended {
             persistence: self.persistence,
@@ -185,7 +210,7 @@ impl<T: Transport> Exchange<'_, T> {
     /// Closes after this response when the worker stops, or when the request body stands
     /// in the way (see `RequestBody::prevents_keep_alive`). Called before a head is
     /// written: the head says what was decided.
-    fn settle_persistence(&mut self) {
+    pub(super) fn settle_persistence(&mut self) {
         if self.conn.is_shutting_down() {
             self.persistence.close(CloseReason::Shutdown);
         }
@@ -211,12 +236,7 @@ impl<T: Transport> Exchange<'_, T> {
             return Ok(());
         }
         match reason {
-            AbortReason::AppError => {
-                self.settle_persistence();
-                self.output
-                    .write_page(self.conn, &Page::AppFailed, self.persistence)
-                    .await
-            }
+            AbortReason::AppError => self.answer_keeping(&Page::AppFailed).await,
             AbortReason::Internal => self.answer(&Page::AppFailed, CloseReason::Failure).await,
             AbortReason::Timeout => self.answer(&Page::AppTimeout, CloseReason::Failure).await,
             AbortReason::Rejected(err) => {
@@ -224,6 +244,15 @@ impl<T: Transport> Exchange<'_, T> {
                     .await
             }
         }
+    }
+
+    /// Answers with `page`, keeping the connection when nothing else stands in the way
+    /// (the request itself was fine: a 404, a 412).
+    pub(super) async fn answer_keeping(&mut self, page: &Page) -> Result<(), ConnError> {
+        self.settle_persistence();
+        self.output
+            .write_page(self.conn, page, self.persistence)
+            .await
     }
 
     /// Answers with `page` and closes the connection for `reason`.
@@ -234,7 +263,7 @@ impl<T: Transport> Exchange<'_, T> {
             .await
     }
 
-    /// The request is over: counts it and writes its access record.
+    /// The request's metrics and its access record.
     fn record(
         &self,
         access: Option<&AccessStart>,

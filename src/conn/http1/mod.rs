@@ -7,6 +7,7 @@ mod exchange;
 mod head;
 mod output;
 mod request_body;
+mod static_file;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -55,6 +55,10 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "ca_certs": None,
         "cert_reqs": "none",
         "tls_min_version": "1.2",
+        "static_map": [],
+        "static_max_age": 3600.0,
+        "static_index": None,
+        "static_follow_symlinks": False,
         "workers": 1,
         "max_requests": 0,
         "max_requests_jitter": 0,
@@ -94,7 +98,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
                   request_timeout="10s", unix_socket_mode="0660", pid_file="/run/x.pid",
                   user=1000, group=1000, certfile="/etc/x.crt", keyfile="/etc/x.key",
                   ca_certs="/etc/ca.pem", cert_reqs=2, metrics_bind="127.0.0.1:9100",
-                  statsd_host="localhost", shutdown_delay="5s").to_core()
+                  statsd_host="localhost", shutdown_delay="5s", static_map="/static=s",
+                  static_index="index.html").to_core()
     expected_types = {
         "bind": list, "root_path": str, "access_log": str, "access_log_format": str,
         "error_log": str, "log_level": str, "threads": int, "max_request_line_bytes": int,
@@ -111,6 +116,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "interface": str, "loop": str, "lifespan": str,
         "metrics_bind": str, "statsd_host": str,
         "statsd_prefix": str, "dogstatsd_tags": str, "shutdown_delay": float,
+        "static_map": list,
+        "static_max_age": float, "static_index": str, "static_follow_symlinks": bool,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -40,6 +40,7 @@ EXPECTED_DEFAULTS = {
     "interface": "auto",
     "loop": "auto",
     "lifespan": "auto",
+    "paste": None,
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
     "reuse_port": False,
@@ -59,6 +60,10 @@ EXPECTED_DEFAULTS = {
     "ciphers": "",
     "do_handshake_on_connect": False,
     "suppress_ragged_eofs": True,
+    "static_map": (),
+    "static_max_age": 3600.0,
+    "static_index": None,
+    "static_follow_symlinks": False,
     "workers": 1,
     "preload": False,
     "reload": False,
@@ -97,7 +102,7 @@ EXPECTED_DEFAULTS = {
     "send_timeout": 30.0,
 }
 
-PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask", "reload",
+PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "paste", "preload", "umask", "reload",
                "reload_extra", "ssl_version", "ciphers", "do_handshake_on_connect",
                "suppress_ragged_eofs", "log_config", "log_config_json", "log_config_dict"}
 
@@ -559,6 +564,10 @@ _EVERY_CORE_SETTING_CHANGED = {
     "statsd_host": "127.0.0.1:9125",
     "statsd_prefix": "drift",
     "dogstatsd_tags": "env:drift",
+    "static_map": ["/static=./static", "/=site;max_age=0"],
+    "static_max_age": 120.0,
+    "static_index": "index.html",
+    "static_follow_symlinks": True,
 }
 
 
@@ -588,3 +597,66 @@ def test_cert_reqs_takes_gunicorns_numbers_or_names(raw: object, expected: objec
         assert str(info.value) == expected.message
     else:
         assert cert_reqs.convert(raw) == expected
+# ---- Static mounts
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("/static=./static", "/static=./static"),
+    (" /static/=static ", "/static=static"),
+    ("/=site", "/=site"),
+    ("/media=/srv/media;max_age=0", "/media=/srv/media;max_age=0"),
+    ("/media=media;max_age=1h30m", "/media=media;max_age=5400"),
+    ("/a=dir;with;semicolons", "/a=dir;with;semicolons"),
+    ("/static", InvalidValue("must be URL_PREFIX=DIRECTORY, e.g. /static=./static", "'/static'")),
+    ("/static=", InvalidValue("must be URL_PREFIX=DIRECTORY, e.g. /static=./static", "'/static='")),
+    ("static=dir", InvalidValue(
+        "must start with a URL path of plain characters (no %, ?, # or dot segments) before '='",
+        "'static=dir'")),
+    ("/st%61tic=dir", InvalidValue(
+        "must start with a URL path of plain characters (no %, ?, # or dot segments) before '='",
+        "'/st%61tic=dir'")),
+    ("/a/../b=dir", InvalidValue(
+        "must start with a URL path of plain characters (no %, ?, # or dot segments) before '='",
+        "'/a/../b=dir'")),
+    ("/s=d;max_age=soon", InvalidValue("must give max_age as a duration like 60s or 1h",
+                                       "'/s=d;max_age=soon'")),
+    ("/s=d;max_age=3650d1h", InvalidValue("must give max_age as a duration like 60s or 1h",
+                                          "'/s=d;max_age=3650d1h'")),
+    ("/s=d;max_age=100000h", InvalidValue("must give a max_age of at most 10 years",
+                                          "'/s=d;max_age=100000h'")),
+])
+def test_normalize_static_mount(text: str, expected: object) -> None:
+    from ferrule.settings import normalize_static_mount
+
+    if isinstance(expected, InvalidValue):
+        with pytest.raises(InvalidValue) as info:
+            normalize_static_mount(text)
+        assert (info.value.rule, info.value.got) == (expected.rule, expected.got)
+    else:
+        assert normalize_static_mount(text) == expected
+
+
+def test_static_map_refuses_the_same_prefix_twice() -> None:
+    from ferrule.config import Config
+    from ferrule.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        Config.load(["--static-map", "/s=a", "--static-map", "/s/=b", "app:app"], env={})
+    assert str(info.value) == (
+        "--static-map must not mount the same URL prefix twice, got ['/s=a', '/s=b']"
+    )
+
+
+def test_static_and_paste_settings_come_from_env_and_config_files(tmp_path) -> None:
+    from ferrule.config import Config
+
+    toml = tmp_path / "ferrule.toml"
+    toml.write_text('static_map = ["/static=./static", "/media=./media;max_age=0"]\n'
+                    'static_index = "index.html"\nstatic_follow_symlinks = true\n')
+    config = Config.load(["--config", str(toml), "app:app"],
+                         env={"FERRULE_STATIC_MAX_AGE": "10m", "FERRULE_PASTE": "dev.ini"})
+    assert config.static_map == ("/static=./static", "/media=./media;max_age=0")
+    assert (config.static_index, config.static_follow_symlinks) == ("index.html", True)
+    assert config.static_max_age == 600.0
+    assert config.paste == "dev.ini"
+    from_env = Config.load(["app:app"], env={"FERRULE_STATIC_MAP": "/a=x, /b=y;max_age=1h"})
+    assert from_env.static_map == ("/a=x", "/b=y;max_age=3600")
