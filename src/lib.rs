@@ -3,6 +3,8 @@
 //! # Layout
 //! - `http`: sans-I/O HTTP/1.1: parse heads, decode bodies, encode responses. No I/O.
 //! - `log`: the error log and the access log.
+//! - `proxy`: sans-I/O, what a proxy in front says: trusted peers, the forwarding headers'
+//!   trust walk, the PROXY protocol header, uwsgi packets.
 //! - `title`: process titles (`ferrule: worker 1 [app]`).
 //! - `config`: the typed settings, and the one list of the settings the core reads.
 //! - `relay`: the channels between a connection task and the threads running the app.
@@ -30,7 +32,7 @@
 //! - `conn`
 //! - `bridge`, `listener`
 //! - `relay`, `config`
-//! - `log`
+//! - `log`, `proxy`
 //! - `http`, `title`
 //!
 //! `tests/python/unit/test_layout.py` checks every `crate::` path against these lines.
@@ -43,6 +45,7 @@ pub mod config;
 pub mod conn;
 pub mod listener;
 pub mod pool;
+pub mod proxy;
 mod python;
 pub mod relay;
 pub mod server;
