@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::http::Limits;
 use crate::log::{Level, LogConfig};
+use crate::proxy::header::ProxyProtocol;
+use crate::proxy::{Forwarding, TrustedPeers};
 
 /// Every setting the core reads, declared once: its name in `settings.py` (where it is
 /// marked `core=True`) and the `Config` field it sets. `$apply` is a macro that receives
@@ -56,6 +58,13 @@ macro_rules! for_each_core_setting {
             unix_socket_mode => process.unix_socket_mode,
             sendfile => sendfile,
             sched_policy => sched_policy,
+            forwarded_allow_ips => proxy.forwarding.allow,
+            forwarded_headers => proxy.forwarding.headers,
+            secure_scheme_headers => proxy.forwarding.secure_scheme_headers,
+            proxy_protocol => proxy.proxy_protocol,
+            proxy_allow_ips => proxy.proxy_allow,
+            protocol => proxy.protocol,
+            uwsgi_allow_ips => proxy.uwsgi_allow,
         }
     };
 }
@@ -104,6 +113,60 @@ pub struct Config {
     pub sched_policy: SchedPolicy,
     pub log: LogConfig,
     pub process: ProcessConfig,
+    pub proxy: ProxyConfig,
+}
+
+/// What the server believes of a proxy in front, and which protocol listeners speak. Read
+/// by `conn` (through `ConnContext`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// `--forwarded-allow-ips`, `--forwarded-headers`, `secure_scheme_headers`.
+    pub forwarding: Forwarding,
+    /// `--proxy-protocol`: whether a PROXY header precedes each connection's bytes.
+    pub proxy_protocol: ProxyProtocol,
+    /// `--proxy-allow-from`: the peers that may send one.
+    pub proxy_allow: TrustedPeers,
+    /// `--protocol`: HTTP/1.1 or uwsgi packets.
+    pub protocol: WireProtocol,
+    /// `--uwsgi-allow-from`: the peers that may send uwsgi packets.
+    pub uwsgi_allow: TrustedPeers,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        let loopback = TrustedPeers::parse(&["127.0.0.1", "::1"]).expect("loopback parses");
+        ProxyConfig {
+            forwarding: Forwarding::default(),
+            proxy_protocol: ProxyProtocol::Off,
+            proxy_allow: loopback.clone(),
+            protocol: WireProtocol::Http,
+            uwsgi_allow: loopback,
+        }
+    }
+}
+
+/// What a listener's connections speak (`--protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WireProtocol {
+    /// HTTP/1.1 and 1.0.
+    #[default]
+    Http,
+    /// uwsgi packets (nginx's `uwsgi_pass`), one request per connection.
+    Uwsgi,
+}
+
+impl Choice for WireProtocol {
+    const CHOICES: &'static [(&'static str, Self)] =
+        &[("http", WireProtocol::Http), ("uwsgi", WireProtocol::Uwsgi)];
+}
+
+impl Choice for ProxyProtocol {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("off", ProxyProtocol::Off),
+        ("v1", ProxyProtocol::V1),
+        ("v2", ProxyProtocol::V2),
+        ("auto", ProxyProtocol::Auto),
+    ];
 }
 
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
@@ -318,6 +381,7 @@ impl Default for Config {
             sched_policy: SchedPolicy::Batch,
             log: LogConfig::default(),
             process: ProcessConfig::default(),
+            proxy: ProxyConfig::default(),
         }
     }
 }

@@ -17,8 +17,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 
-use crate::config::{for_each_core_setting, BindSpec, Choice, Config, SchedPolicy, Sendfile};
+use crate::config::{
+    for_each_core_setting, BindSpec, Choice, Config, SchedPolicy, Sendfile, WireProtocol,
+};
 use crate::log::Level;
+use crate::proxy::header::ProxyProtocol;
+use crate::proxy::{HeaderSet, TrustedPeers};
 
 /// How one field's type crosses between the settings dict and `Config`.
 trait CoreValue: Sized {
@@ -155,6 +159,42 @@ impl CoreValue for Vec<String> {
     }
 }
 
+/// Trusted peers, as the list of entries `settings.py` checked.
+impl CoreValue for TrustedPeers {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        let entries = Vec::<String>::from_core(value, name)?;
+        TrustedPeers::parse(&entries).map_err(|err| PyValueError::new_err(format!("{name}: {err}")))
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.entries().to_vec().into_bound_py_any(py)
+    }
+}
+
+/// Forwarding headers, by their lower-case names.
+impl CoreValue for HeaderSet {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        let names = Vec::<String>::from_core(value, name)?;
+        HeaderSet::from_names(&names).ok_or_else(|| {
+            PyValueError::new_err(format!("{name}: unknown header in {names:?}"))
+        })
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.names().into_bound_py_any(py)
+    }
+}
+
+/// `(NAME, value)` pairs (`secure_scheme_headers`).
+impl CoreValue for Vec<(String, String)> {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        value
+            .extract()
+            .map_err(|err| PyValueError::new_err(format!("{name}: {err}")))
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.clone().into_bound_py_any(py)
+    }
+}
+
 /// Choice settings: the name, as `settings.py` spells it.
 macro_rules! choice_core_value {
     ($($ty:ty),* $(,)?) => {$(
@@ -177,7 +217,7 @@ macro_rules! choice_core_value {
     )*};
 }
 
-choice_core_value!(Level, Sendfile, SchedPolicy);
+choice_core_value!(Level, Sendfile, SchedPolicy, ProxyProtocol, WireProtocol);
 
 /// The names of the choice settings' values, by setting: `_ferrule.CORE_CHOICES`.
 fn choices<T: Choice>() -> Vec<&'static str> {
@@ -191,6 +231,8 @@ pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("log_level", PyTuple::new(py, choices::<Level>())?)?;
     d.set_item("sendfile", PyTuple::new(py, choices::<Sendfile>())?)?;
     d.set_item("sched_policy", PyTuple::new(py, choices::<SchedPolicy>())?)?;
+    d.set_item("proxy_protocol", PyTuple::new(py, choices::<ProxyProtocol>())?)?;
+    d.set_item("protocol", PyTuple::new(py, choices::<WireProtocol>())?)?;
     Ok(d)
 }
 

@@ -47,6 +47,14 @@ EXPECTED_DEFAULTS = {
     "user": None,
     "group": None,
     "umask": None,
+    "forwarded_allow_ips": ("127.0.0.1", "::1"),
+    "forwarded_headers": ("forwarded", "x-forwarded-for", "x-forwarded-proto"),
+    "secure_scheme_headers": (("X-FORWARDED-PROTOCOL", "ssl"), ("X-FORWARDED-PROTO", "https"),
+                              ("X-FORWARDED-SSL", "on")),
+    "proxy_protocol": "off",
+    "proxy_allow_ips": ("127.0.0.1", "::1"),
+    "protocol": "http",
+    "uwsgi_allow_ips": ("127.0.0.1", "::1"),
     "workers": 1,
     "preload": False,
     "reload": False,
@@ -525,6 +533,13 @@ _EVERY_CORE_SETTING_CHANGED = {
     "unix_socket_mode": 0o660,
     "sendfile": "off",
     "sched_policy": "normal",
+    "forwarded_allow_ips": ["10.0.0.0/8", "fd00::/8", "192.0.2.1"],
+    "forwarded_headers": ["x-forwarded-for", "x-forwarded-host", "x-forwarded-prefix"],
+    "secure_scheme_headers": {"X-SCHEME": "secure"},
+    "proxy_protocol": "v2",
+    "proxy_allow_ips": ["*"],
+    "protocol": "uwsgi",
+    "uwsgi_allow_ips": ["10.1.0.0/16"],
 }
 
 
