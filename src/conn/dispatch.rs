@@ -12,6 +12,7 @@ use super::respond::Page;
 use super::ConnContext;
 use crate::bridge::{BodyReceiver, ConnInfo, EventSender, Handler, Job, Link, Request};
 use crate::http::RequestHead;
+use crate::proxy::Forwarded;
 
 /// A request admitted to the app side, not yet handed over. Body events may be sent on the
 /// link already (the bytes that came with the head).
@@ -45,12 +46,14 @@ impl Admitted {
         self,
         handler: &H,
         head: RequestHead,
+        forwarded: Option<Box<Forwarded>>,
         conn: &Arc<ConnInfo>,
     ) -> Result<(), Page> {
         let job = Job {
             request: Request {
                 head,
                 conn: Arc::clone(conn),
+                forwarded,
                 body: self.body,
                 events: self.events,
             },

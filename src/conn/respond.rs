@@ -14,12 +14,16 @@ use tokio::io::AsyncWriteExt;
 use super::{with_send_timeout, ConnContext, ConnError, Transport};
 use crate::http::encode::{self, ConnectionHeader};
 use crate::http::{reason_phrase, HttpError};
+use crate::proxy::ForwardedError;
 
 /// A response the server makes itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Page {
     /// The request broke a protocol rule or a limit (400, 413, 414, 431, 501, 505).
     Rejected(HttpError),
+    /// A trusted proxy's forwarding headers were malformed or disagreed (400): serving the
+    /// request as the proxy's own would misname its client (`proxy::forwarded`).
+    BadForwarding(ForwardedError),
     /// A started head did not arrive within `header_timeout` (RFC 9110 §15.5.9: 408).
     HeadTimeout,
     /// The request body stalled for `body_timeout` (408).
@@ -37,6 +41,7 @@ impl Page {
     pub fn status(&self) -> u16 {
         match self {
             Page::Rejected(err) => err.status(),
+            Page::BadForwarding(_) => 400,
             Page::HeadTimeout | Page::BodyTimeout => 408,
             Page::AppFailed => 500,
             Page::AppTimeout => 504,
@@ -48,6 +53,7 @@ impl Page {
     pub fn detail(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
             Page::Rejected(err) => return Cow::Owned(err.to_string()),
+            Page::BadForwarding(err) => return Cow::Owned(err.to_string()),
             Page::HeadTimeout => "request head not received in time",
             Page::BodyTimeout => "request body not received in time",
             Page::AppFailed => "the request could not be completed",
@@ -127,6 +133,10 @@ mod tests {
             (
                 Page::Rejected(HttpError::BodyTooLarge),
                 "413 Content Too Large: request body larger than max_body_bytes\n",
+            ),
+            (
+                Page::BadForwarding(ForwardedError::Conflict("the scheme headers disagree")),
+                "400 Bad Request: conflicting forwarding headers: the scheme headers disagree\n",
             ),
             (
                 Page::HeadTimeout,

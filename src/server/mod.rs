@@ -51,6 +51,7 @@ pub async fn run<H: Handler>(
         request_permits: Arc::new(Semaphore::new(config.threads.get() + QUEUED_REQUESTS)),
         waker: LoopWaker::start(),
         sendfile: config.sendfile,
+        proxy: config.proxy.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();

@@ -17,6 +17,7 @@ use crate::conn::respond::Page;
 use crate::conn::{ConnError, Transport};
 use crate::http::RequestHead;
 use crate::log::Level;
+use crate::proxy::Forwarded;
 use crate::relay::QueueLimits;
 
 /// Response that may wait between the app and the socket (see `relay::QueueLimits`).
@@ -32,9 +33,10 @@ pub(super) const RESPONSE_QUEUE: QueueLimits = QueueLimits {
 pub(super) async fn run<T: Transport, H: Handler>(
     conn: &mut Connection<T>,
     head: RequestHead,
+    forwarded: Option<Box<Forwarded>>,
     handler: &H,
 ) -> Result<Ended, ConnError> {
-    let access = AccessStart::take(&head);
+    let access = AccessStart::take(&head).map(|start| (start, forwarded.clone()));
     let admitted = dispatch::admit(&conn.ctx, &conn.link).await;
     let mut ex = Exchange {
         body: RequestBody::new(&head, &conn.ctx),
@@ -44,7 +46,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
     };
     ex.body.send_buffered(ex.conn);
     let info = std::sync::Arc::clone(&ex.conn.info);
-    if let Err(page) = admitted.hand_over(handler, head, &info) {
+    if let Err(page) = admitted.hand_over(handler, head, forwarded, &info) {
         ex.conn.link.end();
         ex.answer(&page, CloseReason::Failure).await?;
         return Ok(ex.ended());
@@ -208,10 +210,11 @@ impl<T: Transport> Exchange<'_, T> {
             .await
     }
 
-    fn write_access(&self, access: Option<&AccessStart>) {
-        if let Some(access) = access {
+    fn write_access(&self, access: Option<&(AccessStart, Option<Box<Forwarded>>)>) {
+        if let Some((access, forwarded)) = access {
             let (status, body_bytes, headers) = self.output.record();
-            access.write(&self.conn.remote, status, body_bytes, headers);
+            let (remote, peer) = self.conn.access_addresses(forwarded.as_deref());
+            access.write(&remote, &peer, status, body_bytes, headers);
         }
     }
 }
