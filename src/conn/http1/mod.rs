@@ -25,6 +25,7 @@ use crate::bridge::{ConnInfo, Handler, Link};
 use crate::http::encode::ConnectionHeader;
 use crate::http::{self, HttpError, RequestHead};
 use crate::log::Level;
+use crate::proxy::header::ProxyProtocol;
 use crate::proxy::Forwarded;
 use head::HeadFailure;
 
@@ -51,6 +52,14 @@ pub(super) struct Connection<T> {
     /// (`proxy::Forwarding::applies_to`): decided once, so requests from any other peer
     /// pay nothing for forwarding.
     forwarding: bool,
+    /// A proxy keeps this connection in its pool of upstream connections: it came over a
+    /// unix socket or after a PROXY header, or a request on it carried forwarding headers
+    /// from a trusted peer. At shutdown it is not closed while idle, since the proxy may
+    /// be sending a request on it at that very moment (and will not retry a POST): it
+    /// closes after a response that says `Connection: close`, when the proxy closes it,
+    /// or at `keepalive_timeout`, which the proxy is configured to undercut
+    /// (docs/deploy.md, "Zero failed requests through a proxy").
+    pooled_by_proxy: bool,
     ctx: Arc<ConnContext>,
     /// Turns true when the worker stops: the response in progress says `Connection: close`
     /// and an idle connection closes.
@@ -67,6 +76,8 @@ impl<T: Transport> Connection<T> {
         ctx: Arc<ConnContext>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
+        let pooled_by_proxy =
+            socket_peer.is_none() || ctx.proxy.proxy_protocol != ProxyProtocol::Off;
         let remote = super::peer_text(info.peer);
         let forwarding = ctx
             .proxy
@@ -80,6 +91,7 @@ impl<T: Transport> Connection<T> {
             remote,
             socket_peer,
             forwarding,
+            pooled_by_proxy,
             ctx,
             shutdown,
         }
@@ -244,7 +256,10 @@ pub(super) async fn serve<T: Transport, H: Handler>(mut conn: Connection<T>, han
         first = false;
         let forwarded = if conn.forwarding {
             match conn.ctx.proxy.forwarding.resolve(&head) {
-                Ok(forwarded) => forwarded,
+                Ok(forwarded) => {
+                    conn.pooled_by_proxy |= forwarded.is_some();
+                    forwarded
+                }
                 Err(err) => {
                     log_at!(Level::Debug, "{}: {err}", conn.remote);
                     conn.refuse_request(&head, None, &Page::BadForwarding(err))
