@@ -19,12 +19,12 @@ import threading
 import time
 
 import pytest
+from ferrule_proc import start_server
 from proxies import start_haproxy, start_nginx
+from rawhttp import Conn
 from test_process_signals import wait_for_count
 from test_process_upgrade import stop_pid
 from test_proxy_nginx import CLIENT, client_conn
-
-from ferrule_proc import start_server
 
 APP = "apps.proxied:app"
 CLIENTS = 6
@@ -71,6 +71,10 @@ class Client(threading.Thread):
                     self.ok[kind] += 1
             if resp.header("Connection") == "close":
                 self._drop()
+            if self.random.random() < 0.3:
+                # Bursts and pauses: the proxy's pool then holds idle connections, the
+                # ones a server closing at the wrong moment would break.
+                time.sleep(self.random.random() * 0.05)
         self._drop()
 
     def _drop(self) -> None:
@@ -133,3 +137,33 @@ def test_a_rollout_through_the_proxy_fails_no_request(proxies, proxy):
           f"{len(failures)} failed; HUP, USR2, {recycles} recycles")
     assert failures == [], failures[:5]
     assert counts["POST"] > 100
+
+
+@pytest.mark.parametrize("signal_name", ["SIGHUP", "SIGTERM"])
+def test_a_connection_a_proxy_pools_is_answered_after_a_reload_not_closed(signal_name,
+                                                                          tmp_path):
+    """The rule itself, deterministically: a proxy's idle connection (it carried forwarding
+    headers) is still served after the reload's drain began, with `Connection: close`;
+    a direct client's idle connection is closed within a moment, as before."""
+    server = start_server("--workers", "1", "--graceful-timeout", "10s", APP)
+    wait_for_count(server, r"worker \d+ \(pid \d+\) serving", 1)
+    with Conn(server.address) as pooled, Conn(server.address) as direct:
+        first = pooled.request("GET", "/p", headers={"X-Forwarded-For": "192.0.2.1"})
+        assert json.loads(first.body)["REMOTE_ADDR"] == "192.0.2.1"
+        assert direct.request("GET", "/p").status == 200
+        server.proc.send_signal(getattr(signal, signal_name))
+        server.wait_for_log(r"shutting down", timeout=10)
+        # The direct client's idle connection closes 250 ms after the stop.
+        assert direct.is_closed_by_peer(timeout=5)
+        # Well past that, the proxy sends a POST on its pooled connection.
+        time.sleep(0.5)
+        resp = pooled.request("POST", "/form", headers={"X-Forwarded-For": "192.0.2.1"},
+                              body=b"late")
+        assert resp.status == 200
+        assert json.loads(resp.body)["body_length"] == 4
+        assert resp.header("Connection") == "close"
+        assert pooled.is_closed_by_peer(timeout=5)
+    if signal_name == "SIGTERM":
+        assert server.proc.wait(timeout=15) == 0
+    else:
+        server.stop()
