@@ -25,9 +25,9 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::{ConnInfo, Handler};
 use crate::config::{ProxyConfig, Sendfile, Timeouts, WireProtocol};
+use crate::http::{HttpError, Limits};
 use crate::log::Level;
 use crate::proxy::header::ProxyProtocol;
-use crate::http::{HttpError, Limits};
 use crate::relay::LoopWaker;
 
 pub use respond::Page;

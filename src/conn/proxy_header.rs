@@ -44,7 +44,11 @@ pub(super) async fn read<T: Transport>(
     ctx: &ConnContext,
     versions: ProxyProtocol,
 ) -> Result<(Arc<ConnInfo>, BytesMut), ProxyRefused> {
-    if !ctx.proxy.proxy_allow.trusts(info.peer.map(|addr| addr.ip())) {
+    if !ctx
+        .proxy
+        .proxy_allow
+        .trusts(info.peer.map(|addr| addr.ip()))
+    {
         return Err(ProxyRefused::Untrusted);
     }
     let deadline = Instant::now() + ctx.timeouts.header;

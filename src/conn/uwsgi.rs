@@ -21,7 +21,12 @@ const READ: usize = 8 * 1024;
 /// Serves the one request of a uwsgi connection.
 pub(super) async fn serve<T: Transport, H: Handler>(mut conn: Connection<T>, handler: &H) {
     let peer = conn.info().peer;
-    if !conn.ctx().proxy.uwsgi_allow.trusts(peer.map(|addr| addr.ip())) {
+    if !conn
+        .ctx()
+        .proxy
+        .uwsgi_allow
+        .trusts(peer.map(|addr| addr.ip()))
+    {
         log_at!(
             Level::Debug,
             "{}: uwsgi connection from a peer not in uwsgi_allow_ips; closing",

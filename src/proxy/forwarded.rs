@@ -206,9 +206,7 @@ impl Default for Forwarding {
     fn default() -> Self {
         Forwarding {
             allow: TrustedPeers::parse(&["127.0.0.1", "::1"]).expect("loopback addresses parse"),
-            headers: HeaderSet(
-                HeaderSet::FORWARDED.0 | HeaderSet::X_FOR.0 | HeaderSet::X_PROTO.0,
-            ),
+            headers: HeaderSet(HeaderSet::FORWARDED.0 | HeaderSet::X_FOR.0 | HeaderSet::X_PROTO.0),
             secure_scheme_headers: [
                 ("X-FORWARDED-PROTOCOL", "ssl"),
                 ("X-FORWARDED-PROTO", "https"),
@@ -264,7 +262,9 @@ impl Forwarding {
         };
         out.client = match (from_forwarded, from_x_for) {
             (Some(a), Some(b)) if !a.same_client(&b) => {
-                return Err(Conflict("Forwarded and X-Forwarded-For name different clients"))
+                return Err(Conflict(
+                    "Forwarded and X-Forwarded-For name different clients",
+                ))
             }
             (Some(a), Some(b)) => Some(if a.port().is_some() { a } else { b }),
             (a, b) => a.or(b),
@@ -304,7 +304,9 @@ impl Forwarding {
         if let Some(h) = forwarded_host {
             match host {
                 Some(prev) if prev != h.as_bytes() => {
-                    return Err(Conflict("Forwarded and X-Forwarded-Host name different hosts"))
+                    return Err(Conflict(
+                        "Forwarded and X-Forwarded-Host name different hosts",
+                    ))
                 }
                 _ => host = Some(h.as_bytes()),
             }
@@ -401,7 +403,10 @@ fn list_items(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
 
 /// The one value of a single-valued header: repeated lines or list items must all be the
 /// same (rule 3).
-fn single<'h>(values: &[&'h [u8]], header: &'static str) -> Result<Option<&'h [u8]>, ForwardedError> {
+fn single<'h>(
+    values: &[&'h [u8]],
+    header: &'static str,
+) -> Result<Option<&'h [u8]>, ForwardedError> {
     let mut found: Option<&[u8]> = None;
     for value in values {
         for item in list_items(value) {
@@ -492,7 +497,7 @@ fn parse_node(text: &[u8], rfc7239: bool) -> Option<Node> {
         let ip: Ipv6Addr = ip.parse().ok()?;
         let port = match after {
             "" => None,
-            _ => node_port(after.strip_prefix(':')?)?,
+            _ => node_port(after.strip_prefix(':')?).ok()?,
         };
         return Some(Node::Ip(IpAddr::V6(ip), port));
     }
@@ -502,19 +507,22 @@ fn parse_node(text: &[u8], rfc7239: bool) -> Option<Node> {
         }
     }
     let (ip, port) = match text.split_once(':') {
-        Some((ip, port)) => (ip, node_port(port)?),
+        Some((ip, port)) => (ip, node_port(port).ok()?),
         None => (text, None),
     };
     Some(Node::Ip(IpAddr::V4(ip.parse().ok()?), port))
 }
 
-/// `node-port = port / obfport`: `Some(None)` for an obfuscated port.
-fn node_port(text: &str) -> Option<Option<u16>> {
+/// `node-port = port / obfport`: `Ok(None)` for an obfuscated port, `Err` for neither.
+fn node_port(text: &str) -> Result<Option<u16>, NotAPort> {
     if is_obfuscated(text) {
-        return Some(None);
+        return Ok(None);
     }
-    parse_port(text.as_bytes()).map(Some)
+    parse_port(text.as_bytes()).map(Some).ok_or(NotAPort)
 }
+
+/// `node_port`'s refusal.
+struct NotAPort;
 
 /// `obfnode = "_" 1*( ALPHA / DIGIT / "." / "_" / "-")` (RFC 7239 §6.3).
 fn is_obfuscated(text: &str) -> bool {
@@ -561,7 +569,10 @@ fn parse_forwarded(values: &[&[u8]]) -> Result<Vec<Element>, ForwardedError> {
             // A pair, or nothing before the next ";" or ",".
             if let Some(&c) = rest.first() {
                 if c != b';' && c != b',' {
-                    let name_len = rest.iter().take_while(|&&b| crate::http::is_tchar(b)).count();
+                    let name_len = rest
+                        .iter()
+                        .take_while(|&&b| crate::http::is_tchar(b))
+                        .count();
                     let (name, after) = rest.split_at(name_len);
                     let after = after.strip_prefix(b"=").ok_or(syntax.clone())?;
                     if name.is_empty() {
@@ -613,7 +624,10 @@ fn forwarded_value(input: &[u8]) -> Option<(Vec<u8>, &[u8])> {
         // Unbalanced quote.
         return None;
     }
-    let len = input.iter().take_while(|&&b| crate::http::is_tchar(b)).count();
+    let len = input
+        .iter()
+        .take_while(|&&b| crate::http::is_tchar(b))
+        .count();
     (len > 0).then(|| (input[..len].to_vec(), &input[len..]))
 }
 
@@ -624,7 +638,10 @@ fn apply_pair(
     value: &[u8],
 ) -> Result<(), ForwardedError> {
     let (bit, bad) = if name.eq_ignore_ascii_case(b"for") {
-        (1, "a for= value is not a node (IPv4, \"[IPv6]\", unknown or _obfuscated)")
+        (
+            1,
+            "a for= value is not a node (IPv4, \"[IPv6]\", unknown or _obfuscated)",
+        )
     } else if name.eq_ignore_ascii_case(b"proto") {
         (2, "the proto= scheme must be http or https")
     } else if name.eq_ignore_ascii_case(b"host") {
@@ -674,17 +691,25 @@ fn apply_host(out: &mut Forwarded, host: &[u8], port: Option<u16>) -> Result<(),
     let host = std::str::from_utf8(host).map_err(|_| bad.clone())?;
     // The host grammar was checked: a `:` after the host (or after `]`) starts the port.
     let (name, host_port) = match host.rfind(':') {
-        Some(i) if !host[i..].contains(']') && (host.starts_with('[') || !host[..i].contains(':')) => {
-            (&host[..i], parse_port(host[i + 1..].as_bytes()))
+        Some(i)
+            if !host[i..].contains(']') && (host.starts_with('[') || !host[..i].contains(':')) =>
+        {
+            (&host[..i], parse_port(&host.as_bytes()[i + 1..]))
         }
         _ => (host, None),
     };
     if let (Some(a), Some(b)) = (host_port, port) {
         if a != b {
-            return Err(Conflict("X-Forwarded-Host and X-Forwarded-Port name different ports"));
+            return Err(Conflict(
+                "X-Forwarded-Host and X-Forwarded-Port name different ports",
+            ));
         }
     }
-    out.server_name = Some(name.trim_start_matches('[').trim_end_matches(']').to_owned());
+    out.server_name = Some(
+        name.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+    );
     out.server_port = port.or(host_port);
     out.http_host = Some(match port {
         Some(p) if host_port.is_none() => format!("{name}:{p}"),

@@ -1,4 +1,4 @@
-//! The PROXY protocol header (HAProxy's `proxy-protocol.txt`, versions 1 and 2): the
+//! The PROXY protocol header (`proxy-protocol.txt` of `HAProxy`, versions 1 and 2): the
 //! bytes a load balancer sends before the client's, naming the client's address.
 //! Sans-I/O, like `http::parse`: `parse(&buf, versions)` answers `Ok(None)` (need more
 //! bytes), the header and its length, or the rule it broke. A buffer that cannot start a
@@ -37,8 +37,8 @@ impl ProxyProtocol {
 pub const MAX_V1_LINE: usize = 107;
 
 /// The longest v2 payload (addresses and TLVs) accepted. The format allows 65535; real
-/// senders stay far below (HAProxy's TLS TLVs, AWS's VPC endpoint ID: tens to hundreds of
-/// bytes). 4 KiB: chosen without measurement, generous for them and small enough that a
+/// senders stay far below (the TLS TLVs of `HAProxy`, the VPC endpoint ID of AWS: tens to
+/// hundreds of bytes). 4 KiB: chosen without measurement, generous for them and small enough that a
 /// connection cannot make the server buffer much before proving anything.
 pub const MAX_V2_PAYLOAD: usize = 4096;
 

@@ -16,9 +16,11 @@ struct Cidr {
 impl Cidr {
     fn contains(self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                prefix_matches(u128::from(u32::from(net)) << 96, u128::from(u32::from(ip)) << 96, self.prefix)
-            }
+            (IpAddr::V4(net), IpAddr::V4(ip)) => prefix_matches(
+                u128::from(u32::from(net)) << 96,
+                u128::from(u32::from(ip)) << 96,
+                self.prefix,
+            ),
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
                 prefix_matches(u128::from(net), u128::from(ip), self.prefix)
             }
@@ -65,23 +67,23 @@ impl TrustedPeers {
                 continue;
             }
             let bad = || BadPeer(text.to_owned());
-            let (addr, prefix) = match text.split_once('/') {
-                Some((addr, bits)) => {
-                    let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-                    let max = if addr.is_ipv4() { 32 } else { 128 };
-                    let bits: u8 = bits
-                        .parse()
-                        .ok()
-                        .filter(|b| *b <= max && !bits.starts_with('+'))
-                        .ok_or_else(bad)?;
-                    (addr, bits)
-                }
-                None => {
-                    let addr: IpAddr = text.parse().map_err(|_| bad())?;
-                    (addr, if addr.is_ipv4() { 32 } else { 128 })
-                }
+            let (addr, prefix) = if let Some((addr, bits)) = text.split_once('/') {
+                let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+                let max = if addr.is_ipv4() { 32 } else { 128 };
+                let bits: u8 = bits
+                    .parse()
+                    .ok()
+                    .filter(|b| *b <= max && !bits.starts_with('+'))
+                    .ok_or_else(bad)?;
+                (addr, bits)
+            } else {
+                let addr: IpAddr = text.parse().map_err(|_| bad())?;
+                (addr, if addr.is_ipv4() { 32 } else { 128 })
             };
-            peers.ranges.push(Cidr { addr: canonical(addr), prefix });
+            peers.ranges.push(Cidr {
+                addr: canonical(addr),
+                prefix,
+            });
         }
         Ok(peers)
     }
@@ -165,7 +167,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_address_a_range_or_star() {
-        for bad in ["localhost", "10.0.0.0/33", "::/129", "10.0.0.0/", "/8", "1.2.3.4/+8", "**"] {
+        for bad in [
+            "localhost",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/",
+            "/8",
+            "1.2.3.4/+8",
+            "**",
+        ] {
             assert_eq!(
                 TrustedPeers::parse(&[bad]),
                 Err(BadPeer(bad.to_owned())),

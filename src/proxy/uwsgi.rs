@@ -134,15 +134,14 @@ pub fn request(vars: &Vars<'_>, limits: &Limits) -> Result<(RequestHead, Forward
     let mut head = BytesMut::with_capacity(256);
     head.extend_from_slice(method);
     head.extend_from_slice(b" ");
-    match get("REQUEST_URI").filter(|uri| !uri.is_empty()) {
-        Some(uri) => head.extend_from_slice(uri),
-        None => {
-            let path = get("PATH_INFO").filter(|p| !p.is_empty()).unwrap_or(b"/");
-            head.extend_from_slice(path);
-            if let Some(query) = get("QUERY_STRING").filter(|q| !q.is_empty()) {
-                head.extend_from_slice(b"?");
-                head.extend_from_slice(query);
-            }
+    if let Some(uri) = get("REQUEST_URI").filter(|uri| !uri.is_empty()) {
+        head.extend_from_slice(uri);
+    } else {
+        let path = get("PATH_INFO").filter(|p| !p.is_empty()).unwrap_or(b"/");
+        head.extend_from_slice(path);
+        if let Some(query) = get("QUERY_STRING").filter(|q| !q.is_empty()) {
+            head.extend_from_slice(b"?");
+            head.extend_from_slice(query);
         }
     }
     head.extend_from_slice(b" HTTP/1.0\r\n");
@@ -158,7 +157,11 @@ pub fn request(vars: &Vars<'_>, limits: &Limits) -> Result<(RequestHead, Forward
             continue;
         }
         let bad = || UwsgiError::BadVariable(String::from_utf8_lossy(key).into_owned());
-        if name.is_empty() || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        if name.is_empty()
+            || !name
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
             return Err(bad());
         }
         line_safe(&String::from_utf8_lossy(key), value)?;

@@ -174,9 +174,8 @@ impl CoreValue for TrustedPeers {
 impl CoreValue for HeaderSet {
     fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
         let names = Vec::<String>::from_core(value, name)?;
-        HeaderSet::from_names(&names).ok_or_else(|| {
-            PyValueError::new_err(format!("{name}: unknown header in {names:?}"))
-        })
+        HeaderSet::from_names(&names)
+            .ok_or_else(|| PyValueError::new_err(format!("{name}: unknown header in {names:?}")))
     }
     fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.names().into_bound_py_any(py)
@@ -231,7 +230,10 @@ pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("log_level", PyTuple::new(py, choices::<Level>())?)?;
     d.set_item("sendfile", PyTuple::new(py, choices::<Sendfile>())?)?;
     d.set_item("sched_policy", PyTuple::new(py, choices::<SchedPolicy>())?)?;
-    d.set_item("proxy_protocol", PyTuple::new(py, choices::<ProxyProtocol>())?)?;
+    d.set_item(
+        "proxy_protocol",
+        PyTuple::new(py, choices::<ProxyProtocol>())?,
+    )?;
     d.set_item("protocol", PyTuple::new(py, choices::<WireProtocol>())?)?;
     Ok(d)
 }

@@ -387,7 +387,10 @@ fn apply_forwarded<'py>(
         }
     }
     if let Some(scheme) = forwarded.scheme {
-        env.set_item(intern!(py, "wsgi.url_scheme"), cache.value(py, scheme.as_str()))?;
+        env.set_item(
+            intern!(py, "wsgi.url_scheme"),
+            cache.value(py, scheme.as_str()),
+        )?;
     }
     if let Some(host) = &forwarded.http_host {
         env.set_item(intern!(py, "HTTP_HOST"), host)?;
@@ -400,10 +403,17 @@ fn apply_forwarded<'py>(
     } else if forwarded.http_host.is_some() {
         // A host without a port: the default port of the scheme the client used.
         let scheme = forwarded.scheme.map_or_else(
-            || env.get_item(intern!(py, "wsgi.url_scheme")).map(|s| s.map(|s| s.to_string())),
+            || {
+                env.get_item(intern!(py, "wsgi.url_scheme"))
+                    .map(|s| s.map(|s| s.to_string()))
+            },
             |s| Ok(Some(s.as_str().to_owned())),
         )?;
-        let port = if scheme.as_deref() == Some("https") { 443 } else { 80 };
+        let port = if scheme.as_deref() == Some("https") {
+            443
+        } else {
+            80
+        };
         env.set_item(intern!(py, "SERVER_PORT"), port_text(port))?;
     }
     if let Some(prefix) = &forwarded.script_prefix {

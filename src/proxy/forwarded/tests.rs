@@ -1,3 +1,10 @@
+// Tables of rows: their types are long, and a table is as long as its rows.
+#![allow(
+    clippy::type_complexity,
+    clippy::too_many_lines,
+    clippy::unnecessary_wraps
+)]
+
 use bytes::BytesMut;
 
 use super::*;
@@ -6,7 +13,10 @@ use crate::http::{parse, Limits};
 fn head(fields: &[(&str, &str)]) -> RequestHead {
     let mut raw = String::from("GET / HTTP/1.1\r\nHost: app.local\r\n");
     for (name, value) in fields {
-        raw.push_str(&format!("{name}: {value}\r\n"));
+        raw.push_str(name);
+        raw.push_str(": ");
+        raw.push_str(value);
+        raw.push_str("\r\n");
     }
     raw.push_str("\r\n");
     let mut buf = BytesMut::from(raw.as_bytes());
@@ -45,11 +55,14 @@ fn client(text: &str, port: Option<u16>) -> Option<Client> {
     Some(Client::Ip(ip(text), port))
 }
 
-/// The client each header set yields (with the default trust: loopback, 10/8, fd00::/8).
+/// The client each header set yields (trusting loopback, `10/8` and `fd00::/8`).
 #[test]
 fn the_client_is_the_first_untrusted_hop_from_the_right() {
     let rows: &[(&[(&str, &str)], Option<Client>)] = &[
-        (&[("X-Forwarded-For", "203.0.113.7")], client("203.0.113.7", None)),
+        (
+            &[("X-Forwarded-For", "203.0.113.7")],
+            client("203.0.113.7", None),
+        ),
         // A client prepending a fake address is still itself.
         (
             &[("X-Forwarded-For", "1.1.1.1, 203.0.113.7")],
@@ -62,7 +75,10 @@ fn the_client_is_the_first_untrusted_hop_from_the_right() {
         ),
         // Several lines are one list, in order.
         (
-            &[("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-For", "10.0.0.2")],
+            &[
+                ("X-Forwarded-For", "203.0.113.7"),
+                ("X-Forwarded-For", "10.0.0.2"),
+            ],
             client("203.0.113.7", None),
         ),
         // Every hop trusted: the leftmost.
@@ -146,11 +162,17 @@ fn the_scheme_comes_from_any_scheme_header_and_they_must_agree() {
             Ok(Some(Scheme::Https)),
         ),
         (
-            &[("X-Forwarded-Proto", "https"), ("X-Forwarded-Proto", "https")],
+            &[
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Proto", "https"),
+            ],
             Ok(Some(Scheme::Https)),
         ),
         (
-            &[("X-Forwarded-Proto", "https"), ("X-Forwarded-Proto", "http")],
+            &[
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Proto", "http"),
+            ],
             Err(Conflict("the scheme headers disagree")),
         ),
         (
@@ -243,8 +265,13 @@ fn malformed_or_conflicting_values_are_refused_whole() {
             }),
         ),
         (
-            &[("Forwarded", "for=192.0.2.1"), ("X-Forwarded-For", "192.0.2.2")],
-            Err(Conflict("Forwarded and X-Forwarded-For name different clients")),
+            &[
+                ("Forwarded", "for=192.0.2.1"),
+                ("X-Forwarded-For", "192.0.2.2"),
+            ],
+            Err(Conflict(
+                "Forwarded and X-Forwarded-For name different clients",
+            )),
         ),
         (
             &[("X-Forwarded-Host", "a.example, b.example")],
@@ -268,8 +295,13 @@ fn malformed_or_conflicting_values_are_refused_whole() {
             }),
         ),
         (
-            &[("X-Forwarded-Host", "a.example:8080"), ("X-Forwarded-Port", "9090")],
-            Err(Conflict("X-Forwarded-Host and X-Forwarded-Port name different ports")),
+            &[
+                ("X-Forwarded-Host", "a.example:8080"),
+                ("X-Forwarded-Port", "9090"),
+            ],
+            Err(Conflict(
+                "X-Forwarded-Host and X-Forwarded-Port name different ports",
+            )),
         ),
         (
             &[("X-Forwarded-Prefix", "app")],
@@ -315,7 +347,10 @@ fn host_port_and_prefix_set_the_server_facts() {
             },
         ),
         (
-            &[("X-Forwarded-Host", "shop.example"), ("X-Forwarded-Port", "8443")],
+            &[
+                ("X-Forwarded-Host", "shop.example"),
+                ("X-Forwarded-Port", "8443"),
+            ],
             Forwarded {
                 http_host: Some("shop.example:8443".into()),
                 server_name: Some("shop.example".into()),
@@ -418,5 +453,7 @@ fn header_sets_read_back_their_names() {
     let set = HeaderSet::from_names(&["X-Forwarded-For", " forwarded "]).expect("known");
     assert_eq!(set.names(), ["forwarded", "x-forwarded-for"]);
     assert_eq!(HeaderSet::from_names(&["x-real-ip"]), None);
-    assert!(HeaderSet::from_names::<&str>(&[]).expect("empty").is_empty());
+    assert!(HeaderSet::from_names::<&str>(&[])
+        .expect("empty")
+        .is_empty());
 }

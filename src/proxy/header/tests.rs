@@ -1,3 +1,10 @@
+// Tables of rows: their types are long, and a table is as long as its rows.
+#![allow(
+    clippy::type_complexity,
+    clippy::too_many_lines,
+    clippy::unnecessary_wraps
+)]
+
 use super::*;
 
 fn sock(text: &str) -> SocketAddr {
@@ -35,7 +42,11 @@ fn tlv(kind: u8, value: &[u8]) -> Vec<u8> {
     out
 }
 
-type Row = (Vec<u8>, ProxyProtocol, Result<Option<(Addresses, usize)>, ProxyHeaderError>);
+type Row = (
+    Vec<u8>,
+    ProxyProtocol,
+    Result<Option<(Addresses, usize)>, ProxyHeaderError>,
+);
 
 #[test]
 fn parses_every_kind_of_header_and_refuses_each_broken_rule() {
@@ -78,7 +89,11 @@ fn parses_every_kind_of_header_and_refuses_each_broken_rule() {
             ProxyProtocol::V1,
             Ok(Some((Addresses::Local, 35))),
         ),
-        (b"GET / HTTP/1.1\r\n".to_vec(), ProxyProtocol::Auto, Err(E::Missing)),
+        (
+            b"GET / HTTP/1.1\r\n".to_vec(),
+            ProxyProtocol::Auto,
+            Err(E::Missing),
+        ),
         (b"PROXYTCP4".to_vec(), ProxyProtocol::V1, Err(E::Missing)),
         // 107 bytes and no CRLF.
         (
@@ -148,14 +163,42 @@ fn parses_every_kind_of_header_and_refuses_each_broken_rule() {
             ProxyProtocol::V2,
             Ok(Some((inet("192.0.2.1:56324", "198.51.100.2:443"), 34))),
         ),
-        (v2(0x21, 0x11, &inet4_payload())[..20].to_vec(), ProxyProtocol::V2, Ok(None)),
-        (v2(0x21, 0x11, &inet4_payload()), ProxyProtocol::V1, Err(E::Missing)),
-        (v2(0x11, 0x11, &inet4_payload()), ProxyProtocol::V2, Err(E::V2Command)),
-        (v2(0x22, 0x11, &inet4_payload()), ProxyProtocol::V2, Err(E::V2Command)),
+        (
+            v2(0x21, 0x11, &inet4_payload())[..20].to_vec(),
+            ProxyProtocol::V2,
+            Ok(None),
+        ),
+        (
+            v2(0x21, 0x11, &inet4_payload()),
+            ProxyProtocol::V1,
+            Err(E::Missing),
+        ),
+        (
+            v2(0x11, 0x11, &inet4_payload()),
+            ProxyProtocol::V2,
+            Err(E::V2Command),
+        ),
+        (
+            v2(0x22, 0x11, &inet4_payload()),
+            ProxyProtocol::V2,
+            Err(E::V2Command),
+        ),
         // A wrong version byte is refused before the rest arrives.
-        (v2(0x31, 0x11, &[])[..13].to_vec(), ProxyProtocol::V2, Err(E::V2Command)),
-        (v2(0x21, 0x41, &inet4_payload()), ProxyProtocol::V2, Err(E::V2Family)),
-        (v2(0x21, 0x12, &inet4_payload()), ProxyProtocol::V2, Err(E::V2Family)),
+        (
+            v2(0x31, 0x11, &[])[..13].to_vec(),
+            ProxyProtocol::V2,
+            Err(E::V2Command),
+        ),
+        (
+            v2(0x21, 0x41, &inet4_payload()),
+            ProxyProtocol::V2,
+            Err(E::V2Family),
+        ),
+        (
+            v2(0x21, 0x12, &inet4_payload()),
+            ProxyProtocol::V2,
+            Err(E::V2Family),
+        ),
         (
             v2(0x21, 0x11, &inet4_payload()[..8]),
             ProxyProtocol::V2,
@@ -170,7 +213,12 @@ fn parses_every_kind_of_header_and_refuses_each_broken_rule() {
     ];
     for (bytes, versions, want) in rows {
         let got = parse(&bytes, versions).map(|o| o.map(|(h, n)| (h.addresses, n)));
-        assert_eq!(got, want, "{:?} {versions:?}", String::from_utf8_lossy(&bytes));
+        assert_eq!(
+            got,
+            want,
+            "{:?} {versions:?}",
+            String::from_utf8_lossy(&bytes)
+        );
     }
 }
 
@@ -213,10 +261,16 @@ fn keeps_the_tlvs_a_later_feature_needs() {
     // An SSL TLV too short for its own fields, and a sub-TLV past its parent.
     let mut short = inet4_payload();
     short.extend(tlv(0x20, &[1, 0]));
-    assert_eq!(parse(&v2(0x21, 0x11, &short), ProxyProtocol::V2), Err(E::V2Tlv));
+    assert_eq!(
+        parse(&v2(0x21, 0x11, &short), ProxyProtocol::V2),
+        Err(E::V2Tlv)
+    );
     let mut past = inet4_payload();
     past.extend(tlv(0x20, &[1, 0, 0, 0, 0, 0x21, 0, 9, b'x']));
-    assert_eq!(parse(&v2(0x21, 0x11, &past), ProxyProtocol::V2), Err(E::V2Tlv));
+    assert_eq!(
+        parse(&v2(0x21, 0x11, &past), ProxyProtocol::V2),
+        Err(E::V2Tlv)
+    );
 }
 
 #[test]

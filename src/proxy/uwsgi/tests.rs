@@ -1,3 +1,10 @@
+// Tables of rows: their types are long, and a table is as long as its rows.
+#![allow(
+    clippy::type_complexity,
+    clippy::too_many_lines,
+    clippy::unnecessary_wraps
+)]
+
 use super::*;
 
 /// A packet with `vars`, then `body`.
@@ -102,16 +109,25 @@ fn refuses_what_is_not_a_plain_wsgi_request() {
 fn variables_cannot_smuggle_header_lines_or_bodies() {
     let rows: Vec<(Vec<(&str, &str)>, UwsgiError)> = vec![
         (
-            vec![("REQUEST_METHOD", "GET"), ("HTTP_X_A", "1\r\nX-Injected: 1")],
+            vec![
+                ("REQUEST_METHOD", "GET"),
+                ("HTTP_X_A", "1\r\nX-Injected: 1"),
+            ],
             UwsgiError::BadVariable("HTTP_X_A".into()),
         ),
         (
             vec![("REQUEST_METHOD", "GET"), ("HTTP_X:Y", "1")],
             UwsgiError::BadVariable("HTTP_X:Y".into()),
         ),
-        (vec![("PATH_INFO", "/")], UwsgiError::Missing("REQUEST_METHOD")),
         (
-            vec![("REQUEST_METHOD", "GET / HTTP/1.1\r\n"), ("REQUEST_URI", "/")],
+            vec![("PATH_INFO", "/")],
+            UwsgiError::Missing("REQUEST_METHOD"),
+        ),
+        (
+            vec![
+                ("REQUEST_METHOD", "GET / HTTP/1.1\r\n"),
+                ("REQUEST_URI", "/"),
+            ],
             UwsgiError::BadVariable("REQUEST_METHOD".into()),
         ),
         (
