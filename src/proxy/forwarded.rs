@@ -347,11 +347,18 @@ struct Fields<'h> {
 impl<'h> Fields<'h> {
     fn collect(config: &Forwarding, head: &'h RequestHead) -> Fields<'h> {
         let set = config.headers;
+        let secure = set.has(HeaderSet::X_PROTO);
+        // No name read here is shorter than this: most fields (`Host`, `Accept`, ...) are
+        // passed over after one comparison.
+        let shortest = config
+            .secure_scheme_headers
+            .iter()
+            .filter(|_| secure)
+            .map(|(n, _)| n.len())
+            .fold(FORWARDED.len(), usize::min);
         let mut fields = Fields::default();
         for (name, value) in head.header_pairs() {
-            // Every name here is at least 9 bytes long: most fields are passed over after
-            // one comparison.
-            if name.len() < FORWARDED.len() {
+            if name.len() < shortest {
                 continue;
             }
             let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
@@ -368,7 +375,7 @@ impl<'h> Fields<'h> {
             } else if is(X_PREFIX) && set.has(HeaderSet::X_PREFIX) {
                 &mut fields.x_prefix
             } else {
-                if set.has(HeaderSet::X_PROTO) {
+                if secure {
                     if let Some(index) = config
                         .secure_scheme_headers
                         .iter()

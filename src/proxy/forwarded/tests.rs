@@ -396,6 +396,16 @@ fn host_port_and_prefix_set_the_server_facts() {
 }
 
 #[test]
+fn a_secure_scheme_header_may_have_a_short_name() {
+    let short = Forwarding {
+        secure_scheme_headers: vec![("X-TLS".into(), "1".into())],
+        ..Forwarding::default()
+    };
+    let got = short.resolve(&head(&[("x-tls", "1")])).expect("valid");
+    assert_eq!(got.and_then(|f| f.scheme), Some(Scheme::Https));
+}
+
+#[test]
 fn headers_not_listed_are_ignored() {
     // The defaults: Forwarded (for, proto), X-Forwarded-For, X-Forwarded-Proto.
     let defaults = Forwarding::default();
