@@ -149,9 +149,8 @@ def test_the_access_log_shows_the_client_and_keeps_the_peer(ferrule_server, tmp_
         "127.0.0.1 via 127.0.0.1 400"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0 and not os.path.exists("/proc/net/if_inet6"),
-                    reason="needs IPv6 loopback")
-def test_a_dual_stack_peer_is_matched_as_ipv4(ferrule_server):
+@pytest.mark.skipif(not os.path.exists("/proc/net/if_inet6"), reason="needs IPv6 loopback")
+def test_an_ipv6_loopback_peer_is_trusted_by_default(ferrule_server):
     # ::1 is trusted by default; a client on [::1] plays the proxy over IPv6.
     server = ferrule_server(APP, bind="[::1]:0")
     with Conn(("::1", server.port)) as conn:
