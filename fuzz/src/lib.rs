@@ -398,8 +398,17 @@ pub fn uwsgi_packet(data: &[u8]) {
         if let Ok((head, forwarded)) = uwsgi::request(&vars, &limits) {
             check_head(&head, &limits);
             assert!(!head.keep_alive, "a uwsgi connection carries one request");
-            if let Some(protocol) = &forwarded.server_protocol {
-                assert!(!protocol.contains(['\r', '\n']));
+            let texts = [
+                forwarded.client.as_ref().map(|c| c.addr_text()),
+                forwarded.server_name.clone(),
+                forwarded.server_protocol.clone(),
+                forwarded.http_host.clone(),
+            ];
+            for text in texts.iter().flatten() {
+                assert!(!text.contains(['\r', '\n', '\0']), "{text:?}");
+            }
+            if let Some(prefix) = &forwarded.script_prefix {
+                assert!(!prefix.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0));
             }
         }
     }

@@ -125,7 +125,22 @@ pub fn request(vars: &Vars<'_>, limits: &Limits) -> Result<(RequestHead, Forward
             Ok(())
         }
     };
-    for name in ["REQUEST_METHOD", "REQUEST_URI", "PATH_INFO", "QUERY_STRING"] {
+    // The request line's parts, and what becomes environ values as it is (found by
+    // fuzzing: a SERVER_PROTOCOL holding CRLF reached the environ).
+    for name in [
+        "REQUEST_METHOD",
+        "REQUEST_URI",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "SCRIPT_NAME",
+        "HTTPS",
+        "REQUEST_SCHEME",
+    ] {
         if let Some(value) = get(name) {
             line_safe(name, value)?;
         }
@@ -207,7 +222,12 @@ fn forwarded<'a>(get: &impl Fn(&str) -> Option<&'a [u8]>) -> Forwarded {
             .filter(|s| s.starts_with('/'))
             .map(|s| s.trim_end_matches('/').as_bytes().to_vec()),
         server_protocol: text("SERVER_PROTOCOL")
-            .filter(|p| p.starts_with("HTTP/") && p.len() <= 16)
+            .filter(|p| {
+                p.len() <= 16
+                    && p.strip_prefix("HTTP/").is_some_and(|v| {
+                        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    })
+            })
             .map(str::to_owned),
     }
 }

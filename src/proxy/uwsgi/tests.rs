@@ -123,6 +123,15 @@ fn variables_cannot_smuggle_header_lines_or_bodies() {
             vec![("PATH_INFO", "/")],
             UwsgiError::Missing("REQUEST_METHOD"),
         ),
+        // Found by fuzzing: environ values are line-safe too.
+        (
+            vec![("REQUEST_METHOD", "GET"), ("SERVER_PROTOCOL", "HTTP/\r\n1")],
+            UwsgiError::BadVariable("SERVER_PROTOCOL".into()),
+        ),
+        (
+            vec![("REQUEST_METHOD", "GET"), ("REMOTE_ADDR", "a\nb")],
+            UwsgiError::BadVariable("REMOTE_ADDR".into()),
+        ),
         (
             vec![
                 ("REQUEST_METHOD", "GET / HTTP/1.1\r\n"),
