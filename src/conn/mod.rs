@@ -2,9 +2,9 @@
 //! PROXY protocol header first when the listener expects one (`proxy_header`), then picks
 //! the wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`), or
 //! uwsgi packets (`uwsgi`, nginx's `uwsgi_pass`); HTTP/2 will be chosen here too (by prior
-//! knowledge or ALPN). Whatever the protocol, a
-//! request reaches the app side through `dispatch` as the same `bridge::Job`, the server's
-//! own answers come from `respond`, and access records from `access`.
+//! knowledge or ALPN). Whatever the protocol, a request reaches the app side through
+//! `dispatch` as the same `bridge::Job`, the server's own answers come from `respond`, and
+//! access records from `access`.
 //!
 //! One task per connection; it owns the socket, its timeouts and its buffers.
 
