@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from pathlib import Path
 
 FUZZ = Path(__file__).resolve().parent
 REQUESTS = FUZZ.parent / "tests" / "corpus" / "requests"
-TARGETS = ("request_head", "request_stream", "chunked_body")
+TARGETS = ("request_head", "request_stream", "chunked_body", "proxy_header", "uwsgi_packet",
+           "forwarded")
+V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
 def put(target: str, data: bytes) -> None:
@@ -29,9 +32,70 @@ def main() -> None:
         head, sep, body = data.partition(b"\r\n\r\n")
         if sep and re.search(rb"(?i)\r\ntransfer-encoding:[^\r]*chunked", head):
             put("chunked_body", body)
+    for data in proxy_headers():
+        put("proxy_header", data)
+    for data in uwsgi_packets():
+        put("uwsgi_packet", data)
+    for data in forwarding_blocks():
+        put("forwarded", data)
     for target in TARGETS:
         for kept in sorted((FUZZ / "corpus-min" / target).glob("*")):
             put(target, kept.read_bytes())
+
+
+def proxy_headers() -> list[bytes]:
+    """PROXY v1 lines and v2 headers of every family, with TLVs, followed by a request."""
+    get = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
+    inet4 = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack("!HH", 56324, 443)
+    inet6 = bytes(range(32)) + struct.pack("!HH", 1, 2)
+    tlvs = (b"\x01\x00\x02h2" + b"\x02\x00\x04host" + b"\x05\x00\x02id"
+            + b"\x20\x00\x0e\x07\x00\x00\x00\x00\x21\x00\x07TLSv1.3" + b"\x04\x00\x01\x00")
+
+    def v2(command: int, family: int, payload: bytes) -> bytes:
+        return V2_SIGNATURE + bytes([command, family]) + struct.pack("!H", len(payload)) + payload
+
+    return [
+        b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n" + get,
+        b"PROXY TCP6 2001:db8::1 2001:db8::2 4711 8443\r\n" + get,
+        b"PROXY UNKNOWN\r\n" + get,
+        b"PROXY UNKNOWN ffff:f...f:ffff 65535 65535\r\n",
+        v2(0x21, 0x11, inet4) + get,
+        v2(0x21, 0x11, inet4 + tlvs) + get,
+        v2(0x21, 0x21, inet6 + tlvs),
+        v2(0x21, 0x31, bytes(216)),
+        v2(0x20, 0x00, b"") + get,
+        v2(0x20, 0x11, inet4),
+    ]
+
+
+def uwsgi_packets() -> list[bytes]:
+    """nginx-like uwsgi packets (uwsgi_params), with and without a body."""
+    def packet(variables: dict[str, str], body: bytes = b"") -> bytes:
+        block = b"".join(struct.pack("<H", len(k)) + k.encode() + struct.pack("<H", len(v))
+                         + v.encode() for k, v in variables.items())
+        return struct.pack("<BHB", 0, len(block), 0) + block + body
+
+    nginx = {"QUERY_STRING": "q=1", "REQUEST_METHOD": "POST", "CONTENT_TYPE": "text/plain",
+             "CONTENT_LENGTH": "5", "REQUEST_URI": "/p?q=1", "PATH_INFO": "/p",
+             "SERVER_PROTOCOL": "HTTP/1.1", "REQUEST_SCHEME": "https", "HTTPS": "on",
+             "REMOTE_ADDR": "192.0.2.10", "REMOTE_PORT": "50123", "SERVER_PORT": "443",
+             "SERVER_NAME": "shop.example", "HTTP_HOST": "shop.example",
+             "HTTP_TRANSFER_ENCODING": "chunked", "HTTP_X_FORWARDED_FOR": "10.0.0.1"}
+    return [packet(nginx, b"hello"),
+            packet({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "QUERY_STRING": "a=b"}),
+            packet({"REQUEST_METHOD": "GET", "REQUEST_URI": "/", "SCRIPT_NAME": "/app"})]
+
+
+def forwarding_blocks() -> list[bytes]:
+    """Header blocks with every forwarding header the walk reads."""
+    return [
+        b"X-Forwarded-For: 203.0.113.7, 10.0.0.2\r\nX-Forwarded-Proto: https\r\n",
+        b'Forwarded: for="[2001:db8::1]:4711";proto=https;host=a.example, for=10.0.0.9\r\n',
+        b"Forwarded: for=_hidden;by=unknown\r\nX-Forwarded-For: _hidden\r\n",
+        b"X-Forwarded-Host: shop.example:8443\r\nX-Forwarded-Port: 8443\r\n"
+        b"X-Forwarded-Prefix: /a%20b/\r\nX-Forwarded-Ssl: on\r\n",
+        b"X-Forwarded-For: [2001:db8::7]:1, 2001:db8::8\r\nX-Forwarded-Protocol: ssl\r\n",
+    ]
 
 
 if __name__ == "__main__":

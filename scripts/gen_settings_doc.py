@@ -101,7 +101,8 @@ def render() -> str:
 def _describe(setting: Setting) -> str:
     facts = [
         ("Flags", ", ".join(f"`{flag}`" for flag in setting.flags) or "positional argument"),
-        ("Environment variable", f"`{setting.env}`"),
+        ("Environment variable", ", ".join(f"`{name}`"
+                                           for name in (setting.env, *setting.env_aliases))),
         ("Config-file key", f"`{setting.name}`" if setting.in_file else "(not in a config file)"),
         ("Type", setting.type.name),
         ("Default", _default(setting)),

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::http::RequestHead;
+use crate::proxy::Forwarded;
 use crate::relay;
 
 /// One connection's channels to the app side, reused by each of its requests.
@@ -83,6 +84,10 @@ pub struct Request {
     pub kind: RequestKind,
     pub head: RequestHead,
     pub conn: Arc<ConnInfo>,
+    /// What a trusted proxy says the request really was (client, scheme, host, prefix),
+    /// replacing what `conn` says; `None` when no proxy spoke (always, from untrusted
+    /// peers). Resolved once by `conn` (`proxy::Forwarding::resolve`, or a uwsgi packet).
+    pub forwarded: Option<Box<Forwarded>>,
     /// Body events from `conn`: one per `NeedBody`, and possibly one sent ahead.
     pub body: BodyReceiver,
     /// Events back to `conn`.

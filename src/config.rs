@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use crate::http::Limits;
 use crate::log::{Level, LogConfig};
+use crate::proxy::header::ProxyProtocol;
+use crate::proxy::{Forwarding, TrustedPeers};
 
 /// Every setting the core reads, declared once: its name in `settings.py` (where it is
 /// marked `core=True`) and the `Config` field it sets. `$apply` is a macro that receives
@@ -73,6 +75,13 @@ macro_rules! for_each_core_setting {
             static_max_age => statics.max_age,
             static_index => statics.index,
             static_follow_symlinks => statics.follow_symlinks,
+            forwarded_allow_ips => proxy.forwarding.allow,
+            forwarded_headers => proxy.forwarding.headers,
+            secure_scheme_headers => proxy.forwarding.secure_scheme_headers,
+            proxy_protocol => proxy.proxy_protocol,
+            proxy_allow_ips => proxy.proxy_allow,
+            protocol => proxy.protocol,
+            uwsgi_allow_ips => proxy.uwsgi_allow,
         }
     };
 }
@@ -128,6 +137,7 @@ pub struct Config {
     pub observe: ObserveConfig,
     /// Directories served as static files (`--static-map`). Read by `conn`.
     pub statics: StaticConfig,
+    pub proxy: ProxyConfig,
 }
 
 /// TLS on every listener, when `certfile` is set (`--certfile`, `--keyfile`, `--ca-certs`,
@@ -286,6 +296,35 @@ impl Default for StaticConfig {
     }
 }
 
+/// What the server believes of a proxy in front, and which protocol listeners speak. Read
+/// by `conn` (through `ConnContext`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// `--forwarded-allow-ips`, `--forwarded-headers`, `secure_scheme_headers`.
+    pub forwarding: Forwarding,
+    /// `--proxy-protocol`: whether a PROXY header precedes each connection's bytes.
+    pub proxy_protocol: ProxyProtocol,
+    /// `--proxy-allow-from`: the peers that may send one.
+    pub proxy_allow: TrustedPeers,
+    /// `--protocol`: HTTP/1.1 or uwsgi packets.
+    pub protocol: WireProtocol,
+    /// `--uwsgi-allow-from`: the peers that may send uwsgi packets.
+    pub uwsgi_allow: TrustedPeers,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        let loopback = TrustedPeers::parse(&["127.0.0.1", "::1"]).expect("loopback parses");
+        ProxyConfig {
+            forwarding: Forwarding::default(),
+            proxy_protocol: ProxyProtocol::Off,
+            proxy_allow: loopback.clone(),
+            protocol: WireProtocol::Http,
+            uwsgi_allow: loopback,
+        }
+    }
+}
+
 /// One `--static-map URL_PREFIX=DIRECTORY[;max_age=SECONDS]`, as `settings.py` normalises
 /// it: the prefix starts with `/` and has no trailing `/` (the whole site is `/`), the
 /// directory is non-empty, `max_age` is whole seconds.
@@ -298,6 +337,16 @@ pub struct StaticMount {
     pub dir: PathBuf,
     /// This mount's own `max-age`; `None`: `StaticConfig::max_age`.
     pub max_age: Option<Duration>,
+}
+
+/// What a listener's connections speak (`--protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WireProtocol {
+    /// HTTP/1.1 and 1.0.
+    #[default]
+    Http,
+    /// uwsgi packets (nginx's `uwsgi_pass`), one request per connection.
+    Uwsgi,
 }
 
 impl StaticMount {
@@ -341,6 +390,20 @@ impl fmt::Display for StaticMount {
         }
         Ok(())
     }
+}
+
+impl Choice for WireProtocol {
+    const CHOICES: &'static [(&'static str, Self)] =
+        &[("http", WireProtocol::Http), ("uwsgi", WireProtocol::Uwsgi)];
+}
+
+impl Choice for ProxyProtocol {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("off", ProxyProtocol::Off),
+        ("v1", ProxyProtocol::V1),
+        ("v2", ProxyProtocol::V2),
+        ("auto", ProxyProtocol::Auto),
+    ];
 }
 
 /// How a file body (`wsgi.file_wrapper`) goes out (`--sendfile`).
@@ -564,6 +627,7 @@ impl Default for Config {
             asgi: AsgiConfig::default(),
             observe: ObserveConfig::default(),
             statics: StaticConfig::default(),
+            proxy: ProxyConfig::default(),
         }
     }
 }

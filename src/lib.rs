@@ -5,6 +5,8 @@
 //! - `log`: the error log and the access log.
 //! - `metrics`: this process's counters (shared with the master), the master's totals,
 //!   and their Prometheus and statsd forms.
+//! - `proxy`: sans-I/O, what a proxy in front says: trusted peers, the forwarding headers'
+//!   trust walk, the PROXY protocol header, uwsgi packets.
 //! - `title`: process titles (`ferrule: worker 1 [app]`).
 //! - `config`: the typed settings, and the one list of the settings the core reads.
 //! - `relay`: the channels between a connection task and the threads running the app.
@@ -37,7 +39,7 @@
 //! - `conn`
 //! - `bridge`, `listener`, `tls`, `static_files`
 //! - `relay`, `config`
-//! - `log`
+//! - `log`, `proxy`
 //! - `metrics`
 //! - `http`, `title`
 //!
@@ -53,6 +55,7 @@ pub mod conn;
 pub mod listener;
 pub mod metrics;
 pub mod pool;
+pub mod proxy;
 mod python;
 pub mod relay;
 pub mod server;

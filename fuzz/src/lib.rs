@@ -338,3 +338,121 @@ pub fn chunked_body(data: &[u8]) {
         }
     }
 }
+
+// ---- What a proxy in front sends: PROXY headers, uwsgi packets, forwarding headers.
+
+use _ferrule::proxy::header::{
+    self as proxy_header_parser, ProxyProtocol, MAX_V1_LINE, MAX_V2_PAYLOAD,
+};
+use _ferrule::proxy::uwsgi;
+use _ferrule::proxy::{Forwarding, HeaderSet, TrustedPeers};
+
+/// A PROXY protocol header (`proxy::header::parse`) under each accepted-versions setting:
+/// the first answer that is not "need more" is the same however the bytes arrive (every
+/// prefix answers "need more" or that same answer), a header never claims more bytes than
+/// it was given, nor more than the spec's bounds.
+pub fn proxy_header(data: &[u8]) {
+    for versions in [ProxyProtocol::V1, ProxyProtocol::V2, ProxyProtocol::Auto] {
+        let whole = proxy_header_parser::parse(data, versions);
+        if let Ok(Some((header, len))) = &whole {
+            assert!(*len <= data.len(), "a header within the bytes given");
+            let bound = if header.version == 1 {
+                MAX_V1_LINE
+            } else {
+                16 + MAX_V2_PAYLOAD
+            };
+            assert!(*len <= bound, "a header within the spec's bounds");
+            // The same header from exactly its own bytes.
+            assert_eq!(
+                proxy_header_parser::parse(&data[..*len], versions),
+                whole,
+                "a header needs no byte past its end"
+            );
+        }
+        for cut in cuts_of(data, 17).into_iter().chain(0..data.len().min(64)) {
+            match proxy_header_parser::parse(&data[..cut], versions) {
+                Ok(None) => {}
+                early => assert_eq!(early, whole, "prefix of {cut} bytes, {versions:?}"),
+            }
+        }
+    }
+}
+
+/// A uwsgi packet (`proxy::uwsgi`): every prefix of a complete packet is incomplete (or
+/// refused the same way), the packet claims no byte past its block, and a request made of
+/// its variables is a head `http::parse` accepted, with no line break in any value, that
+/// never keeps the connection alive.
+pub fn uwsgi_packet(data: &[u8]) {
+    for limits in limit_sets() {
+        let whole = uwsgi::parse(data, limits.max_head_bytes);
+        for cut in cuts_of(data, 17) {
+            match uwsgi::parse(&data[..cut], limits.max_head_bytes) {
+                Ok(None) => {}
+                early => assert_eq!(early, whole, "prefix of {cut} bytes"),
+            }
+        }
+        let Ok(Some((vars, len))) = whole else {
+            continue;
+        };
+        assert!(len <= data.len() && len >= uwsgi::HEADER_LEN);
+        if let Ok((head, forwarded)) = uwsgi::request(&vars, &limits) {
+            check_head(&head, &limits);
+            assert!(!head.keep_alive, "a uwsgi connection carries one request");
+            let texts = [
+                forwarded.client.as_ref().map(|c| c.addr_text()),
+                forwarded.server_name.clone(),
+                forwarded.server_protocol.clone(),
+                forwarded.http_host.clone(),
+            ];
+            for text in texts.iter().flatten() {
+                assert!(!text.contains(['\r', '\n', '\0']), "{text:?}");
+            }
+            if let Some(prefix) = &forwarded.script_prefix {
+                assert!(!prefix.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0));
+            }
+        }
+    }
+}
+
+/// Forwarding headers (`proxy::Forwarding::resolve`): the input is a header block after a
+/// fixed request line; whatever head the parser accepts, every header honoured, under a
+/// few trust sets, resolving never panics, gives the same answer twice, and what it gives
+/// is safe to put in the environ (no CR, LF or NUL; a prefix starting with `/`).
+pub fn forwarded(data: &[u8]) {
+    let mut raw = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+    raw.extend_from_slice(data);
+    if !raw.ends_with(b"\r\n\r\n") {
+        raw.extend_from_slice(b"\r\n\r\n");
+    }
+    let mut buf = BytesMut::from(&raw[..]);
+    let Ok(Some(head)) = parse::request_head(&mut buf, &Limits::default()) else {
+        return;
+    };
+    let every = HeaderSet::from_names(&HeaderSet::NAMES.map(|(n, _)| n)).expect("known names");
+    for allow in [&["10.0.0.0/8", "fd00::/8"][..], &["*"], &[]] {
+        let forwarding = Forwarding {
+            allow: TrustedPeers::parse(allow).expect("valid"),
+            headers: every,
+            ..Forwarding::default()
+        };
+        let first = forwarding.resolve(&head);
+        assert_eq!(
+            forwarding.resolve(&head),
+            first,
+            "resolving is a function of the head"
+        );
+        let Ok(Some(found)) = first else { continue };
+        let texts = [
+            found.client.as_ref().map(|c| c.addr_text()),
+            found.http_host.clone(),
+            found.server_name.clone(),
+        ];
+        for text in texts.iter().flatten() {
+            assert!(!text.contains(['\r', '\n', '\0']), "{text:?}");
+        }
+        if let Some(prefix) = &found.script_prefix {
+            assert!(prefix.is_empty() || prefix[0] == b'/');
+            assert!(!prefix.ends_with(b"/"));
+        }
+    }
+}

@@ -73,6 +73,13 @@ class Config:
     static_max_age: float
     static_index: str | None
     static_follow_symlinks: bool
+    forwarded_allow_ips: tuple[str, ...]
+    forwarded_headers: tuple[str, ...]
+    secure_scheme_headers: tuple[tuple[str, str], ...]
+    proxy_protocol: str
+    proxy_allow_ips: tuple[str, ...]
+    protocol: str
+    uwsgi_allow_ips: tuple[str, ...]
     workers: int
     preload: bool
     reload: bool
@@ -125,7 +132,8 @@ class Config:
              base: Iterable[tuple[str, str, object]] = ()) -> Config:
         """Resolves every setting from, lowest precedence first: defaults, `base`
         (`(name, label, raw)` triples: a PasteDeploy server section), the config file (only
-        when `--config` or `FERRULE_CONFIG` names one), `FERRULE_*` env vars, argv.
+        when `--config` or `FERRULE_CONFIG` names one), env vars (a setting's
+        `env_aliases`, such as gunicorn's `FORWARDED_ALLOW_IPS`, then `FERRULE_*`), argv.
 
         Every value given is checked, even one a higher-precedence source overrides, so a
         broken config file is reported rather than hidden. Unknown `FERRULE_*` env vars are
@@ -151,8 +159,11 @@ class Config:
             for setting, label, raw in _read_config_file(values["config"]):
                 values[setting.name] = _convert(setting, [(label, raw)])
         for setting in SETTINGS:
-            if setting.env in env and setting.name != "config":
-                values[setting.name] = _convert(setting, [(setting.env, env[setting.env])])
+            if setting.name == "config":
+                continue
+            for name in (*setting.env_aliases, setting.env):
+                if name in env:
+                    values[setting.name] = _convert(setting, [(name, env[name])])
         for name, given in from_flags.items():
             setting = _BY_NAME[name]
             if setting.repeatable:
@@ -274,4 +285,5 @@ def _suggestion(key: str) -> str:
 
 
 def _to_core_value(value: Any) -> Any:
+    # Lists of strings, and `secure_scheme_headers`' pairs, cross as lists.
     return list(value) if isinstance(value, tuple) else value

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ferrule.errors import ConfigError
-from ferrule.settings import BOOL, SECTIONS, SETTINGS, Setting
+from ferrule.settings import BOOL, SECTIONS, SETTINGS, InvalidValue, Setting
 
 __all__ = ["Flags", "build_parser", "parse_flags"]
 
@@ -50,8 +50,10 @@ class _Record(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:
-        if self.nargs == 0:
-            values = self.const  # a switch (boolean settings): `--preload` means true
+        if self.nargs == 0 or values is None:
+            # A switch (boolean settings: `--preload` means true), or a flag whose value is
+            # optional given alone (`--proxy-protocol` means auto).
+            values = self.const
         namespace.given.append((self.dest, option_string or self.dest, values))
 
 
@@ -78,6 +80,9 @@ def build_parser(epilog: str | None = None) -> argparse.ArgumentParser:
         shape: dict[str, Any] = (
             {"nargs": 0, "const": "true"} if setting.type is BOOL else {"metavar": setting.metavar}
         )
+        if setting.bare is not None:
+            # `--proxy-protocol` alone means `auto`, as in gunicorn.
+            shape = {"nargs": "?", "const": setting.bare, "metavar": setting.metavar}
         group.add_argument(*setting.flags, dest=setting.name, action=_Record,
                            default=argparse.SUPPRESS, help=_help_text(setting), **shape)
         aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
@@ -98,13 +103,34 @@ def parse_flags(argv: Sequence[str]) -> Flags:
     `ConfigError` for unknown flags, a flag without its value, or extra arguments.
     """
     namespace = argparse.Namespace(given=[], help=False, version=False)
-    build_parser().parse_args(list(argv), namespace=namespace)
+    build_parser().parse_args(_fill_bare_values(list(argv)), namespace=namespace)
     return Flags(given=tuple(namespace.given), help=namespace.help, version=namespace.version)
+
+
+def _fill_bare_values(argv: list[str]) -> list[str]:
+    """argv with the value of each bare optional-value flag written out:
+    `--proxy-protocol myapp:app` would otherwise take the app as its value, so a flag whose
+    next argument is not one of its values gets its `bare` value (`auto`) inserted."""
+    bare = {flag: setting for setting in SETTINGS if setting.bare is not None
+            for flag in (*setting.flags, *setting.gunicorn)}
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        setting = bare.get(arg)
+        if setting is None or "--" in argv[:i]:
+            continue
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        try:
+            setting.type.convert(following)
+        except InvalidValue:
+            out.append(setting.bare)  # type: ignore[arg-type]
+    return out
 
 
 def _help_text(setting: Setting) -> str:
     text = setting.help.replace("`", "")
-    facts = [f"default: {setting.describe_default()}", f"env: {setting.env}"]
+    facts = [f"default: {setting.describe_default()}",
+             "env: " + ", ".join((setting.env, *setting.env_aliases))]
     aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
     if aliases:
         facts.append("gunicorn: " + ", ".join(aliases))

@@ -25,10 +25,12 @@ impl AccessStart {
         })
     }
 
-    /// Writes the record: `status` 0 and no bytes when no response was sent.
+    /// Writes the record: `status` 0 and no bytes when no response was sent. `remote` is
+    /// the client (after forwarding), `peer` the socket's own peer.
     pub(super) fn write(
         &self,
         remote: &str,
+        peer: &str,
         status: u16,
         body_bytes: u64,
         response_headers: &[u8],
@@ -36,6 +38,7 @@ impl AccessStart {
         let Some(format) = log::access() else { return };
         let record = log::access::Record {
             remote,
+            peer,
             head: &self.head,
             status,
             body_bytes,

@@ -15,6 +15,7 @@ use crate::bridge::{
     BodyReceiver, ConnInfo, EventSender, Handler, Job, Link, Request, RequestKind,
 };
 use crate::http::RequestHead;
+use crate::proxy::Forwarded;
 
 /// A request admitted to the app side, not yet handed over. Body events may be sent on the
 /// link already (the bytes that came with the head).
@@ -55,6 +56,7 @@ impl Admitted {
         handler: &H,
         kind: RequestKind,
         head: RequestHead,
+        forwarded: Option<Box<Forwarded>>,
         conn: &Arc<ConnInfo>,
     ) -> Result<(), Page> {
         let job = Job {
@@ -62,6 +64,7 @@ impl Admitted {
                 kind,
                 head,
                 conn: Arc::clone(conn),
+                forwarded,
                 body: self.body,
                 events: self.events,
             },

@@ -1,8 +1,10 @@
-//! Connections: everything between an accepted socket and the app side. `serve` picks the
-//! wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`) today;
-//! HTTP/2 will be chosen here too (by prior knowledge or ALPN). Whatever the protocol, a
-//! request reaches the app side through `dispatch` as the same `bridge::Job`, the server's
-//! own answers come from `respond`, and access records from `access`.
+//! Connections: everything between an accepted socket and the app side. `serve` reads a
+//! PROXY protocol header first when the listener expects one (`proxy_header`), then picks
+//! the wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`), or
+//! uwsgi packets (`uwsgi`, nginx's `uwsgi_pass`); HTTP/2 will be chosen here too (by prior
+//! knowledge or ALPN). Whatever the protocol, a request reaches the app side through
+//! `dispatch` as the same `bridge::Job`, the server's own answers come from `respond`, and
+//! access records from `access`.
 //!
 //! One task per connection; it owns the socket, its timeouts and its buffers.
 
@@ -11,19 +13,24 @@ mod counted;
 mod dispatch;
 mod files;
 mod http1;
+mod proxy_header;
 mod respond;
 mod tls;
 mod transport;
+mod uwsgi;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::{ConnInfo, Handler};
-use crate::config::{Sendfile, Timeouts};
+use crate::config::{ProxyConfig, Sendfile, Timeouts, WireProtocol};
 use crate::http::{HttpError, Limits};
+use crate::log::Level;
+use crate::proxy::header::ProxyProtocol;
 use crate::relay::LoopWaker;
 
 pub use files::StaticRoots;
@@ -44,6 +51,8 @@ pub struct ConnContext {
     pub sendfile: Sendfile,
     /// The static mounts (`--static-map`), their directories open.
     pub statics: StaticRoots,
+    /// Forwarding headers, PROXY headers and the wire protocol (`--protocol`).
+    pub proxy: ProxyConfig,
 }
 
 /// Why a connection ended other than by a clean close. Logged at debug level: these are
@@ -82,18 +91,39 @@ impl std::fmt::Display for TimeoutKind {
 /// Serves one connection until it closes. `shutdown` turning true asks the connection to
 /// finish the request in progress (answering it with `Connection: close`) and stop.
 pub async fn serve<T: Transport, H: Handler>(
-    stream: T,
+    mut stream: T,
     info: Arc<ConnInfo>,
     handler: Arc<H>,
     ctx: Arc<ConnContext>,
     shutdown: watch::Receiver<bool>,
 ) {
-    // The protocol seam: every connection speaks HTTP/1.x today.
-    http1::serve(
-        http1::Connection::new(counted::Counted(stream), info, ctx, shutdown),
-        handler.as_ref(),
-    )
-    .await;
+    let socket_peer = info.peer;
+    // A PROXY header, when expected, comes before anything else; the bytes read after it
+    // are the protocol's.
+    let (info, buf) = match ctx.proxy.proxy_protocol {
+        ProxyProtocol::Off => (info, BytesMut::new()),
+        versions => match proxy_header::read(&mut stream, &info, &ctx, versions).await {
+            Ok(found) => found,
+            Err(err) => {
+                log_at!(Level::Debug, "{}: {err}", peer_text(socket_peer));
+                return;
+            }
+        },
+    };
+    let conn = http1::Connection::new(counted::Counted(stream), info, socket_peer, buf, ctx, shutdown);
+    // The protocol seam.
+    match conn.ctx().proxy.protocol {
+        WireProtocol::Http => http1::serve(conn, handler.as_ref()).await,
+        WireProtocol::Uwsgi => uwsgi::serve(conn, handler.as_ref()).await,
+    }
+}
+
+/// A peer's address for log lines: the IP, or `-` on unix sockets.
+fn peer_text(peer: Option<std::net::SocketAddr>) -> String {
+    match peer {
+        Some(addr) => addr.ip().to_string(),
+        None => "-".to_owned(),
+    }
 }
 
 /// Serves one connection accepted on a TLS listener: the handshake (in this task, under

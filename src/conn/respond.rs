@@ -15,12 +15,16 @@ use tokio::io::AsyncWriteExt;
 use super::{with_send_timeout, ConnContext, ConnError, Transport};
 use crate::http::encode::{self, ConnectionHeader};
 use crate::http::{reason_phrase, HttpError};
+use crate::proxy::ForwardedError;
 
 /// A response the server makes itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Page {
     /// The request broke a protocol rule or a limit (400, 413, 414, 431, 501, 505).
     Rejected(HttpError),
+    /// A trusted proxy's forwarding headers were malformed or disagreed (400): serving the
+    /// request as the proxy's own would misname its client (`proxy::forwarded`).
+    BadForwarding(ForwardedError),
     /// A started head did not arrive within `header_timeout` (RFC 9110 §15.5.9: 408).
     HeadTimeout,
     /// The request body stalled for `body_timeout` (408).
@@ -65,6 +69,7 @@ impl Page {
         match self {
             Page::Rejected(err) => err.status(),
             Page::PlainHttpOnTlsPort => 400,
+            Page::BadForwarding(_) => 400,
             Page::HeadTimeout | Page::BodyTimeout => 408,
             Page::AppFailed | Page::FileUnreadable => 500,
             Page::AppTimeout => 504,
@@ -87,6 +92,7 @@ impl Page {
             Page::Metrics(_) => "metrics",
             Page::NoSuchEndpoint => "the metrics listener serves /metrics, /livez and /readyz",
             Page::EndpointMethodNotAllowed => "the metrics listener answers GET and HEAD",
+            Page::BadForwarding(err) => return Cow::Owned(err.to_string()),
             Page::HeadTimeout => "request head not received in time",
             Page::BodyTimeout => "request body not received in time",
             Page::AppFailed => "the request could not be completed",
@@ -203,6 +209,10 @@ mod tests {
             (
                 Page::Rejected(HttpError::BodyTooLarge),
                 "413 Content Too Large: request body larger than max_body_bytes\n",
+            ),
+            (
+                Page::BadForwarding(ForwardedError::Conflict("the scheme headers disagree")),
+                "400 Bad Request: conflicting forwarding headers: the scheme headers disagree\n",
             ),
             (
                 Page::HeadTimeout,

@@ -102,6 +102,7 @@ fn context(limits: Limits, timeouts: Timeouts) -> Arc<ConnContext> {
         waker: LoopWaker::start(),
         sendfile: crate::config::Sendfile::Auto,
         statics: crate::conn::StaticRoots::default(),
+        proxy: crate::config::ProxyConfig::default(),
     })
 }
 

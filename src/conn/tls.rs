@@ -32,11 +32,19 @@ pub(super) async fn serve<H: Handler>(
     shutdown: watch::Receiver<bool>,
 ) {
     let deadline = Instant::now() + ctx.timeouts.header;
+    let socket_peer = info.peer;
     // Step 1: a TLS client speaks first, with a handshake record.
     let mut first = [0u8; 1];
     match timeout_at(deadline, stream.peek(&mut first)).await {
         Ok(Ok(n)) if n > 0 && first[0] != HANDSHAKE_RECORD => {
-            let mut conn = http1::Connection::new(stream, info, ctx, shutdown);
+            let mut conn = http1::Connection::new(
+                stream,
+                info,
+                socket_peer,
+                bytes::BytesMut::new(),
+                ctx,
+                shutdown,
+            );
             conn.refuse(&Page::PlainHttpOnTlsPort).await;
             return;
         }
@@ -68,7 +76,14 @@ pub(super) async fn serve<H: Handler>(
         ..(*info).clone()
     });
     http1::serve(
-        http1::Connection::new(super::counted::Counted(stream), info, ctx, shutdown),
+        http1::Connection::new(
+            super::counted::Counted(stream),
+            info,
+            socket_peer,
+            bytes::BytesMut::new(),
+            ctx,
+            shutdown,
+        ),
         handler.as_ref(),
     )
     .await;

@@ -22,7 +22,7 @@ use std::net::Ipv6Addr;
 ///   refused although `*DIGIT` allows it: it names no TCP port, so no client means it,
 ///   and an app that parses `HTTP_HOST` (Python's `urllib.parse` `.port`) would raise on
 ///   it, turning the client's error into the app's 500. Leading zeros are kept (`:080`).
-pub(super) fn is_host_value(value: &[u8]) -> bool {
+pub fn is_host_value(value: &[u8]) -> bool {
     if value.is_empty() {
         return true;
     }

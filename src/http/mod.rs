@@ -22,6 +22,7 @@ use bytes::Bytes;
 
 pub use error::{reason_phrase, HttpError};
 pub use field::is_tchar;
+pub use host::is_host_value;
 pub use limits::Limits;
 pub use response::{ResponseHead, ResponseHeadBuilder};
 

@@ -5,7 +5,9 @@
 //! `r` request line, `m` method, `U` path, `q` query, `H` protocol, `s` status, `B` body
 //! bytes, `b` body bytes or `-`, `f` referer, `a` user agent, `T` seconds, `M` milliseconds,
 //! `D` microseconds, `L` decimal seconds, `p` pid, `{name}i` a request header,
-//! `{name}o` a response header. Unknown atoms render as `-`, as in gunicorn.
+//! `{name}o` a response header; ours: `peer`, the socket's peer address when `h` shows the
+//! client a proxy named (`--forwarded-allow-ips`, PROXY protocol, uwsgi). Unknown atoms
+//! render as `-`, as in gunicorn.
 
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
@@ -17,8 +19,10 @@ pub const DEFAULT_FORMAT: &str = r#"%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s 
 
 /// The facts about one finished exchange that a line may show.
 pub struct Record<'a> {
-    /// Peer IP address (no port), or `-` for unix sockets.
+    /// The client's IP address (no port) after forwarding, or `-` for unix sockets.
     pub remote: &'a str,
+    /// The socket's peer IP address, whatever a proxy said: `-` for unix sockets.
+    pub peer: &'a str,
     pub head: &'a RequestHead,
     pub status: u16,
     /// Body bytes sent to the client (head excluded).
@@ -33,6 +37,7 @@ pub struct Record<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Atom {
     Remote,
+    Peer,
     Dash,
     User,
     Time,
@@ -130,6 +135,7 @@ fn atom(name: &str) -> Atom {
     }
     match name {
         "h" => Atom::Remote,
+        "peer" => Atom::Peer,
         "l" => Atom::Dash,
         "u" => Atom::User,
         "t" => Atom::Time,
@@ -221,6 +227,7 @@ fn push_atom(out: &mut String, atom: &Atom, r: &Record<'_>) {
     let head = r.head;
     match atom {
         Atom::Remote => out.push_str(r.remote),
+        Atom::Peer => out.push_str(r.peer),
         Atom::Dash | Atom::Unknown => out.push('-'),
         Atom::User => push_or_dash(out, basic_auth_user(head).as_deref()),
         Atom::Time => super::time::push_clf_timestamp(out, r.started),
@@ -288,7 +295,8 @@ mod tests {
     fn render_bytes(fmt: &str, raw: &[u8]) -> String {
         let head = head(raw);
         let record = Record {
-            remote: "127.0.0.1",
+            remote: "192.0.2.7",
+            peer: "127.0.0.1",
             head: &head,
             status: 200,
             body_bytes: 13,
@@ -307,7 +315,7 @@ mod tests {
         );
         assert_eq!(
             line,
-            "127.0.0.1 - - [24/Nov/2026:04:30:05 +0000] \"GET /a?b=1 HTTP/1.1\" 200 13 \"http://r/\" \"curl/8\"\n"
+            "192.0.2.7 - - [24/Nov/2026:04:30:05 +0000] \"GET /a?b=1 HTTP/1.1\" 200 13 \"http://r/\" \"curl/8\"\n"
         );
     }
 
@@ -326,6 +334,7 @@ mod tests {
             ("%(m)s %(U)s %(q)s %(H)s", "GET /p q HTTP/1.0"),
             ("%(B)s %(b)s", "13 13"),
             ("%(zz)s", "-"),
+            ("%(h)s via %(peer)s", "192.0.2.7 via 127.0.0.1"),
             ("plain %", "plain %"),
         ];
         for (fmt, want) in rows {

@@ -19,9 +19,11 @@ use pyo3::IntoPyObjectExt;
 
 use crate::config::{
     for_each_core_setting, BindSpec, Choice, ClientCerts, Config, EventLoop, Interface, Lifespan,
-    SchedPolicy, Sendfile, StaticMount, TlsVersion,
+    SchedPolicy, Sendfile, StaticMount, TlsVersion, WireProtocol,
 };
 use crate::log::Level;
+use crate::proxy::header::ProxyProtocol;
+use crate::proxy::{HeaderSet, TrustedPeers};
 
 /// How one field's type crosses between the settings dict and `Config`.
 trait CoreValue: Sized {
@@ -189,6 +191,41 @@ impl CoreValue for Vec<String> {
     }
 }
 
+/// Trusted peers, as the list of entries `settings.py` checked.
+impl CoreValue for TrustedPeers {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        let entries = Vec::<String>::from_core(value, name)?;
+        TrustedPeers::parse(&entries).map_err(|err| PyValueError::new_err(format!("{name}: {err}")))
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.entries().to_vec().into_bound_py_any(py)
+    }
+}
+
+/// Forwarding headers, by their lower-case names.
+impl CoreValue for HeaderSet {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        let names = Vec::<String>::from_core(value, name)?;
+        HeaderSet::from_names(&names)
+            .ok_or_else(|| PyValueError::new_err(format!("{name}: unknown header in {names:?}")))
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.names().into_bound_py_any(py)
+    }
+}
+
+/// `(NAME, value)` pairs (`secure_scheme_headers`).
+impl CoreValue for Vec<(String, String)> {
+    fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
+        value
+            .extract()
+            .map_err(|err| PyValueError::new_err(format!("{name}: {err}")))
+    }
+    fn to_core<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.clone().into_bound_py_any(py)
+    }
+}
+
 /// Choice settings: the name, as `settings.py` spells it.
 macro_rules! choice_core_value {
     ($($ty:ty),* $(,)?) => {$(
@@ -219,7 +256,9 @@ choice_core_value!(
     TlsVersion,
     Interface,
     EventLoop,
-    Lifespan
+    Lifespan,
+    ProxyProtocol,
+    WireProtocol
 );
 
 /// The names of the choice settings' values, by setting: `_ferrule.CORE_CHOICES`.
@@ -242,6 +281,11 @@ pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("interface", PyTuple::new(py, choices::<Interface>())?)?;
     d.set_item("loop", PyTuple::new(py, choices::<EventLoop>())?)?;
     d.set_item("lifespan", PyTuple::new(py, choices::<Lifespan>())?)?;
+    d.set_item(
+        "proxy_protocol",
+        PyTuple::new(py, choices::<ProxyProtocol>())?,
+    )?;
+    d.set_item("protocol", PyTuple::new(py, choices::<WireProtocol>())?)?;
     Ok(d)
 }
 

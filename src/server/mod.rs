@@ -59,6 +59,7 @@ pub async fn run<H: Handler>(
         waker: LoopWaker::start(),
         sendfile: config.sendfile,
         statics: crate::conn::StaticRoots::open(&config.statics)?,
+        proxy: config.proxy.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();

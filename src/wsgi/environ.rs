@@ -16,6 +16,7 @@ use super::file_wrapper::FileWrapper;
 use super::input::Input;
 use crate::bridge::{ConnInfo, TlsFacts};
 use crate::http::RequestHead;
+use crate::proxy::Forwarded;
 
 /// The keys `build` sets on every request.
 const PER_REQUEST_KEYS: &[&str] = &[
@@ -270,10 +271,13 @@ fn port_text(port: u16) -> String {
     itoa::Buffer::new().format(port).to_owned()
 }
 
-/// Builds one request's environ from the template, the head and the connection.
+/// Builds one request's environ from the template, the head and the connection, then
+/// what a trusted proxy said (`forwarded`), which replaces what the socket says.
 ///
 /// # Errors
 /// Python errors while filling the dict.
+// One argument per source of the environ; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub fn build<'py>(
     py: Python<'py>,
     cache: &mut EnvironStrings,
@@ -281,6 +285,7 @@ pub fn build<'py>(
     root_path: &str,
     head: &RequestHead,
     conn: &ConnInfo,
+    forwarded: Option<&Forwarded>,
     input: Bound<'py, Input>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = template.copy()?;
@@ -338,6 +343,9 @@ pub fn build<'py>(
             None => env.set_item(key, value)?,
         }
     }
+    if let Some(forwarded) = forwarded {
+        apply_forwarded(py, cache, &env, forwarded, root_path)?;
+    }
     Ok(env)
 }
 
@@ -355,6 +363,69 @@ fn add_tls_keys(py: Python<'_>, env: &Bound<'_, PyDict>, tls: &TlsFacts) -> PyRe
             env.set_item(intern!(py, "SSL_CLIENT_CERT"), client.pem.as_str())?;
         }
         None => env.set_item(intern!(py, "SSL_CLIENT_VERIFY"), intern!(py, "NONE"))?,
+    }
+    Ok(())
+}
+
+/// Replaces the keys a proxy spoke of (see `proxy::Forwarded`): the client, the scheme,
+/// the host and port the client asked for, the prefix the app is mounted under.
+fn apply_forwarded<'py>(
+    py: Python<'py>,
+    cache: &EnvironStrings,
+    env: &Bound<'py, PyDict>,
+    forwarded: &Forwarded,
+    root_path: &str,
+) -> PyResult<()> {
+    if let Some(client) = &forwarded.client {
+        env.set_item(intern!(py, "REMOTE_ADDR"), client.addr_text())?;
+        match client.port() {
+            Some(port) => env.set_item(intern!(py, "REMOTE_PORT"), port_text(port))?,
+            // The proxy's port would be a lie about the client; PEP 3333 does not require
+            // the key (unix sockets have none either).
+            None => {
+                if env.contains(intern!(py, "REMOTE_PORT"))? {
+                    env.del_item(intern!(py, "REMOTE_PORT"))?;
+                }
+            }
+        }
+    }
+    if let Some(scheme) = forwarded.scheme {
+        env.set_item(
+            intern!(py, "wsgi.url_scheme"),
+            cache.value(py, scheme.as_str()),
+        )?;
+    }
+    if let Some(host) = &forwarded.http_host {
+        env.set_item(intern!(py, "HTTP_HOST"), host)?;
+    }
+    if let Some(name) = &forwarded.server_name {
+        env.set_item(intern!(py, "SERVER_NAME"), name)?;
+    }
+    if let Some(port) = forwarded.server_port {
+        env.set_item(intern!(py, "SERVER_PORT"), port_text(port))?;
+    } else if forwarded.http_host.is_some() {
+        // A host without a port: the default port of the scheme the client used.
+        let scheme = forwarded.scheme.map_or_else(
+            || {
+                env.get_item(intern!(py, "wsgi.url_scheme"))
+                    .map(|s| s.map(|s| s.to_string()))
+            },
+            |s| Ok(Some(s.as_str().to_owned())),
+        )?;
+        let port = if scheme.as_deref() == Some("https") {
+            443
+        } else {
+            80
+        };
+        env.set_item(intern!(py, "SERVER_PORT"), port_text(port))?;
+    }
+    if let Some(prefix) = &forwarded.script_prefix {
+        let mut script_name = prefix.clone();
+        script_name.extend_from_slice(root_path.as_bytes());
+        env.set_item(intern!(py, "SCRIPT_NAME"), latin1(py, &script_name))?;
+    }
+    if let Some(protocol) = &forwarded.server_protocol {
+        env.set_item(intern!(py, "SERVER_PROTOCOL"), cache.value(py, protocol))?;
     }
     Ok(())
 }

@@ -55,6 +55,7 @@ pub fn call_app(
     let Request {
         head,
         conn,
+        forwarded,
         body,
         events,
         ..
@@ -72,6 +73,7 @@ pub fn call_app(
         &ctx.root_path,
         &head,
         &conn,
+        forwarded.as_deref(),
         input,
     ) {
         Ok(env) => env,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from ferrule_proc import HERE, LISTENING, START_TIMEOUT, RunningServer, start_server
+from proxies import Proxy
 
 __all__ = ["HERE", "LISTENING", "START_TIMEOUT", "RunningServer", "start_server"]
 
@@ -25,3 +26,19 @@ def ferrule_server():
     yield factory
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def proxies(tmp_path):
+    """Factory: `proxies(start_nginx, "nginx-tcp", server)` → Proxy (see `proxies.py`);
+    every proxy started is stopped by PID at teardown."""
+    started: list[Proxy] = []
+
+    def factory(starter, *args, **kwargs) -> Proxy:
+        proxy = starter(tmp_path / f"proxy{len(started)}", *args, **kwargs)
+        started.append(proxy)
+        return proxy
+
+    yield factory
+    for proxy in started:
+        proxy.stop()

@@ -20,6 +20,7 @@ use crate::conn::{ConnError, Transport};
 use crate::http::RequestHead;
 use crate::log::Level;
 use crate::metrics;
+use crate::proxy::Forwarded;
 use crate::relay::QueueLimits;
 
 /// Response that may wait between the app and the socket (see `relay::QueueLimits`).
@@ -35,9 +36,10 @@ pub(super) const RESPONSE_QUEUE: QueueLimits = QueueLimits {
 pub(super) async fn run<T: Transport, H: Handler>(
     conn: &mut Connection<T>,
     head: RequestHead,
+    forwarded: Option<Box<Forwarded>>,
     handler: &H,
 ) -> Result<Ended, ConnError> {
-    let access = AccessStart::take(&head);
+    let access = AccessStart::take(&head).map(|start| (start, forwarded.clone()));
     let method = metrics::MethodClass::of(head.method());
     if let Some(routed) = conn.ctx.statics.mounts.route(&head) {
         let received = std::time::Instant::now();
@@ -51,7 +53,7 @@ pub(super) async fn run<T: Transport, H: Handler>(
     let mut ex = Exchange::new(&head, conn);
     ex.body.send_buffered(ex.conn);
     let info = std::sync::Arc::clone(&ex.conn.info);
-    if let Err(page) = admitted.hand_over(handler, RequestKind::Http, head, &info) {
+    if let Err(page) = admitted.hand_over(handler, RequestKind::Http, head, forwarded, &info) {
         ex.conn.link.end();
         let answered = ex.answer(&page, CloseReason::Failure).await;
         ex.record(None, method, received);
@@ -89,7 +91,7 @@ impl<'a, T: Transport> Exchange<'a, T> {
     async fn close_out(
         mut self,
         result: Result<(), ConnError>,
-        access: Option<&AccessStart>,
+        access: Option<&(AccessStart, Option<Box<Forwarded>>)>,
         method: metrics::MethodClass,
         received: std::time::Instant,
     ) -> Result<Ended, ConnError> {
@@ -266,14 +268,15 @@ impl<'a, T: Transport> Exchange<'a, T> {
     /// The request's metrics and its access record.
     fn record(
         &self,
-        access: Option<&AccessStart>,
+        access: Option<&(AccessStart, Option<Box<Forwarded>>)>,
         method: metrics::MethodClass,
         received: std::time::Instant,
     ) {
         let (status, body_bytes, headers) = self.output.record();
         metrics::stats().request_finished(method, status, received.elapsed());
-        if let Some(access) = access {
-            access.write(&self.conn.remote, status, body_bytes, headers);
+        if let Some((access, forwarded)) = access {
+            let (remote, peer) = self.conn.access_addresses(forwarded.as_deref());
+            access.write(&remote, &peer, status, body_bytes, headers);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Reading a request head: the first request of a connection gets `header_timeout` from
 //! accept; later ones may idle for `keepalive_timeout`, then get `header_timeout` from
-//! their first byte. At shutdown an idle connection closes after a short grace.
+//! their first byte. At shutdown an idle connection closes after a short grace, except
+//! one a proxy pools (`Connection::pooled_by_proxy`), which keeps its idle timeout.
 
 use std::io;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub(super) async fn read<T: Transport>(
         buf,
         ctx,
         shutdown,
+        pooled_by_proxy,
         ..
     } = conn;
     let timeouts = &ctx.timeouts;
@@ -64,10 +66,14 @@ pub(super) async fn read<T: Transport>(
         // At shutdown an idle keep-alive connection closes once `DRAIN_LINGER` passes
         // without a request: one already on its way (sent before the client could know)
         // is still answered, with `Connection: close`. A connection's first request, or a
-        // started head, is served in full (bounded by header_timeout).
+        // started head, is served in full (bounded by header_timeout). A connection a
+        // proxy pools keeps its idle deadline: closing it now could meet a request the
+        // proxy is sending, which it would not retry if it were a POST.
         if buf.is_empty() && !first && !lingering && *shutdown.borrow() {
             lingering = true;
-            deadline = deadline.min(Instant::now() + DRAIN_LINGER);
+            if !*pooled_by_proxy {
+                deadline = deadline.min(Instant::now() + DRAIN_LINGER);
+            }
         }
         if buf.capacity() == 0 {
             // A new connection: wait for its first bytes before allocating a buffer.

@@ -9,6 +9,8 @@ mod output;
 mod request_body;
 mod static_file;
 
+use std::borrow::Cow;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,8 @@ use crate::bridge::{ConnInfo, Handler, Link};
 use crate::http::encode::ConnectionHeader;
 use crate::http::{self, HttpError, RequestHead};
 use crate::log::Level;
+use crate::proxy::header::ProxyProtocol;
+use crate::proxy::Forwarded;
 use head::HeadFailure;
 
 /// Longest we keep reading (and discarding) after deciding to close while the client may
@@ -42,6 +46,21 @@ pub(super) struct Connection<T> {
     info: Arc<ConnInfo>,
     /// The client's address for log lines: `-` on unix sockets.
     remote: String,
+    /// The socket's own peer (`info.peer` is the client a PROXY header named, if any):
+    /// the access log's `peer` atom.
+    socket_peer: Option<SocketAddr>,
+    /// Whether this connection's peer is trusted with forwarding headers
+    /// (`proxy::Forwarding::applies_to`): decided once, so requests from any other peer
+    /// pay nothing for forwarding.
+    forwarding: bool,
+    /// A proxy keeps this connection in its pool of upstream connections: it came over a
+    /// unix socket or after a PROXY header, or a request on it carried forwarding headers
+    /// from a trusted peer. At shutdown it is not closed while idle, since the proxy may
+    /// be sending a request on it at that very moment (and will not retry a POST): it
+    /// closes after a response that says `Connection: close`, when the proxy closes it,
+    /// or at `keepalive_timeout`, which the proxy is configured to undercut
+    /// (docs/deploy.md, "Zero failed requests through a proxy").
+    pooled_by_proxy: bool,
     ctx: Arc<ConnContext>,
     /// Turns true when the worker stops: the response in progress says `Connection: close`
     /// and an idle connection closes.
@@ -49,25 +68,57 @@ pub(super) struct Connection<T> {
 }
 
 impl<T: Transport> Connection<T> {
-    pub(super) fn new(
+    /// A connection on `stream`; `buf` holds bytes already read past a PROXY header.
+    pub(in crate::conn) fn new(
         stream: T,
         info: Arc<ConnInfo>,
+        socket_peer: Option<SocketAddr>,
+        buf: BytesMut,
         ctx: Arc<ConnContext>,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        let remote = match info.peer {
-            Some(addr) => addr.ip().to_string(),
-            None => "-".to_owned(),
-        };
+        let pooled_by_proxy =
+            socket_peer.is_none() || ctx.proxy.proxy_protocol != ProxyProtocol::Off;
+        let remote = super::peer_text(info.peer);
+        let forwarding = ctx
+            .proxy
+            .forwarding
+            .applies_to(info.peer.map(|addr| addr.ip()));
         Connection {
             stream,
-            buf: BytesMut::new(),
+            buf,
             link: Link::new(Arc::clone(&ctx.waker), exchange::RESPONSE_QUEUE),
             info,
             remote,
+            socket_peer,
+            forwarding,
+            pooled_by_proxy,
             ctx,
             shutdown,
         }
+    }
+
+    pub(in crate::conn) fn ctx(&self) -> &ConnContext {
+        &self.ctx
+    }
+
+    pub(in crate::conn) fn info(&self) -> &ConnInfo {
+        &self.info
+    }
+
+    /// The socket and the bytes read from it but not used yet (the uwsgi reader fills
+    /// them before a request).
+    pub(in crate::conn) fn stream_and_buf(&mut self) -> (&mut T, &mut BytesMut) {
+        (&mut self.stream, &mut self.buf)
+    }
+
+    /// The access record's `h` (the client, after forwarding) and `peer` (the socket's).
+    fn access_addresses(&self, forwarded: Option<&Forwarded>) -> (Cow<'_, str>, String) {
+        let remote = match forwarded.and_then(|f| f.client.as_ref()) {
+            Some(client) => Cow::Owned(client.addr_text()),
+            None => Cow::Borrowed(self.remote.as_str()),
+        };
+        (remote, super::peer_text(self.socket_peer))
     }
 
     fn is_shutting_down(&self) -> bool {
@@ -211,41 +262,81 @@ pub(super) async fn serve<T: Transport, H: Handler>(mut conn: Connection<T>, han
             }
         };
         first = false;
-        if let Some(err) = refused_before_the_app(&head, &conn.ctx) {
-            // A parsed request refused before the app runs is still a request: it gets its
-            // access record.
-            let access = AccessStart::take(&head);
-            let page = Page::Rejected(err);
-            let written = conn.refuse(&page).await;
-            if let Some(access) = access {
-                access.write(&conn.remote, page.status(), written.unwrap_or(0), b"");
+        let forwarded = if conn.forwarding {
+            match conn.ctx.proxy.forwarding.resolve(&head) {
+                Ok(forwarded) => {
+                    conn.pooled_by_proxy |= forwarded.is_some();
+                    forwarded
+                }
+                Err(err) => {
+                    log_at!(Level::Debug, "{}: {err}", conn.remote);
+                    conn.refuse_request(&head, None, &Page::BadForwarding(err))
+                        .await;
+                    return;
+                }
             }
+        } else {
+            None
+        };
+        if !serve_request(&mut conn, head, forwarded, handler).await {
             return;
         }
-        // Boxed: the exchange's state (~2 KiB) exists only while a request is in progress,
-        // not in every idle keep-alive connection's task.
-        let ended = Box::pin(exchange::run(&mut conn, head, handler)).await;
-        match ended {
-            Ok(Ended {
-                persistence: Persistence::KeepAlive,
-                ..
-            }) if !conn.is_shutting_down() => {}
-            Ok(Ended {
-                client_may_send: true,
-                ..
-            }) => {
-                conn.linger().await;
-                return;
-            }
-            Ok(_) => {
-                // Best effort: the response is complete; the close is a courtesy.
-                let _ = conn.stream.shutdown().await;
-                return;
-            }
-            Err(err) => {
-                log_at!(Level::Debug, "{}: {err}", conn.remote);
-                return;
-            }
+    }
+}
+
+/// Serves one request whose head has been read (from HTTP/1.x, or made from a uwsgi
+/// packet); `true` when the connection carries another request, else it has been closed.
+pub(in crate::conn) async fn serve_request<T: Transport, H: Handler>(
+    conn: &mut Connection<T>,
+    head: RequestHead,
+    forwarded: Option<Box<Forwarded>>,
+    handler: &H,
+) -> bool {
+    if let Some(err) = refused_before_the_app(&head, &conn.ctx) {
+        conn.refuse_request(&head, forwarded.as_deref(), &Page::Rejected(err))
+            .await;
+        return false;
+    }
+    // Boxed: the exchange's state (~2 KiB) exists only while a request is in progress,
+    // not in every idle keep-alive connection's task.
+    let ended = Box::pin(exchange::run(conn, head, forwarded, handler)).await;
+    match ended {
+        Ok(Ended {
+            persistence: Persistence::KeepAlive,
+            ..
+        }) if !conn.is_shutting_down() => true,
+        Ok(Ended {
+            client_may_send: true,
+            ..
+        }) => {
+            conn.linger().await;
+            false
+        }
+        Ok(_) => {
+            // Best effort: the response is complete; the close is a courtesy.
+            let _ = conn.stream.shutdown().await;
+            false
+        }
+        Err(err) => {
+            log_at!(Level::Debug, "{}: {err}", conn.remote);
+            false
+        }
+    }
+}
+
+impl<T: Transport> Connection<T> {
+    /// `refuse` for a parsed request: it is still a request, and gets its access record.
+    pub(in crate::conn) async fn refuse_request(
+        &mut self,
+        head: &RequestHead,
+        forwarded: Option<&Forwarded>,
+        page: &Page,
+    ) {
+        let access = AccessStart::take(head);
+        let written = self.refuse(page).await;
+        if let Some(access) = access {
+            let (remote, peer) = self.access_addresses(forwarded);
+            access.write(&remote, &peer, page.status(), written.unwrap_or(0), b"");
         }
     }
 }

@@ -470,6 +470,7 @@ mod tests {
             waker: LoopWaker::start(),
             sendfile: crate::config::Sendfile::Auto,
             statics: crate::conn::StaticRoots::default(),
+            proxy: crate::config::ProxyConfig::default(),
         };
         let (mut a, mut b) = UnixStream::pair().expect("pair");
         let head = Bytes::from(b"3\r\n".repeat(10));

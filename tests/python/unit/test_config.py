@@ -59,6 +59,14 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "static_max_age": 3600.0,
         "static_index": None,
         "static_follow_symlinks": False,
+        "forwarded_allow_ips": ["127.0.0.1", "::1"],
+        "forwarded_headers": ["forwarded", "x-forwarded-for", "x-forwarded-proto"],
+        "secure_scheme_headers": [("X-FORWARDED-PROTOCOL", "ssl"), ("X-FORWARDED-PROTO", "https"),
+                                  ("X-FORWARDED-SSL", "on")],
+        "proxy_protocol": "off",
+        "proxy_allow_ips": ["127.0.0.1", "::1"],
+        "protocol": "http",
+        "uwsgi_allow_ips": ["127.0.0.1", "::1"],
         "workers": 1,
         "max_requests": 0,
         "max_requests_jitter": 0,
@@ -118,6 +126,9 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "statsd_prefix": str, "dogstatsd_tags": str, "shutdown_delay": float,
         "static_map": list,
         "static_max_age": float, "static_index": str, "static_follow_symlinks": bool,
+        "forwarded_allow_ips": list,
+        "forwarded_headers": list, "secure_scheme_headers": list, "proxy_protocol": str,
+        "proxy_allow_ips": list, "protocol": str, "uwsgi_allow_ips": list,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]
@@ -363,3 +374,82 @@ def test_a_bad_file_value_is_reported_even_when_a_flag_overrides_it(tmp_path: Pa
     with pytest.raises(ConfigError) as info:
         Config.load(["--config", path, "--threads", "4"], env={})
     assert str(info.value) == f"threads in {path} must be >= 1, got 0"
+
+
+# ---- Proxy settings: gunicorn's spellings and sources
+
+def test_gunicorns_forwarded_allow_ips_env_var_is_read_below_ferrules_own() -> None:
+    assert Config.load(["app:x"], env={"FORWARDED_ALLOW_IPS": "10.0.0.0/8,*"}
+                       ).forwarded_allow_ips == ("10.0.0.0/8", "*")
+    both = {"FORWARDED_ALLOW_IPS": "10.0.0.1", "FERRULE_FORWARDED_ALLOW_IPS": "10.0.0.2"}
+    assert Config.load(["app:x"], env=both).forwarded_allow_ips == ("10.0.0.2",)
+    assert Config.load(["app:x", "--forwarded-allow-ips", "::1"], env=both
+                       ).forwarded_allow_ips == ("::1",)
+    with pytest.raises(ConfigError) as info:
+        Config.load(["app:x"], env={"FORWARDED_ALLOW_IPS": "proxy.local"})
+    assert str(info.value) == ("FORWARDED_ALLOW_IPS must list IP addresses, CIDR ranges "
+                               "(10.0.0.0/8) or *, got 'proxy.local'")
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["--proxy-protocol"], "auto"),
+    (["--workers", "1", "--proxy-protocol"], "auto"),
+    (["--proxy-protocol", "v1"], "v1"),
+    (["--proxy-protocol=v2"], "v2"),
+    ([], "off"),
+])
+def test_a_bare_proxy_protocol_flag_means_auto(argv: list[str], expected: str) -> None:
+    config = Config.load([*argv, "app:x"], env={})
+    assert (config.proxy_protocol, config.app) == (expected, "app:x")
+    assert Config.load(["app:x", *argv], env={}).proxy_protocol == expected
+
+
+def test_gunicorns_allow_from_flags_are_accepted() -> None:
+    config = Config.load(["--proxy-allow-from", "10.0.0.1", "--uwsgi-allow-from", "*",
+                          "app:x"], env={})
+    assert (config.proxy_allow_ips, config.uwsgi_allow_ips) == (("10.0.0.1",), ("*",))
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("X-Scheme=https", (("X-SCHEME", "https"),)),
+    ("X-A=on, x-b = ssl", (("X-A", "on"), ("X-B", "ssl"))),
+    ({"X-Forwarded-Ssl": "on"}, (("X-FORWARDED-SSL", "on"),)),
+    ("", ()),
+    ("X-A", Err("secure_scheme_headers must be NAME=value pairs, got 'X-A'")),
+    ("X A=1", Err("secure_scheme_headers must name headers with token characters, "
+                  "got 'X A'")),
+    (["x"], Err("secure_scheme_headers must be a table of header names to values, "
+                "got ['x']")),
+])
+def test_secure_scheme_headers_take_a_table_or_pairs(raw: object, expected: object) -> None:
+    if isinstance(expected, Err):
+        with pytest.raises(ConfigError) as info:
+            Config(secure_scheme_headers=raw)
+        assert str(info.value) == expected.message
+    else:
+        assert Config(secure_scheme_headers=raw).secure_scheme_headers == expected
+
+
+def test_forwarded_headers_are_checked_by_name() -> None:
+    assert Config(forwarded_headers="X-Forwarded-Host, forwarded").forwarded_headers == (
+        "x-forwarded-host", "forwarded")
+    with pytest.raises(ConfigError) as info:
+        Config(forwarded_headers="x-real-ip")
+    assert str(info.value).startswith("forwarded_headers must list headers among forwarded, ")
+
+
+def test_proxy_settings_come_from_a_config_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "ferrule.toml", """
+forwarded_allow_ips = ["10.0.0.0/8"]
+forwarded_headers = ["x-forwarded-for"]
+proxy_protocol = "v2"
+protocol = "uwsgi"
+
+[secure_scheme_headers]
+X-Forwarded-Ssl = "on"
+""")
+    config = Config.load(["--config", path, "app:x"], env={})
+    assert config.forwarded_allow_ips == ("10.0.0.0/8",)
+    assert config.forwarded_headers == ("x-forwarded-for",)
+    assert config.secure_scheme_headers == (("X-FORWARDED-SSL", "on"),)
+    assert (config.proxy_protocol, config.protocol) == ("v2", "uwsgi")

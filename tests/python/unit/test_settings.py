@@ -64,6 +64,14 @@ EXPECTED_DEFAULTS = {
     "static_max_age": 3600.0,
     "static_index": None,
     "static_follow_symlinks": False,
+    "forwarded_allow_ips": ("127.0.0.1", "::1"),
+    "forwarded_headers": ("forwarded", "x-forwarded-for", "x-forwarded-proto"),
+    "secure_scheme_headers": (("X-FORWARDED-PROTOCOL", "ssl"), ("X-FORWARDED-PROTO", "https"),
+                              ("X-FORWARDED-SSL", "on")),
+    "proxy_protocol": "off",
+    "proxy_allow_ips": ("127.0.0.1", "::1"),
+    "protocol": "http",
+    "uwsgi_allow_ips": ("127.0.0.1", "::1"),
     "workers": 1,
     "preload": False,
     "reload": False,
@@ -568,6 +576,13 @@ _EVERY_CORE_SETTING_CHANGED = {
     "static_max_age": 120.0,
     "static_index": "index.html",
     "static_follow_symlinks": True,
+    "forwarded_allow_ips": ["10.0.0.0/8", "fd00::/8", "192.0.2.1"],
+    "forwarded_headers": ["x-forwarded-for", "x-forwarded-host", "x-forwarded-prefix"],
+    "secure_scheme_headers": {"X-SCHEME": "secure"},
+    "proxy_protocol": "v2",
+    "proxy_allow_ips": ["*"],
+    "protocol": "uwsgi",
+    "uwsgi_allow_ips": ["10.1.0.0/16"],
 }
 
 
