@@ -110,7 +110,14 @@ pub async fn serve<T: Transport, H: Handler>(
             }
         },
     };
-    let conn = http1::Connection::new(counted::Counted(stream), info, socket_peer, buf, ctx, shutdown);
+    let conn = http1::Connection::new(
+        counted::Counted(stream),
+        info,
+        socket_peer,
+        buf,
+        ctx,
+        shutdown,
+    );
     // The protocol seam.
     match conn.ctx().proxy.protocol {
         WireProtocol::Http => http1::serve(conn, handler.as_ref()).await,

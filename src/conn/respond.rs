@@ -68,8 +68,7 @@ impl Page {
     pub fn status(&self) -> u16 {
         match self {
             Page::Rejected(err) => err.status(),
-            Page::PlainHttpOnTlsPort => 400,
-            Page::BadForwarding(_) => 400,
+            Page::PlainHttpOnTlsPort | Page::BadForwarding(_) => 400,
             Page::HeadTimeout | Page::BodyTimeout => 408,
             Page::AppFailed | Page::FileUnreadable => 500,
             Page::AppTimeout => 504,

@@ -351,7 +351,7 @@ mod tests {
         assert_eq!(
             line,
             format!(
-                "{{\"time\":\"2026-11-24T04:30:05.000000Z\",\"remote_addr\":\"127.0.0.1\",\"request_id\":\"abc-123\",\"method\":\"GET\",\"path\":\"/a\",\"query\":\"b=1\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":13,\"duration_us\":1234567,\"host\":\"h\",\"referer\":null,\"user_agent\":\"\\\"q\\\"\",\"pid\":{}}}\n",
+                "{{\"time\":\"2026-11-24T04:30:05.000000Z\",\"remote_addr\":\"192.0.2.7\",\"request_id\":\"abc-123\",\"method\":\"GET\",\"path\":\"/a\",\"query\":\"b=1\",\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes\":13,\"duration_us\":1234567,\"host\":\"h\",\"referer\":null,\"user_agent\":\"\\\"q\\\"\",\"pid\":{}}}\n",
                 std::process::id()
             )
         );

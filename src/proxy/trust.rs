@@ -99,7 +99,7 @@ impl TrustedPeers {
 
     /// Whether a connection's peer is trusted: `None` is a unix-socket peer, always trusted.
     pub fn trusts(&self, peer: Option<IpAddr>) -> bool {
-        peer.map_or(true, |ip| self.contains(ip))
+        peer.is_none_or(|ip| self.contains(ip))
     }
 
     /// Whether any TCP peer at all is trusted.

@@ -45,7 +45,9 @@ pub(super) async fn run<T: Transport, H: Handler>(
         let received = std::time::Instant::now();
         let mut ex = Exchange::new(&head, conn);
         if let Some(result) = static_file::serve(&mut ex, &head, routed).await {
-            return ex.close_out(result, access.as_ref(), method, received).await;
+            return ex
+                .close_out(result, access.as_ref(), method, received)
+                .await;
         }
     }
     let admitted = dispatch::admit(&conn.ctx, &conn.link).await;
@@ -64,7 +66,8 @@ pub(super) async fn run<T: Transport, H: Handler>(
     // Closing the channels tells the app side that nobody listens any more: its next
     // send fails and it stops iterating (and calls close()).
     ex.conn.link.end();
-    ex.close_out(result, access.as_ref(), method, received).await
+    ex.close_out(result, access.as_ref(), method, received)
+        .await
 }
 
 /// The state of one exchange: the connection it runs on, the request body side, the

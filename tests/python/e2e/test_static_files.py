@@ -36,6 +36,9 @@ def site(tmp_path_factory):
     os.utime(site / "css" / "stale.css.gz", (1_000_000, 1_000_000))
     (site / "app.3f2a1b9c0d4e.js").write_bytes(b"console.log(1)\n")
     (site / "big.bin").write_bytes(BIG)
+    # A modification time in the past: a Last-Modified within the second of the response's
+    # Date is a weak validator (RFC 9110 §8.8.2.2), which If-Range must not honour.
+    os.utime(site / "big.bin", (1_700_000_000, 1_700_000_000))
     (site / "empty.txt").write_bytes(b"")
     (site / "docs" / "index.html").write_bytes(b"<h1>docs</h1>\n")
     media = root / "media"
