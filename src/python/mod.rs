@@ -1,9 +1,11 @@
 //! The `ferrule._ferrule` extension module: the façade between the Python package and the
 //! core. `serve` is the master's entry; settings become a typed `Config` in `settings`;
 //! Rust errors become `ferrule.errors` exceptions here; the master's Python hooks are in
-//! `master` and a worker's WSGI app host in `wsgi_host`. Everything that runs per request
+//! `master`, a worker's WSGI app host in `wsgi_host`, and the server hooks' call points
+//! (`ferrule.hooks`) in `hooks`. Everything that runs per request
 //! or per process is delegated (`supervisor`, `worker`, `server`, `pool`, `wsgi`).
 
+mod hooks;
 mod master;
 mod settings;
 mod wsgi_host;
@@ -19,6 +21,7 @@ use crate::supervisor::{Outcome, Supervisor, SupervisorError};
 use crate::title;
 use crate::worker::APP_LOAD_ERROR;
 use crate::wsgi::{self, error_stream::ErrorStream, file_wrapper::FileWrapper, input::Input};
+use hooks::Hooks;
 use master::{worker_plan, PyHooks};
 use settings::{config_from, CORE_SETTINGS};
 
@@ -47,9 +50,10 @@ fn ferrule_error(
 /// `ferrule.serve()`), otherwise the app `load()` returns in the worker. `reload()`, when
 /// given, returns the re-read settings on SIGHUP. `name` goes in process titles.
 /// `upgrade` is `(program, argv, directory)` to start a new master with on SIGUSR2.
-/// `watch()`, when given (`--reload`), returns True when source files changed.
+/// `watch()`, when given (`--reload`), returns True when source files changed. `hooks`, when
+/// given, is a `ferrule.hooks.HookRunner` (only when a hook is set).
 #[pyfunction]
-#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None))]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None, hooks=None))]
 #[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
 fn serve(
     py: Python<'_>,
@@ -64,8 +68,10 @@ fn serve(
         std::path::PathBuf,
     )>,
     watch: Option<Py<PyAny>>,
+    hooks: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let config = config_from(settings)?;
+    let hooks = Hooks::new(hooks);
     if app.is_none() && load.is_none() {
         return Err(PyValueError::new_err(
             "serve() needs an app or a load() callable",
@@ -79,6 +85,15 @@ fn serve(
         .or(name)
         .unwrap_or_else(|| "app".to_owned());
     title::set(&format!("ferrule: master [{label}]"));
+    // gunicorn calls on_starting before the sockets are bound; raising stops the boot.
+    if !hooks.call(py, "on_starting", ()) {
+        return Err(ferrule_error(
+            py,
+            "FerruleError",
+            "The on_starting hook raised; its traceback is above.".to_owned(),
+            PyRuntimeError::new_err,
+        ));
+    }
     let options = listener::ListenOptions {
         backlog: config.backlog,
         reuse_port: config.process.reuse_port,
@@ -92,6 +107,7 @@ fn serve(
     }
     let plan = worker_plan(&config);
     let binds = config.binds.clone();
+    let exit_hooks = hooks.clone_ref(py);
     let hooks = PyHooks {
         py,
         app,
@@ -101,12 +117,15 @@ fn serve(
         label,
         upgrade: upgrade.map(|(program, argv, dir)| UpgradeCommand { program, argv, dir }),
         watch,
+        hooks,
     };
     let spawner =
         ForkSpawner::new(hooks, binds, options).map_err(|e| PyOSError::new_err(e.to_string()))?;
     let mut master = Supervisor::new(plan, spawner);
     let outcome = master.run();
     drop(master);
+    // Its failure is logged by the runner; the master exits all the same.
+    let _ = exit_hooks.call(py, "on_exit", ());
     if outcome.is_ok() {
         log::write(Level::Info, "stopped");
     }
@@ -121,12 +140,18 @@ fn serve(
     }
     match outcome {
         Ok(Outcome::Stopped | Outcome::Upgraded) => Ok(()),
+        Ok(Outcome::HookFailed(hook)) => Err(ferrule_error(
+            py,
+            "FerruleError",
+            format!("The {hook} hook raised; its traceback is above."),
+            PyRuntimeError::new_err,
+        )),
         Ok(Outcome::BootFailed { code }) => {
             let app_load = code == APP_LOAD_ERROR;
             let message = if app_load {
-                "A worker could not import the app; its traceback is above."
+                "A worker could not import the app (see the error above)."
             } else {
-                "A worker could not start; its error is above."
+                "A worker could not start (see the error above)."
             };
             let err = ferrule_error(
                 py,
@@ -145,6 +170,20 @@ fn serve(
         )),
         Err(err) => Err(PyOSError::new_err(err.to_string())),
     }
+}
+
+/// Writes one line to the error log at `level` (`debug` ... `critical`): how Python code
+/// of the server (hooks, `server.log`) logs like the core does.
+///
+/// # Errors
+/// `ValueError` for an unknown level.
+#[pyfunction]
+#[pyo3(name = "log")]
+fn log_line(level: &str, message: &str) -> PyResult<()> {
+    let level = <Level as crate::config::Choice>::from_name(level)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown log level {level:?}")))?;
+    log::write(level, message);
+    Ok(())
 }
 
 /// The core's defaults for every core setting but `bind`, as `Config.to_core()` spells
@@ -177,6 +216,7 @@ fn _ferrule(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<wsgi::input::RequestBodyError>(),
     )?;
     m.add_function(wrap_pyfunction!(serve, m)?)?;
+    m.add_function(wrap_pyfunction!(log_line, m)?)?;
     m.add_function(wrap_pyfunction!(core_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(core_round_trip, m)?)?;
     m.add_class::<Input>()?;

@@ -1,9 +1,11 @@
-//! The WSGI app host of a worker: loads the app (unless the master preloaded it), builds
-//! the shared `wsgi::Context` and starts the Python threads (`pool::Pool`). The worker
-//! (`crate::worker`) drives it through `AppHost`.
+//! The WSGI app host of a worker: loads the app (unless the master preloaded it), runs the
+//! `post_worker_init` hook, builds the shared `wsgi::Context` (with the request hooks) and
+//! starts the Python threads (`pool::Pool`). The worker (`crate::worker`) drives it through
+//! `AppHost`.
 
 use pyo3::prelude::*;
 
+use super::hooks::Hooks;
 use crate::config::Config;
 use crate::pool::Pool;
 use crate::worker::{AppHost, BootError, Exit};
@@ -18,6 +20,8 @@ pub(super) struct WsgiHost<'py> {
     /// `AppImportError`).
     pub load: Option<Py<PyAny>>,
     pub config: Config,
+    /// The server hooks, when any is set.
+    pub hooks: Hooks,
 }
 
 impl AppHost for WsgiHost<'_> {
@@ -45,20 +49,31 @@ impl AppHost for WsgiHost<'_> {
             })?,
             (None, None) => return Err(BootError::Failed("no app to serve".to_owned())),
         };
+        // gunicorn: post_worker_init runs once the app is loaded; raising stops the boot.
+        if !self
+            .hooks
+            .call(py, "post_worker_init", (app.clone_ref(py),))
+        {
+            return Err(BootError::Failed(
+                "the post_worker_init hook raised (see above)".to_owned(),
+            ));
+        }
         // Step 2: what every request shares, then the threads.
         let config = &self.config;
         let multithread = config.threads.get() > 1;
         // PEP 3333: wsgi.multiprocess is true when "an equivalent application object may be
         // simultaneously invoked by another process": several workers.
         let multiprocess = config.process.workers.get() > 1;
-        let ctx = wsgi::Context::new(py, app, &config.root_path, multithread, multiprocess)
+        let mut ctx = wsgi::Context::new(py, app, &config.root_path, multithread, multiprocess)
             .map_err(|err| {
                 BootError::Failed(format!(
                     "cannot prepare the environ\n{}",
                     wsgi::response::format_exception(py, &err)
                 ))
             })?;
-        Pool::start(ctx, config.threads.get(), config.timeouts.request)
+        (ctx.pre_request, ctx.post_request) = self.hooks.request_hooks(py);
+        let on_stuck = self.hooks.method(py, "worker_abort", "worker_abort");
+        Pool::start(ctx, config.threads.get(), config.timeouts.request, on_stuck)
             .map_err(|err| BootError::Failed(format!("cannot start the Python threads: {err}")))
     }
 

@@ -111,10 +111,11 @@ pub fn percent_decode(raw: &[u8]) -> Cow<'_, [u8]> {
 }
 
 /// The path part of the target as bytes: origin-form as is; the path of an absolute-form
-/// target; empty for authority-form and `*`.
+/// target; `*` for asterisk-form (`OPTIONS *`, as gunicorn, waitress and Granian give it:
+/// frameworks route an empty path as `/`); empty for authority-form.
 fn target_path(head: &RequestHead) -> &[u8] {
     let path = head.path();
-    if path.first() == Some(&b'/') {
+    if path.first() == Some(&b'/') || path == b"*" {
         return path;
     }
     // absolute-form: scheme "://" authority path
@@ -318,8 +319,20 @@ pub fn build<'py>(
         cache.value(py, head.version.as_str()),
     )?;
     let [server_name, server_port, remote_addr, remote_port] = cache.addrs(py, conn);
-    env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
-    env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    // A unix socket has no address of its own: PEP 3333 derives the server's name and port
+    // from Host when there is one.
+    let from_host = if conn.local.is_none() {
+        host_name_and_port(head, conn.scheme)
+    } else {
+        None
+    };
+    if let Some((name, port)) = from_host {
+        env.set_item(intern!(py, "SERVER_NAME"), latin1(py, name))?;
+        env.set_item(intern!(py, "SERVER_PORT"), latin1(py, port))?;
+    } else {
+        env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
+        env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    }
     env.set_item(intern!(py, "REMOTE_ADDR"), remote_addr)?;
     if conn.peer.is_some() {
         env.set_item(intern!(py, "REMOTE_PORT"), remote_port)?;
@@ -353,6 +366,28 @@ pub fn build<'py>(
         }
     }
     Ok(env)
+}
+
+/// `(name, port)` from the request's `Host` (RFC 9110 §7.2: `host [":" port]`, an IPv6
+/// literal in brackets), the port defaulting to the scheme's. None without a Host.
+fn host_name_and_port<'h>(head: &'h RequestHead, scheme: &str) -> Option<(&'h [u8], &'h [u8])> {
+    let (_, host) = head
+        .header_pairs()
+        .find(|(name, _)| name.eq_ignore_ascii_case(b"host"))?;
+    if host.is_empty() {
+        return None;
+    }
+    let default_port: &[u8] = if scheme == "https" { b"443" } else { b"80" };
+    let port_at = match host.iter().rposition(|&b| b == b':') {
+        // `[::1]` without a port: the last ':' is inside the brackets.
+        Some(i) if !host[i..].contains(&b']') => Some(i),
+        _ => None,
+    };
+    Some(match port_at {
+        Some(i) if i + 1 < host.len() => (&host[..i], &host[i + 1..]),
+        Some(i) => (&host[..i], default_port),
+        None => (host, default_port),
+    })
 }
 
 #[cfg(test)]

@@ -43,6 +43,17 @@ pub struct StartResponse {
     headers_sent: bool,
     /// The response was completed (`End` or a final `Start` sent).
     finished: bool,
+    /// For the `post_request` hook only (None otherwise, so nothing is kept): the status and
+    /// headers the app gave, and the body bytes sent so far.
+    recorded: Option<Recorded>,
+}
+
+/// What `post_request` is told about the response.
+#[derive(Default)]
+pub struct Recorded {
+    pub status: Option<Py<PyAny>>,
+    pub headers: Option<Py<PyAny>>,
+    pub sent: u64,
 }
 
 const HEADER_SHAPE: &str = "each response header must be a (name, value) tuple of str";
@@ -85,6 +96,25 @@ impl StartResponse {
             head: None,
             headers_sent: false,
             finished: false,
+            recorded: None,
+        }
+    }
+
+    /// Keeps what `post_request` reads (`recorded`).
+    #[must_use]
+    pub fn recording(mut self) -> StartResponse {
+        self.recorded = Some(Recorded::default());
+        self
+    }
+
+    /// What was recorded (`recording`), once the response is done.
+    pub fn take_recorded(&mut self) -> Option<Recorded> {
+        self.recorded.take()
+    }
+
+    fn count(&mut self, bytes: usize) {
+        if let Some(recorded) = &mut self.recorded {
+            recorded.sent += bytes as u64;
         }
     }
 
@@ -105,6 +135,7 @@ impl StartResponse {
         if data.is_empty() {
             return Ok(());
         }
+        self.count(data.len());
         if self.headers_sent {
             return send_event(py, &self.events, ResponseEvent::Data(data))
                 .map_err(|_| SendError::Disconnected);
@@ -129,6 +160,7 @@ impl StartResponse {
     /// As `send_body`.
     pub fn send_whole(&mut self, py: Python<'_>, body: Bytes) -> Result<(), SendError> {
         let head = self.take_head()?;
+        self.count(body.len());
         self.headers_sent = true;
         self.finished = true;
         send_event(
@@ -238,7 +270,13 @@ impl StartResponse {
         let mut head =
             ResponseHeadBuilder::new(&status.to_cow()?).map_err(PyValueError::new_err)?;
         add_headers(&mut head, headers)?;
-        slf.borrow_mut().head = Some(head.finish());
+        let mut this = slf.borrow_mut();
+        this.head = Some(head.finish());
+        if let Some(recorded) = &mut this.recorded {
+            recorded.status = Some(status.clone().into_any().unbind());
+            recorded.headers = Some(headers.clone().unbind());
+        }
+        drop(this);
         slf.getattr(pyo3::intern!(slf.py(), "write"))
     }
 

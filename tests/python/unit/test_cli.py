@@ -31,7 +31,8 @@ def run_ferrule(*args: str, cwd: Path | None = None,
                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m ferrule ARGS`, with no FERRULE_* variables but those in `env`."""
     full_env = {name: value for name, value in os.environ.items()
-                if not name.startswith("FERRULE_")}
+                if not name.startswith("FERRULE_")
+                and name not in ("PORT", "WEB_CONCURRENCY", "SENDFILE", "GUNICORN_CMD_ARGS")}
     full_env["PYTHONPATH"] = os.pathsep.join(
         [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     full_env.update(env or {})
@@ -46,7 +47,7 @@ def test_exit_codes_are_gunicorn_compatible() -> None:
 
 # The master's last line when a worker could not import the app (the worker wrote the
 # app's error just before; the master's log lines come in between).
-BOOT_FAILED = "ferrule: A worker could not import the app; its traceback is above."
+BOOT_FAILED = "ferrule: A worker could not import the app (see the error above)."
 
 
 def app_error_lines(stderr: str) -> list[str]:
@@ -68,7 +69,20 @@ def app_error_lines(stderr: str) -> list[str]:
         (["--root-path", "api", "x:app"], {},
          ("ferrule: --root-path must be empty or start with '/' and not end with '/', "
           "got 'api'\n")),
-        (["--no-such-flag", "x:app"], {}, "ferrule: Unrecognized arguments: --no-such-flag.\n"),
+        (["--no-such-flag", "x:app"], {}, "ferrule: Unknown flag '--no-such-flag'.\n"),
+        # An unknown flag never takes the app with it (issue #13, item 1).
+        (["-x", "myapp:app"], {}, "ferrule: Unknown flag '-x'.\n"),
+        (["--forwarded-allow-ipz", "*", "x:app"], {},
+         "ferrule: Unknown flag '--forwarded-allow-ipz'. Did you mean '--forwarded-allow-ips'?\n"),
+        # A malformed app reference is refused before anything is bound (item 2).
+        (["good:app("], {}, "ferrule: Invalid app reference 'good:app('; expected "
+                            "'module:attribute'.\n"),
+        (["--bind", "https://127.0.0.1:8000", "x:app"], {},
+         "ferrule: --bind must not be https://: TLS is not supported yet (planned, issue #10); "
+         "put a TLS proxy in front, got 'https://127.0.0.1:8000'\n"),
+        (["--access-log-format", "%(h)s %(x)s", "x:app"], {},
+         "ferrule: --access-log-format has an unknown atom %(x)s (known: h, l, u, t, r, m, U, q, "
+         "H, s, B, b, f, a, T, M, D, L, p, {header}i, {header}o), got '%(h)s %(x)s'\n"),
         ([], {},
          "ferrule: No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'.\n"),
     ],
@@ -85,11 +99,11 @@ def test_a_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert result.stderr == "ferrule: threads in ferrule.toml must be >= 1, got 0\n"
 
 
-def test_a_missing_app_module_exits_4(tmp_path: Path) -> None:
+def test_a_missing_app_module_exits_4_before_binding(tmp_path: Path) -> None:
     result = run_ferrule("-b", "127.0.0.1:0", "nosuchmodule_for_ferrule_tests:app", cwd=tmp_path)
     assert result.returncode == EXIT_APP_LOAD_ERROR
-    assert app_error_lines(result.stderr) == [
-        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.", BOOT_FAILED]
+    # No "listening on" line, no worker: the module's absence is found before binding.
+    assert result.stderr == "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"
 
 
 def test_a_missing_app_module_exits_4_before_binding_with_preload(tmp_path: Path) -> None:
@@ -236,8 +250,7 @@ def test_an_app_import_failure_never_starts_serving(
     assert main(["nosuchmodule_for_ferrule_tests"]) == EXIT_APP_LOAD_ERROR
     assert fake_core.calls == []
     assert capsys.readouterr().err == (
-        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"
-        f"{BOOT_FAILED}\n")
+        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n")
 
 
 def test_preload_imports_the_app_before_serving(
@@ -264,8 +277,9 @@ def test_help_ends_with_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["--help"]) == EXIT_OK
     assert capsys.readouterr().out.endswith(
         "exit status:\n"
-        "  0  stopped by SIGTERM or SIGINT (or --help, --version)\n"
-        "  1  the server failed, e.g. an address could not be bound\n"
+        "  0  stopped by SIGTERM or SIGINT (or --help, --version; --check-config: no problem)\n"
+        "  1  the server failed, e.g. an address could not be bound (--check-config:\n"
+        "     a problem)\n"
         "  2  a bad flag, environment variable or config file\n"
         "  3  a worker could not start\n"
         "  4  the app could not be imported\n"

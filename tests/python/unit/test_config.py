@@ -43,7 +43,7 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "reuse_port": False,
         "sendfile": "auto",
         "sched_policy": "batch",
-        "unix_socket_mode": None,
+        "unix_socket_mode": 0o666,
         "pid_file": None,
         "user": None,
         "group": None,
@@ -169,7 +169,7 @@ def test_keyword_settings_are_converted_and_checked(settings: dict, expected: ob
         (["--threads", "x"], {}, Err("--threads must be an integer, got 'x'")),
         ([], {"FERRULE_THREADS": "x"}, Err("FERRULE_THREADS must be an integer, got 'x'")),
         ([], {"FERRULE_THREADS": "0"}, Err("FERRULE_THREADS must be >= 1, got 0")),
-        (["--keep-alive", "0"], {}, Err("--keep-alive must be > 0, got 0s")),
+        (["--keepalive-timeout", "0"], {}, Err("--keepalive-timeout must be > 0, got 0s")),
         (["--keepalive-timeout", "soon"], {},
          Err("--keepalive-timeout must be a duration like 30, 30s, 500ms or 1h30m, got 'soon'")),
         (["--max-body-bytes", "1XB"], {},
@@ -183,11 +183,62 @@ def test_keyword_settings_are_converted_and_checked(settings: dict, expected: ob
          Err("--log-level must be one of debug, info, warning, error, critical, got 'loud'")),
         (["--chdir", "/no/such/dir"], {},
          Err("--chdir must be an existing directory, got '/no/such/dir'")),
+        # gunicorn's spellings, values and environment variables (issue #13).
+        (["-k", "sync", "-w", "3", "-t", "60"], {},
+         {"worker_class": "sync", "workers": 3, "worker_timeout": 60.0}),
+        (["--worker-class", "gunicorn.workers.gthread.ThreadWorker"], {},
+         {"worker_class": "gthread"}),
+        (["--timeout", "0"], {}, {"worker_timeout": 30.0}),
+        (["--no-sendfile"], {}, {"sendfile": "off"}),
+        (["--worker-connections", "50"], {}, {"max_connections": 50}),
+        (["-e", "A=1,2", "--env", "B=x=y"], {}, {"env": (("A", "1,2"), ("B", "x=y"))}),
+        (["--bind", "http://127.0.0.1:9000/"], {}, {"bind": ("127.0.0.1:9000",)}),
+        (["--bind", "tcp://[::1]:9000"], {}, {"bind": ("[::1]:9000",)}),
+        (["--bind", "unix:///run/a.sock"], {}, {"bind": ("unix:/run/a.sock",)}),
+        (["--worker-tmp-dir", "/dev/shm", "--header-map", "drop"], {}, {"threads": 4}),
+        ([], {"PORT": "5000", "WEB_CONCURRENCY": "3", "SENDFILE": "0"},
+         {"bind": ("0.0.0.0:5000",), "workers": 3, "sendfile": "off"}),
+        (["-b", "127.0.0.1:1"], {"PORT": "5000"}, {"bind": ("127.0.0.1:1",)}),
+        ([], {"GUNICORN_CMD_ARGS": "--workers 2 --keep-alive 7 -k gthread"},
+         {"workers": 2, "keepalive_timeout": 7.0, "worker_class": "gthread"}),
+        (["-w", "5"], {"GUNICORN_CMD_ARGS": "--workers 2", "FERRULE_WORKERS": "4"},
+         {"workers": 5}),
+        ([], {"GUNICORN_CMD_ARGS": "--workers 2", "FERRULE_WORKERS": "4"}, {"workers": 4}),
+        (["-k", "gevent"], {},
+         Err("-k names a gevent, eventlet or tornado worker; ferrule has none: it runs WSGI "
+             "apps on OS threads, which wait on I/O with the GIL released. Drop -k and raise "
+             "--threads for apps that mostly wait, got 'gevent'")),
+        (["-k", "uvicorn.workers.UvicornWorker"], {},
+         Err("-k names an ASGI worker; ferrule serves ASGI apps once issue #16 lands, not yet "
+             "(it serves WSGI apps: drop -k), got 'uvicorn.workers.UvicornWorker'")),
+        (["-k", "mine.Worker"], {},
+         Err("-k must be sync or gthread (gunicorn's names for what ferrule always does: "
+             "threads), got 'mine.Worker'")),
+        (["--keep-alive", "0"], {},
+         Err("--keep-alive must be above 0 (gunicorn's 0, no keep-alive, is not supported: "
+             "ferrule closes an idle connection after this many seconds), got '0'")),
+        (["--limit-request-line", "0"], {},
+         Err("--limit-request-line must be above 0 (gunicorn's 0, unlimited, is not "
+             "supported: ferrule always bounds the request line), got '0'")),
+        (["--daemon"], {},
+         Err("--daemon is not supported: ferrule does not daemonize: run it under systemd, "
+             "supervisord or a container runtime (docs/deploy.md).")),
+        (["--certfile", "c.pem"], {},
+         Err("--certfile is not supported yet: TLS is planned (issue #10).")),
+        (["--header-map", "dangerous"], {},
+         Err("--header-map is not supported: ferrule always drops header names with '_', "
+             "gunicorn's 'drop' (a name with '_' could impersonate its '-' spelling); only "
+             "'drop' is accepted, got 'dangerous'.")),
+        ([], {"GUNICORN_CMD_ARGS": "--timeout x"},
+         Err("--timeout in GUNICORN_CMD_ARGS must be a duration like 30, 30s, 500ms or 1h30m, "
+             "got 'x'")),
+        ([], {"GUNICORN_CMD_ARGS": "--nope"}, Err("GUNICORN_CMD_ARGS: Unknown flag '--nope'.")),
+        (["-e", "NOEQUALS"], {}, Err("-e must be KEY=VALUE, got 'NOEQUALS'")),
         # Overridden values are still checked.
         (["--threads", "2"], {"FERRULE_THREADS": "0"}, Err("FERRULE_THREADS must be >= 1, got 0")),
         (["--threads", "0", "--threads", "2"], {}, Err("--threads must be >= 1, got 0")),
         # Usage errors from argparse.
-        (["--thread", "2"], {}, Err("Unrecognized arguments: --thread.")),
+        (["--thread", "2"], {}, Err("Unknown flag '--thread'. Did you mean '--threads'?")),
         (["--threads"], {}, Err("Argument --threads: expected one argument.")),
         (["a:app", "b:app"], {}, Err("Unrecognized arguments: b:app.")),
     ],

@@ -36,18 +36,20 @@ EXPECTED_DEFAULTS = {
     "config": None,
     "chdir": None,
     "pythonpath": (),
+    "env": (),
     "root_path": "",
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
     "reuse_port": False,
     "sendfile": "auto",
     "sched_policy": "batch",
-    "unix_socket_mode": None,
+    "unix_socket_mode": 0o666,
     "pid_file": None,
     "user": None,
     "group": None,
     "umask": None,
     "workers": 1,
+    "worker_class": "gthread",
     "preload": False,
     "reload": False,
     "reload_extra": (),
@@ -75,10 +77,27 @@ EXPECTED_DEFAULTS = {
     "graceful_timeout": 30.0,
     "worker_timeout": 30.0,
     "send_timeout": 30.0,
+    "on_starting": None,
+    "on_reload": None,
+    "when_ready": None,
+    "pre_fork": None,
+    "post_fork": None,
+    "post_worker_init": None,
+    "worker_int": None,
+    "worker_abort": None,
+    "pre_exec": None,
+    "pre_request": None,
+    "post_request": None,
+    "child_exit": None,
+    "worker_exit": None,
+    "nworkers_changed": None,
+    "on_exit": None,
 }
 
+HOOKS = {setting.name for setting in SETTINGS if setting.section == "Hooks"}
+
 PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "preload", "umask", "reload",
-               "reload_extra"}
+               "reload_extra", "env", "worker_class"} | HOOKS
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
@@ -101,7 +120,9 @@ def test_python_only_settings_are_exactly_the_command_ones() -> None:
 def test_spellings_are_mechanical(setting: settings.Setting) -> None:
     assert setting.env == "FERRULE_" + setting.name.upper()
     assert setting.section in SECTIONS
-    if setting.name != "app":
+    if setting.section == "Hooks":
+        assert setting.flags == ()  # a config file or an env var names a hook
+    elif setting.name != "app":
         assert "--" + setting.name.replace("_", "-") in setting.flags
     assert setting.help.endswith(".")
 
