@@ -12,6 +12,7 @@ from typing import Callable
 import ferrule
 import pytest
 from ferrule import BindError, Config
+from ferrule.settings import SETTINGS
 from ferrule.cli import (
     EXIT_APP_LOAD_ERROR,
     EXIT_CONFIG_ERROR,
@@ -284,3 +285,68 @@ def test_help_ends_with_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
         "  3  a worker could not start\n"
         "  4  the app could not be imported\n"
     )
+
+
+# ---- --check-config and --print-config (gunicorn's, issue #11 §4)
+
+def test_check_config_loads_the_app_and_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "webapp.py").write_text(APP)
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 2\nthreads = 3\n")
+    result = run_ferrule("--check-config", "-c", "gunicorn.conf.py", "webapp:app", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (EXIT_OK, "")
+    assert result.stderr == "ferrule: the settings and the app (webapp:app) load without a problem.\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "stderr_end"),
+    [
+        ({"webapp.py": APP, "c.py": "threads = 0\n"}, ["-c", "c.py", "webapp:app"],
+         "ferrule: threads in c.py must be >= 1, got 0\n"),
+        ({"boom.py": "raise RuntimeError('x')\n"}, ["boom:app"],
+         "ferrule: Module 'boom' raised RuntimeError while being imported.\n"),
+        ({}, ["nosuchmodule_for_ferrule_tests:app"],
+         "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"),
+        ({"webapp.py": APP}, ["--daemon", "webapp:app"],
+         "ferrule: --daemon is not supported: ferrule does not daemonize: run it under systemd, "
+         "supervisord or a container runtime (docs/deploy.md).\n"),
+    ],
+)
+def test_check_config_exits_1_naming_the_problem(
+    tmp_path: Path, files: dict, args: list, stderr_end: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = run_ferrule("--check-config", *args, cwd=tmp_path)
+    assert result.returncode == EXIT_SERVE_ERROR
+    assert result.stderr.endswith(stderr_end)
+
+
+def test_print_config_shows_each_value_and_where_it_came_from(tmp_path: Path) -> None:
+    (tmp_path / "webapp.py").write_text(APP)
+    (tmp_path / "gunicorn.conf.py").write_text(
+        "workers = 2\ntimeout = 60\ndef post_fork(server, worker):\n    pass\n")
+    result = run_ferrule("--print-config", "-c", "gunicorn.conf.py", "--threads", "8",
+                         "webapp:app", cwd=tmp_path,
+                         env={"FERRULE_BACKLOG": "64", "GUNICORN_CMD_ARGS": "--keep-alive 3"})
+    assert result.returncode == EXIT_OK, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert set(lines) == {setting.name for setting in SETTINGS}
+    assert lines["workers"].endswith("# file gunicorn.conf.py")
+    assert " = 2 " in lines["workers"]
+    assert " = 60s " in lines["worker_timeout"] and lines["worker_timeout"].endswith(
+        "# file gunicorn.conf.py")
+    assert lines["threads"].endswith("# flag --threads")
+    assert lines["backlog"].endswith("# env FERRULE_BACKLOG")
+    assert lines["keepalive_timeout"].endswith("# GUNICORN_CMD_ARGS (--keep-alive)")
+    assert " = <post_fork()> " in lines["post_fork"]
+    assert lines["max_requests"].endswith("# default")
+
+
+def test_a_gunicorn_conf_py_that_is_not_named_gets_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "webapp.py").write_text(APP)
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 2\n")
+    result = run_ferrule("--check-config", "webapp:app", cwd=tmp_path)
+    assert result.returncode == EXIT_OK
+    assert result.stderr.startswith(
+        "ferrule: warning: ./gunicorn.conf.py is not read: ferrule reads only the config file "
+        "it is given; pass -c gunicorn.conf.py to use it.\n")

@@ -378,3 +378,97 @@ def test_a_bad_file_value_is_reported_even_when_a_flag_overrides_it(tmp_path: Pa
     with pytest.raises(ConfigError) as info:
         Config.load(["--config", path, "--threads", "4"], env={})
     assert str(info.value) == f"threads in {path} must be >= 1, got 0"
+
+
+# ---- Python config files (gunicorn.conf.py)
+
+GUNICORN_CONF = '''\
+import multiprocessing
+import os
+from os.path import join
+
+_PORT = os.environ.get("APP_PORT", "8123")
+HOME = "/srv"
+
+bind = f"127.0.0.1:{_PORT}"
+workers = multiprocessing.cpu_count() * 0 + 2
+threads = 3
+timeout = 120
+keepalive = 4
+accesslog = "-"
+errorlog = "-"
+loglevel = "warning"
+preload_app = False
+worker_tmp_dir = "/dev/shm"
+raw_env = ["DJANGO_SETTINGS_MODULE=site.settings"]
+
+def post_fork(server, worker):
+    server.log.info("worker %s forked", worker.pid)
+
+def pre_request(worker, req):
+    worker.log.debug("%s %s", req.method, req.path)
+'''
+
+
+def test_an_unmodified_gunicorn_conf_py_sets_settings_and_hooks(tmp_path: Path) -> None:
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text(GUNICORN_CONF)
+    config = Config.load(["-c", str(path), "site.wsgi"], env={})
+    assert (config.bind, config.workers, config.threads, config.worker_timeout,
+            config.keepalive_timeout, config.access_log, config.log_level, config.env) == (
+        ("127.0.0.1:8123",), 2, 3, 120.0, 4.0, "-", "warning",
+        (("DJANGO_SETTINGS_MODULE", "site.settings"),))
+    assert config.post_fork.__name__ == "post_fork"
+    assert config.pre_request.__name__ == "pre_request"
+    assert config.on_exit is None
+    assert config.sources()["workers"] == f"file {path}"
+    assert config.sources()["threads"] == f"file {path}"
+    assert config.sources()["app"] == "flag app"
+    # Only the setting it does not need is mentioned; helpers (`_PORT`, `HOME`, `join`,
+    # `multiprocessing`) are not.
+    assert config.warnings() == (
+        f"worker_tmp_dir in {path} is not needed: workers send their heartbeats to the master "
+        "over a pipe, not through a temporary file; ignored.",)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("wokers = 2\n", Err(None)),
+        ("worker_class = 'gevent'\n", Err(
+            "worker_class in {path} names a gevent, eventlet or tornado worker; ferrule has "
+            "none: it runs WSGI apps on OS threads, which wait on I/O with the GIL released. "
+            "Drop -k and raise --threads for apps that mostly wait, got 'gevent'")),
+        ("certfile = '/etc/cert.pem'\n", Err(
+            "certfile in {path} is not supported yet: TLS is planned (issue #10).")),
+        ("def post_fork(server):\n    pass\n", Err(
+            "post_fork in {path} must take 2 arguments, got post_fork")),
+        ("threads = 0\n", Err("threads in {path} must be >= 1, got 0")),
+        ("1/0\n", Err("Config file '{path}' raised ZeroDivisionError; its traceback is above.")),
+    ],
+)
+def test_python_config_file_problems_name_the_setting_and_the_file(
+    tmp_path: Path, source: str, expected: Err
+) -> None:
+    path = tmp_path / "conf.py"
+    path.write_text(source)
+    if expected.message is None:
+        config = Config.load(["-c", str(path)], env={})
+        assert config.warnings() == (
+            f"{path} sets 'wokers', which is not a setting; ignored. Did you mean 'workers'? "
+            "(Start a helper's name with '_' to say it is one.)",)
+        return
+    with pytest.raises(ConfigError) as info:
+        Config.load(["-c", str(path)], env={})
+    assert str(info.value) == expected.message.format(path=path)
+
+
+def test_hooks_can_be_named_by_reference_in_toml_and_env(tmp_path: Path) -> None:
+    (tmp_path / "ferrule.toml").write_text("post_fork = 'myproj.hooks:post_fork'\n")
+    config = Config.load(["-c", str(tmp_path / "ferrule.toml")],
+                         env={"FERRULE_ON_EXIT": "myproj.hooks.on_exit"})
+    assert (config.post_fork, config.on_exit) == ("myproj.hooks:post_fork", "myproj.hooks.on_exit")
+    with pytest.raises(ConfigError) as info:
+        Config.load([], env={"FERRULE_ON_EXIT": "not a reference"})
+    assert str(info.value) == (
+        "FERRULE_ON_EXIT must be a function or 'module:function', got 'not a reference'")
