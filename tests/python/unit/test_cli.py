@@ -12,7 +12,6 @@ from typing import Callable
 import ferrule
 import pytest
 from ferrule import BindError, Config
-from ferrule.settings import SETTINGS
 from ferrule.cli import (
     EXIT_APP_LOAD_ERROR,
     EXIT_CONFIG_ERROR,
@@ -21,6 +20,7 @@ from ferrule.cli import (
     EXIT_WORKER_BOOT_ERROR,
     main,
 )
+from ferrule.settings import SETTINGS
 
 # Where the ferrule being tested lives (the source tree or site-packages).
 PACKAGE_ROOT = Path(ferrule.__file__).resolve().parent.parent
