@@ -16,7 +16,7 @@ import sys
 import time
 
 import pytest
-from ferrule_proc import HERE, start_server
+from ferrule_proc import HERE
 from rawhttp import Conn
 
 
