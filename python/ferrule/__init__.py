@@ -19,6 +19,7 @@ from ferrule.errors import (
     RequestTimeout,
     WorkerBootError,
 )
+from ferrule.hooks import HookRunner
 from ferrule.settings import SETTINGS
 
 if TYPE_CHECKING:
@@ -42,8 +43,9 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
 
     `settings` are the server's settings by name, written as in a config file
     (`serve(app, bind="127.0.0.1:8000", threads=8, max_body_bytes="1MiB")`; see
-    docs/settings.md). Settings that only steer the ferrule command (`app`, `config`,
-    `chdir`, `pythonpath`) are not accepted.
+    docs/settings.md), hooks included (`serve(app, post_fork=reconnect)`; docs/hooks.md).
+    Settings that only steer the ferrule command (`app`, `config`, `chdir`, `pythonpath`,
+    ...) are not accepted.
 
     # Errors
     `ConfigError` for an unknown or bad setting, `BindError` when a listening socket cannot
@@ -57,12 +59,13 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
                 f"Setting '{name}' only applies to the ferrule command; serve() does not take it."
             )
     config = Config(**settings)
-    core().serve(app, config.to_core())
+    core().serve(app, config.to_core(), hooks=HookRunner.for_config(config))
 
 
 # Python-only settings that only mean something to the command (importing the app, reading a
 # file); the others that are not `core` would be silently ignored by serve().
-_COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS if not setting.core)
+_COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS
+                          if not setting.core and setting.section != "Hooks")
 
 
 def __getattr__(name: str) -> Any:

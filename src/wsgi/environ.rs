@@ -412,6 +412,53 @@ mod tests {
         }
     }
 
+    fn head(raw: &str) -> RequestHead {
+        let mut buf = bytes::BytesMut::from(raw);
+        crate::http::parse::request_head(&mut buf, &crate::http::Limits::default())
+            .expect("valid")
+            .expect("complete")
+    }
+
+    #[test]
+    fn server_name_and_port_come_from_host() {
+        let rows: &[(&str, &str, Option<(&str, &str)>)] = &[
+            (
+                "Host: example.com:8080",
+                "http",
+                Some(("example.com", "8080")),
+            ),
+            ("Host: example.com", "http", Some(("example.com", "80"))),
+            ("Host: example.com", "https", Some(("example.com", "443"))),
+            ("Host: [::1]:9000", "http", Some(("[::1]", "9000"))),
+            ("Host: [::1]", "http", Some(("[::1]", "80"))),
+            ("Host: example.com:", "http", Some(("example.com", "80"))),
+            ("X-Other: 1", "http", None),
+        ];
+        for (field, scheme, want) in rows {
+            // HTTP/1.0: a request without Host is valid there.
+            let head = head(&format!("GET / HTTP/1.0\r\n{field}\r\n\r\n"));
+            let got = host_name_and_port(&head, scheme);
+            let want = want.map(|(n, p)| (n.as_bytes(), p.as_bytes()));
+            assert_eq!(got, want, "{field} ({scheme})");
+        }
+    }
+
+    #[test]
+    fn an_asterisk_target_is_its_own_path() {
+        assert_eq!(
+            target_path(&head("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n")),
+            b"*"
+        );
+        assert_eq!(
+            target_path(&head("GET /x?y HTTP/1.1\r\nHost: a\r\n\r\n")),
+            b"/x"
+        );
+        assert_eq!(
+            target_path(&head("GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n")),
+            b"/b"
+        );
+    }
+
     #[test]
     fn formats_addresses_without_fmt() {
         assert_eq!(ip_text("127.0.0.1".parse().expect("ip")), "127.0.0.1");
