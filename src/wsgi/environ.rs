@@ -421,7 +421,8 @@ mod tests {
 
     #[test]
     fn server_name_and_port_come_from_host() {
-        let rows: &[(&str, &str, Option<(&str, &str)>)] = &[
+        type Row<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+        let rows: &[Row<'_>] = &[
             (
                 "Host: example.com:8080",
                 "http",
