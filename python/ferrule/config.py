@@ -150,11 +150,9 @@ class Config:
             resolver.set(config_setting, [(config_setting.env, env[config_setting.env])],
                          f"env {config_setting.env}")
         resolver.apply_flags(flags.given, "", only="config")
-        path = resolver.values["config"]
+        path, path_source = resolver.values["config"], resolver.sources["config"]
         # Step 2: gunicorn's environment defaults, the file, GUNICORN_CMD_ARGS, FERRULE_* env
         # vars, then flags, each overriding the ones before.
-        resolver.values["config"] = None
-        resolver.sources["config"] = "default"
         for name, conversion in gunicorn.CONVERSIONS.items():
             row = gunicorn.by_name(name)
             answer = gunicorn.answer(row) if row is not None else None
@@ -166,7 +164,7 @@ class Config:
                                  f"env {variable} (as in gunicorn)")
         if path is not None:
             resolver.apply_file(path)
-        resolver.set(config_setting, [("config", path)], resolver.config_source)
+        resolver.values["config"], resolver.sources["config"] = path, path_source
         if from_env_args is not None:
             resolver.apply_flags(from_env_args.given, "GUNICORN_CMD_ARGS", skip="config")
         for setting in SETTINGS:
@@ -243,7 +241,6 @@ class _Resolver:
         self.values: dict[str, Any] = _defaults()
         self.sources: dict[str, str] = {name: "default" for name in self.values}
         self.warnings: list[str] = []
-        self.config_source = "default"
 
     def set(self, setting: Setting, given: list[tuple[str, object]], source: str) -> None:
         self.values[setting.name] = _convert(setting, given)
@@ -319,7 +316,6 @@ class _Resolver:
         """The settings in a config file: ferrule's names and gunicorn's."""
         python = path.endswith(".py")
         entries = _read_python_file(path) if python else _read_toml_file(path)
-        self.config_source = f"file {path}"
         prefix = "tool.ferrule." if os.path.basename(path) == "pyproject.toml" else ""
         for key, raw in entries:
             label = f"{prefix}{key} in {path}"

@@ -472,3 +472,14 @@ def test_hooks_can_be_named_by_reference_in_toml_and_env(tmp_path: Path) -> None
         Config.load([], env={"FERRULE_ON_EXIT": "not a reference"})
     assert str(info.value) == (
         "FERRULE_ON_EXIT must be a function or 'module:function', got 'not a reference'")
+
+
+def test_sources_say_where_each_value_came_from(tmp_path: Path) -> None:
+    (tmp_path / "f.toml").write_text("threads = 2\nbacklog = 10\n")
+    config = Config.load(["-c", str(tmp_path / "f.toml"), "--backlog", "20"],
+                         env={"PORT": "9000", "FERRULE_MAX_REQUESTS": "5"})
+    sources = config.sources()
+    assert (sources["config"], sources["threads"], sources["backlog"], sources["bind"],
+            sources["max_requests"], sources["workers"]) == (
+        "flag -c", f"file {tmp_path / 'f.toml'}", "flag --backlog", "env PORT (as in gunicorn)",
+        "env FERRULE_MAX_REQUESTS", "default")
