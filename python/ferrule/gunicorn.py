@@ -324,6 +324,10 @@ CONVERSIONS: dict[str, Conversion] = {
         "must be above 0 (gunicorn's 0, unlimited, is not supported: ferrule always bounds "
         "header fields)"),
                                            "bytes; gunicorn's `0` (unlimited) is refused"),
+    # Inert until a ferrule setting claims forwarded_allow_ips (issue #15): then gunicorn's
+    # variable gives its default, as in gunicorn.
+    "forwarded_allow_ips": Conversion(lambda raw: raw, "",
+                                      env=(("FORWARDED_ALLOW_IPS", str.strip),)),
     "sendfile": Conversion(
         _sendfile, "`--no-sendfile` and `sendfile = False` mean `off`, `True` means `on`",
         env=(("SENDFILE", _sendfile_env),)),
