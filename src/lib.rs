@@ -16,8 +16,8 @@
 //! - `wsgi`: PEP 3333: environ, `start_response`, `wsgi.input`, `wsgi.errors`, the response.
 //! - `pool`: the Python threads that run WSGI jobs; implements `Handler`.
 //! - `supervisor`: the master: phases, signals, forking, reaping, reloads, recycling.
-//! - `python`: the `#[pymodule]` façade: settings, errors, the server hooks, the master's and the worker's
-//!   Python sides.
+//! - `python`: the `#[pymodule]` façade: settings, errors, the server hooks' call points,
+//!   the master's and the worker's Python sides.
 //!
 //! Only `python`, `pool` and `wsgi` use pyo3.
 //!
