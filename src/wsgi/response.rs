@@ -112,6 +112,8 @@ pub fn call_app(
         }
         (outcome, None) => outcome,
     };
+    // The client got the server's 500 page when the app failed before its head went out.
+    let answered_500 = matches!(outcome, Outcome::Failed(_)) && !sr.borrow().headers_sent();
     match outcome {
         Outcome::Done => {
             // A disconnect needs nothing more; a protocol error by the app becomes a 500.
@@ -134,26 +136,32 @@ pub fn call_app(
         }
     }
     if let (Some(post), Some(env)) = (&ctx.post_request, kept_env) {
-        run_post_request(py, post, &env, &sr);
+        run_post_request(py, post, &env, &sr, answered_500);
     }
 }
 
 /// Calls `post(environ, status, headers, sent)`; the hook runner logs the hook's failures.
+/// `answered_500`: the server answered with its 500 page, whatever the app had started.
 fn run_post_request(
     py: Python<'_>,
     post: &Py<PyAny>,
     env: &Bound<'_, pyo3::types::PyDict>,
     sr: &Bound<'_, StartResponse>,
+    answered_500: bool,
 ) {
-    let recorded = sr.borrow_mut().take_recorded().unwrap_or_default();
-    let status = recorded.status.unwrap_or_else(|| {
-        pyo3::types::PyString::new(py, "500 Internal Server Error")
-            .into_any()
-            .unbind()
-    });
-    let headers = recorded
-        .headers
-        .unwrap_or_else(|| PyList::empty(py).into_any().unbind());
+    let recorded = sr
+        .borrow_mut()
+        .take_recorded()
+        .expect("call_app records the response whenever post_request is set");
+    let (status, headers) = match (recorded.status, recorded.headers) {
+        (Some(status), Some(headers)) if !answered_500 => (status, headers),
+        _ => (
+            pyo3::types::PyString::new(py, "500 Internal Server Error")
+                .into_any()
+                .unbind(),
+            PyList::empty(py).into_any().unbind(),
+        ),
+    };
     if let Err(err) = post.call1(py, (env, status, headers, recorded.sent)) {
         log::write(Level::Error, &format!("cannot run post_request: {err}"));
     }

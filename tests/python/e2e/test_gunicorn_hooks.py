@@ -89,6 +89,8 @@ def test_hooks_run_where_and_when_gunicorn_runs_them(tmp_path: Path) -> None:
         with Conn(server.address) as c:
             resp = c.request("GET", "/hello?x=1")
             assert resp.status == 200
+        with Conn(server.address) as c:
+            assert c.request("GET", "/boom").status == 500
         server.wait_for_log(r"master phase: Running")
         server.proc.send_signal(signal.SIGTTIN)
         server.wait_for_log(r"worker 3 \(pid \d+\) serving")
@@ -110,6 +112,8 @@ def test_hooks_run_where_and_when_gunicorn_runs_them(tmp_path: Path) -> None:
                for line in lines)
     assert lines.index("pre_request True GET /hello x=1") < next(
         i for i, line in enumerate(lines) if line.startswith("post_request"))
+    # The app raised before its head: post_request sees the 500 the client got.
+    assert "post_request /boom 500 0 /boom" in lines
     assert lines[-1] == "on_exit"
     assert "worker_int" not in " ".join(lines)  # TERM is not INT
 
