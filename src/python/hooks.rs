@@ -12,6 +12,7 @@ use crate::log::Level;
 pub(super) struct Hooks(Option<Py<PyAny>>);
 
 impl Hooks {
+    /// `runner`: `ferrule.hooks.HookRunner`, or None when no hook is set.
     pub(super) fn new(runner: Option<Py<PyAny>>) -> Hooks {
         Hooks(runner)
     }
@@ -74,6 +75,7 @@ impl Hooks {
         }
     }
 
+    /// Another handle on the same runner (the worker keeps one, the master another).
     pub(super) fn clone_ref(&self, py: Python<'_>) -> Hooks {
         Hooks(self.0.as_ref().map(|runner| runner.clone_ref(py)))
     }

@@ -51,8 +51,11 @@ pub struct StartResponse {
 /// What `post_request` is told about the response.
 #[derive(Default)]
 pub struct Recorded {
+    /// The status `str` the app gave `start_response` (the last one, with `exc_info`).
     pub status: Option<Py<PyAny>>,
+    /// The header list the app gave with it.
     pub headers: Option<Py<PyAny>>,
+    /// Body bytes the app produced and `call_app` sent on.
     pub sent: u64,
 }
 
