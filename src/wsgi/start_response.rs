@@ -115,9 +115,9 @@ impl StartResponse {
         self.recorded.take()
     }
 
-    fn count(&mut self, bytes: usize) {
+    fn count(&mut self, bytes: u64) {
         if let Some(recorded) = &mut self.recorded {
-            recorded.sent += bytes as u64;
+            recorded.sent += bytes;
         }
     }
 
@@ -138,7 +138,7 @@ impl StartResponse {
         if data.is_empty() {
             return Ok(());
         }
-        self.count(data.len());
+        self.count(data.len() as u64);
         if self.headers_sent {
             return send_event(py, &self.events, ResponseEvent::Data(data))
                 .map_err(|_| SendError::Disconnected);
@@ -163,7 +163,7 @@ impl StartResponse {
     /// As `send_body`.
     pub fn send_whole(&mut self, py: Python<'_>, body: Bytes) -> Result<(), SendError> {
         let head = self.take_head()?;
-        self.count(body.len());
+        self.count(body.len() as u64);
         self.headers_sent = true;
         self.finished = true;
         send_event(
@@ -200,6 +200,9 @@ impl StartResponse {
                 },
             )
             .map_err(|_| SendError::Disconnected)?;
+        }
+        if let ResponseEvent::File(file) = &event {
+            self.count(file.len);
         }
         send_event(py, &self.events, event).map_err(|_| SendError::Disconnected)
     }
