@@ -173,3 +173,48 @@ def test_a_raising_when_ready_stops_the_server(tmp_path: Path) -> None:
     assert "the when_ready hook raised RuntimeError" in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "ferrule: The when_ready hook raised; its traceback is above.")
+
+
+def test_worker_abort_runs_when_a_request_is_stuck_past_its_timeout(tmp_path: Path) -> None:
+    conf = CONF + "\ndef worker_abort(worker):\n    _note('worker_abort', worker.age, worker.aborted)\n"
+    server, log = start(tmp_path, conf, "--workers", "1", "--request-timeout", "0.3s")
+    try:
+        with Conn(server.address) as c:
+            assert c.request("GET", "/sleep").status == 504
+        server.wait_for_log(r"this worker stops taking requests and is replaced")
+        server.wait_for_log(r"worker 2 \(pid \d+\) serving")
+        assert "worker_abort 1 True" in notes(log)
+    finally:
+        server.stop()
+
+
+def test_on_reload_runs_on_hup_and_a_raising_one_does_not_stop_the_reload(
+    tmp_path: Path,
+) -> None:
+    conf = CONF + "\ndef on_reload(server):\n    _note('on_reload')\n    raise OSError('x')\n"
+    server, log = start(tmp_path, conf, "--workers", "1")
+    try:
+        server.wait_for_log(r"master phase: Running")
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for_log(r"the on_reload hook raised OSError")
+        server.wait_for_log(r"worker 2 \(pid \d+\) serving")
+        assert "on_reload" in notes(log)
+        with Conn(server.address) as c:
+            assert c.request("GET", "/after-reload").status == 200
+    finally:
+        server.stop()
+
+
+def test_a_raising_pre_exec_abandons_the_upgrade_and_serves_on(tmp_path: Path) -> None:
+    conf = CONF + "\ndef pre_exec(server):\n    raise OSError('not now')\n"
+    server, log = start(tmp_path, conf, "--workers", "1")
+    try:
+        server.wait_for_log(r"master phase: Running")
+        server.proc.send_signal(signal.SIGUSR2)
+        server.wait_for_log(r"upgrade abandoned: the pre_exec hook raised")
+        server.wait_for_log(r"upgrade failed")
+        with Conn(server.address) as c:
+            assert c.request("GET", "/still-here").status == 200
+        assert server.is_alive()
+    finally:
+        server.stop()
