@@ -112,8 +112,11 @@ pub fn call_app(
         }
         (outcome, None) => outcome,
     };
-    // The client got the server's 500 page when the app failed before its head went out.
-    let answered_500 = matches!(outcome, Outcome::Failed(_)) && !sr.borrow().headers_sent();
+    // The client got the server's 500 page when the app failed before its head went out
+    // (only asked when post_request will be told).
+    let answered_500 = ctx.post_request.is_some()
+        && matches!(outcome, Outcome::Failed(_))
+        && !sr.borrow().headers_sent();
     match outcome {
         Outcome::Done => {
             // A disconnect needs nothing more; a protocol error by the app becomes a 500.
