@@ -31,7 +31,7 @@ Every setting of gunicorn {version}, and what ferrule does with it:
   `GUNICORN_CMD_ARGS`) and stored in the ferrule setting named; differences are noted.
 - **not needed**: accepted with a warning and ignored; ferrule needs nothing for it.
 - **planned**: refused until the issue named lands: `ferrule: --certfile is not supported
-  yet: TLS is planned (issue #10).`
+  yet (TLS: planned, issue #10).`
 - **unsupported**: refused with the reason: `ferrule: --daemon is not supported: ...`. A
   value that turns it off (`daemon = False`, `certfile = None`) is accepted.
 

@@ -307,8 +307,8 @@ class _Resolver:
         elif gunicorn.asks_nothing(raw):
             return
         elif isinstance(stance, gunicorn.Planned):
-            raise ConfigError(f"{label} is not supported yet: {stance.what} is planned "
-                              f"(issue #{stance.issue}).")
+            raise ConfigError(f"{label} is not supported yet ({stance.what}: planned, "
+                              f"issue #{stance.issue}).")
         elif isinstance(stance, gunicorn.Unsupported):
             raise ConfigError(f"{label} is not supported: {stance.why}.")
 

@@ -178,8 +178,8 @@ def test_a_gunicorn_command_line_starts_and_serves_or_says_why_not(project: Path
         if not isinstance(stance, gunicorn.Planned):
             pytest.skip(f"{row.planned} has landed: make this row one that serves")
         flag = next(word for word in command if word.startswith("--"))
-        row.fails = (2, f"ferrule: {flag} is not supported yet: {stance.what} is planned "
-                        f"(issue #{stance.issue}).")
+        row.fails = (2, f"ferrule: {flag} is not supported yet ({stance.what}: planned, "
+                        f"issue #{stance.issue}).")
 
     if row.fails is not None:
         result = subprocess.run([sys.executable, "-m", "ferrule", *command[1:]],

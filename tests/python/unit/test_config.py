@@ -224,7 +224,7 @@ def test_keyword_settings_are_converted_and_checked(settings: dict, expected: ob
          Err("--daemon is not supported: ferrule does not daemonize: run it under systemd, "
              "supervisord or a container runtime (docs/deploy.md).")),
         (["--certfile", "c.pem"], {},
-         Err("--certfile is not supported yet: TLS is planned (issue #10).")),
+         Err("--certfile is not supported yet (TLS: planned, issue #10).")),
         (["--header-map", "dangerous"], {},
          Err("--header-map is not supported: ferrule always drops header names with '_', "
              "gunicorn's 'drop' (a name with '_' could impersonate its '-' spelling); only "
@@ -440,7 +440,7 @@ def test_an_unmodified_gunicorn_conf_py_sets_settings_and_hooks(tmp_path: Path) 
             "none: it runs WSGI apps on OS threads, which wait on I/O with the GIL released. "
             "Drop -k and raise --threads for apps that mostly wait, got 'gevent'")),
         ("certfile = '/etc/cert.pem'\n", Err(
-            "certfile in {path} is not supported yet: TLS is planned (issue #10).")),
+            "certfile in {path} is not supported yet (TLS: planned, issue #10).")),
         ("def post_fork(server):\n    pass\n", Err(
             "post_fork in {path} must take 2 arguments, got post_fork")),
         ("threads = 0\n", Err("threads in {path} must be >= 1, got 0")),
