@@ -28,20 +28,33 @@ _INTRO = """\
 
 Every setting has one name and mechanical spellings: the setting `max_body_bytes` is the flag
 `--max-body-bytes`, the environment variable `FERRULE_MAX_BODY_BYTES`, the config-file key
-`max_body_bytes` and the keyword argument `ferrule.serve(app, max_body_bytes=...)`. Where
-gunicorn spells a flag differently, its spelling is accepted too.
+`max_body_bytes` and the keyword argument `ferrule.serve(app, max_body_bytes=...)`. gunicorn's
+spellings are accepted too, as flags, config-file keys and in `GUNICORN_CMD_ARGS`; what
+ferrule does with each of gunicorn's settings is in [docs/gunicorn.md](gunicorn.md). Hooks
+have no flag.
 
 ## Where settings come from
 
 Lowest precedence first; each source overrides the ones before it:
 
 1. the defaults below;
-2. the config file, **only** when `--config FILE` (or `FERRULE_CONFIG`) names one. Nothing
-   is loaded automatically, so a stray file never changes how a server runs. A file named
-   `pyproject.toml` is read from its `[tool.ferrule]` table; any other file (e.g.
-   `ferrule.toml`) holds the settings as top-level keys. Unknown keys are errors;
-3. `FERRULE_*` environment variables (unknown `FERRULE_*` variables are ignored);
-4. command-line flags.
+2. the environment variables gunicorn reads for a default: `PORT` (`bind` becomes
+   `0.0.0.0:$PORT`), `WEB_CONCURRENCY` (`workers`), `SENDFILE`;
+3. the config file, **only** when `--config FILE` (or `FERRULE_CONFIG`, or `-c` in
+   `GUNICORN_CMD_ARGS`) names one. Nothing is loaded automatically, so a stray file never
+   changes how a server runs (a `gunicorn.conf.py` in the current directory gets a warning
+   saying so). A `.py` file is run as gunicorn runs its config file (an unmodified
+   `gunicorn.conf.py` works): its module globals are settings and its functions hooks
+   (docs/hooks.md); names starting with `_`, ALL_CAPS names, imported modules and functions
+   imported from elsewhere are its helpers; any other unknown name gets a warning. A file
+   named `pyproject.toml` is read from its `[tool.ferrule]` table; any other file (e.g.
+   `ferrule.toml`) holds the settings as top-level keys, where unknown keys are errors;
+4. `GUNICORN_CMD_ARGS`: gunicorn's flags (and ferrule's) in one environment variable;
+5. `FERRULE_*` environment variables (unknown `FERRULE_*` variables are ignored);
+6. command-line flags.
+
+`ferrule --print-config` prints every setting with its value and where it came from;
+`ferrule --check-config` loads the settings and the app and exits 0, or 1 with the problem.
 
 Every value given is checked, even one that a later source overrides. Errors name the setting
 as it was written: `--threads must be >= 1, got 0`, `FERRULE_THREADS must be an integer, got
@@ -88,7 +101,8 @@ def render() -> str:
         parts.append("| Setting | Default | Flag | Environment variable |\n")
         parts.append("|---|---|---|---|\n")
         for setting in members:
-            flag = ", ".join(f"`{flag}`" for flag in setting.flags) or "(positional)"
+            flag = ", ".join(f"`{flag}`" for flag in setting.flags) or (
+                "(positional)" if setting.positional else "(none)")
             parts.append(
                 f"| [`{setting.name}`](#{setting.name}) "
                 f"| {_cell(_default(setting))} | {flag} | `{setting.env}` |\n"
@@ -100,7 +114,9 @@ def render() -> str:
 
 def _describe(setting: Setting) -> str:
     facts = [
-        ("Flags", ", ".join(f"`{flag}`" for flag in setting.flags) or "positional argument"),
+        ("Flags", ", ".join(f"`{flag}`" for flag in setting.flags) or (
+            "positional argument" if setting.positional else "none (a config file or the "
+            "environment variable)")),
         ("Environment variable", ", ".join(f"`{name}`"
                                            for name in (setting.env, *setting.env_aliases))),
         ("Config-file key", f"`{setting.name}`" if setting.in_file else "(not in a config file)"),
@@ -109,7 +125,8 @@ def _describe(setting: Setting) -> str:
     ]
     aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
     if aliases:
-        facts.append(("gunicorn", ", ".join(f"`{flag}`" for flag in aliases)))
+        facts.append(("gunicorn", ", ".join(f"`{flag}`" for flag in aliases)
+                      + " (see docs/gunicorn.md)"))
     if setting.checks:
         facts.append(("Rules", "; ".join(check.rule for check in setting.checks)))
     facts.append(("Passed to the core", "yes" if setting.core else "no (Python only)"))

@@ -496,7 +496,8 @@ impl Default for ProcessConfig {
             user: None,
             group: None,
             reuse_port: false,
-            unix_socket_mode: None,
+            // 0666: see `unix_socket_mode` in settings.py.
+            unix_socket_mode: Some(0o666),
         }
     }
 }

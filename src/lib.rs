@@ -25,8 +25,8 @@
 //!   worker, which implements `Handler`.
 //! - `pool`: the Python threads that run WSGI jobs; implements `Handler`.
 //! - `supervisor`: the master: phases, signals, forking, reaping, reloads, recycling.
-//! - `python`: the `#[pymodule]` façade: settings, errors, the master's and the worker's
-//!   Python sides.
+//! - `python`: the `#[pymodule]` façade: settings, errors, the server hooks' call points,
+//!   the master's and the worker's Python sides.
 //!
 //! Only `python`, `pool`, `wsgi` and `asgi` use pyo3.
 //!

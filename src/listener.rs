@@ -150,6 +150,15 @@ pub fn adopt(fd: std::os::fd::RawFd) -> io::Result<Listener> {
     Ok(Listener::Tcp(socket.into()))
 }
 
+/// The identity (device, inode) of the file at `path`, to tell later whether a socket file is
+/// still the one we bound (another server may have replaced it).
+pub fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+}
+
 impl Listener {
     /// The descriptor, for handing the socket to a new master (USR2).
     pub fn raw_fd(&self) -> std::os::fd::RawFd {
@@ -179,9 +188,16 @@ fn bind_tcp(addr: SocketAddr, backlog: u32, reuse_port: bool) -> io::Result<std:
 
 fn bind_unix(path: &Path, backlog: u32) -> io::Result<std::os::unix::net::UnixListener> {
     // A socket file left by an earlier run would make bind fail; remove it, but never
-    // remove anything that is not a socket.
+    // remove anything that is not a socket, nor a socket another server accepts on (taking
+    // it over would leave that server serving nobody, and it would delete ours at its stop).
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if meta.file_type().is_socket() {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another server is listening on this socket (stop it first, or bind another path)",
+                ));
+            }
             std::fs::remove_file(path)?;
         }
     }
@@ -267,6 +283,26 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+        std::fs::remove_file(path).expect("cleanup");
+    }
+
+    #[test]
+    fn a_live_unix_socket_is_refused_and_a_stale_one_replaced() {
+        let path = std::env::temp_dir().join(format!("ferrule-live-{}.sock", std::process::id()));
+        let spec = BindSpec::Unix(path.clone());
+        let first = bind(&spec, 16).expect("first bind");
+        let err = bind(&spec, 16).expect_err("a server accepts on it");
+        assert_eq!(err.source.kind(), io::ErrorKind::AddrInUse);
+        assert!(
+            err.to_string().contains("another server is listening"),
+            "{err}"
+        );
+        assert!(file_id(&path).is_some());
+        // The first server stopped without removing its file: the file is stale, so a new
+        // server replaces it.
+        drop(first);
+        let _second = bind(&spec, 16).expect("stale socket replaced");
+        std::os::unix::net::UnixStream::connect(&path).expect("the new socket accepts");
         std::fs::remove_file(path).expect("cleanup");
     }
 

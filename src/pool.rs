@@ -11,8 +11,8 @@
 //! With `request_timeout`, each thread records the job it runs in a `Slot`, and a watchdog
 //! thread checks the slots: past the timeout the client gets a 504 (if nothing was sent)
 //! and `ferrule.errors.RequestTimeout` is raised in the thread (`PyThreadState_SetAsyncExc`);
-//! past a further grace, the thread's Python stack is logged and `stuck` is set, which
-//! makes the worker ask the master to replace it.
+//! past a further grace, the thread's Python stack is logged, the `worker_abort` hook runs
+//! (when set) and `stuck` is set, which makes the worker ask the master to replace it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,6 +99,7 @@ impl Pool {
         ctx: Context,
         count: usize,
         request_timeout: Option<Duration>,
+        on_stuck: Option<Py<PyAny>>,
     ) -> std::io::Result<Pool> {
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let ctx = Arc::new(ctx);
@@ -112,14 +113,19 @@ impl Pool {
             let slot = slots.clone().map(|slots| (slots, n));
             let handle = std::thread::Builder::new()
                 .name(format!("ferrule-thread-{n}"))
-                .spawn(move || Python::attach(|py| run_thread(py, &ctx, &rx, slot.as_ref())))?;
+                .spawn(move || {
+                    Python::attach(|py| {
+                        name_thread(py, n);
+                        run_thread(py, &ctx, &rx, slot.as_ref());
+                    });
+                })?;
             threads.push(handle);
         }
         if let (Some(slots), Some(timeout)) = (slots, request_timeout) {
             let stuck = Arc::clone(&stuck);
             std::thread::Builder::new()
                 .name("ferrule-watchdog".to_owned())
-                .spawn(move || watch(&slots, timeout, &stuck))?;
+                .spawn(move || watch(&slots, timeout, &stuck, on_stuck))?;
         }
         Ok(Pool {
             jobs: tx,
@@ -138,7 +144,7 @@ fn grace(timeout: Duration) -> Duration {
 
 /// The watchdog: never takes the GIL itself (a thread looping in C code may hold it for
 /// good); the Python work (raising, reading stacks) goes to a helper thread.
-fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
+fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool, on_stuck: Option<Py<PyAny>>) {
     // (slot index, the job's start, raise or log the stack)
     let (gil_tx, gil_rx) = crossbeam_channel::unbounded::<(usize, Instant, bool)>();
     let helper_slots = Arc::clone(slots);
@@ -158,6 +164,12 @@ fn watch(slots: &Slots, timeout: Duration, stuck: &AtomicBool) {
                             raise_timeout(py, slot.ident);
                         } else {
                             log_stack(py, slot.ident);
+                            if let Some(hook) = &on_stuck {
+                                // The runner logs the hook's own failure.
+                                if let Err(err) = hook.call0(py) {
+                                    log_at!(Level::Error, "cannot run worker_abort: {err}");
+                                }
+                            }
                         }
                     }
                 });
@@ -248,6 +260,18 @@ fn log_stack(py: Python<'_>, ident: u64) {
             "the stuck request's thread is at:\n{stack}"
         ),
         Err(err) => log_at!(Level::Error, "cannot read the stuck thread's stack: {err}"),
+    }
+}
+
+/// Names the thread for Python as for the OS (`ferrule-thread-N`): `threading` would call
+/// a thread it did not start `Dummy-N`, which logging's `%(threadName)s` shows.
+fn name_thread(py: Python<'_>, n: usize) {
+    let named = py
+        .import("threading")
+        .and_then(|threading| threading.call_method0("current_thread"))
+        .and_then(|thread| thread.setattr("name", format!("ferrule-thread-{n}")));
+    if let Err(err) = named {
+        log_at!(Level::Debug, "cannot name a Python thread: {err}");
     }
 }
 

@@ -40,6 +40,11 @@ struct FakeSpawner {
     /// Each change of what `/readyz` would say, with the journal's length when it was
     /// published (what the master had done by then).
     readiness: Vec<(usize, Option<&'static str>)>,
+    /// The server hooks' call points, in order (apart from `journal`, whose tests compare
+    /// it whole).
+    hooks: Vec<String>,
+    /// What `when_ready` answers.
+    ready_ok: bool,
 }
 
 impl FakeSpawner {
@@ -54,6 +59,8 @@ impl FakeSpawner {
             idle_waits: 0,
             fails_from_generation: None,
             readiness: Vec::new(),
+            hooks: Vec::new(),
+            ready_ok: true,
         }
     }
 }
@@ -142,6 +149,20 @@ impl Spawn for FakeSpawner {
         if self.readiness.last().map(|(_, r)| *r) != Some(status.not_ready) {
             self.readiness.push((self.journal.len(), status.not_ready));
         }
+    }
+
+    fn when_ready(&mut self) -> bool {
+        self.hooks.push("when_ready".into());
+        self.ready_ok
+    }
+
+    fn worker_exited(&mut self, spec: WorkerSpec, pid: Pid) {
+        self.hooks
+            .push(format!("child_exit {} = {pid}", spec.number));
+    }
+
+    fn workers_changed(&mut self, new: usize, old: Option<usize>) {
+        self.hooks.push(format!("nworkers_changed {new} {old:?}"));
     }
 }
 
@@ -400,12 +421,66 @@ fn a_reload_that_cannot_boot_keeps_the_old_generation_serving() {
     assert!(position(&journal, "Term 102") > position(&journal, "event Signal(Term)"));
 }
 
-fn run_with(plan: WorkerPlan, spawner: FakeSpawner) -> Supervisor<FakeSpawner> {
+#[test]
+fn hook_points_follow_the_worker_count_readiness_and_exits() {
+    let spawner = FakeSpawner::new([
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Ttou),
+        Event::Signal(Sig::Term),
+    ]);
+    let mut master = Supervisor::new(settings(1), spawner);
+    quiet_logs();
+    assert_eq!(master.run().expect("fake"), Outcome::Stopped);
+    assert_eq!(
+        master.spawner().hooks,
+        [
+            "nworkers_changed 1 None",
+            "when_ready",
+            "nworkers_changed 2 Some(1)",
+            "nworkers_changed 1 Some(2)",
+            "child_exit 2 = 102",
+            "child_exit 1 = 101",
+        ]
+    );
+}
+
+#[test]
+fn a_failed_when_ready_stops_the_server_gracefully() {
+    let mut spawner = FakeSpawner::new([]);
+    spawner.ready_ok = false;
+    let (outcome, phases, journal) = run(2, spawner);
+    assert_eq!(outcome, Outcome::HookFailed("when_ready"));
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Draining, Stopped]
+    );
+    assert!(position(&journal, "serving") < position(&journal, "Term 101"));
+}
+
+#[test]
+fn a_file_change_reloads_like_hup_without_a_signal() {
+    let (outcome, phases, journal) = run(
+        1,
+        FakeSpawner::new([Event::FilesChanged, Event::Signal(Sig::Term)]),
+    );
+    assert_eq!(outcome, Outcome::Stopped);
+    assert_eq!(
+        phases,
+        [Starting, Binding, Spawning, Running, Reloading, Running, Draining, Stopped]
+    );
+    assert!(position(&journal, "reload settings") < position(&journal, "spawn 2 gen 2 = 102"));
+}
+
+fn quiet_logs() {
     let quiet = LogConfig {
         level: Level::Critical,
         ..LogConfig::default()
     };
     _ferrule::log::init(&quiet).expect("stderr needs no opening");
+}
+
+fn run_with(plan: WorkerPlan, spawner: FakeSpawner) -> Supervisor<FakeSpawner> {
+    quiet_logs();
     let mut master = Supervisor::new(plan, spawner);
     master.run().expect("the fake never fails");
     master

@@ -21,6 +21,7 @@ from ferrule.errors import (
     RequestTimeout,
     WorkerBootError,
 )
+from ferrule.hooks import HookRunner
 from ferrule.settings import SETTINGS
 
 if TYPE_CHECKING:
@@ -45,8 +46,9 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
 
     `settings` are the server's settings by name, written as in a config file
     (`serve(app, bind="127.0.0.1:8000", threads=8, max_body_bytes="1MiB")`; see
-    docs/settings.md). Settings that only steer the ferrule command (`app`, `config`,
-    `chdir`, `pythonpath`) are not accepted.
+    docs/settings.md), hooks included (`serve(app, post_fork=reconnect)`; docs/hooks.md).
+    Settings that only steer the ferrule command (`app`, `config`, `chdir`, `pythonpath`,
+    ...) are not accepted.
 
     # Errors
     `ConfigError` for an unknown or bad setting, `BindError` when a listening socket cannot
@@ -66,13 +68,14 @@ def serve(app: Callable[..., Any], **settings: Any) -> None:
     if logging_setup is not None:
         core_settings["log_level"] = logging_setup["level"]
         logging_options["python_logging"] = logging_setup["access"]
-    core().serve(app, core_settings, **logging_options)
+    core().serve(app, core_settings, hooks=HookRunner.for_config(config), **logging_options)
 
 
 # Python-only settings that only mean something to the command (importing the app, reading a
 # file); the others that are not `core` would be silently ignored by serve(). The logging
-# settings are applied by serve() itself.
-_COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS if not setting.core) - logs.SETTINGS
+# settings and the hooks are applied by serve() itself.
+_COMMAND_ONLY = frozenset(setting.name for setting in SETTINGS
+                          if not setting.core and setting.section != "Hooks") - logs.SETTINGS
 
 
 def __getattr__(name: str) -> Any:

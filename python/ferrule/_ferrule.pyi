@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "core_defaults",
     "core_round_trip",
+    "log",
     "serve",
 ]
 
@@ -50,6 +51,7 @@ def serve(
     upgrade: tuple[str, list[str], str] | None = None,
     watch: Callable[[], bool] | None = None,
     python_logging: bool | None = None,
+    hooks: Any | None = None,
 ) -> None:
     """Runs a master that forks `settings["workers"]` workers serving the WSGI `app` (imported
     before the fork) or, when `app` is None, the app `load()` returns inside each worker.
@@ -61,10 +63,17 @@ def serve(
     `python_logging`, when not None, sends the error log to the `ferrule.error` logger and
     access lines (made when it is True) to `ferrule.access` (`ferrule.logs.configure`).
 
+    `hooks` is a `ferrule.hooks.HookRunner`, given only when a server hook is set; the core
+    calls it at each hook point.
+
     Blocks; returns after SIGTERM (graceful), SIGINT or SIGQUIT (quick). Raises
     `ferrule.errors.BindError` when a socket cannot be bound and
     `ferrule.errors.WorkerBootError` when a worker cannot boot.
     """
+
+def log(level: str, message: str) -> None:
+    """Writes one line to the error log at `level` (`debug` ... `critical`), as the core's
+    own lines are written (`server.log` and `worker.log` in hooks use it)."""
 
 # The types of objects the core puts in the environ and hands to the app. Apps only see them
 # through PEP 3333's interfaces; they are not constructed from Python.

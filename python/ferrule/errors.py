@@ -8,6 +8,7 @@ or address. `cli.py` is the only place that turns these into exit codes.
 from __future__ import annotations
 
 __all__ = ["AppImportError", "BindError", "ClientDisconnected", "ConfigError", "FerruleError",
+           "HookError",
            "RequestTimeout", "WorkerBootError"]
 
 
@@ -28,6 +29,12 @@ class AppImportError(FerruleError):
     exception is the ``__cause__`` and its traceback is worth showing; when the module simply
     does not exist, there is no cause.
     """
+
+
+class HookError(FerruleError):
+    """A server hook raised; the hook's own exception is the ``__cause__``. Raised into the
+    request path when ``pre_request`` fails, so that request is answered 500 and logged with
+    both tracebacks."""
 
 
 class BindError(FerruleError, OSError):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 from typing import Any, Callable
 
 from ferrule.errors import AppImportError
 
-__all__ = ["import_app"]
+__all__ = ["check_reference", "find_module", "import_app"]
 
 #: What a bare `module` reference looks for, in order (mod_wsgi's name first, then Flask's).
 DEFAULT_ATTRIBUTES = ("application", "app")
@@ -73,6 +74,39 @@ def import_app(reference: str, interface: str = "auto") -> Callable[..., Any]:
             f"App factory '{reference}' returned {type(app).__name__}, which is not callable."
         )
     return app
+
+
+def check_reference(reference: str) -> None:
+    """Checks the syntax of an app reference without importing anything, so a malformed one
+    is refused before any socket is bound or worker forked.
+
+    # Errors
+    `AppImportError` naming the reference.
+    """
+    module_name, colon, expression = reference.partition(":")
+    module_name = module_name.strip()
+    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
+        raise _invalid(reference)
+    if colon:
+        _parse_expression(reference, expression)
+
+
+def find_module(reference: str) -> None:
+    """Checks that the top-level package of the app's module can be found on `sys.path`,
+    without running any of its code (the workers import it, so that a reload picks up new
+    code). A typo in the module name is then reported at once, before binding.
+
+    # Errors
+    `AppImportError` when it cannot be found.
+    """
+    module_name = reference.partition(":")[0].strip()
+    top = module_name.split(".")[0]
+    try:
+        found = importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise AppImportError(f"Could not import module '{module_name}'.")
 
 
 def _parse_expression(
@@ -149,6 +183,23 @@ def _check_app(obj: Any, target: str, interface: str = "auto") -> Callable[..., 
         f"'{target}' cannot be called as {shapes}; "
         f"if it is an app factory, write '{target}()'."
     )
+
+
+def _is_asgi(obj: Any, signature: inspect.Signature) -> bool:
+    """An ASGI app: a coroutine function (or an object whose `__call__` is one), or a
+    callable of exactly three positional parameters (`scope, receive, send`)."""
+    call = type(obj).__dict__.get("__call__")
+    if inspect.iscoroutinefunction(obj) or inspect.iscoroutinefunction(call):
+        return True
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        return False
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        return True
+    return False
 
 
 def _module_raised(name: str, err: BaseException) -> AppImportError:

@@ -418,6 +418,145 @@ class _Account(ValueType):
         return str(value)
 
 
+class _WorkerClass(ValueType):
+    """gunicorn's `-k/--worker-class`, kept so its command lines keep working. gunicorn's
+    `sync` and `gthread` workers (by name or class path) both mean what ferrule always does:
+    the app runs on `threads` Python threads per worker. The others are refused with what to
+    use instead."""
+
+    name = "sync or gthread"
+    _THREADS: ClassVar[dict[str, str]] = {
+        "sync": "sync", "gunicorn.workers.sync.syncworker": "sync",
+        "egg:gunicorn#sync": "sync",
+        "gthread": "gthread", "gunicorn.workers.gthread.threadworker": "gthread",
+        "egg:gunicorn#gthread": "gthread",
+    }
+    _GREEN = ("gevent", "eventlet", "tornado", "ggevent", "geventworker", "geventpywsgiworker",
+              "eventletworker", "tornadoworker", "gevent_wsgi", "gevent_pywsgi", "gtornado")
+    _ASGI = ("uvicorn", "uvicornworker", "asgi", "gasgi", "asgiworker")
+    RULE = "must be sync or gthread (gunicorn's names for what ferrule always does: threads)"
+
+    def convert(self, raw: object) -> str:
+        if not isinstance(raw, str):
+            raise InvalidValue(self.RULE, repr(raw))
+        text = raw.strip().lower()
+        if text in self._THREADS:
+            return self._THREADS[text]
+        parts = set(re.split(r"[.:#]", text))
+        if parts & set(self._ASGI):
+            raise InvalidValue(
+                "names an ASGI worker; ferrule serves ASGI apps once issue #16 lands, "
+                "not yet (it serves WSGI apps: drop -k)", repr(raw))
+        if parts & set(self._GREEN):
+            raise InvalidValue(
+                "names a gevent, eventlet or tornado worker; ferrule has none: it runs WSGI "
+                "apps on OS threads, which wait on I/O with the GIL released. Drop -k and "
+                "raise --threads for apps that mostly wait", repr(raw))
+        raise InvalidValue(self.RULE, repr(raw))
+
+
+class _EnvPairs(ValueType):
+    """`KEY=VALUE` entries (gunicorn's `-e/--env`, `raw_env`). A string is one entry (values
+    may hold commas); a config file may give a list. Converted to a tuple of (key, value)."""
+
+    name = "KEY=VALUE (the flag can be repeated)"
+
+    def convert(self, raw: object) -> tuple[tuple[str, str], ...]:
+        if isinstance(raw, str):
+            entries = [raw]
+        elif isinstance(raw, (list, tuple)) and all(isinstance(part, str) for part in raw):
+            entries = list(raw)
+        else:
+            raise InvalidValue("must be KEY=VALUE or a list of them", repr(raw))
+        pairs = []
+        for entry in entries:
+            key, equals, value = entry.partition("=")
+            if not equals or not key.strip() or "\0" in entry:
+                raise InvalidValue("must be KEY=VALUE", repr(entry))
+            pairs.append((key.strip(), value))
+        return tuple(pairs)
+
+    def show(self, value: Any) -> str:
+        return repr([f"{key}={val}" for key, val in value])
+
+
+class _Hook(ValueType):
+    """A server hook: a callable (from a `.py` config file or `ferrule.serve()`), or a
+    reference `module:function` (from TOML, an env var) imported when the server starts.
+    `arity` is how many arguments gunicorn passes it."""
+
+    _REFERENCE = re.compile(r"[A-Za-z_][\w.]*[:.][A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
+    def __init__(self, arity: int) -> None:
+        self.arity = arity
+        self.name = f"function of {arity} argument{'s' if arity != 1 else ''} (or module:function)"
+
+    def convert(self, raw: object) -> Any:
+        if raw is None:
+            return None
+        if isinstance(raw, str):
+            text = raw.strip()
+            if not self._REFERENCE.fullmatch(text):
+                raise InvalidValue("must be a function or 'module:function'", repr(raw))
+            return text
+        if not callable(raw):
+            raise InvalidValue("must be a function or 'module:function'", repr(raw))
+        import inspect
+
+        try:
+            inspect.signature(raw).bind(*([None] * self.arity))
+        except TypeError:
+            raise InvalidValue(
+                f"must take {self.arity} argument{'s' if self.arity != 1 else ''}",
+                getattr(raw, "__qualname__", repr(raw))) from None
+        except ValueError:  # pragma: no cover - builtins without a signature: trust them
+            pass
+        return raw
+
+    def show(self, value: Any) -> str:
+        return value if isinstance(value, str) else f"<{getattr(value, '__qualname__', value)}()>"
+
+
+#: gunicorn's access log atoms (`gunicorn/glogging.py: Logger.atoms`) that ferrule renders,
+#: besides `{header}i` and `{header}o`. gunicorn's `{variable}e` (an environ variable) is
+#: not among them: the access log is written by the server, which never sees the environ.
+ACCESS_LOG_ATOMS = ("h", "l", "u", "t", "r", "m", "U", "q", "H", "s", "B", "b", "f", "a", "T",
+                    "M", "D", "L", "p")
+_ATOM = re.compile(r"%\((?P<name>[^()]*)\)(?P<conversion>.?)")
+
+
+class _AccessLogFormat(_Str):
+    """An access log format in gunicorn's syntax, whose atoms must all be known."""
+
+    def convert(self, raw: object) -> str:
+        text = super().convert(raw)
+        problem = access_log_format_problem(text)
+        if problem is not None:
+            raise InvalidValue(problem, repr(raw))
+        return text
+
+
+def access_log_format_problem(text: str) -> str | None:
+    """What is wrong with an `access_log_format`, or None. gunicorn prints `-` for an atom
+    it does not know; ferrule refuses it at startup, naming it."""
+    for match in _ATOM.finditer(text):
+        name, atom = match.group("name"), match.group()
+        if match.group("conversion") != "s":
+            return f"must write each atom as %(name)s; {atom!r} is not"
+        if name in ACCESS_LOG_ATOMS:
+            continue
+        if re.fullmatch(r"\{[A-Za-z0-9!#$%&'*+.^_`|~-]+\}[io]", name):
+            continue
+        if re.fullmatch(r"\{.*\}e", name):
+            return (f"has {atom}, an environ variable: not supported, as ferrule writes the "
+                    "access log from the request it read, not from the app's environ")
+        known = ", ".join(ACCESS_LOG_ATOMS)
+        return f"has an unknown atom {atom} (known: {known}, {{header}}i, {{header}}o)"
+    if re.search(r"%\((?![^()]*\))", text):
+        return "has an unclosed atom: write each as %(name)s"
+    return None
+
+
 def _cpu_count() -> int:
     """CPUs this process may run on (its affinity mask, which containers narrow)."""
     try:
@@ -455,6 +594,19 @@ def normalize_bind(text: str) -> str:
     `InvalidValue` when the syntax is wrong or the port is out of range.
     """
     address = text.strip()
+    # URL-style spellings people paste from a browser or from gunicorn's docs: `tcp://`
+    # (gunicorn's), `http://` (what the log prints), `unix://` (gunicorn's). A path or a
+    # query after the address means something else was pasted.
+    scheme, sep, rest = address.partition("://")
+    if sep and scheme.lower() in ("http", "tcp"):
+        address = rest[:-1] if rest.endswith("/") else rest
+        if "/" in address or "?" in address or "@" in address:
+            raise InvalidValue(BIND_RULE + " (an http:// address takes no path)", repr(text))
+    elif sep and scheme.lower() == "https":
+        raise InvalidValue("must not be https://: TLS is not supported yet (planned, issue "
+                           "#10); put a TLS proxy in front", repr(text))
+    elif sep and scheme.lower() == "unix":
+        address = "unix:" + rest
     if address.startswith("fd://"):
         number = address[len("fd://"):]
         if not (number.isascii() and number.isdigit()):
@@ -655,9 +807,13 @@ class Setting:
     #: The default as a user would write it (`"8KiB"`, `"10s"`); None means unset.
     default: Any
     help: str
-    #: CLI spellings; empty for the positional `app`.
+    #: CLI spellings; empty for the positional `app` and for settings that have no flag
+    #: (hooks: a config file or an env var names them).
     flags: tuple[str, ...] = ()
-    #: gunicorn's spellings where they differ from ours; accepted, hidden from --help.
+    #: gunicorn's spellings where they differ from ours, accepted and hidden from --help:
+    #: its flags (`--keep-alive`) and its setting names (`keepalive`), which config files and
+    #: `GUNICORN_CMD_ARGS` use. `python/ferrule/gunicorn.py` derives the compatibility table
+    #: from them.
     gunicorn: tuple[str, ...] = ()
     #: Whether the value is handed to the Rust core (a key of `Config.to_core()`).
     core: bool = False
@@ -679,14 +835,23 @@ class Setting:
     env_aliases: tuple[str, ...] = ()
     #: The value a flag given without one means (`--proxy-protocol` alone is `auto`).
     bare: str | None = None
+    #: The command's positional argument (`app`) rather than a flag.
+    positional: bool = False
 
     @property
     def env(self) -> str:
         return "FERRULE_" + self.name.upper()
 
     @property
-    def positional(self) -> bool:
-        return not self.flags
+    def gunicorn_flags(self) -> tuple[str, ...]:
+        """gunicorn's flag spellings of this setting that are not ours."""
+        return tuple(flag for flag in self.gunicorn
+                     if flag.startswith("-") and flag not in self.flags)
+
+    @property
+    def gunicorn_names(self) -> tuple[str, ...]:
+        """gunicorn's setting names for this setting (config-file keys), when not ours."""
+        return tuple(name for name in self.gunicorn if not name.startswith("-"))
 
     def default_value(self) -> Any:
         """The default, converted like user input."""
@@ -709,7 +874,7 @@ class Setting:
 
 
 SECTIONS = ("Application", "Server", "TLS", "Static files", "Proxy", "Workers", "Logging",
-            "Observability", "Limits", "Timeouts")
+            "Observability", "Limits", "Timeouts", "Hooks")
 
 SETTINGS: tuple[Setting, ...] = (
     # ---- Application: what to serve and how to find it. Python only.
@@ -719,6 +884,8 @@ SETTINGS: tuple[Setting, ...] = (
         type=_Str(),
         default=None,
         default_text="none (required by the ferrule command)",
+        positional=True,
+        gunicorn=("wsgi_app",),
         metavar="APP",
         help=(
             "The WSGI app to serve: `module:attribute` (e.g. `myapp:app`, `pkg.web:server.app`), "
@@ -738,10 +905,14 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="FILE",
         in_file=False,
         help=(
-            "A TOML file with settings: `ferrule.toml` (settings as top-level keys) or "
-            "`pyproject.toml` (the `[tool.ferrule]` table). Nothing is loaded unless this is "
-            "given, so a stray file never changes how a server runs. Keys are setting names "
-            "(`max_body_bytes = \"1MiB\"`); unknown keys are errors."
+            "A config file: TOML, `ferrule.toml` (settings as top-level keys) or "
+            "`pyproject.toml` (the `[tool.ferrule]` table); or Python, a `.py` file such as an "
+            "unmodified `gunicorn.conf.py`, whose module globals are settings and whose "
+            "functions are hooks. Nothing is loaded unless this is given, so a stray file "
+            "never changes how a server runs. Keys are setting names "
+            "(`max_body_bytes = \"1MiB\"`), gunicorn's names accepted; unknown keys are errors "
+            "in TOML and warnings in a `.py` file (where helper variables are common; start "
+            "their names with `_` to silence the warning)."
         ),
     ),
     Setting(
@@ -772,6 +943,22 @@ SETTINGS: tuple[Setting, ...] = (
             "Directories to put in front of `sys.path` before importing the app, "
             "comma-separated; the flag can be repeated. The current directory (after `chdir`) "
             "is always on the path, as with gunicorn."
+        ),
+    ),
+    Setting(
+        name="env",
+        section="Application",
+        type=_EnvPairs(),
+        default=(),
+        default_text="none",
+        flags=("-e", "--env"),
+        gunicorn=("raw_env",),
+        repeatable=True,
+        metavar="KEY=VALUE",
+        help=(
+            "Set an environment variable in the server before the app is imported (in the "
+            "master, so every worker has it), e.g. `-e DJANGO_SETTINGS_MODULE=site.settings`; "
+            "the flag can be repeated. In a config file, a list of `KEY=VALUE` strings."
         ),
     ),
     Setting(
@@ -873,7 +1060,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(`LISTEN_FDS`) the activated sockets are used instead. A bare `HOST` (or "
             "`[IPv6]`) listens on port 8000; `:PORT` listens on every IPv4 interface "
             "(`0.0.0.0:PORT`), as with gunicorn. Port 0 picks a free port. Repeat the flag (or "
-            "separate addresses with commas) to listen on several addresses."
+            "separate addresses with commas) to listen on several addresses. `http://` and "
+            "`tcp://` in front of `HOST:PORT` are accepted. As with gunicorn, when `PORT` is in "
+            "the environment (Heroku, Cloud Run) the default is `0.0.0.0:$PORT`."
         ),
     ),
     Setting(
@@ -913,6 +1102,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=_Choice("auto", "on", "off"),
         default="auto",
         flags=("--sendfile",),
+        gunicorn=("--no-sendfile",),
         metavar="auto|on|off",
         core=True,
         help=(
@@ -945,13 +1135,21 @@ SETTINGS: tuple[Setting, ...] = (
         name="unix_socket_mode",
         section="Server",
         type=_Octal(),
-        default=None,
-        default_text="none (as the umask leaves it)",
+        # 0666: a proxy running as another user (nginx's workers) must be able to connect, as
+        # any local user can to a 127.0.0.1 port; gunicorn's sockets are 0777 for the same
+        # reason (it binds them under umask 0). The x bits mean nothing on a socket.
+        default="0666",
+        default_text="0666 (any local user may connect, as to a loopback port)",
         flags=("--unix-socket-mode",),
         metavar="MODE",
         core=True,
         checks=(at_most(0o7777, "0o7777"),),
-        help="The file mode of `unix:` socket files, e.g. `0660` to let a proxy's group connect.",
+        help=(
+            "The file mode of `unix:` socket files, set after binding whatever the umask. The "
+            "default lets a proxy running as another user (nginx's workers) connect, as gunicorn's "
+            "sockets do; `0660` limits it to the socket's group. Empty leaves what the umask "
+            "gives."
+        ),
     ),
     Setting(
         name="pid_file",
@@ -960,7 +1158,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         default_text="none (no file)",
         flags=("--pid-file",),
-        gunicorn=("-p", "--pid"),
+        gunicorn=("-p", "--pid", "pidfile"),
         metavar="FILE",
         core=True,
         help=(
@@ -1325,12 +1523,29 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        name="worker_class",
+        section="Workers",
+        type=_WorkerClass(),
+        default="gthread",
+        flags=("-k", "--worker-class"),
+        metavar="CLASS",
+        help=(
+            "gunicorn's worker class, accepted so its command lines keep working: `sync` and "
+            "`gthread` (by name or class path) both mean what ferrule always does, `workers` "
+            "processes each running the app on `threads` Python threads (unlike gunicorn's "
+            "`sync`, a worker takes `threads` requests at once; `--threads 1` gives one). "
+            "gevent, eventlet and tornado workers are refused with what to use instead; ASGI "
+            "workers (`uvicorn.workers.UvicornWorker`, gunicorn's `asgi`) are refused until "
+            "ASGI lands (issue #16)."
+        ),
+    ),
+    Setting(
         name="preload",
         section="Workers",
         type=BOOL,
         default=False,
         flags=("--preload",),
-        gunicorn=("--preload-app",),
+        gunicorn=("preload_app",),
         help=(
             "Import the app in the master before forking workers: workers share its memory "
             "copy-on-write and an import error stops the server before any worker starts, but a "
@@ -1356,7 +1571,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=(),
         default_text="none",
         flags=("--reload-extra",),
-        gunicorn=("--reload-extra-file",),
+        gunicorn=("--reload-extra-file", "reload_extra_files"),
         repeatable=True,
         metavar="GLOBS",
         help=(
@@ -1455,7 +1670,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         default_text="none (off)",
         flags=("--access-log",),
-        gunicorn=("--access-logfile",),
+        gunicorn=("--access-logfile", "accesslog"),
         metavar="FILE",
         core=True,
         help="Where to write one line per request: `-` for stdout, or a file path. Off unless set.",
@@ -1463,7 +1678,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="access_log_format",
         section="Logging",
-        type=STR,
+        type=_AccessLogFormat(),
         default='%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"',
         flags=("--access-log-format",),
         gunicorn=("--access-logformat",),
@@ -1472,12 +1687,16 @@ SETTINGS: tuple[Setting, ...] = (
         help=(
             "The access log line, in gunicorn's syntax. The default is gunicorn's: remote "
             "address (`h`), `-` (`l`), user (`u`), time (`t`), request line (`r`), status "
-            "(`s`), response body bytes (`b`), referer (`f`), user agent (`a`). `json` writes "
-            "one JSON object per line instead, every string escaped: `time` (ISO 8601, UTC), "
-            "`remote_addr`, `request_id` (the client's `X-Request-ID` when it is 1-128 "
-            "characters of `A-Za-z0-9-._~:/+=@`, else a generated one), `method`, `path`, "
-            "`query`, `protocol`, `status`, `bytes`, `duration_us`, `host`, `referer`, "
-            "`user_agent`, `pid`."
+            "(`s`), response body bytes (`b`), referer (`f`), user agent (`a`). Also: method "
+            "(`m`), path (`U`), query (`q`), protocol (`H`), body bytes as a number (`B`), "
+            "duration in seconds (`T`), milliseconds (`M`), microseconds (`D`), decimal seconds "
+            "(`L`), pid (`p`), a request header (`{name}i`), a response header (`{name}o`), the "
+            "socket's own peer (`peer`). An unknown atom is an error at startup (gunicorn "
+            "prints `-`). `json` writes one JSON object per line instead, every string "
+            "escaped: `time` (ISO 8601, UTC), `remote_addr`, `request_id` (the client's "
+            "`X-Request-ID` when it is 1-128 characters of `A-Za-z0-9-._~:/+=@`, else a "
+            "generated one), `method`, `path`, `query`, `protocol`, `status`, `bytes`, "
+            "`duration_us`, `host`, `referer`, `user_agent`, `pid`."
         ),
     ),
     Setting(
@@ -1487,7 +1706,7 @@ SETTINGS: tuple[Setting, ...] = (
         default="-",
         default_text="- (stderr)",
         flags=("--error-log",),
-        gunicorn=("--error-logfile", "--log-file"),
+        gunicorn=("--error-logfile", "--log-file", "errorlog"),
         metavar="FILE",
         core=True,
         checks=(Check("must not be empty", lambda value: value != ""),),
@@ -1502,6 +1721,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=_Choice("debug", "info", "warning", "error", "critical"),
         default="info",
         flags=("--log-level",),
+        gunicorn=("loglevel",),
         metavar="LEVEL",
         core=True,
         help="The least severe error log messages written: debug, info, warning, error, critical.",
@@ -1614,7 +1834,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=BYTE_SIZE,
         default="8KiB",
         flags=("--max-request-line-bytes",),
-        gunicorn=("--limit-request-line",),
+        gunicorn=("--limit-request-line", "limit_request_line"),
         metavar="SIZE",
         core=True,
         checks=_SIZE,
@@ -1626,7 +1846,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=INT,
         default=100,
         flags=("--max-header-count",),
-        gunicorn=("--limit-request-fields",),
+        gunicorn=("--limit-request-fields", "limit_request_fields"),
         metavar="N",
         core=True,
         checks=_COUNT,
@@ -1638,7 +1858,8 @@ SETTINGS: tuple[Setting, ...] = (
         type=BYTE_SIZE,
         default="8KiB",
         flags=("--max-header-bytes",),
-        gunicorn=("--limit-request-field_size", "--limit-request-field-size"),
+        gunicorn=("--limit-request-field_size", "--limit-request-field-size",
+                  "limit_request_field_size"),
         metavar="SIZE",
         core=True,
         checks=_SIZE,
@@ -1673,6 +1894,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=INT,
         default=1000,
         flags=("--max-connections",),
+        gunicorn=("--worker-connections", "worker_connections"),
         metavar="N",
         core=True,
         checks=_COUNT,
@@ -1733,7 +1955,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=DURATION,
         default="5s",
         flags=("--keepalive-timeout",),
-        gunicorn=("--keep-alive",),
+        gunicorn=("--keep-alive", "keepalive"),
         metavar="DURATION",
         core=True,
         checks=_TIMEOUT,
@@ -1776,7 +1998,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=DURATION,
         default="30s",
         flags=("--worker-timeout",),
-        gunicorn=("-t", "--timeout"),
+        gunicorn=("-t", "--timeout", "timeout"),
         metavar="DURATION",
         core=True,
         checks=_TIMEOUT,
@@ -1813,6 +2035,193 @@ SETTINGS: tuple[Setting, ...] = (
         help=(
             "How long to wait for the client to accept more response bytes (per write). "
             "Over it: the connection is closed."
+        ),
+    ),
+    # ---- Hooks: gunicorn's server hooks, with its signatures (see docs/hooks.md).
+    Setting(
+        name="on_starting",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`on_starting(server)`: In the master, before the sockets are bound. Raising stops "
+            "the boot (exit 1)."
+        ),
+    ),
+    Setting(
+        name="on_reload",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`on_reload(server)`: In the master, on SIGHUP (or a `--reload` file change), before "
+            "the new generation starts. Raising is logged and the reload goes on."
+        ),
+    ),
+    Setting(
+        name="when_ready",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`when_ready(server)`: In the master, once every worker of the first generation "
+            "serves (gunicorn calls it right after binding; ferrule waits until the server really"
+            " is ready). Raising stops the server (exit 1)."
+        ),
+    ),
+    Setting(
+        name="pre_fork",
+        section="Hooks",
+        type=_Hook(2),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`pre_fork(server, worker)`: In the master, before each worker is forked "
+            "(`worker.pid` is None). Raising is logged and the worker is forked all the same."
+        ),
+    ),
+    Setting(
+        name="post_fork",
+        section="Hooks",
+        type=_Hook(2),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`post_fork(server, worker)`: In the new worker right after the fork, before it "
+            "switches user and imports the app: reconnect what must not be shared across "
+            "processes (database pools, tracing exporters). Raising stops the worker's boot, "
+            "which stops the server (exit 3), as in gunicorn."
+        ),
+    ),
+    Setting(
+        name="post_worker_init",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`post_worker_init(worker)`: In the worker, once the app is imported, before it "
+            "serves. Raising stops the worker's boot (exit 3)."
+        ),
+    ),
+    Setting(
+        name="worker_int",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`worker_int(worker)`: In the worker, after it stopped at once on SIGINT or SIGQUIT. "
+            "Raising is logged."
+        ),
+    ),
+    Setting(
+        name="worker_abort",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`worker_abort(worker)`: In the worker, when a request is still running past "
+            "`request_timeout` and its grace (gunicorn: on SIGABRT after its timeout); the worker"
+            " is then replaced. Raising is logged."
+        ),
+    ),
+    Setting(
+        name="pre_exec",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`pre_exec(server)`: In the master, on SIGUSR2, before the new master is started. "
+            "Raising is logged and the upgrade is abandoned."
+        ),
+    ),
+    Setting(
+        name="pre_request",
+        section="Hooks",
+        type=_Hook(2),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`pre_request(worker, req)`: In the worker's thread, before the app is called; `req` "
+            "has `method`, `uri`, `path`, `query`, `version`, `headers` and `remote_addr`. "
+            "Raising answers that request with a 500 (logged); other requests are not affected."
+        ),
+    ),
+    Setting(
+        name="post_request",
+        section="Hooks",
+        type=_Hook(4),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`post_request(worker, req, environ, resp)`: In the worker's thread, after the "
+            "response was sent; `resp` has `status` (`'200 OK'`), `status_code`, `headers` and "
+            "`sent` (body bytes the app produced). Raising is logged."
+        ),
+    ),
+    Setting(
+        name="child_exit",
+        section="Hooks",
+        type=_Hook(2),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`child_exit(server, worker)`: In the master, after a worker exited (`worker.pid` is "
+            "the exited pid). Raising is logged."
+        ),
+    ),
+    Setting(
+        name="worker_exit",
+        section="Hooks",
+        type=_Hook(2),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`worker_exit(server, worker)`: In the worker, as it exits after a stop (not after a "
+            "kill). Raising is logged."
+        ),
+    ),
+    Setting(
+        name="nworkers_changed",
+        section="Hooks",
+        type=_Hook(3),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`nworkers_changed(server, new_value, old_value)`: In the master, when the number of "
+            "workers to run changes (at start, with `old_value` None; on SIGTTIN and SIGTTOU; on "
+            "a reload that changes `workers`). Raising is logged."
+        ),
+    ),
+    Setting(
+        name="on_exit",
+        section="Hooks",
+        type=_Hook(1),
+        default=None,
+        default_text="none",
+        metavar="FUNCTION",
+        help=(
+            "`on_exit(server)`: In the master, just before it exits. Raising is logged."
         ),
     ),
 )

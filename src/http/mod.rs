@@ -112,11 +112,13 @@ impl RequestHead {
     }
 
     /// The path of the target as bytes, still percent-encoded: origin-form's path as is,
-    /// the path of an absolute-form target (`/` when it has none), empty for
-    /// authority-form and `*`. What `PATH_INFO` and ASGI's `path` are made from.
+    /// the path of an absolute-form target (`/` when it has none), `*` for asterisk-form
+    /// (`OPTIONS *`, as gunicorn, waitress and Granian give it: frameworks route an empty
+    /// path as `/`), empty for authority-form. What `PATH_INFO` and ASGI's `path` are made
+    /// from.
     pub fn origin_path(&self) -> &[u8] {
         let path = self.path();
-        if path.first() == Some(&b'/') {
+        if path.first() == Some(&b'/') || path == b"*" {
             return path;
         }
         // absolute-form: scheme "://" authority path

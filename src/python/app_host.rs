@@ -6,6 +6,7 @@
 
 use pyo3::prelude::*;
 
+use super::hooks::Hooks;
 use super::{asgi_host, wsgi_host};
 use crate::asgi::AsgiLoop;
 use crate::bridge::{Handler, Job};
@@ -23,6 +24,8 @@ pub(super) struct PyAppHost<'py> {
     /// `AppImportError`).
     pub load: Option<Py<PyAny>>,
     pub config: Config,
+    /// The server hooks, when any is set.
+    pub hooks: Hooks,
 }
 
 /// What runs the app: one `Handler` whatever the interface.
@@ -113,9 +116,18 @@ impl AppHost for PyAppHost<'_> {
     fn start(&mut self) -> Result<Runner, BootError> {
         // Step 1: the app; step 2: its interface; step 3: what runs it.
         let app = self.load()?;
+        // gunicorn: post_worker_init runs once the app is loaded; raising stops the boot.
+        if !self
+            .hooks
+            .call(self.py, "post_worker_init", (app.clone_ref(self.py),))
+        {
+            return Err(BootError::Failed(
+                "the post_worker_init hook raised (see above)".to_owned(),
+            ));
+        }
         match self.interface(&app)?.as_str() {
             "asgi" => asgi_host::start(self.py, app, &self.config).map(Runner::Asgi),
-            _ => wsgi_host::start(self.py, app, &self.config).map(Runner::Wsgi),
+            _ => wsgi_host::start(self.py, app, &self.config, &self.hooks).map(Runner::Wsgi),
         }
     }
 

@@ -1,20 +1,23 @@
 //! The master's Python side (`ForkHooks`): the fork hooks `CPython` needs, the worker's body
 //! after fork (a `worker::Worker` with a `PyAppHost`), reloading the settings on HUP, the
-//! `--reload` file watcher and the USR2 command.
+//! `--reload` file watcher, the USR2 command, and the server hooks that run in the master
+//! (`pre_fork`, `when_ready`, `child_exit`, `nworkers_changed`, `on_reload`, `pre_exec`) and
+//! around a worker's life (`post_fork`, `worker_int`, `worker_exit`).
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use super::app_host::PyAppHost;
+use super::hooks::Hooks;
 use super::settings::config_from;
 use crate::config::Config;
 use crate::listener::Listener;
 use crate::log::Level;
 use crate::supervisor::fork::{ForkHooks, UpgradeCommand};
-use crate::supervisor::{WorkerPlan, WorkerSpec};
+use crate::supervisor::{Pid, WorkerPlan, WorkerSpec};
 use crate::title;
 use crate::tls::{self, ServerTls};
-use crate::worker::{MasterPipe, OsSignals, Worker};
+use crate::worker::{Exit, MasterPipe, OsSignals, Worker, WORKER_BOOT_ERROR};
 
 /// The master's plan for its workers, from the settings.
 pub(super) fn worker_plan(config: &Config) -> WorkerPlan {
@@ -43,6 +46,8 @@ pub(super) struct PyHooks<'py> {
     pub upgrade: Option<UpgradeCommand>,
     /// `--reload`: says whether watched files changed.
     pub watch: Option<Py<PyAny>>,
+    /// The server hooks (`ferrule.hooks.HookRunner`), when any is set.
+    pub hooks: Hooks,
 }
 
 impl ForkHooks for PyHooks<'_> {
@@ -71,11 +76,21 @@ impl ForkHooks for PyHooks<'_> {
         let _ = crate::log::set_owner(None, None);
         let log_thread = super::logs::start_in_worker(self.py);
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
+        // gunicorn runs post_fork before the worker switches user and loads the app; a
+        // post_fork that raises is a worker that cannot boot.
+        if !self.hooks.call(self.py, "post_fork", (spec.number,)) {
+            log_at!(
+                Level::Critical,
+                "worker could not boot: the post_fork hook raised"
+            );
+            flush_and_exit(self.py, WORKER_BOOT_ERROR);
+        }
         let host = PyAppHost {
             py: self.py,
             app: self.app.as_ref().map(|app| app.clone_ref(self.py)),
             load: self.load.as_ref().map(|load| load.clone_ref(self.py)),
             config: self.config.clone(),
+            hooks: self.hooks.clone_ref(self.py),
         };
         let mut worker = Worker::new(
             spec.number,
@@ -87,20 +102,37 @@ impl ForkHooks for PyHooks<'_> {
         )
         .with_tls(self.tls.clone());
         let exit = worker.run();
-        // Python's buffered streams are flushed by hand: the worker ends with _exit, which
-        // skips interpreter teardown (the master's state must not be finalised twice).
+        drop(worker);
         // (`Exit::Abandoned` never comes back here: `PyAppHost::detached` exits at once.)
-        let flushed = self.py.import("sys").and_then(|sys| {
-            sys.getattr("stdout")?.call_method0("flush")?;
-            sys.getattr("stderr")?.call_method0("flush")
-        });
-        // A stream that cannot be flushed has nowhere to report it.
-        drop(flushed);
+        // Failures of these hooks are logged by the runner; the worker exits all the same.
+        if exit == Exit::StoppedAtOnce {
+            let _ = self.hooks.call(self.py, "worker_int", ());
+        }
+        let _ = self.hooks.call(self.py, "worker_exit", ());
         if let Some(thread) = log_thread {
             super::logs::finish(self.py, thread);
         }
-        // SAFETY: _exit ends this process without running the master's atexit handlers.
-        unsafe { libc::_exit(exit.code()) }
+        flush_and_exit(self.py, exit.code())
+    }
+
+    fn pre_fork(&mut self, spec: WorkerSpec) {
+        // gunicorn stops the master when pre_fork raises; here it is logged (by the runner)
+        // and the worker is forked all the same.
+        let _ = self.hooks.call(self.py, "pre_fork", (spec.number,));
+    }
+
+    fn when_ready(&mut self) -> bool {
+        self.hooks.call(self.py, "when_ready", ())
+    }
+
+    fn worker_exited(&mut self, spec: WorkerSpec, pid: Pid) {
+        // Logged by the runner when it raises; nothing else to do.
+        let _ = self.hooks.call(self.py, "child_exit", (spec.number, pid));
+    }
+
+    fn workers_changed(&mut self, new: usize, old: Option<usize>) {
+        // As above.
+        let _ = self.hooks.call(self.py, "nworkers_changed", (new, old));
     }
 
     fn files_changed(&mut self) -> bool {
@@ -120,10 +152,21 @@ impl ForkHooks for PyHooks<'_> {
     }
 
     fn upgrade_command(&mut self) -> Option<UpgradeCommand> {
-        self.upgrade.clone()
+        let command = self.upgrade.clone()?;
+        if !self.hooks.call(self.py, "pre_exec", ()) {
+            log_at!(Level::Error, "upgrade abandoned: the pre_exec hook raised");
+            return None;
+        }
+        Some(command)
     }
 
     fn reload(&mut self) -> Option<WorkerPlan> {
+        if !self.hooks.call(self.py, "on_reload", ()) {
+            log_at!(
+                Level::Error,
+                "reload: the on_reload hook raised; reloading with the current settings"
+            );
+        }
         let reload = self.reload.as_ref()?;
         let fresh = reload
             .call0(self.py)
@@ -157,4 +200,17 @@ impl ForkHooks for PyHooks<'_> {
         };
         Some(worker_plan(&self.config))
     }
+}
+
+/// Flushes Python's buffered streams by hand and ends the worker: it ends with `_exit`, which
+/// skips interpreter teardown (the master's state must not be finalised twice).
+fn flush_and_exit(py: Python<'_>, code: i32) -> ! {
+    let flushed = py.import("sys").and_then(|sys| {
+        sys.getattr("stdout")?.call_method0("flush")?;
+        sys.getattr("stderr")?.call_method0("flush")
+    });
+    // A stream that cannot be flushed has nowhere to report it.
+    drop(flushed);
+    // SAFETY: _exit ends this process without running the master's atexit handlers.
+    unsafe { libc::_exit(code) }
 }

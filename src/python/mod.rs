@@ -1,11 +1,14 @@
 //! The `ferrule._ferrule` extension module: the façade between the Python package and the
 //! core. `serve` is the master's entry; settings become a typed `Config` in `settings`;
 //! Rust errors become `ferrule.errors` exceptions here; the master's Python hooks are in
-//! `master` and a worker's app host in `app_host` (WSGI: `wsgi_host`, ASGI: `asgi_host`). Everything that runs per request
-//! or per process is delegated (`supervisor`, `worker`, `server`, `pool`, `wsgi`).
+//! `master`, a worker's app host in `app_host` (WSGI: `wsgi_host`, ASGI: `asgi_host`),
+//! Python logging in `logs`, and the server hooks' call points (`ferrule.hooks`) in
+//! `hooks`. Everything that runs per request or per process is delegated (`supervisor`,
+//! `worker`, `server`, `pool`, `wsgi`).
 
 mod app_host;
 mod asgi_host;
+mod hooks;
 mod logs;
 mod master;
 mod settings;
@@ -22,6 +25,7 @@ use crate::supervisor::{Outcome, Supervisor, SupervisorError};
 use crate::title;
 use crate::worker::APP_LOAD_ERROR;
 use crate::wsgi::{self, error_stream::ErrorStream, file_wrapper::FileWrapper, input::Input};
+use hooks::Hooks;
 use master::{worker_plan, PyHooks};
 use settings::{config_from, CORE_SETTINGS};
 
@@ -53,9 +57,10 @@ fn ferrule_error(
 /// `watch()`, when given (`--reload`), returns True when source files changed.
 /// `python_logging`, when given, says the Python side configured `logging`
 /// (`ferrule.logs.configure`): records go to the `ferrule.error` and `ferrule.access`
-/// loggers, access records being made when it is true.
+/// loggers, access records being made when it is true. `hooks`, when given, is a
+/// `ferrule.hooks.HookRunner` (only when a hook is set).
 #[pyfunction]
-#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None, python_logging=None))]
+#[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None, python_logging=None, hooks=None))]
 #[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
 fn serve(
     py: Python<'_>,
@@ -71,9 +76,11 @@ fn serve(
     )>,
     watch: Option<Py<PyAny>>,
     python_logging: Option<bool>,
+    hooks: Option<Py<PyAny>>,
 ) -> PyResult<()> {
     let mut config = config_from(settings)?;
     config.log.access_forwarded = python_logging == Some(true);
+    let hooks = Hooks::new(hooks);
     if app.is_none() && load.is_none() {
         return Err(PyValueError::new_err(
             "serve() needs an app or a load() callable",
@@ -104,6 +111,15 @@ fn serve(
         .or(name)
         .unwrap_or_else(|| "app".to_owned());
     title::set(&format!("ferrule: master [{label}]"));
+    // gunicorn calls on_starting before the sockets are bound; raising stops the boot.
+    if !hooks.call(py, "on_starting", ()) {
+        return Err(ferrule_error(
+            py,
+            "FerruleError",
+            "The on_starting hook raised; its traceback is above.".to_owned(),
+            PyRuntimeError::new_err,
+        ));
+    }
     let options = listener::ListenOptions {
         backlog: config.backlog,
         reuse_port: config.process.reuse_port,
@@ -121,6 +137,7 @@ fn serve(
     let plan = worker_plan(&config);
     let binds = config.binds.clone();
     let observe = config.observe.clone();
+    let exit_hooks = hooks.clone_ref(py);
     let hooks = PyHooks {
         py,
         app,
@@ -131,12 +148,15 @@ fn serve(
         label,
         upgrade: upgrade.map(|(program, argv, dir)| UpgradeCommand { program, argv, dir }),
         watch,
+        hooks,
     };
     let spawner = ForkSpawner::new(hooks, binds, options, observe)
         .map_err(|e| PyOSError::new_err(e.to_string()))?;
     let mut master = Supervisor::new(plan, spawner);
     let outcome = master.run();
     drop(master);
+    // Its failure is logged by the runner; the master exits all the same.
+    let _ = exit_hooks.call(py, "on_exit", ());
     if outcome.is_ok() {
         log::write(Level::Info, "stopped");
     }
@@ -151,12 +171,18 @@ fn serve(
     }
     match outcome {
         Ok(Outcome::Stopped | Outcome::Upgraded) => Ok(()),
+        Ok(Outcome::HookFailed(hook)) => Err(ferrule_error(
+            py,
+            "FerruleError",
+            format!("The {hook} hook raised; its traceback is above."),
+            PyRuntimeError::new_err,
+        )),
         Ok(Outcome::BootFailed { code }) => {
             let app_load = code == APP_LOAD_ERROR;
             let message = if app_load {
-                "A worker could not import the app; its traceback is above."
+                "A worker could not import the app (see the error above)."
             } else {
-                "A worker could not start; its error is above."
+                "A worker could not start (see the error above)."
             };
             let err = ferrule_error(
                 py,
@@ -175,6 +201,20 @@ fn serve(
         )),
         Err(err) => Err(PyOSError::new_err(err.to_string())),
     }
+}
+
+/// Writes one line to the error log at `level` (`debug` ... `critical`): how Python code
+/// of the server (hooks, `server.log`) logs like the core does.
+///
+/// # Errors
+/// `ValueError` for an unknown level.
+#[pyfunction]
+#[pyo3(name = "log")]
+fn log_line(level: &str, message: &str) -> PyResult<()> {
+    let level = <Level as crate::config::Choice>::from_name(level)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown log level {level:?}")))?;
+    log::write(level, message);
+    Ok(())
 }
 
 /// The core's defaults for every core setting but `bind`, as `Config.to_core()` spells
@@ -207,6 +247,7 @@ fn _ferrule(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<wsgi::input::RequestBodyError>(),
     )?;
     m.add_function(wrap_pyfunction!(serve, m)?)?;
+    m.add_function(wrap_pyfunction!(log_line, m)?)?;
     m.add_function(wrap_pyfunction!(core_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(core_round_trip, m)?)?;
     m.add_class::<Input>()?;

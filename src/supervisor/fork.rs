@@ -49,6 +49,16 @@ pub trait ForkHooks {
     fn files_changed(&mut self) -> bool;
     /// USR2: how to start a new master; `None` when this master cannot be re-executed.
     fn upgrade_command(&mut self) -> Option<UpgradeCommand>;
+    /// Called in the master before each fork (the `pre_fork` hook).
+    fn pre_fork(&mut self, _spec: WorkerSpec) {}
+    /// See `Spawn::when_ready`.
+    fn when_ready(&mut self) -> bool {
+        true
+    }
+    /// See `Spawn::worker_exited`.
+    fn worker_exited(&mut self, _spec: WorkerSpec, _pid: Pid) {}
+    /// See `Spawn::workers_changed`.
+    fn workers_changed(&mut self, _new: usize, _old: Option<usize>) {}
 }
 
 /// Names the listening descriptors a new master inherits from the old one (USR2).
@@ -156,6 +166,9 @@ pub struct ForkSpawner<H: ForkHooks> {
     upgrade_child: Option<Pid>,
     /// The workers' counters, the metrics listener and statsd.
     observer: Observer,
+    /// The unix socket files we bound, with their identity then: removed at the final stop
+    /// only if still the same file (never another server's).
+    unix_files: Vec<(std::path::PathBuf, (u64, u64))>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -208,6 +221,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
             previous,
             upgrade_child: None,
             observer: Observer::new(observe),
+            unix_files: Vec::new(),
         })
     }
 
@@ -313,6 +327,11 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
             }
         }
         for l in &self.listeners {
+            if let Listener::Unix(_, path) = l {
+                if let Some(id) = listener::file_id(path) {
+                    self.unix_files.push((path.clone(), id));
+                }
+            }
             log::write(Level::Info, &format!("listening on {}", l.describe()));
         }
         let inherited = match inherited_metrics_fd() {
@@ -330,6 +349,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
         let (rx, tx) = pipe().map_err(SupervisorError::Spawn)?;
+        self.hooks.pre_fork(spec);
         let region = Observer::region_for_next_worker();
         // Every signal is blocked across fork: one that arrived in the child before it reset
         // its handlers would run the master's handler there and land in the master's pipe.
@@ -431,7 +451,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         self.read_signals(&mut events);
         if self.hooks.files_changed() {
             log_at!(Level::Info, "files changed (--reload); reloading");
-            events.push(Event::Signal(Sig::Hup));
+            events.push(Event::FilesChanged);
         }
         self.observer.on_poll(&fds[workers_end..], &self.listeners);
         for (pid, pfd) in pids.iter().zip(&fds[1..workers_end]) {
@@ -453,9 +473,21 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         let handed_over = self.upgrade_child.is_some();
         for l in self.listeners.drain(..) {
             if let (Listener::Unix(_, path), false) = (l, handed_over) {
-                // The stop is final: nobody will accept on this file again. A file that is
-                // gone already needs nothing.
-                let _ = std::fs::remove_file(path);
+                let ours = self
+                    .unix_files
+                    .iter()
+                    .any(|(bound, id)| *bound == path && listener::file_id(&path) == Some(*id));
+                if ours {
+                    // The stop is final: nobody will accept on this file again. A file that
+                    // is gone already needs nothing.
+                    let _ = std::fs::remove_file(path);
+                } else {
+                    log_at!(
+                        Level::Warning,
+                        "unix:{} is no longer the socket this server bound; leaving it",
+                        path.display()
+                    );
+                }
             }
         }
     }
@@ -475,7 +507,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         let Some(UpgradeCommand { program, argv, dir }) = self.hooks.upgrade_command() else {
             return Err(SupervisorError::Spawn(io::Error::new(
                 io::ErrorKind::Unsupported,
-                "this master was not started by the ferrule command and cannot re-execute itself",
+                "this master cannot start a new one (it was not started by the ferrule command, or the pre_exec hook raised)",
             )));
         };
         let mut fds: Vec<RawFd> = self.listeners.iter().map(Listener::raw_fd).collect();
@@ -521,6 +553,18 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn publish(&mut self, status: &MasterStatus) {
         self.observer.publish(status);
+    }
+
+    fn when_ready(&mut self) -> bool {
+        self.hooks.when_ready()
+    }
+
+    fn worker_exited(&mut self, spec: WorkerSpec, pid: Pid) {
+        self.hooks.worker_exited(spec, pid);
+    }
+
+    fn workers_changed(&mut self, new: usize, old: Option<usize>) {
+        self.hooks.workers_changed(new, old);
     }
 
     fn on_serving(&mut self) {

@@ -100,6 +100,8 @@ pub enum Event {
     /// memory limit); it keeps serving until its replacement serves.
     Retire(Pid, Limit),
     Exited(Pid, ExitStatus),
+    /// `--reload` saw a watched file change: reload as on HUP (logged as what it is).
+    FilesChanged,
 }
 
 /// One worker to start: `number` names it in logs and its process title; `generation`
@@ -195,6 +197,8 @@ pub enum Outcome {
     BootFailed { code: i32 },
     /// Replaced by a new master (USR2) that took the listening sockets over.
     Upgraded,
+    /// A server hook that must succeed failed (`when_ready`); the workers were stopped.
+    HookFailed(&'static str),
 }
 
 /// What stops the master from supervising at all.
@@ -244,6 +248,16 @@ pub trait Spawn {
         // A spawner that reports nothing needs nothing.
         let _ = status;
     }
+    /// Every first-generation worker serves (after `on_serving`): the `when_ready` hook.
+    /// False stops the server (`Outcome::HookFailed`).
+    fn when_ready(&mut self) -> bool {
+        true
+    }
+    /// A worker exited and was reaped (the `child_exit` hook).
+    fn worker_exited(&mut self, _spec: WorkerSpec, _pid: Pid) {}
+    /// The number of workers to run changed: at start (`old` is None), on TTIN, TTOU, and a
+    /// reload that changes it (the `nworkers_changed` hook).
+    fn workers_changed(&mut self, _new: usize, _old: Option<usize>) {}
 }
 
 /// 2 s: how long a QUIT'd worker gets before it is killed. Chosen without measurement;
@@ -390,6 +404,7 @@ impl<S: Spawn> Supervisor<S> {
         self.spawner.bind()?;
         // Step 2: the first generation.
         self.enter(Phase::Spawning);
+        self.spawner.workers_changed(self.plan.workers.get(), None);
         self.fill()?;
         // Step 3: supervise until the last worker is gone after a stop.
         while self.phase != Phase::Stopped {
@@ -433,6 +448,7 @@ impl<S: Spawn> Supervisor<S> {
             }
             Event::Retire(pid, limit) => self.on_retire(pid, limit),
             Event::Exited(pid, status) => self.on_exit(pid, status),
+            Event::FilesChanged => self.handle_hup(),
         }
     }
 
@@ -492,6 +508,10 @@ impl<S: Spawn> Supervisor<S> {
         }
         self.plan_before_reload = Some(self.plan);
         if let Some(plan) = self.spawner.reload() {
+            if plan.workers != self.plan.workers {
+                self.spawner
+                    .workers_changed(plan.workers.get(), Some(self.plan.workers.get()));
+            }
             self.plan = plan;
         }
         self.reloads += 1;
@@ -509,8 +529,11 @@ impl<S: Spawn> Supervisor<S> {
         if matches!(self.phase, Phase::Draining | Phase::Stopped) {
             return Ok(());
         }
+        let old = self.plan.workers;
         self.plan.workers = self.plan.workers.saturating_add(1);
         log_at!(Level::Info, "workers: {} (one more)", self.plan.workers);
+        self.spawner
+            .workers_changed(self.plan.workers.get(), Some(old.get()));
         self.fill()
     }
 
@@ -525,8 +548,10 @@ impl<S: Spawn> Supervisor<S> {
             );
             return;
         };
+        let old = self.plan.workers;
         self.plan.workers = fewer;
         log_at!(Level::Info, "workers: {fewer} (one fewer)");
+        self.spawner.workers_changed(fewer.get(), Some(old.get()));
         self.trim();
     }
 
@@ -571,6 +596,11 @@ impl<S: Spawn> Supervisor<S> {
             Phase::Spawning if !booting => {
                 self.enter(Phase::Running);
                 self.spawner.on_serving();
+                if !self.spawner.when_ready() {
+                    log_at!(Level::Critical, "the when_ready hook failed; stopping");
+                    self.outcome = Outcome::HookFailed("when_ready");
+                    self.stop_all(Kill::Term, self.plan.graceful_timeout);
+                }
             }
             Phase::Reloading if !booting => {
                 // The new generation serves: now the old one may stop.
@@ -634,6 +664,7 @@ impl<S: Spawn> Supervisor<S> {
             return Ok(());
         };
         let w = self.workers.remove(index);
+        self.spawner.worker_exited(w.spec, pid);
         let number = w.spec.number;
         let expected = w.phase == WorkerPhase::Draining && !w.timed_out;
         let reason = if w.timed_out {

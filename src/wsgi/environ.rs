@@ -306,8 +306,20 @@ pub fn build<'py>(
         cache.value(py, head.version.as_str()),
     )?;
     let [server_name, server_port, remote_addr, remote_port] = cache.addrs(py, conn);
-    env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
-    env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    // A unix socket has no address of its own: PEP 3333 derives the server's name and port
+    // from Host when there is one.
+    let from_host = if conn.local.is_none() {
+        host_name_and_port(head, conn.scheme)
+    } else {
+        None
+    };
+    if let Some((name, port)) = from_host {
+        env.set_item(intern!(py, "SERVER_NAME"), latin1(py, name))?;
+        env.set_item(intern!(py, "SERVER_PORT"), latin1(py, port))?;
+    } else {
+        env.set_item(intern!(py, "SERVER_NAME"), server_name)?;
+        env.set_item(intern!(py, "SERVER_PORT"), server_port)?;
+    }
     env.set_item(intern!(py, "REMOTE_ADDR"), remote_addr)?;
     if conn.peer.is_some() {
         env.set_item(intern!(py, "REMOTE_PORT"), remote_port)?;
@@ -430,6 +442,28 @@ fn apply_forwarded<'py>(
     Ok(())
 }
 
+/// `(name, port)` from the request's `Host` (RFC 9110 §7.2: `host [":" port]`, an IPv6
+/// literal in brackets), the port defaulting to the scheme's. None without a Host.
+fn host_name_and_port<'h>(head: &'h RequestHead, scheme: &str) -> Option<(&'h [u8], &'h [u8])> {
+    let (_, host) = head
+        .header_pairs()
+        .find(|(name, _)| name.eq_ignore_ascii_case(b"host"))?;
+    if host.is_empty() {
+        return None;
+    }
+    let default_port: &[u8] = if scheme == "https" { b"443" } else { b"80" };
+    let port_at = match host.iter().rposition(|&b| b == b':') {
+        // `[::1]` without a port: the last ':' is inside the brackets.
+        Some(i) if !host[i..].contains(&b']') => Some(i),
+        _ => None,
+    };
+    Some(match port_at {
+        Some(i) if i + 1 < host.len() => (&host[..i], &host[i + 1..]),
+        Some(i) => (&host[..i], default_port),
+        None => (host, default_port),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,6 +484,54 @@ mod tests {
         for (name, want) in rows {
             assert_eq!(&cgi_key(name), want, "{}", String::from_utf8_lossy(name));
         }
+    }
+
+    fn head(raw: &str) -> RequestHead {
+        let mut buf = bytes::BytesMut::from(raw);
+        crate::http::parse::request_head(&mut buf, &crate::http::Limits::default())
+            .expect("valid")
+            .expect("complete")
+    }
+
+    #[test]
+    fn server_name_and_port_come_from_host() {
+        type Row<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+        let rows: &[Row<'_>] = &[
+            (
+                "Host: example.com:8080",
+                "http",
+                Some(("example.com", "8080")),
+            ),
+            ("Host: example.com", "http", Some(("example.com", "80"))),
+            ("Host: example.com", "https", Some(("example.com", "443"))),
+            ("Host: [::1]:9000", "http", Some(("[::1]", "9000"))),
+            ("Host: [::1]", "http", Some(("[::1]", "80"))),
+            ("Host: example.com:", "http", Some(("example.com", "80"))),
+            ("X-Other: 1", "http", None),
+        ];
+        for (field, scheme, want) in rows {
+            // HTTP/1.0: a request without Host is valid there.
+            let head = head(&format!("GET / HTTP/1.0\r\n{field}\r\n\r\n"));
+            let got = host_name_and_port(&head, scheme);
+            let want = want.map(|(n, p)| (n.as_bytes(), p.as_bytes()));
+            assert_eq!(got, want, "{field} ({scheme})");
+        }
+    }
+
+    #[test]
+    fn an_asterisk_target_is_its_own_path() {
+        assert_eq!(
+            head("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").origin_path(),
+            b"*"
+        );
+        assert_eq!(
+            head("GET /x?y HTTP/1.1\r\nHost: a\r\n\r\n").origin_path(),
+            b"/x"
+        );
+        assert_eq!(
+            head("GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n").origin_path(),
+            b"/b"
+        );
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub use response::call_app;
 /// What every request of a worker shares, built once with the GIL held.
 pub struct Context {
     pub app: Py<PyAny>,
+    /// The `pre_request` hook as `pre(environ)`, which raises when the hook did; None when
+    /// unset (then nothing is called and nothing is kept per request).
+    pub pre_request: Option<Py<PyAny>>,
+    /// The `post_request` hook as `post(environ, status, headers, sent)`; None when unset.
+    pub post_request: Option<Py<PyAny>>,
     /// The environ template (see `environ::template`).
     pub template: Py<PyDict>,
     /// `SCRIPT_NAME`.
@@ -38,6 +43,8 @@ impl Context {
     ) -> PyResult<Context> {
         Ok(Context {
             app,
+            pre_request: None,
+            post_request: None,
             template: environ::template(py, root_path, multithread, multiprocess)?,
             root_path: root_path.to_owned(),
         })

@@ -8,6 +8,9 @@
 //! 4. an exception is logged with its traceback and aborts the response: before the head
 //!    was sent the server answers with its 500 page (`conn::respond`), after it the
 //!    connection closes.
+//!
+//! The `pre_request` hook runs before the app (raising is an app error: 500) and
+//! `post_request` after the response is complete; each is one `Option` check when unset.
 
 use bytes::BytesMut;
 use pyo3::exceptions::PyTypeError;
@@ -79,10 +82,22 @@ pub fn call_app(
         Ok(env) => env,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
-    let sr = match Bound::new(py, StartResponse::new(events.clone())) {
+    let start_response = StartResponse::new(events.clone());
+    let start_response = if ctx.post_request.is_some() {
+        start_response.recording()
+    } else {
+        start_response
+    };
+    let sr = match Bound::new(py, start_response) {
         Ok(sr) => sr,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
+    if let Some(pre) = &ctx.pre_request {
+        if let Err(err) = pre.call1(py, (&env,)) {
+            return fail_before_head(py, &events, &request, &err);
+        }
+    }
+    let kept_env = ctx.post_request.as_ref().map(|_| env.clone());
     let (outcome, iterable) = match ctx.app.bind(py).call1((env, &sr)) {
         Ok(result) => (send_result(py, &result, &sr), Some(result)),
         Err(err) => (Outcome::Failed(err), None),
@@ -100,6 +115,11 @@ pub fn call_app(
         }
         (outcome, None) => outcome,
     };
+    // The client got the server's 500 page when the app failed before its head went out
+    // (only asked when post_request will be told).
+    let answered_500 = ctx.post_request.is_some()
+        && matches!(outcome, Outcome::Failed(_))
+        && !sr.borrow().headers_sent();
     match outcome {
         Outcome::Done => {
             // A disconnect needs nothing more; a protocol error by the app becomes a 500.
@@ -120,6 +140,36 @@ pub fn call_app(
             // A failed send means the client is gone; there is nobody left to tell.
             let _ = send_event(py, &events, ResponseEvent::Abort(AbortReason::AppError));
         }
+    }
+    if let (Some(post), Some(env)) = (&ctx.post_request, kept_env) {
+        run_post_request(py, post, &env, &sr, answered_500);
+    }
+}
+
+/// Calls `post(environ, status, headers, sent)`; the hook runner logs the hook's failures.
+/// `answered_500`: the server answered with its 500 page, whatever the app had started.
+fn run_post_request(
+    py: Python<'_>,
+    post: &Py<PyAny>,
+    env: &Bound<'_, pyo3::types::PyDict>,
+    sr: &Bound<'_, StartResponse>,
+    answered_500: bool,
+) {
+    let recorded = sr
+        .borrow_mut()
+        .take_recorded()
+        .expect("call_app records the response whenever post_request is set");
+    let (status, headers) = match (recorded.status, recorded.headers) {
+        (Some(status), Some(headers)) if !answered_500 => (status, headers),
+        _ => (
+            pyo3::types::PyString::new(py, "500 Internal Server Error")
+                .into_any()
+                .unbind(),
+            PyList::empty(py).into_any().unbind(),
+        ),
+    };
+    if let Err(err) = post.call1(py, (env, status, headers, recorded.sent)) {
+        log::write(Level::Error, &format!("cannot run post_request: {err}"));
     }
 }
 

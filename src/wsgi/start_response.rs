@@ -43,6 +43,20 @@ pub struct StartResponse {
     headers_sent: bool,
     /// The response was completed (`End` or a final `Start` sent).
     finished: bool,
+    /// For the `post_request` hook only (None otherwise, so nothing is kept): the status and
+    /// headers the app gave, and the body bytes sent so far.
+    recorded: Option<Recorded>,
+}
+
+/// What `post_request` is told about the response.
+#[derive(Default)]
+pub struct Recorded {
+    /// The status `str` the app gave `start_response` (the last one, with `exc_info`).
+    pub status: Option<Py<PyAny>>,
+    /// The header list the app gave with it.
+    pub headers: Option<Py<PyAny>>,
+    /// Body bytes the app produced and `call_app` sent on.
+    pub sent: u64,
 }
 
 const HEADER_SHAPE: &str = "each response header must be a (name, value) tuple of str";
@@ -85,6 +99,25 @@ impl StartResponse {
             head: None,
             headers_sent: false,
             finished: false,
+            recorded: None,
+        }
+    }
+
+    /// Keeps what `post_request` reads (`recorded`).
+    #[must_use]
+    pub fn recording(mut self) -> StartResponse {
+        self.recorded = Some(Recorded::default());
+        self
+    }
+
+    /// What was recorded (`recording`), once the response is done.
+    pub fn take_recorded(&mut self) -> Option<Recorded> {
+        self.recorded.take()
+    }
+
+    fn count(&mut self, bytes: u64) {
+        if let Some(recorded) = &mut self.recorded {
+            recorded.sent += bytes;
         }
     }
 
@@ -105,6 +138,7 @@ impl StartResponse {
         if data.is_empty() {
             return Ok(());
         }
+        self.count(data.len() as u64);
         if self.headers_sent {
             return send_event(py, &self.events, ResponseEvent::Data(data))
                 .map_err(|_| SendError::Disconnected);
@@ -129,6 +163,7 @@ impl StartResponse {
     /// As `send_body`.
     pub fn send_whole(&mut self, py: Python<'_>, body: Bytes) -> Result<(), SendError> {
         let head = self.take_head()?;
+        self.count(body.len() as u64);
         self.headers_sent = true;
         self.finished = true;
         send_event(
@@ -165,6 +200,9 @@ impl StartResponse {
                 },
             )
             .map_err(|_| SendError::Disconnected)?;
+        }
+        if let ResponseEvent::File(file) = &event {
+            self.count(file.len);
         }
         send_event(py, &self.events, event).map_err(|_| SendError::Disconnected)
     }
@@ -238,7 +276,13 @@ impl StartResponse {
         let mut head =
             ResponseHeadBuilder::new(&status.to_cow()?).map_err(PyValueError::new_err)?;
         add_headers(&mut head, headers)?;
-        slf.borrow_mut().head = Some(head.finish());
+        let mut this = slf.borrow_mut();
+        this.head = Some(head.finish());
+        if let Some(recorded) = &mut this.recorded {
+            recorded.status = Some(status.clone().into_any().unbind());
+            recorded.headers = Some(headers.clone().unbind());
+        }
+        drop(this);
         slf.getattr(pyo3::intern!(slf.py(), "write"))
     }
 

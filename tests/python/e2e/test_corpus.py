@@ -134,6 +134,8 @@ def check_echo(resp: Response, req: dict) -> None:
     seen = json.loads(resp.body)
     assert seen["method"] == method
     if target == "*":
+        # PATH_INFO is '*', as in gunicorn, waitress and Granian (issue #13, item 12).
+        assert seen["path"] == "*"
         return
     query = target.partition("?")[2]
     assert seen["query"] == query

@@ -29,7 +29,7 @@ class FakeCore(types.ModuleType):
 
     def serve(self, app: Any, settings: dict[str, Any], *, load: Any = None,
               reload: Any = None, name: str | None = None, upgrade: Any = None,
-              watch: Any = None) -> None:
+              watch: Any = None, hooks: Any = None) -> None:
         """Like the real core with one worker: without `app`, the worker's `load()` gives it,
         and an import error there stops the master with WorkerBootError."""
         from ferrule.errors import AppImportError, WorkerBootError
@@ -38,11 +38,12 @@ class FakeCore(types.ModuleType):
         self.name = name
         self.upgrade = upgrade
         self.watch = watch
+        self.hooks = hooks
         if app is None:
             try:
                 app = load()
             except AppImportError:
-                err = WorkerBootError("A worker could not import the app; its traceback is above.")
+                err = WorkerBootError("A worker could not import the app (see the error above).")
                 err.app_load = True
                 raise err from None
         self.calls.append((app, settings))
@@ -88,5 +89,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith("FERRULE_"):
+        if name.startswith("FERRULE_") or name in GUNICORN_ENV:
             monkeypatch.delenv(name)
+
+
+#: The environment variables gunicorn (and so ferrule) reads besides FERRULE_*.
+GUNICORN_ENV = ("PORT", "WEB_CONCURRENCY", "SENDFILE", "GUNICORN_CMD_ARGS",
+                "FORWARDED_ALLOW_IPS")

@@ -20,6 +20,7 @@ from ferrule.cli import (
     EXIT_WORKER_BOOT_ERROR,
     main,
 )
+from ferrule.settings import SETTINGS
 
 # Where the ferrule being tested lives (the source tree or site-packages).
 PACKAGE_ROOT = Path(ferrule.__file__).resolve().parent.parent
@@ -31,7 +32,8 @@ def run_ferrule(*args: str, cwd: Path | None = None,
                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m ferrule ARGS`, with no FERRULE_* variables but those in `env`."""
     full_env = {name: value for name, value in os.environ.items()
-                if not name.startswith("FERRULE_")}
+                if not name.startswith("FERRULE_")
+                and name not in ("PORT", "WEB_CONCURRENCY", "SENDFILE", "GUNICORN_CMD_ARGS")}
     full_env["PYTHONPATH"] = os.pathsep.join(
         [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     full_env.update(env or {})
@@ -46,7 +48,7 @@ def test_exit_codes_are_gunicorn_compatible() -> None:
 
 # The master's last line when a worker could not import the app (the worker wrote the
 # app's error just before; the master's log lines come in between).
-BOOT_FAILED = "ferrule: A worker could not import the app; its traceback is above."
+BOOT_FAILED = "ferrule: A worker could not import the app (see the error above)."
 
 
 def app_error_lines(stderr: str) -> list[str]:
@@ -68,7 +70,20 @@ def app_error_lines(stderr: str) -> list[str]:
         (["--root-path", "api", "x:app"], {},
          ("ferrule: --root-path must be empty or start with '/' and not end with '/', "
           "got 'api'\n")),
-        (["--no-such-flag", "x:app"], {}, "ferrule: Unrecognized arguments: --no-such-flag.\n"),
+        (["--no-such-flag", "x:app"], {}, "ferrule: Unknown flag '--no-such-flag'.\n"),
+        # An unknown flag never takes the app with it (issue #13, item 1).
+        (["-x", "myapp:app"], {}, "ferrule: Unknown flag '-x'.\n"),
+        (["--forwarded-allow-ipz", "*", "x:app"], {},
+         "ferrule: Unknown flag '--forwarded-allow-ipz'. Did you mean '--forwarded-allow-ips'?\n"),
+        # A malformed app reference is refused before anything is bound (item 2).
+        (["good:app("], {}, "ferrule: Invalid app reference 'good:app('; expected "
+                            "'module:attribute'.\n"),
+        (["--bind", "https://127.0.0.1:8000", "x:app"], {},
+         "ferrule: --bind must not be https://: TLS is not supported yet (planned, issue #10); "
+         "put a TLS proxy in front, got 'https://127.0.0.1:8000'\n"),
+        (["--access-log-format", "%(h)s %(x)s", "x:app"], {},
+         "ferrule: --access-log-format has an unknown atom %(x)s (known: h, l, u, t, r, m, U, q, "
+         "H, s, B, b, f, a, T, M, D, L, p, {header}i, {header}o), got '%(h)s %(x)s'\n"),
         ([], {},
          "ferrule: No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'.\n"),
     ],
@@ -85,11 +100,11 @@ def test_a_bad_config_file_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert result.stderr == "ferrule: threads in ferrule.toml must be >= 1, got 0\n"
 
 
-def test_a_missing_app_module_exits_4(tmp_path: Path) -> None:
+def test_a_missing_app_module_exits_4_before_binding(tmp_path: Path) -> None:
     result = run_ferrule("-b", "127.0.0.1:0", "nosuchmodule_for_ferrule_tests:app", cwd=tmp_path)
     assert result.returncode == EXIT_APP_LOAD_ERROR
-    assert app_error_lines(result.stderr) == [
-        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.", BOOT_FAILED]
+    # No "listening on" line, no worker: the module's absence is found before binding.
+    assert result.stderr == "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"
 
 
 def test_a_missing_app_module_exits_4_before_binding_with_preload(tmp_path: Path) -> None:
@@ -236,8 +251,7 @@ def test_an_app_import_failure_never_starts_serving(
     assert main(["nosuchmodule_for_ferrule_tests"]) == EXIT_APP_LOAD_ERROR
     assert fake_core.calls == []
     assert capsys.readouterr().err == (
-        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"
-        f"{BOOT_FAILED}\n")
+        "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n")
 
 
 def test_preload_imports_the_app_before_serving(
@@ -264,9 +278,75 @@ def test_help_ends_with_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["--help"]) == EXIT_OK
     assert capsys.readouterr().out.endswith(
         "exit status:\n"
-        "  0  stopped by SIGTERM or SIGINT (or --help, --version)\n"
-        "  1  the server failed, e.g. an address could not be bound\n"
+        "  0  stopped by SIGTERM or SIGINT (or --help, --version; --check-config: no problem)\n"
+        "  1  the server failed, e.g. an address could not be bound (--check-config:\n"
+        "     a problem)\n"
         "  2  a bad flag, environment variable or config file\n"
         "  3  a worker could not start\n"
         "  4  the app could not be imported\n"
     )
+
+
+# ---- --check-config and --print-config (gunicorn's, issue #11 §4)
+
+def test_check_config_loads_the_app_and_exits_0(tmp_path: Path) -> None:
+    (tmp_path / "webapp.py").write_text(APP)
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 2\nthreads = 3\n")
+    result = run_ferrule("--check-config", "-c", "gunicorn.conf.py", "webapp:app", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (EXIT_OK, "")
+    assert result.stderr == "ferrule: the settings and the app (webapp:app) load without a problem.\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "args", "stderr_end"),
+    [
+        ({"webapp.py": APP, "c.py": "threads = 0\n"}, ["-c", "c.py", "webapp:app"],
+         "ferrule: threads in c.py must be >= 1, got 0\n"),
+        ({"boom.py": "raise RuntimeError('x')\n"}, ["boom:app"],
+         "ferrule: Module 'boom' raised RuntimeError while being imported.\n"),
+        ({}, ["nosuchmodule_for_ferrule_tests:app"],
+         "ferrule: Could not import module 'nosuchmodule_for_ferrule_tests'.\n"),
+        ({"webapp.py": APP}, ["--daemon", "webapp:app"],
+         "ferrule: --daemon is not supported: ferrule does not daemonize: run it under systemd, "
+         "supervisord or a container runtime (docs/deploy.md).\n"),
+    ],
+)
+def test_check_config_exits_1_naming_the_problem(
+    tmp_path: Path, files: dict, args: list, stderr_end: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    result = run_ferrule("--check-config", *args, cwd=tmp_path)
+    assert result.returncode == EXIT_SERVE_ERROR
+    assert result.stderr.endswith(stderr_end)
+
+
+def test_print_config_shows_each_value_and_where_it_came_from(tmp_path: Path) -> None:
+    (tmp_path / "webapp.py").write_text(APP)
+    (tmp_path / "gunicorn.conf.py").write_text(
+        "workers = 2\ntimeout = 60\ndef post_fork(server, worker):\n    pass\n")
+    result = run_ferrule("--print-config", "-c", "gunicorn.conf.py", "--threads", "8",
+                         "webapp:app", cwd=tmp_path,
+                         env={"FERRULE_BACKLOG": "64", "GUNICORN_CMD_ARGS": "--keep-alive 3"})
+    assert result.returncode == EXIT_OK, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert set(lines) == {setting.name for setting in SETTINGS}
+    assert lines["workers"].endswith("# file gunicorn.conf.py")
+    assert " = 2 " in lines["workers"]
+    assert " = 60s " in lines["worker_timeout"] and lines["worker_timeout"].endswith(
+        "# file gunicorn.conf.py")
+    assert lines["threads"].endswith("# flag --threads")
+    assert lines["backlog"].endswith("# env FERRULE_BACKLOG")
+    assert lines["keepalive_timeout"].endswith("# GUNICORN_CMD_ARGS (--keep-alive)")
+    assert " = <post_fork()> " in lines["post_fork"]
+    assert lines["max_requests"].endswith("# default")
+
+
+def test_a_gunicorn_conf_py_that_is_not_named_gets_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "webapp.py").write_text(APP)
+    (tmp_path / "gunicorn.conf.py").write_text("workers = 2\n")
+    result = run_ferrule("--check-config", "webapp:app", cwd=tmp_path)
+    assert result.returncode == EXIT_OK
+    assert result.stderr.startswith(
+        "ferrule: warning: ./gunicorn.conf.py is not read: ferrule reads only the config file "
+        "it is given; pass -c gunicorn.conf.py to use it.\n")

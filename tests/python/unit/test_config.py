@@ -46,7 +46,7 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "reuse_port": False,
         "sendfile": "auto",
         "sched_policy": "batch",
-        "unix_socket_mode": None,
+        "unix_socket_mode": 0o666,
         "pid_file": None,
         "user": None,
         "group": None,
@@ -216,7 +216,7 @@ def test_keyword_settings_are_converted_and_checked(settings: dict, expected: ob
         (["--threads", "x"], {}, Err("--threads must be an integer, got 'x'")),
         ([], {"FERRULE_THREADS": "x"}, Err("FERRULE_THREADS must be an integer, got 'x'")),
         ([], {"FERRULE_THREADS": "0"}, Err("FERRULE_THREADS must be >= 1, got 0")),
-        (["--keep-alive", "0"], {}, Err("--keep-alive must be > 0, got 0s")),
+        (["--keepalive-timeout", "0"], {}, Err("--keepalive-timeout must be > 0, got 0s")),
         (["--keepalive-timeout", "soon"], {},
          Err("--keepalive-timeout must be a duration like 30, 30s, 500ms or 1h30m, got 'soon'")),
         (["--max-body-bytes", "1XB"], {},
@@ -230,11 +230,60 @@ def test_keyword_settings_are_converted_and_checked(settings: dict, expected: ob
          Err("--log-level must be one of debug, info, warning, error, critical, got 'loud'")),
         (["--chdir", "/no/such/dir"], {},
          Err("--chdir must be an existing directory, got '/no/such/dir'")),
+        # gunicorn's spellings, values and environment variables (issue #13).
+        (["-k", "sync", "-w", "3", "-t", "60"], {},
+         {"worker_class": "sync", "workers": 3, "worker_timeout": 60.0}),
+        (["--worker-class", "gunicorn.workers.gthread.ThreadWorker"], {},
+         {"worker_class": "gthread"}),
+        (["--timeout", "0"], {}, {"worker_timeout": 30.0}),
+        (["--no-sendfile"], {}, {"sendfile": "off"}),
+        (["--worker-connections", "50"], {}, {"max_connections": 50}),
+        (["-e", "A=1,2", "--env", "B=x=y"], {}, {"env": (("A", "1,2"), ("B", "x=y"))}),
+        (["--bind", "http://127.0.0.1:9000/"], {}, {"bind": ("127.0.0.1:9000",)}),
+        (["--bind", "tcp://[::1]:9000"], {}, {"bind": ("[::1]:9000",)}),
+        (["--bind", "unix:///run/a.sock"], {}, {"bind": ("unix:/run/a.sock",)}),
+        (["--worker-tmp-dir", "/dev/shm", "--header-map", "drop"], {}, {"threads": 4}),
+        ([], {"PORT": "5000", "WEB_CONCURRENCY": "3", "SENDFILE": "0"},
+         {"bind": ("0.0.0.0:5000",), "workers": 3, "sendfile": "off"}),
+        (["-b", "127.0.0.1:1"], {"PORT": "5000"}, {"bind": ("127.0.0.1:1",)}),
+        ([], {"GUNICORN_CMD_ARGS": "--workers 2 --keep-alive 7 -k gthread"},
+         {"workers": 2, "keepalive_timeout": 7.0, "worker_class": "gthread"}),
+        (["-w", "5"], {"GUNICORN_CMD_ARGS": "--workers 2", "FERRULE_WORKERS": "4"},
+         {"workers": 5}),
+        ([], {"GUNICORN_CMD_ARGS": "--workers 2", "FERRULE_WORKERS": "4"}, {"workers": 4}),
+        (["-k", "gevent"], {},
+         Err("-k names a gevent, eventlet or tornado worker; ferrule has none: it runs WSGI "
+             "apps on OS threads, which wait on I/O with the GIL released. Drop -k and raise "
+             "--threads for apps that mostly wait, got 'gevent'")),
+        (["-k", "uvicorn.workers.UvicornWorker"], {},
+         Err("-k names an ASGI worker; ferrule serves ASGI apps once issue #16 lands, not yet "
+             "(it serves WSGI apps: drop -k), got 'uvicorn.workers.UvicornWorker'")),
+        (["-k", "mine.Worker"], {},
+         Err("-k must be sync or gthread (gunicorn's names for what ferrule always does: "
+             "threads), got 'mine.Worker'")),
+        (["--keep-alive", "0"], {},
+         Err("--keep-alive must be above 0 (gunicorn's 0, no keep-alive, is not supported: "
+             "ferrule closes an idle connection after this many seconds), got '0'")),
+        (["--limit-request-line", "0"], {},
+         Err("--limit-request-line must be above 0 (gunicorn's 0, unlimited, is not "
+             "supported: ferrule always bounds the request line), got '0'")),
+        (["--daemon"], {},
+         Err("--daemon is not supported: ferrule does not daemonize: run it under systemd, "
+             "supervisord or a container runtime (docs/deploy.md).")),
+        (["--header-map", "dangerous"], {},
+         Err("--header-map is not supported: ferrule always drops header names with '_', "
+             "gunicorn's 'drop' (a name with '_' could impersonate its '-' spelling); only "
+             "'drop' is accepted, got 'dangerous'.")),
+        ([], {"GUNICORN_CMD_ARGS": "--timeout x"},
+         Err("--timeout in GUNICORN_CMD_ARGS must be a duration like 30, 30s, 500ms or 1h30m, "
+             "got 'x'")),
+        ([], {"GUNICORN_CMD_ARGS": "--nope"}, Err("GUNICORN_CMD_ARGS: Unknown flag '--nope'.")),
+        (["-e", "NOEQUALS"], {}, Err("-e must be KEY=VALUE, got 'NOEQUALS'")),
         # Overridden values are still checked.
         (["--threads", "2"], {"FERRULE_THREADS": "0"}, Err("FERRULE_THREADS must be >= 1, got 0")),
         (["--threads", "0", "--threads", "2"], {}, Err("--threads must be >= 1, got 0")),
         # Usage errors from argparse.
-        (["--thread", "2"], {}, Err("Unrecognized arguments: --thread.")),
+        (["--thread", "2"], {}, Err("Unknown flag '--thread'. Did you mean '--threads'?")),
         (["--threads"], {}, Err("Argument --threads: expected one argument.")),
         (["a:app", "b:app"], {}, Err("Unrecognized arguments: b:app.")),
     ],
@@ -453,3 +502,104 @@ X-Forwarded-Ssl = "on"
     assert config.forwarded_headers == ("x-forwarded-for",)
     assert config.secure_scheme_headers == (("X-FORWARDED-SSL", "on"),)
     assert (config.proxy_protocol, config.protocol) == ("v2", "uwsgi")
+# ---- Python config files (gunicorn.conf.py)
+
+GUNICORN_CONF = '''\
+import multiprocessing
+import os
+from os.path import join
+
+_PORT = os.environ.get("APP_PORT", "8123")
+HOME = "/srv"
+
+bind = f"127.0.0.1:{_PORT}"
+workers = multiprocessing.cpu_count() * 0 + 2
+threads = 3
+timeout = 120
+keepalive = 4
+accesslog = "-"
+errorlog = "-"
+loglevel = "warning"
+preload_app = False
+worker_tmp_dir = "/dev/shm"
+raw_env = ["DJANGO_SETTINGS_MODULE=site.settings"]
+
+def post_fork(server, worker):
+    server.log.info("worker %s forked", worker.pid)
+
+def pre_request(worker, req):
+    worker.log.debug("%s %s", req.method, req.path)
+'''
+
+
+def test_an_unmodified_gunicorn_conf_py_sets_settings_and_hooks(tmp_path: Path) -> None:
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text(GUNICORN_CONF)
+    config = Config.load(["-c", str(path), "site.wsgi"], env={})
+    assert (config.bind, config.workers, config.threads, config.worker_timeout,
+            config.keepalive_timeout, config.access_log, config.log_level, config.env) == (
+        ("127.0.0.1:8123",), 2, 3, 120.0, 4.0, "-", "warning",
+        (("DJANGO_SETTINGS_MODULE", "site.settings"),))
+    assert config.post_fork.__name__ == "post_fork"
+    assert config.pre_request.__name__ == "pre_request"
+    assert config.on_exit is None
+    assert config.sources()["workers"] == f"file {path}"
+    assert config.sources()["threads"] == f"file {path}"
+    assert config.sources()["app"] == "flag app"
+    # Only the setting it does not need is mentioned; helpers (`_PORT`, `HOME`, `join`,
+    # `multiprocessing`) are not.
+    assert config.warnings() == (
+        f"worker_tmp_dir in {path} is not needed: workers send their heartbeats to the master "
+        "over a pipe, not through a temporary file; ignored.",)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("wokers = 2\n", Err(None)),
+        ("worker_class = 'gevent'\n", Err(
+            "worker_class in {path} names a gevent, eventlet or tornado worker; ferrule has "
+            "none: it runs WSGI apps on OS threads, which wait on I/O with the GIL released. "
+            "Drop -k and raise --threads for apps that mostly wait, got 'gevent'")),
+        ("def post_fork(server):\n    pass\n", Err(
+            "post_fork in {path} must take 2 arguments, got post_fork")),
+        ("threads = 0\n", Err("threads in {path} must be >= 1, got 0")),
+        ("1/0\n", Err("Config file '{path}' raised ZeroDivisionError; its traceback is above.")),
+    ],
+)
+def test_python_config_file_problems_name_the_setting_and_the_file(
+    tmp_path: Path, source: str, expected: Err
+) -> None:
+    path = tmp_path / "conf.py"
+    path.write_text(source)
+    if expected.message is None:
+        config = Config.load(["-c", str(path)], env={})
+        assert config.warnings() == (
+            f"{path} sets 'wokers', which is not a setting; ignored. Did you mean 'workers'? "
+            "(Start a helper's name with '_' to say it is one.)",)
+        return
+    with pytest.raises(ConfigError) as info:
+        Config.load(["-c", str(path)], env={})
+    assert str(info.value) == expected.message.format(path=path)
+
+
+def test_hooks_can_be_named_by_reference_in_toml_and_env(tmp_path: Path) -> None:
+    (tmp_path / "ferrule.toml").write_text("post_fork = 'myproj.hooks:post_fork'\n")
+    config = Config.load(["-c", str(tmp_path / "ferrule.toml")],
+                         env={"FERRULE_ON_EXIT": "myproj.hooks.on_exit"})
+    assert (config.post_fork, config.on_exit) == ("myproj.hooks:post_fork", "myproj.hooks.on_exit")
+    with pytest.raises(ConfigError) as info:
+        Config.load([], env={"FERRULE_ON_EXIT": "not a reference"})
+    assert str(info.value) == (
+        "FERRULE_ON_EXIT must be a function or 'module:function', got 'not a reference'")
+
+
+def test_sources_say_where_each_value_came_from(tmp_path: Path) -> None:
+    (tmp_path / "f.toml").write_text("threads = 2\nbacklog = 10\n")
+    config = Config.load(["-c", str(tmp_path / "f.toml"), "--backlog", "20"],
+                         env={"PORT": "9000", "FERRULE_MAX_REQUESTS": "5"})
+    sources = config.sources()
+    assert (sources["config"], sources["threads"], sources["backlog"], sources["bind"],
+            sources["max_requests"], sources["workers"]) == (
+        "flag -c", f"file {tmp_path / 'f.toml'}", "flag --backlog", "env PORT (as in gunicorn)",
+        "env FERRULE_MAX_REQUESTS", "default")

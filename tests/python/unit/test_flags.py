@@ -30,9 +30,26 @@ class Err:
         (["-h"], Flags(given=(), help=True, version=False)),
         (["--version", "x:app"],
          Flags(given=(("app", "app", "x:app"),), help=False, version=True)),
-        (["--thread", "2"], Err("Unrecognized arguments: --thread.")),
+        (["--thread", "2"], Err("Unknown flag '--thread'. Did you mean '--threads'?")),
+        # An unknown flag is named alone: it never takes the next word (the app) with it.
+        (["-x", "myapp:app"], Err("Unknown flag '-x'.")),
+        (["--bogus=1", "myapp:app"], Err("Unknown flag '--bogus'.")),
+        # gunicorn's flags are all known, with gunicorn's shapes.
+        (["-k", "gthread", "myapp:app"],
+         Flags(given=(("worker_class", "-k", "gthread"), ("app", "app", "myapp:app")),
+               help=False, version=False)),
+        (["--worker-tmp-dir", "/dev/shm", "myapp:app"],
+         Flags(given=(("gunicorn:worker_tmp_dir", "--worker-tmp-dir", "/dev/shm"),
+                      ("app", "app", "myapp:app")), help=False, version=False)),
+        (["--no-sendfile", "-w4", "myapp:app"],
+         Flags(given=(("sendfile", "--no-sendfile", False), ("workers", "-w", "4"),
+                      ("app", "app", "myapp:app")), help=False, version=False)),
+        (["--check-config", "myapp:app"],
+         Flags(given=(("app", "app", "myapp:app"),), help=False, version=False,
+               check_config=True)),
+        (["--", "-w"], Flags(given=(("app", "app", "-w"),), help=False, version=False)),
         (["--threads"], Err("Argument --threads: expected one argument.")),
-        (["--thr=2"], Err("Unrecognized arguments: --thr=2.")),  # no abbreviations
+        (["--thr=2"], Err("Unknown flag '--thr'.")),  # no abbreviations
         (["a:app", "b:app"], Err("Unrecognized arguments: b:app.")),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 import pytest
@@ -162,3 +163,59 @@ def test_a_factory_called_with_wrong_arguments_reports_the_type_error(web: None)
         import_app("webmod:create_nothing(1)")
     assert str(info.value) == "App factory 'webmod:create_nothing(1)' raised TypeError."
     assert isinstance(info.value.__cause__, TypeError)
+
+
+ASGI_MODULE = """\
+async def app(scope, receive, send):
+    pass
+
+class Starlette:
+    async def __call__(self, scope, receive, send):
+        pass
+
+starlette = Starlette()
+
+def three(scope, receive, send):
+    pass
+"""
+
+
+@pytest.mark.parametrize("attribute", ["app", "starlette", "three"])
+def test_an_asgi_app_is_imported_as_it_is(make_module: Callable, attribute: str) -> None:
+    # ASGI apps are served (issue #16): the importer hands them over; the interface is
+    # decided by ferrule.interface.
+    make_module("asgimod", ASGI_MODULE)
+    app = import_app(f"asgimod:{attribute}")
+    assert app is getattr(importlib.import_module("asgimod"), attribute)
+
+
+@pytest.mark.parametrize(
+    ("reference", "error"),
+    [
+        ("good:app", None),
+        ("pkg.mod:create_app('x', debug=False)", None),
+        ("good:app(", "Invalid app reference 'good:app('; expected 'module:attribute'."),
+        ("bad-name:app", "Invalid app reference 'bad-name:app'; expected 'module:attribute'."),
+        ("m:f(open('x'))",
+         "Invalid app reference 'm:f(open('x'))'; app factory arguments must be Python literals."),
+    ],
+)
+def test_references_are_checked_without_importing(reference: str, error: str | None) -> None:
+    from ferrule.importer import check_reference
+
+    if error is None:
+        check_reference(reference)
+    else:
+        with pytest.raises(AppImportError) as info:
+            check_reference(reference)
+        assert str(info.value) == error
+
+
+def test_a_missing_module_is_found_missing_without_running_code(make_module: Callable) -> None:
+    from ferrule.importer import find_module
+
+    make_module("pkg_with_side_effects.web", "raise RuntimeError('must not run')\n")
+    find_module("pkg_with_side_effects.web:app")  # found, nothing imported
+    with pytest.raises(AppImportError) as info:
+        find_module("nosuchmodule_for_ferrule_tests.web:app")
+    assert str(info.value) == "Could not import module 'nosuchmodule_for_ferrule_tests.web'."

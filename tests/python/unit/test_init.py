@@ -44,6 +44,15 @@ def test_serve_hands_the_app_and_checked_settings_over(fake_core) -> None:
 def test_serve_uses_the_defaults(fake_core) -> None:
     serve(app)
     assert fake_core.calls == [(app, Config().to_core())]
+    assert fake_core.hooks is None  # no hook set: the core gets no hook runner
+
+
+def test_serve_takes_hooks(fake_core) -> None:
+    def post_fork(server, worker):
+        pass
+
+    serve(app, post_fork=post_fork)
+    assert fake_core.hooks.hooks == {"post_fork": post_fork}
 
 
 @pytest.mark.parametrize(

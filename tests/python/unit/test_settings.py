@@ -36,6 +36,7 @@ EXPECTED_DEFAULTS = {
     "config": None,
     "chdir": None,
     "pythonpath": (),
+    "env": (),
     "root_path": "",
     "interface": "auto",
     "loop": "auto",
@@ -46,7 +47,7 @@ EXPECTED_DEFAULTS = {
     "reuse_port": False,
     "sendfile": "auto",
     "sched_policy": "batch",
-    "unix_socket_mode": None,
+    "unix_socket_mode": 0o666,
     "pid_file": None,
     "user": None,
     "group": None,
@@ -73,6 +74,7 @@ EXPECTED_DEFAULTS = {
     "protocol": "http",
     "uwsgi_allow_ips": ("127.0.0.1", "::1"),
     "workers": 1,
+    "worker_class": "gthread",
     "preload": False,
     "reload": False,
     "reload_extra": (),
@@ -108,11 +110,29 @@ EXPECTED_DEFAULTS = {
     "worker_timeout": 30.0,
     "shutdown_delay": 0.0,
     "send_timeout": 30.0,
+    "on_starting": None,
+    "on_reload": None,
+    "when_ready": None,
+    "pre_fork": None,
+    "post_fork": None,
+    "post_worker_init": None,
+    "worker_int": None,
+    "worker_abort": None,
+    "pre_exec": None,
+    "pre_request": None,
+    "post_request": None,
+    "child_exit": None,
+    "worker_exit": None,
+    "nworkers_changed": None,
+    "on_exit": None,
 }
+
+HOOKS = {setting.name for setting in SETTINGS if setting.section == "Hooks"}
 
 PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "paste", "preload", "umask", "reload",
                "reload_extra", "ssl_version", "ciphers", "do_handshake_on_connect",
-               "suppress_ragged_eofs", "log_config", "log_config_json", "log_config_dict"}
+               "suppress_ragged_eofs", "log_config", "log_config_json", "log_config_dict", "env",
+               "worker_class"} | HOOKS
 
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
@@ -135,7 +155,9 @@ def test_python_only_settings_are_exactly_the_command_ones() -> None:
 def test_spellings_are_mechanical(setting: settings.Setting) -> None:
     assert setting.env == "FERRULE_" + setting.name.upper()
     assert setting.section in SECTIONS
-    if setting.name != "app":
+    if setting.section == "Hooks":
+        assert setting.flags == ()  # a config file or an env var names a hook
+    elif setting.name != "app":
         assert "--" + setting.name.replace("_", "-") in setting.flags
     assert setting.help.endswith(".")
 
