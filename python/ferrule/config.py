@@ -211,6 +211,7 @@ class Config:
                 if name in env:
                     resolver.set(setting, [(name, env[name])], f"env {name}")
         resolver.apply_flags(flags.given, "", skip="config")
+        resolver.interface_from_worker_class()
         config = cls.__new__(cls)
         config._assign(resolver.values)
         object.__setattr__(config, "_sources", dict(resolver.sources))
@@ -294,6 +295,22 @@ class _Resolver:
     def set(self, setting: Setting, given: list[tuple[str, object]], source: str) -> None:
         self.values[setting.name] = _convert(setting, given)
         self.sources[setting.name] = source
+
+    def interface_from_worker_class(self) -> None:
+        """An ASGI worker class (`-k uvicorn.workers.UvicornWorker`) asks for the ASGI
+        interface, as it does under gunicorn.
+
+        # Errors
+        `ConfigError` when `interface` says `wsgi`.
+        """
+        if self.values["worker_class"] != "asgi":
+            return
+        if self.values["interface"] == "wsgi":
+            raise ConfigError(
+                f"worker_class ({self.sources['worker_class']}) names an ASGI worker but "
+                f"interface ({self.sources['interface']}) is wsgi: drop one of them")
+        self.values["interface"] = "asgi"
+        self.sources["interface"] = f"{self.sources['worker_class']} (an ASGI worker class)"
 
     def apply_flags(self, given: Iterable[tuple[str, str, Any]], where: str,
                     only: str | None = None, skip: str | None = None) -> None:

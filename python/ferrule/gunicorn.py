@@ -282,7 +282,8 @@ CONVERSIONS: dict[str, Conversion] = {
         _worker_class,
         "`sync` and `gthread` run the app on ferrule's threads (`--threads`, default 4: a "
         "`sync` worker takes 4 requests at once unless `--threads 1`); gevent, eventlet and "
-        "tornado are refused with what to use instead; ASGI workers are planned (#16)"),
+        "tornado are refused with what to use instead; an ASGI worker "
+        "(`uvicorn.workers.UvicornWorker`, `asgi`) means `--interface asgi`"),
     "timeout": Conversion(
         _timeout,
         "`worker_timeout` watches the worker's event loop, which never runs app code, so a "

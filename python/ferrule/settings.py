@@ -424,7 +424,7 @@ class _WorkerClass(ValueType):
     the app runs on `threads` Python threads per worker. The others are refused with what to
     use instead."""
 
-    name = "sync or gthread"
+    name = "sync, gthread or an ASGI worker"
     _THREADS: ClassVar[dict[str, str]] = {
         "sync": "sync", "gunicorn.workers.sync.syncworker": "sync",
         "egg:gunicorn#sync": "sync",
@@ -434,7 +434,8 @@ class _WorkerClass(ValueType):
     _GREEN = ("gevent", "eventlet", "tornado", "ggevent", "geventworker", "geventpywsgiworker",
               "eventletworker", "tornadoworker", "gevent_wsgi", "gevent_pywsgi", "gtornado")
     _ASGI = ("uvicorn", "uvicornworker", "asgi", "gasgi", "asgiworker")
-    RULE = "must be sync or gthread (gunicorn's names for what ferrule always does: threads)"
+    RULE = ("must be sync or gthread (gunicorn's names for what ferrule always does: "
+            "threads), or an ASGI worker (uvicorn.workers.UvicornWorker, asgi)")
 
     def convert(self, raw: object) -> str:
         if not isinstance(raw, str):
@@ -444,9 +445,7 @@ class _WorkerClass(ValueType):
             return self._THREADS[text]
         parts = set(re.split(r"[.:#]", text))
         if parts & set(self._ASGI):
-            raise InvalidValue(
-                "names an ASGI worker; ferrule serves ASGI apps once issue #16 lands, "
-                "not yet (it serves WSGI apps: drop -k)", repr(raw))
+            return "asgi"
         if parts & set(self._GREEN):
             raise InvalidValue(
                 "names a gevent, eventlet or tornado worker; ferrule has none: it runs WSGI "
@@ -521,7 +520,7 @@ class _Hook(ValueType):
 #: besides `{header}i` and `{header}o`. gunicorn's `{variable}e` (an environ variable) is
 #: not among them: the access log is written by the server, which never sees the environ.
 ACCESS_LOG_ATOMS = ("h", "l", "u", "t", "r", "m", "U", "q", "H", "s", "B", "b", "f", "a", "T",
-                    "M", "D", "L", "p")
+                    "M", "D", "L", "p", "peer")
 _ATOM = re.compile(r"%\((?P<name>[^()]*)\)(?P<conversion>.?)")
 
 
@@ -1534,9 +1533,10 @@ SETTINGS: tuple[Setting, ...] = (
             "`gthread` (by name or class path) both mean what ferrule always does, `workers` "
             "processes each running the app on `threads` Python threads (unlike gunicorn's "
             "`sync`, a worker takes `threads` requests at once; `--threads 1` gives one). "
-            "gevent, eventlet and tornado workers are refused with what to use instead; ASGI "
-            "workers (`uvicorn.workers.UvicornWorker`, gunicorn's `asgi`) are refused until "
-            "ASGI lands (issue #16)."
+            "gevent, eventlet and tornado workers are refused with what to use instead. An ASGI "
+            "worker (`uvicorn.workers.UvicornWorker`, `UvicornH11Worker`, gunicorn's `asgi`) "
+            "means `--interface asgi`, served on each worker's event loop (`--loop`); with "
+            "`--interface wsgi` it is an error."
         ),
     ),
     Setting(

@@ -49,7 +49,7 @@ def test_a_failed_startup_stops_the_server_with_exit_3_and_says_why(mode, lifesp
     result = run_to_exit("--lifespan", lifespan, "apps.asgi:app", env={"ASGI_LIFESPAN": mode})
     assert result.returncode == 3, result.stderr
     assert logged in result.stderr
-    assert result.stderr.endswith("ferrule: A worker could not start; its error is above.\n")
+    assert result.stderr.endswith("ferrule: A worker could not start (see the error above).\n")
 
 
 @pytest.mark.parametrize("mode", ["unsupported", "raise"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import re
 import shutil
 import signal
 import socket
@@ -21,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from ferrule_proc import start_server
+from proxies import tested_block as deploy_block
 from rawhttp import Conn
 
-ROOT = Path(__file__).resolve().parents[3]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 pytestmark = [
@@ -33,10 +32,8 @@ pytestmark = [
 
 
 def recipe() -> str:
-    """The ```nginx block of docs/deploy.md's "Behind nginx" section."""
-    text = (ROOT / "docs" / "deploy.md").read_text()
-    section = text[text.index("## Behind nginx"):]
-    return re.search(r"```nginx\n(.*?)```", section, re.DOTALL).group(1)
+    """The unix-socket nginx block of docs/deploy.md ("Behind a proxy", `nginx-unix`)."""
+    return deploy_block("nginx-unix")
 
 
 def free_port() -> int:
@@ -68,8 +65,8 @@ def test_the_nginx_recipe_serves_through_a_unix_socket_as_written(work_dir: Path
     sock = work_dir / "myapp.sock"
     port = free_port()
     site = recipe()
-    assert "server unix:/run/myapp.sock;" in site and "listen 80;" in site
-    site = site.replace("unix:/run/myapp.sock", f"unix:{sock}").replace(
+    assert "server unix:/run/ferrule.sock;" in site and "listen 80;" in site
+    site = site.replace("unix:/run/ferrule.sock", f"unix:{sock}").replace(
         "listen 80;", f"listen 127.0.0.1:{port};")
     conf = work_dir / "nginx.conf"
     conf.write_text(

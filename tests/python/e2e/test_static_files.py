@@ -14,6 +14,7 @@ import time
 from email.utils import formatdate
 
 import pytest
+from ferrule_proc import HERE
 from rawhttp import Conn
 
 APP = "apps.static_site:app"
@@ -328,7 +329,7 @@ def test_a_missing_static_directory_stops_the_server_with_one_line(tmp_path):
 
     missing = tmp_path / "nope"
     proc = subprocess.run(
-        [sys.executable, "-m", "ferrule", "--bind", "127.0.0.1:0",
+        [sys.executable, "-m", "ferrule", "--pythonpath", str(HERE), "--bind", "127.0.0.1:0",
          "--static-map", f"/static={missing}", APP],
         capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1

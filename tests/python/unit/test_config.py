@@ -255,12 +255,15 @@ def test_keyword_settings_are_converted_and_checked(settings: dict, expected: ob
          Err("-k names a gevent, eventlet or tornado worker; ferrule has none: it runs WSGI "
              "apps on OS threads, which wait on I/O with the GIL released. Drop -k and raise "
              "--threads for apps that mostly wait, got 'gevent'")),
+        (["-k", "uvicorn.workers.UvicornWorker", "--interface", "wsgi"], {},
+         Err("worker_class (flag -k) names an ASGI worker but interface (flag --interface) is "
+             "wsgi: drop one of them")),
         (["-k", "uvicorn.workers.UvicornWorker"], {},
-         Err("-k names an ASGI worker; ferrule serves ASGI apps once issue #16 lands, not yet "
-             "(it serves WSGI apps: drop -k), got 'uvicorn.workers.UvicornWorker'")),
+         {"worker_class": "asgi", "interface": "asgi"}),
         (["-k", "mine.Worker"], {},
          Err("-k must be sync or gthread (gunicorn's names for what ferrule always does: "
-             "threads), got 'mine.Worker'")),
+             "threads), or an ASGI worker (uvicorn.workers.UvicornWorker, asgi), got "
+             "'mine.Worker'")),
         (["--keep-alive", "0"], {},
          Err("--keep-alive must be above 0 (gunicorn's 0, no keep-alive, is not supported: "
              "ferrule closes an idle connection after this many seconds), got '0'")),
