@@ -61,7 +61,8 @@ fn ferrule_error(
 /// `ferrule.hooks.HookRunner` (only when a hook is set).
 #[pyfunction]
 #[pyo3(signature = (app, settings, *, load=None, reload=None, name=None, upgrade=None, watch=None, python_logging=None, hooks=None))]
-#[allow(clippy::too_many_arguments)] // keyword-only options of one Python call
+// Keyword-only options of one Python call.
+#[allow(clippy::too_many_arguments)]
 // One sequence of start-up steps (settings, logs, hooks, TLS, binding, the master's loop, the
 // exit); split, it would read out of order.
 #[allow(clippy::too_many_lines)]

@@ -83,7 +83,7 @@ def app_error_lines(stderr: str) -> list[str]:
          "put a TLS proxy in front, got 'https://127.0.0.1:8000'\n"),
         (["--access-log-format", "%(h)s %(x)s", "x:app"], {},
          "ferrule: --access-log-format has an unknown atom %(x)s (known: h, l, u, t, r, m, U, q, "
-         "H, s, B, b, f, a, T, M, D, L, p, {header}i, {header}o), got '%(h)s %(x)s'\n"),
+         "H, s, B, b, f, a, T, M, D, L, p, peer, {header}i, {header}o), got '%(h)s %(x)s'\n"),
         ([], {},
          "ferrule: No app given; name one as MODULE:ATTRIBUTE, e.g. 'ferrule myapp:app'.\n"),
     ],
