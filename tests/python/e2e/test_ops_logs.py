@@ -43,7 +43,9 @@ def wait_for_lines(path: Path, pattern: str, count: int = 1, timeout: float = 10
     rx = re.compile(pattern)
     deadline = time.monotonic() + timeout
     while True:
-        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        text = path.read_text(errors="replace") if path.exists() else ""
+        # Only whole lines: a line being written may be read half-way.
+        lines = text[: text.rfind("\n") + 1].splitlines()
         found = [line for line in lines if rx.search(line)]
         if len(found) >= count:
             return found
