@@ -10,7 +10,7 @@ use _ferrule::log::Level;
 use _ferrule::log::LogConfig;
 use _ferrule::supervisor::{
     Event, ExitStatus, Kill, MasterStatus, Outcome, Phase, Pid, Sig, Spawn, Supervisor,
-    SupervisorError, WorkerPlan, WorkerSpec,
+    SupervisorError, WorkerPhase, WorkerPlan, WorkerSpec, WorkerStatus,
 };
 use _ferrule::worker::recycle::Limit;
 
@@ -553,7 +553,7 @@ fn exits_recycles_and_reloads_are_counted_by_reason() {
             Event::Signal(Sig::Term),
         ]),
     );
-    let status = master.status(std::time::Instant::now());
+    let status = master.status();
     let count = |rows: &[(&str, u64)], name: &str| {
         rows.iter().find(|(n, _)| *n == name).map_or(0, |(_, c)| *c)
     };
@@ -565,4 +565,35 @@ fn exits_recycles_and_reloads_are_counted_by_reason() {
     );
     assert_eq!(status.reloads, 1);
     assert!(count(&status.exits, "stopped") >= 2, "{:?}", status.exits);
+}
+
+#[test]
+fn liveness_fails_for_a_serving_worker_past_its_heartbeat_timeout_only() {
+    let now = std::time::Instant::now();
+    let beat = |ago_ms: u64| {
+        now.checked_sub(Duration::from_millis(ago_ms))
+            .expect("the clock is past its first seconds")
+    };
+    let worker = |number: u32, phase: WorkerPhase, ago_ms: u64| WorkerStatus {
+        pid: 100 + i32::try_from(number).expect("small"),
+        number,
+        phase,
+        last_beat: beat(ago_ms),
+    };
+    let mut status = MasterStatus {
+        worker_timeout: Duration::from_secs(1),
+        workers: vec![
+            worker(1, WorkerPhase::Serving, 200),
+            worker(2, WorkerPhase::Booting, 5_000),
+            worker(3, WorkerPhase::Draining, 5_000),
+        ],
+        ..MasterStatus::default()
+    };
+    assert_eq!(status.liveness(now), Ok(()));
+    status.workers.push(worker(4, WorkerPhase::Serving, 1_500));
+    let why = status.liveness(now).expect_err("worker 4 missed its beat");
+    assert!(
+        why.starts_with("worker 4 (pid 104) sent no heartbeat for 1.5"),
+        "{why}"
+    );
 }

@@ -124,11 +124,11 @@ pub(super) struct LogThread(JoinHandle<()>);
 /// Python thread of the worker's own. `None` when the master does not forward (or the
 /// thread cannot start: then the worker keeps calling the loggers directly).
 pub(super) fn start_in_worker(py: Python<'_>) -> Option<LogThread> {
-    let logging = py.import("logging").ok()?;
-    let logger = |name: &str| logging.call_method1("getLogger", (name,));
     if !log::is_forwarding() {
         return None;
     }
+    let logging = py.import("logging").ok()?;
+    let logger = |name: &str| logging.call_method1("getLogger", (name,));
     let direct = Direct {
         error: logger("ferrule.error").ok()?.getattr("log").ok()?.unbind(),
         access: logger("ferrule.access")

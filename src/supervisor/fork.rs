@@ -599,6 +599,14 @@ fn cpu_seconds(usage: &libc::rusage) -> f64 {
 
 impl<H: ForkHooks> Drop for ForkSpawner<H> {
     fn drop(&mut self) {
+        // The master is done: its metrics socket file goes with it, unless a new master
+        // (USR2) serves on it now.
+        if let (Some(Listener::Unix(_, path)), None) =
+            (self.observer.listener(), self.upgrade_child)
+        {
+            // Gone already, or not ours to remove: nothing more to do at exit.
+            let _ = std::fs::remove_file(path);
+        }
         // Signals after this point must not write to a closed descriptor number.
         if SIGNAL_PIPE.load(Ordering::Relaxed) == self.signal_tx.as_raw_fd() {
             SIGNAL_PIPE.store(-1, Ordering::Relaxed);

@@ -168,6 +168,8 @@ pub struct WorkerStatus {
     pub pid: Pid,
     pub number: u32,
     pub phase: WorkerPhase,
+    /// Its last heartbeat (or when it started serving).
+    pub last_beat: Instant,
 }
 
 /// What the master says of itself after every turn of its loop (`Spawn::publish`): what
@@ -177,14 +179,36 @@ pub struct MasterStatus {
     /// `None` when the current generation serves; otherwise why not (`booting`,
     /// `reloading`, `stopping`, `no worker serves`).
     pub not_ready: Option<&'static str>,
-    /// `None` when every serving worker has beaten within `worker_timeout`; otherwise
-    /// which one has not.
-    pub not_live: Option<String>,
+    /// How long a serving worker may go without a heartbeat (`liveness`).
+    pub worker_timeout: Duration,
     pub workers: Vec<WorkerStatus>,
     /// Exits by reason (`ExitReason::ALL`'s order), recycles by limit (`Limit::ALL`'s).
     pub exits: Vec<(&'static str, u64)>,
     pub recycles: Vec<(&'static str, u64)>,
     pub reloads: u64,
+}
+
+impl MasterStatus {
+    /// What `/livez` says at `now`: every serving worker has beaten within
+    /// `worker_timeout`, or which one has not. Judged when asked, not when published, so a
+    /// master whose loop lags still tells the truth about its workers.
+    ///
+    /// # Errors
+    /// The first serving worker that missed its heartbeat, described.
+    pub fn liveness(&self, now: Instant) -> Result<(), String> {
+        match self.workers.iter().find(|w| {
+            w.phase == WorkerPhase::Serving
+                && now.saturating_duration_since(w.last_beat) > self.worker_timeout
+        }) {
+            None => Ok(()),
+            Some(w) => Err(format!(
+                "worker {} (pid {}) sent no heartbeat for {:?}",
+                w.number,
+                w.pid,
+                now.saturating_duration_since(w.last_beat)
+            )),
+        }
+    }
 }
 
 /// How the master ended, when it did not fail.
@@ -324,8 +348,9 @@ impl<S: Spawn> Supervisor<S> {
         }
     }
 
-    /// What `publish` hands the spawner: readiness, liveness, workers and counts at `now`.
-    pub fn status(&self, now: Instant) -> MasterStatus {
+    /// What `publish` hands the spawner: readiness, workers (with their last beats, for
+    /// `MasterStatus::liveness`) and counts.
+    pub fn status(&self) -> MasterStatus {
         let serving = self
             .workers
             .iter()
@@ -337,24 +362,9 @@ impl<S: Spawn> Supervisor<S> {
             Phase::Reloading => Some("reloading"),
             Phase::Draining | Phase::Stopped => Some("stopping"),
         };
-        let not_live = self
-            .workers
-            .iter()
-            .find(|w| {
-                w.phase == WorkerPhase::Serving
-                    && now.duration_since(w.last_beat) > self.plan.worker_timeout
-            })
-            .map(|w| {
-                format!(
-                    "worker {} (pid {}) sent no heartbeat for {:?}",
-                    w.spec.number,
-                    w.pid,
-                    now.duration_since(w.last_beat)
-                )
-            });
         MasterStatus {
             not_ready,
-            not_live,
+            worker_timeout: self.plan.worker_timeout,
             workers: self
                 .workers
                 .iter()
@@ -362,6 +372,7 @@ impl<S: Spawn> Supervisor<S> {
                     pid: w.pid,
                     number: w.spec.number,
                     phase: w.phase,
+                    last_beat: w.last_beat,
                 })
                 .collect(),
             exits: ExitReason::ALL
@@ -408,7 +419,7 @@ impl<S: Spawn> Supervisor<S> {
         self.fill()?;
         // Step 3: supervise until the last worker is gone after a stop.
         while self.phase != Phase::Stopped {
-            let status = self.status(Instant::now());
+            let status = self.status();
             self.spawner.publish(&status);
             let timeout = self.next_timeout(Instant::now());
             for event in self.spawner.wait(timeout) {

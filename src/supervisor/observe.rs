@@ -201,10 +201,7 @@ impl Observer {
         }
         match head.path() {
             b"/metrics" => Page::Metrics(self.render(listeners)),
-            b"/livez" => Page::Health(match &self.status.not_live {
-                None => Ok("live"),
-                Some(why) => Err(why.clone()),
-            }),
+            b"/livez" => Page::Health(self.status.liveness(Instant::now()).map(|()| "live")),
             b"/readyz" => Page::Health(match self.status.not_ready {
                 None => Ok("ready"),
                 Some(why) => Err(why.to_owned()),

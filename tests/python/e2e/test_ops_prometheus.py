@@ -33,9 +33,14 @@ def query(port: int, promql: str) -> list:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     try:
         conn.request("GET", "/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
-        answer = json.loads(conn.getresponse().read())
+        resp = conn.getresponse()
+        body = resp.read()
     finally:
         conn.close()
+    if resp.status == 503:
+        # Prometheus answers 503 until its storage is ready.
+        raise ConnectionRefusedError("prometheus is starting")
+    answer = json.loads(body)
     assert answer["status"] == "success", answer
     return answer["data"]["result"]
 

@@ -80,6 +80,8 @@ def test_sends_gunicorns_metrics_with_prefix_and_tags_over_udp():
     assert count(lines, "web.gunicorn.request.status.500") == 1
     assert round(count(lines, "web.gunicorn.request.duration")) == 7, lines
     assert count(lines, "web.gunicorn.log.exception") == 1
+    # The app's traceback is an error-log message: gunicorn's log counter.
+    assert count(lines, "web.gunicorn.log.error") >= 1
     assert any(re.fullmatch(r"web\.gunicorn\.workers:2\|g\|#.*", line) for line in lines), lines
     assert any(line.startswith("web.gunicorn.backlog:") and "|h|" in line for line in lines), lines
 
