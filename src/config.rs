@@ -59,6 +59,10 @@ macro_rules! for_each_core_setting {
             interface => interface,
             loop => asgi.event_loop,
             lifespan => asgi.lifespan,
+            ws_max_message_bytes => websocket.max_message_bytes,
+            ws_ping_interval => websocket.ping_interval,
+            ws_ping_timeout => websocket.ping_timeout,
+            ws_per_message_deflate => websocket.per_message_deflate,
         }
     };
 }
@@ -110,6 +114,31 @@ pub struct Config {
     /// Which app interface the worker serves (`--interface`).
     pub interface: Interface,
     pub asgi: AsgiConfig,
+    pub websocket: WebSocketConfig,
+}
+
+/// WebSocket limits and timers (`ws_*`). Read by `conn::websocket`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebSocketConfig {
+    /// The largest message from a client, after inflation (close 1009 past it).
+    pub max_message_bytes: usize,
+    /// A ping after this long without a frame from the client; `None`: no pings.
+    pub ping_interval: Option<Duration>,
+    /// How long the client has to answer a ping.
+    pub ping_timeout: Duration,
+    /// Accept permessage-deflate offers.
+    pub per_message_deflate: bool,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            max_message_bytes: 16 * 1024 * 1024,
+            ping_interval: Some(Duration::from_secs(20)),
+            ping_timeout: Duration::from_secs(20),
+            per_message_deflate: true,
+        }
+    }
 }
 
 /// The app interface (`--interface`).
@@ -391,6 +420,7 @@ impl Default for Config {
             process: ProcessConfig::default(),
             interface: Interface::Auto,
             asgi: AsgiConfig::default(),
+            websocket: WebSocketConfig::default(),
         }
     }
 }

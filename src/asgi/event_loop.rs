@@ -32,7 +32,8 @@ use super::awaitable::Ready;
 use super::http::HttpCycle;
 use super::lifespan;
 use super::scope::ScopeContext;
-use crate::bridge::{Handler, Job};
+use super::websocket::WsCycle;
+use crate::bridge::{Handler, Job, RequestKind};
 use crate::config::{EventLoop, Lifespan};
 use crate::log::Level;
 
@@ -170,6 +171,10 @@ impl Handler for AsgiLoop {
         Some(self.capacity)
     }
 
+    fn serves_websockets(&self) -> bool {
+        true
+    }
+
     /// Asks the loop to stop (it finishes its requests, then runs lifespan shutdown) and
     /// waits for its thread.
     fn shut_down(self, stuck_wait: Duration) -> bool {
@@ -221,6 +226,35 @@ impl AsgiLoop {
     }
 }
 
+/// A request in progress: its task's `receive` and `send`.
+pub(crate) enum Cycle {
+    Http(Py<HttpCycle>),
+    WebSocket(Py<WsCycle>),
+}
+
+impl Cycle {
+    fn clone_ref(&self, py: Python<'_>) -> Cycle {
+        match self {
+            Cycle::Http(c) => Cycle::Http(c.clone_ref(py)),
+            Cycle::WebSocket(c) => Cycle::WebSocket(c.clone_ref(py)),
+        }
+    }
+
+    fn on_wake(&self, py: Python<'_>) {
+        match self {
+            Cycle::Http(c) => HttpCycle::on_wake(c.bind(py)),
+            Cycle::WebSocket(c) => WsCycle::on_wake(c.bind(py)),
+        }
+    }
+
+    fn cancel(&self, py: Python<'_>) {
+        match self {
+            Cycle::Http(c) => HttpCycle::cancel(c.bind(py)),
+            Cycle::WebSocket(c) => WsCycle::cancel(c.bind(py)),
+        }
+    }
+}
+
 /// The loop thread's state, shared by the drain callback and every request's `HttpCycle`.
 /// Lives on the loop thread only (hence `Rc` and `RefCell`).
 pub(crate) struct Core {
@@ -238,7 +272,7 @@ pub(crate) struct Core {
     /// `Ready(None)`, shared.
     pub(crate) ready_none: Py<Ready>,
     /// Requests whose task runs or whose last events wait to be sent, by id.
-    running: RefCell<HashMap<u64, Py<HttpCycle>>>,
+    running: RefCell<HashMap<u64, Cycle>>,
     next_id: Cell<u64>,
     /// `Stop` came: the `stopped` future resolves when `running` is empty.
     stopping: Cell<bool>,
@@ -267,7 +301,7 @@ impl Core {
         id
     }
 
-    pub(crate) fn track(&self, id: u64, cycle: Py<HttpCycle>) {
+    pub(crate) fn track(&self, id: u64, cycle: Cycle) {
         self.running.borrow_mut().insert(id, cycle);
     }
 
@@ -283,7 +317,7 @@ impl Core {
     fn on_wake(&self, py: Python<'_>, id: u64) {
         let cycle = self.running.borrow().get(&id).map(|c| c.clone_ref(py));
         if let Some(cycle) = cycle {
-            HttpCycle::on_wake(cycle.bind(py));
+            cycle.on_wake(py);
         }
     }
 
@@ -338,7 +372,10 @@ impl Drain {
         self.core.inbox.take(&mut self.batch);
         for item in self.batch.drain(..) {
             match item {
-                Item::Job(job) => HttpCycle::spawn(py, &self.core, job),
+                Item::Job(job) => match job.request.kind {
+                    RequestKind::Http => HttpCycle::spawn(py, &self.core, job),
+                    RequestKind::WebSocket => WsCycle::spawn(py, &self.core, job),
+                },
                 Item::Wake(id) => self.core.on_wake(py, id),
                 Item::Stop => {
                     if let Err(err) = self.core.begin_stop(py) {
@@ -360,7 +397,7 @@ struct CancelRemaining {
 #[pymethods]
 impl CancelRemaining {
     fn __call__(&self, py: Python<'_>) {
-        let cycles: Vec<Py<HttpCycle>> = self
+        let cycles: Vec<Cycle> = self
             .core
             .running
             .borrow()
@@ -375,7 +412,7 @@ impl CancelRemaining {
             );
         }
         for cycle in cycles {
-            HttpCycle::cancel(cycle.bind(py));
+            cycle.cancel(py);
         }
         self.core.resolve_stopped(py);
     }

@@ -17,7 +17,8 @@
 
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -28,10 +29,10 @@ use pyo3::{intern, IntoPyObjectExt};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::awaitable::Ready;
-use super::event_loop::{self, Core};
+use super::event_loop::{Core, Cycle};
+use super::outbox::{Flush, Outbox};
 use crate::bridge::{
-    AbortReason, BodyEvent, BodyReceiver, EventSender, Job, Request, ResponseEvent, ResponseHead,
-    TrySendError,
+    AbortReason, BodyEvent, BodyReceiver, Job, Request, ResponseEvent, ResponseHead,
 };
 use crate::http::{BodyFraming, RequestHead, ResponseHeadBuilder};
 use crate::log::{self, Level};
@@ -65,15 +66,6 @@ enum Response {
     Done,
 }
 
-/// What flushing the queued events did.
-enum Flush {
-    Sent,
-    /// The queue is full; the waker is registered.
-    Waiting,
-    /// The request's channels are closed: the client is gone.
-    Gone,
-}
-
 /// See the module docs.
 #[pyclass(unsendable, module = "ferrule._ferrule")]
 pub(crate) struct HttpCycle {
@@ -81,12 +73,11 @@ pub(crate) struct HttpCycle {
     id: u64,
     /// For log lines.
     head: RequestHead,
-    events: EventSender,
     body: BodyReceiver,
     /// Released when the task is done (the worker's backpressure counts it until then).
     permit: Option<OwnedSemaphorePermit>,
-    /// Made on the first wait.
-    waker: Option<Waker>,
+    /// Events for `conn`, and the request's waker.
+    out: Outbox,
     receiving: Receiving,
     /// Bytes left of a `Content-Length` body (`None`: chunked), so the last piece says
     /// `more_body: False` without another round trip.
@@ -96,8 +87,6 @@ pub(crate) struct HttpCycle {
     /// Futures of `receive()` calls waiting, oldest first.
     receivers: VecDeque<Py<PyAny>>,
     response: Response,
-    /// Events not yet taken by the queue, in order.
-    outbox: VecDeque<ResponseEvent>,
     /// The future of a `send()` waiting for room.
     sender: Option<Py<PyAny>>,
     client_gone: bool,
@@ -145,10 +134,9 @@ impl HttpCycle {
             core: Rc::clone(core),
             id,
             head,
-            events,
             body,
             permit: Some(permit),
-            waker: None,
+            out: Outbox::new(events, Arc::clone(&core.inbox), id),
             receiving: if body_left == Some(0) {
                 Receiving::NoBody
             } else {
@@ -158,7 +146,6 @@ impl HttpCycle {
             asked: false,
             receivers: VecDeque::new(),
             response: Response::NotStarted,
-            outbox: VecDeque::new(),
             sender: None,
             client_gone: false,
             task: None,
@@ -186,7 +173,7 @@ impl HttpCycle {
                 (cycle.getattr(intern!(py, "_done"))?,),
             )?;
             cycle.borrow_mut().task = Some(task.unbind());
-            core.track(id, cycle.clone().unbind());
+            core.track(id, Cycle::Http(cycle.clone().unbind()));
             Ok(cycle.unbind())
         })();
         if let Err(err) = started {
@@ -198,15 +185,8 @@ impl HttpCycle {
         }
     }
 
-    /// The request's waker (made on first use).
-    fn waker(&mut self) -> Waker {
-        self.waker
-            .get_or_insert_with(|| event_loop::waker(&self.core.inbox, self.id))
-            .clone()
-    }
-
     fn poll_body(&mut self) -> Poll<Result<BodyEvent, crate::relay::Closed>> {
-        let waker = self.waker();
+        let waker = self.out.waker();
         self.body.poll_recv(&waker)
     }
 
@@ -229,7 +209,7 @@ impl HttpCycle {
                     // answered only by the client leaving (or the request ending).
                     if !self.asked && self.body.is_empty() {
                         self.asked = true;
-                        self.outbox.push_back(ResponseEvent::NeedBody);
+                        self.out.push(ResponseEvent::NeedBody);
                         if let Flush::Gone = self.flush() {
                             self.receiving = Receiving::Disconnected;
                             continue;
@@ -251,7 +231,7 @@ impl HttpCycle {
                     } else {
                         if !self.asked {
                             self.asked = true;
-                            self.outbox.push_back(ResponseEvent::NeedBody);
+                            self.out.push(ResponseEvent::NeedBody);
                             if let Flush::Gone = self.flush() {
                                 self.receiving = Receiving::Disconnected;
                                 continue;
@@ -283,7 +263,7 @@ impl HttpCycle {
                                 // works on this one (never more than one).
                                 if self.body.is_empty() {
                                     self.asked = true;
-                                    self.outbox.push_back(ResponseEvent::NeedBody);
+                                    self.out.push(ResponseEvent::NeedBody);
                                     // A closed queue shows at the next receive.
                                     let _ = self.flush();
                                 }
@@ -314,36 +294,13 @@ impl HttpCycle {
         }
     }
 
-    /// Hands queued events to `conn`, in order.
+    /// Hands queued events to `conn`; notes a client that is gone.
     fn flush(&mut self) -> Flush {
-        while let Some(event) = self.outbox.pop_front() {
-            let sent = if self.waker.is_some() {
-                let waker = self.waker();
-                self.events.try_send_or_wake(event, &waker)
-            } else {
-                // The common case: no waker made yet, and room in the queue.
-                match self.events.try_send(event) {
-                    Err(TrySendError::Full(event)) => {
-                        let waker = self.waker();
-                        self.events.try_send_or_wake(event, &waker)
-                    }
-                    other => other,
-                }
-            };
-            match sent {
-                Ok(()) => {}
-                Err(TrySendError::Full(event)) => {
-                    self.outbox.push_front(event);
-                    return Flush::Waiting;
-                }
-                Err(TrySendError::Closed(_)) => {
-                    self.outbox.clear();
-                    self.client_gone = true;
-                    return Flush::Gone;
-                }
-            }
+        let flushed = self.out.flush();
+        if let Flush::Gone = flushed {
+            self.client_gone = true;
         }
-        Flush::Sent
+        flushed
     }
 
     /// `http.response.start`: validates the head and holds it.
@@ -421,7 +378,7 @@ impl HttpCycle {
                     head.content_length = Some(data.len() as u64);
                     head.add_content_length = true;
                 }
-                self.outbox.push_back(ResponseEvent::Start {
+                self.out.push(ResponseEvent::Start {
                     head,
                     body: data,
                     end: !more,
@@ -429,10 +386,10 @@ impl HttpCycle {
             }
             Response::Streaming => {
                 if !data.is_empty() {
-                    self.outbox.push_back(ResponseEvent::Data(data));
+                    self.out.push(ResponseEvent::Data(data));
                 }
                 if !more {
-                    self.outbox.push_back(ResponseEvent::End);
+                    self.out.push(ResponseEvent::End);
                 }
             }
             Response::Done => {
@@ -466,7 +423,7 @@ impl HttpCycle {
     fn abort(&mut self, reason: AbortReason) {
         if !matches!(self.response, Response::Done) {
             self.response = Response::Done;
-            self.outbox.push_back(ResponseEvent::Abort(reason));
+            self.out.push(ResponseEvent::Abort(reason));
         }
     }
 
@@ -482,13 +439,13 @@ impl HttpCycle {
                 RequestLine(&this.head)
             );
         }
-        if this.task_done && this.outbox.is_empty() {
+        if this.task_done && this.out.is_empty() {
             this.core.untrack(py, this.id);
         }
     }
 
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
-        if !self.outbox.is_empty() || self.sender.is_some() {
+        if !self.out.is_empty() || self.sender.is_some() {
             let flushed = self.flush();
             if !matches!(flushed, Flush::Waiting) {
                 if let Some(fut) = self.sender.take() {
@@ -635,7 +592,7 @@ impl HttpCycle {
             }
         }
         self.flush();
-        if self.outbox.is_empty() {
+        if self.out.is_empty() {
             self.core.untrack(py, self.id);
         }
         Ok(())

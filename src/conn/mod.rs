@@ -1,6 +1,7 @@
 //! Connections: everything between an accepted socket and the app side. `serve` picks the
-//! wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`) today;
-//! HTTP/2 will be chosen here too (by prior knowledge or ALPN). Whatever the protocol, a
+//! wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`), which hands
+//! over to WebSockets (`websocket`) when an upgrade is accepted; HTTP/2 will be chosen here
+//! too (by prior knowledge or ALPN). Whatever the protocol, a
 //! request reaches the app side through `dispatch` as the same `bridge::Job`, the server's
 //! own answers come from `respond`, and access records from `access`.
 //!
@@ -11,6 +12,7 @@ mod dispatch;
 mod http1;
 mod respond;
 mod transport;
+mod websocket;
 
 use std::future::Future;
 use std::io;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::{ConnInfo, Handler};
-use crate::config::{Sendfile, Timeouts};
+use crate::config::{Sendfile, Timeouts, WebSocketConfig};
 use crate::http::{HttpError, Limits};
 use crate::relay::LoopWaker;
 
@@ -38,6 +40,8 @@ pub struct ConnContext {
     pub waker: Arc<LoopWaker>,
     /// How file bodies are sent.
     pub sendfile: Sendfile,
+    /// WebSocket limits and timers.
+    pub websocket: WebSocketConfig,
 }
 
 /// Why a connection ended other than by a clean close. Logged at debug level: these are

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 
+use super::websocket::HandshakeError;
 use super::{with_send_timeout, ConnContext, ConnError, Transport};
 use crate::http::encode::{self, ConnectionHeader};
 use crate::http::{reason_phrase, HttpError};
@@ -31,6 +32,11 @@ pub enum Page {
     AppTimeout,
     /// The worker is stopping and runs no more requests (503).
     ShuttingDown,
+    /// A WebSocket handshake broke RFC 6455 §4.2.1 (400; 426 for an unsupported version).
+    BadHandshake(HandshakeError),
+    /// The app closed a WebSocket before accepting it (asgiref `specs/www.rst`: "the server
+    /// must respond with HTTP 403").
+    WebSocketRefused,
 }
 
 impl Page {
@@ -41,6 +47,9 @@ impl Page {
             Page::AppFailed => 500,
             Page::AppTimeout => 504,
             Page::ShuttingDown => 503,
+            Page::BadHandshake(HandshakeError::UnsupportedVersion) => 426,
+            Page::BadHandshake(_) => 400,
+            Page::WebSocketRefused => 403,
         }
     }
 
@@ -48,11 +57,13 @@ impl Page {
     pub fn detail(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
             Page::Rejected(err) => return Cow::Owned(err.to_string()),
+            Page::BadHandshake(err) => return Cow::Owned(err.to_string()),
             Page::HeadTimeout => "request head not received in time",
             Page::BodyTimeout => "request body not received in time",
             Page::AppFailed => "the request could not be completed",
             Page::AppTimeout => "the app did not answer within request_timeout",
             Page::ShuttingDown => "the server is shutting down",
+            Page::WebSocketRefused => "the app refused the WebSocket",
         })
     }
 
@@ -72,10 +83,18 @@ impl Page {
     ) -> u64 {
         let status = self.status();
         let body = self.body();
-        encode::simple_response(
+        let extra: &[u8] = match self {
+            // RFC 6455 §4.2.2: the versions the server understands.
+            Page::BadHandshake(HandshakeError::UnsupportedVersion) => {
+                b"Sec-WebSocket-Version: 13\r\n"
+            }
+            _ => b"",
+        };
+        encode::simple_response_with(
             out,
             status,
             reason_phrase(status),
+            extra,
             body.as_bytes(),
             !head_only,
             connection,

@@ -101,6 +101,7 @@ fn context(limits: Limits, timeouts: Timeouts) -> Arc<ConnContext> {
         request_permits: Arc::new(Semaphore::new(4)),
         waker: LoopWaker::start(),
         sendfile: crate::config::Sendfile::Auto,
+        websocket: crate::config::WebSocketConfig::default(),
     })
 }
 

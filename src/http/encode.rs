@@ -135,8 +135,22 @@ pub fn simple_response(
     with_body: bool,
     connection: ConnectionHeader,
 ) {
+    simple_response_with(dst, status, reason, b"", body, with_body, connection);
+}
+
+/// `simple_response` with `extra_fields` (`Name: value\r\n` lines) in its head: a field a
+/// status requires, such as `Sec-WebSocket-Version` on a 426 (RFC 6455 §4.2.2).
+pub fn simple_response_with(
+    dst: &mut BytesMut,
+    status: u16,
+    reason: &str,
+    extra_fields: &[u8],
+    body: &[u8],
+    with_body: bool,
+    connection: ConnectionHeader,
+) {
     // 192: room for every field below with a 20-digit length.
-    dst.reserve(reason.len() + body.len() + 192);
+    dst.reserve(reason.len() + extra_fields.len() + body.len() + 192);
     dst.extend_from_slice(b"HTTP/1.1 ");
     write_decimal(dst, u64::from(status));
     dst.extend_from_slice(b" ");
@@ -144,6 +158,7 @@ pub fn simple_response(
     dst.extend_from_slice(b"\r\n");
     dst.extend_from_slice(SERVER_FIELD);
     write_date_field(dst);
+    dst.extend_from_slice(extra_fields);
     dst.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
     write_content_length(dst, body.len() as u64);
     write_connection(dst, connection);

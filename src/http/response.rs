@@ -128,6 +128,23 @@ impl ResponseHeadBuilder {
         })
     }
 
+    /// Starts the head of a `101 Switching Protocols` (a WebSocket's accept): only its
+    /// header block is used, checked by `add_bytes` like any response's.
+    pub fn for_upgrade() -> ResponseHeadBuilder {
+        ResponseHeadBuilder {
+            head: ResponseHead {
+                status: 101,
+                status_line: Bytes::from_static(b"101 Switching Protocols"),
+                header_block: Vec::new(),
+                content_length: None,
+                add_content_length: false,
+                has_date: false,
+                has_server: false,
+                wants_close: false,
+            },
+        }
+    }
+
     /// Adds one header field, given as text whose characters are bytes (latin-1, as
     /// PEP 3333 has them): a token name, a value without CR, LF, NUL or other controls.
     /// `Connection: close` is honoured rather than copied; other hop-by-hop fields are

@@ -39,6 +39,13 @@ impl Handler for Runner {
         }
     }
 
+    fn serves_websockets(&self) -> bool {
+        match self {
+            Runner::Wsgi(pool) => pool.serves_websockets(),
+            Runner::Asgi(asgi) => asgi.serves_websockets(),
+        }
+    }
+
     fn capacity(&self) -> Option<usize> {
         match self {
             Runner::Wsgi(pool) => pool.capacity(),

@@ -55,6 +55,7 @@ pub async fn run<H: Handler>(
         )),
         waker: LoopWaker::start(),
         sendfile: config.sendfile,
+        websocket: config.websocket,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();

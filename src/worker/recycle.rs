@@ -93,6 +93,10 @@ impl<H: Handler> Handler for RequestLimit<H> {
         self.inner.capacity()
     }
 
+    fn serves_websockets(&self) -> bool {
+        self.inner.serves_websockets()
+    }
+
     fn is_stuck(&self) -> bool {
         self.inner.is_stuck()
     }

@@ -18,7 +18,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::access::AccessStart;
 use super::respond::{self, Page};
-use super::{ConnContext, Transport};
+use super::{websocket, ConnContext, Transport};
 use crate::bridge::{ConnInfo, Handler, Link};
 use crate::http::encode::ConnectionHeader;
 use crate::http::{self, HttpError, RequestHead};
@@ -66,6 +66,19 @@ impl<T: Transport> Connection<T> {
             remote,
             ctx,
             shutdown,
+        }
+    }
+
+    /// Hands the socket and what comes with it to the WebSocket protocol.
+    fn into_websocket(self) -> websocket::Socket<T> {
+        websocket::Socket {
+            stream: self.stream,
+            buf: self.buf,
+            link: self.link,
+            info: self.info,
+            ctx: self.ctx,
+            shutdown: self.shutdown,
+            remote: self.remote,
         }
     }
 
@@ -213,6 +226,11 @@ pub(super) async fn serve<T: Transport, H: Handler>(mut conn: Connection<T>, han
                 access.write(&conn.remote, page.status(), written.unwrap_or(0), b"");
             }
             return;
+        }
+        if handler.serves_websockets() && websocket::is_upgrade(&head) {
+            // The connection becomes a WebSocket (or answers the handshake and closes).
+            // Boxed, as the exchange below: only WebSockets carry the session's state.
+            return Box::pin(websocket::serve(conn.into_websocket(), head, handler)).await;
         }
         // Boxed: the exchange's state (~2 KiB) exists only while a request is in progress,
         // not in every idle keep-alive connection's task.

@@ -468,6 +468,7 @@ mod tests {
             request_permits: Arc::new(Semaphore::new(1)),
             waker: LoopWaker::start(),
             sendfile: crate::config::Sendfile::Auto,
+            websocket: crate::config::WebSocketConfig::default(),
         };
         let (mut a, mut b) = UnixStream::pair().expect("pair");
         let head = Bytes::from(b"3\r\n".repeat(10));

@@ -73,9 +73,74 @@ def jsonable(value):
     return value
 
 
+async def websocket(scope, receive, send):
+    """WebSocket routes: `/ws/echo` (echoes until the client closes; records the close code
+    under `echo-<query>`), `/ws/scope`, `/ws/refuse` (close before accept: 403),
+    `/ws/deny` (a denial response), `/ws/protocol` (accepts the last offered subprotocol,
+    with a header), `/ws/close` (the server closes with 4001), `/ws/raise-before`,
+    `/ws/raise-after`, `/ws/late-send` (sends after the client closed), `/ws/flood-out`
+    (sends 10 000 messages)."""
+    path = scope["path"]
+    key = scope["query_string"].decode() or path
+    message = await receive()
+    assert message == {"type": "websocket.connect"}, message
+    if path == "/ws/refuse":
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    if path == "/ws/deny":
+        await send({"type": "websocket.http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Token")]})
+        await send({"type": "websocket.http.response.body", "body": b"no token, ", "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"no socket"})
+        return
+    if path == "/ws/raise-before":
+        raise RuntimeError("boom before the accept")
+    if path == "/ws/protocol":
+        offered = scope["subprotocols"]
+        await send({"type": "websocket.accept", "subprotocol": offered[-1] if offered else None,
+                    "headers": [(b"x-chosen", b"yes")]})
+        await send({"type": "websocket.send", "text": ",".join(offered)})
+        await receive()
+        return
+    await send({"type": "websocket.accept"})
+    if path == "/ws/scope":
+        await send({"type": "websocket.send", "text": json.dumps(jsonable(
+            {k: v for k, v in scope.items() if k not in ("state", "extensions")}))})
+    elif path == "/ws/close":
+        await send({"type": "websocket.close", "code": 4001, "reason": "bye from the app"})
+        progress[key] = (await receive())["code"]
+    elif path == "/ws/raise-after":
+        await receive()
+        raise RuntimeError("boom after the accept")
+    elif path == "/ws/late-send":
+        message = await receive()
+        progress[key] = message["type"]
+        try:
+            await send({"type": "websocket.send", "text": "too late"})
+            progress[key + "-send"] = "sent"
+        except OSError as err:
+            progress[key + "-send"] = type(err).__name__
+    elif path == "/ws/flood-out":
+        for i in range(10_000):
+            await send({"type": "websocket.send", "text": f"m{i}"})
+        await send({"type": "websocket.close"})
+    else:  # /ws/echo
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                progress[key] = message["code"]
+                return
+            if message.get("text") is not None:
+                await send({"type": "websocket.send", "text": message["text"]})
+            else:
+                await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(scope, receive, send)
+    if scope["type"] == "websocket":
+        return await websocket(scope, receive, send)
     assert scope["type"] == "http"
     # As Starlette does: `path` includes `root_path`; routes are below it.
     path = scope["path"]

@@ -41,6 +41,10 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "interface": "auto",
         "loop": "auto",
         "lifespan": "auto",
+        "ws_max_message_bytes": 16 * 1024 * 1024,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "ws_per_message_deflate": True,
         "bind": ["127.0.0.1:8000"],
         "threads": 4,
         "reuse_port": False,
@@ -94,7 +98,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "max_worker_lifetime": float, "max_worker_lifetime_jitter": float,
         "max_worker_memory": int, "proc_name": str, "request_timeout": float,
         "reuse_port": bool, "sendfile": str, "sched_policy": str, "unix_socket_mode": int,
-            "interface": str, "loop": str, "lifespan": str,
+            "interface": str, "loop": str, "lifespan": str, "ws_max_message_bytes": int,
+            "ws_ping_interval": float, "ws_ping_timeout": float, "ws_per_message_deflate": bool,
         "pid_file": str, "user": int, "group": int,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
