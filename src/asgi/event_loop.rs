@@ -18,11 +18,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Wake, Waker};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -54,6 +54,41 @@ pub struct Options {
     /// Requests in progress at once (`Handler::capacity`): each is a task, not a thread,
     /// so the bound is the worker's connections (`max_connections`).
     pub capacity: usize,
+    /// `request_timeout`: an HTTP request's task is cancelled past it (WebSockets live as
+    /// long as their conversation and are exempt).
+    pub request_timeout: Option<Duration>,
+}
+
+/// The grace between a request's timeout and calling the loop stuck: the timeout itself, at
+/// most 5 s (as the WSGI threads have it).
+fn grace(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(5))
+}
+
+/// How often the loop checks its requests against `request_timeout`: ten times per
+/// timeout, at least every 100 ms, so a request overruns by at most 10 %.
+fn tick(timeout: Duration) -> Duration {
+    (timeout / 10).min(Duration::from_millis(100))
+}
+
+/// When the loop thread last ran its timeout check; read by `is_stuck` from the worker's
+/// heartbeat. Milliseconds since the loop started.
+#[derive(Debug)]
+struct Ticks {
+    origin: Instant,
+    last: AtomicU64,
+}
+
+impl Ticks {
+    fn mark(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(ms, Ordering::Relaxed);
+    }
+
+    fn since_last(&self) -> Duration {
+        let now = self.origin.elapsed();
+        now.saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)))
+    }
 }
 
 /// One item for the loop thread.
@@ -156,6 +191,8 @@ pub struct AsgiLoop {
     /// Set once `shut_down` has asked the loop to stop.
     stopping: AtomicBool,
     capacity: usize,
+    request_timeout: Option<Duration>,
+    ticks: Arc<Ticks>,
 }
 
 impl Handler for AsgiLoop {
@@ -173,6 +210,15 @@ impl Handler for AsgiLoop {
 
     fn serves_websockets(&self) -> bool {
         true
+    }
+
+    /// With `request_timeout`, the loop checks its requests every `tick`; a loop that has
+    /// not done so for the timeout and its grace is blocked by code that never yields
+    /// (a synchronous call in an `async def`): cancelling cannot reach it, so the worker
+    /// asks to be replaced.
+    fn is_stuck(&self) -> bool {
+        self.request_timeout
+            .is_some_and(|t| self.ticks.since_last() > t + grace(t) + tick(t))
     }
 
     /// Asks the loop to stop (it finishes its requests, then runs lifespan shutdown) and
@@ -199,13 +245,21 @@ impl AsgiLoop {
         let inbox = Arc::new(Inbox::new().map_err(|e| format!("cannot create an eventfd: {e}"))?);
         let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let capacity = options.capacity.max(1);
+        let request_timeout = options.request_timeout;
+        let ticks = Arc::new(Ticks {
+            origin: Instant::now(),
+            last: AtomicU64::new(0),
+        });
+        let thread_ticks = Arc::clone(&ticks);
         let thread_inbox = Arc::clone(&inbox);
         let thread = std::thread::Builder::new()
             .name("ferrule-asgi-loop".to_owned())
             .spawn(move || {
                 // GIL: the loop thread holds it while Python runs and releases it whenever
                 // the loop waits in epoll (asyncio and uvloop both do).
-                Python::attach(|py| run(py, app, &options, &thread_inbox, &started_tx));
+                Python::attach(|py| {
+                    run(py, app, &options, &thread_inbox, &thread_ticks, &started_tx);
+                });
             })
             .map_err(|e| format!("cannot start the event loop thread: {e}"))?;
         // GIL: released while the loop thread starts the loop and runs lifespan startup.
@@ -216,6 +270,8 @@ impl AsgiLoop {
                 thread,
                 stopping: AtomicBool::new(false),
                 capacity,
+                request_timeout,
+                ticks,
             }),
             Ok(Err(why)) => {
                 let _ = py.detach(|| thread.join());
@@ -252,6 +308,44 @@ impl Cycle {
             Cycle::Http(c) => HttpCycle::cancel(c.bind(py)),
             Cycle::WebSocket(c) => WsCycle::cancel(c.bind(py)),
         }
+    }
+}
+
+/// `loop.call_later`'s callback for `request_timeout`: answers and cancels the HTTP
+/// requests past it, marks the tick, and schedules itself again.
+#[pyclass(unsendable)]
+struct TimeoutCheck {
+    core: Rc<Core>,
+    ticks: Arc<Ticks>,
+    timeout: Duration,
+}
+
+#[pymethods]
+impl TimeoutCheck {
+    fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        this.ticks.mark();
+        let overdue: Vec<Py<HttpCycle>> = this
+            .core
+            .running
+            .borrow()
+            .values()
+            .filter_map(|cycle| match cycle {
+                Cycle::Http(c) if c.borrow(py).is_overdue(this.timeout) => Some(c.clone_ref(py)),
+                _ => None,
+            })
+            .collect();
+        for cycle in overdue {
+            HttpCycle::on_timeout(cycle.bind(py), this.timeout);
+        }
+        if !this.core.stopping.get() {
+            this.core.event_loop.bind(py).call_method1(
+                intern!(py, "call_later"),
+                (tick(this.timeout).as_secs_f64(), slf),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -442,6 +536,7 @@ fn run(
     app: Py<PyAny>,
     options: &Options,
     inbox: &Arc<Inbox>,
+    ticks: &Arc<Ticks>,
     started: &std::sync::mpsc::Sender<Result<(), String>>,
 ) {
     let report = |result: Result<(), String>| {
@@ -486,6 +581,28 @@ fn run(
             return report(Err(why));
         }
     };
+    if let Some(timeout) = options.request_timeout {
+        ticks.mark();
+        let check = Py::new(
+            py,
+            TimeoutCheck {
+                core: Rc::clone(&core),
+                ticks: Arc::clone(ticks),
+                timeout,
+            },
+        )
+        .and_then(|check| {
+            event_loop.call_method1(
+                intern!(py, "call_later"),
+                (tick(timeout).as_secs_f64(), check),
+            )
+        });
+        if let Err(err) = check {
+            return report(Err(format!(
+                "cannot schedule the request_timeout check: {err}"
+            )));
+        }
+    }
     report(Ok(()));
     // Step 3: serve until stopped.
     if let Err(err) =

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -32,7 +33,7 @@ use super::awaitable::Ready;
 use super::event_loop::{Core, Cycle};
 use super::outbox::{Flush, Outbox};
 use crate::bridge::{
-    AbortReason, BodyEvent, BodyReceiver, Job, Request, ResponseEvent, ResponseHead,
+    AbortReason, BodyEvent, BodyReceiver, FileBody, Job, Request, ResponseEvent, ResponseHead,
 };
 use crate::http::{BodyFraming, RequestHead, ResponseHeadBuilder};
 use crate::log::{self, Level};
@@ -66,6 +67,15 @@ enum Response {
     Done,
 }
 
+/// Where the request's task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskState {
+    Running,
+    /// Past `request_timeout`: answered and cancelled, not yet done.
+    TimedOut,
+    Done,
+}
+
 /// See the module docs.
 #[pyclass(unsendable, module = "ferrule._ferrule")]
 pub(crate) struct HttpCycle {
@@ -91,7 +101,9 @@ pub(crate) struct HttpCycle {
     sender: Option<Py<PyAny>>,
     client_gone: bool,
     task: Option<Py<PyAny>>,
-    task_done: bool,
+    state: TaskState,
+    /// When the task started, for `request_timeout`.
+    started: Instant,
 }
 
 impl HttpCycle {
@@ -149,7 +161,8 @@ impl HttpCycle {
             sender: None,
             client_gone: false,
             task: None,
-            task_done: false,
+            state: TaskState::Running,
+            started: Instant::now(),
         };
         let started = (|| -> PyResult<Py<HttpCycle>> {
             let cycle = Bound::new(py, cycle)?;
@@ -347,6 +360,118 @@ impl HttpCycle {
         Ok(())
     }
 
+    /// Queues a file body: `http.response.pathsend` (`more` false) and
+    /// `http.response.zerocopysend`. The head goes first when it waits; a whole response
+    /// from one file gets the file's length as its `Content-Length`.
+    fn on_file(&mut self, file: FileBody, more: bool, what: &str) -> PyResult<()> {
+        match std::mem::replace(&mut self.response, Response::Done) {
+            Response::NotStarted => {
+                self.response = Response::NotStarted;
+                return Err(PyRuntimeError::new_err(format!(
+                    "{what} sent before http.response.start"
+                )));
+            }
+            Response::HeadPending(mut head) => {
+                if !more && head.content_length.is_none() {
+                    head.content_length = Some(file.len);
+                    head.add_content_length = true;
+                }
+                self.out.push(ResponseEvent::Start {
+                    head,
+                    body: Bytes::new(),
+                    end: false,
+                });
+            }
+            Response::Streaming => {}
+            Response::Done => {
+                return Err(PyRuntimeError::new_err(format!(
+                    "{what} sent after the response was complete"
+                )))
+            }
+        }
+        if file.len > 0 {
+            self.out.push(ResponseEvent::File(file));
+        }
+        if more {
+            self.response = Response::Streaming;
+        } else {
+            self.out.push(ResponseEvent::End);
+        }
+        Ok(())
+    }
+
+    /// `http.response.pathsend` (asgiref `specs/extensions.rst`): the file at `path`,
+    /// whole, sent with sendfile(2) under the `--sendfile` policy.
+    fn on_pathsend(&mut self, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        let py = message.py();
+        let path: std::path::PathBuf = message
+            .get_item(intern!(py, "path"))?
+            .ok_or_else(|| PyValueError::new_err("http.response.pathsend needs a 'path'"))?
+            .extract()
+            .map_err(|_| PyTypeError::new_err("http.response.pathsend 'path' must be a str"))?;
+        if !path.is_absolute() {
+            return Err(PyValueError::new_err(format!(
+                "http.response.pathsend 'path' must be absolute, got {}",
+                path.display()
+            )));
+        }
+        // A page-cache open and stat on the loop thread, as the app's own open would be.
+        let file = std::fs::File::open(&path)?;
+        let len = file.metadata()?.len();
+        self.on_file(
+            FileBody {
+                file,
+                offset: 0,
+                len,
+            },
+            false,
+            "http.response.pathsend",
+        )
+    }
+
+    /// `http.response.zerocopysend`: `count` bytes (default: to the end) of the open
+    /// `file` from `offset` (default: its position), sent with sendfile(2). The server
+    /// sends from its own duplicate of the descriptor, so the app may close its file.
+    fn on_zerocopysend(&mut self, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let py = message.py();
+        let file = message
+            .get_item(intern!(py, "file"))?
+            .ok_or_else(|| PyValueError::new_err("http.response.zerocopysend needs a 'file'"))?;
+        let fd: i32 = file.call_method0(intern!(py, "fileno"))?.extract()?;
+        // SAFETY: dup(2) of a descriptor the app holds open; the result is checked.
+        let copy = unsafe { libc::dup(fd) };
+        if copy < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        // SAFETY: `copy` was just made and nothing else owns it.
+        let owned = unsafe { std::fs::File::from_raw_fd(copy) };
+        let offset = match message.get_item(intern!(py, "offset"))? {
+            Some(o) if !o.is_none() => o.extract::<u64>()?,
+            // SAFETY: lseek(2) on our own descriptor.
+            _ => u64::try_from(unsafe { libc::lseek(owned.as_raw_fd(), 0, libc::SEEK_CUR) })
+                .map_err(|_| std::io::Error::last_os_error())?,
+        };
+        let size = owned.metadata()?.len();
+        let count = match message.get_item(intern!(py, "count"))? {
+            Some(c) if !c.is_none() => c.extract::<u64>()?,
+            _ => size.saturating_sub(offset),
+        };
+        let more = match message.get_item(intern!(py, "more_body"))? {
+            Some(m) => m.is_truthy()?,
+            None => false,
+        };
+        self.on_file(
+            FileBody {
+                file: owned,
+                offset,
+                len: count,
+            },
+            more,
+            "http.response.zerocopysend",
+        )
+    }
+
     /// `http.response.body`: queues the head (first time) and the bytes.
     fn on_body(&mut self, message: &Bound<'_, PyDict>) -> PyResult<()> {
         let py = message.py();
@@ -439,7 +564,7 @@ impl HttpCycle {
                 RequestLine(&this.head)
             );
         }
-        if this.task_done && this.out.is_empty() {
+        if this.state == TaskState::Done && this.out.is_empty() {
             this.core.untrack(py, this.id);
         }
     }
@@ -479,6 +604,30 @@ impl HttpCycle {
             }
         }
         Ok(())
+    }
+
+    /// The task runs past `timeout` and has not been told yet.
+    pub(crate) fn is_overdue(&self, timeout: Duration) -> bool {
+        self.state == TaskState::Running && self.started.elapsed() >= timeout
+    }
+
+    /// `request_timeout` passed: 504 if no response started (else the connection closes),
+    /// and the task is cancelled, so the app sees `CancelledError` at its next `await`.
+    pub(crate) fn on_timeout(cycle: &Bound<'_, HttpCycle>, timeout: Duration) {
+        let py = cycle.py();
+        let mut this = cycle.borrow_mut();
+        this.state = TaskState::TimedOut;
+        log_at!(
+            Level::Error,
+            "{}: the request ran past request_timeout ({timeout:?}); answering 504 and cancelling its task",
+            RequestLine(&this.head)
+        );
+        this.abort(AbortReason::Timeout);
+        this.flush();
+        if let Some(task) = &this.task {
+            // A task that cannot be cancelled is finishing anyway.
+            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
+        }
     }
 
     /// Cancels the task (a stopping worker's leftovers).
@@ -527,6 +676,8 @@ impl HttpCycle {
         match kind.to_cow()?.as_ref() {
             "http.response.start" => self.on_start(message)?,
             "http.response.body" => self.on_body(message)?,
+            "http.response.pathsend" => self.on_pathsend(message)?,
+            "http.response.zerocopysend" => self.on_zerocopysend(message)?,
             other => {
                 return Err(PyRuntimeError::new_err(format!(
                     "unexpected ASGI message {other:?} for an HTTP request (expected http.response.start or http.response.body)"
@@ -551,7 +702,7 @@ impl HttpCycle {
 
     /// The task's done-callback: the failure rules (module docs), then the permit goes.
     fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.task_done = true;
+        self.state = TaskState::Done;
         self.task = None;
         drop(self.permit.take());
         let cancelled = task.call_method0(intern!(py, "cancelled"))?.is_truthy()?;

@@ -46,7 +46,12 @@ impl ScopeContext {
         template.set_item("type", "http")?;
         template.set_item("asgi", &asgi)?;
         template.set_item("root_path", root_path)?;
-        template.set_item("extensions", PyDict::new(py))?;
+        // Advertised because they work (asgiref `specs/extensions.rst`): files sent with
+        // sendfile(2) under `--sendfile`.
+        let http_extensions = PyDict::new(py);
+        http_extensions.set_item("http.response.pathsend", PyDict::new(py))?;
+        http_extensions.set_item("http.response.zerocopysend", PyDict::new(py))?;
+        template.set_item("extensions", http_extensions)?;
         let ws_template = PyDict::new(py);
         ws_template.set_item("type", "websocket")?;
         ws_template.set_item("asgi", asgi)?;

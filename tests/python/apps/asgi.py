@@ -177,6 +177,19 @@ async def app(scope, receive, send):
         except OSError as err:
             progress[key + "-error"] = type(err).__name__
             raise
+    elif path == "/pathsend":
+        target = arg("path", "")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": target})
+    elif path == "/zerocopy":
+        with open(arg("path", ""), "rb") as file:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.zerocopysend", "file": file, "offset": 10,
+                        "count": 100, "more_body": True})
+            file.seek(1000)
+            await send({"type": "http.response.zerocopysend", "file": file, "count": 5,
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b"|tail"})
     elif path == "/progress":
         await respond(send, 200, json.dumps(progress).encode())
     elif path == "/wait-disconnect":
@@ -209,7 +222,15 @@ async def app(scope, receive, send):
     elif path == "/state":
         await respond(send, 200, json.dumps(scope.get("state", {})).encode())
     elif path == "/sleep":
-        await asyncio.sleep(float(arg("s", "1")))
+        key = arg("key", "sleep")
+        try:
+            if arg("stream", "") == "1":
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"started", "more_body": True})
+            await asyncio.sleep(float(arg("s", "1")))
+        except asyncio.CancelledError:
+            progress[key] = "cancelled"
+            raise
         await respond(send, 200, b"slept")
     else:
         await respond(send, 200, b"hello, asgi")

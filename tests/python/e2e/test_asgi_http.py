@@ -60,7 +60,7 @@ def test_the_scope_has_every_key_of_the_spec(server):
     assert scope["client"] == ["127.0.0.1", local_port]
     assert scope["server"] == ["127.0.0.1", server.port]
     assert scope["state"] == ["greeting", "pid"]
-    assert scope["extensions"] == {}
+    assert scope["extensions"] == {"http.response.pathsend": {}, "http.response.zerocopysend": {}}
 
 
 def test_a_root_path_a_proxy_stripped_is_put_back_in_front(server):
@@ -204,3 +204,36 @@ def test_each_event_loop_serves(ferrule_server, loop):
     pytest.importorskip(loop)
     running = ferrule_server("--loop", loop, "apps.asgi:app")
     still_serves(running)
+
+
+def test_request_timeout_answers_504_and_cancels_the_task(ferrule_server):
+    running = ferrule_server("--request-timeout", "0.5", "apps.asgi:app")
+    started = time.monotonic()
+    with Conn(running.address) as c:
+        response = c.request("GET", "/sleep?s=30&key=slow")
+        elapsed = time.monotonic() - started
+    assert response.status == 504
+    assert elapsed < 3
+    assert json.loads(get(running, "/progress").body)["slow"] == "cancelled"
+    # Once the head is out, the timeout cuts the response instead.
+    with Conn(running.address) as c:
+        c.send(b"GET /sleep?s=30&key=streamed&stream=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        raw = c.read_to_eof()
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"started" in raw
+    assert json.loads(get(running, "/progress").body)["streamed"] == "cancelled"
+    running.wait_for_log("ran past request_timeout")
+    still_serves(running)
+
+
+def test_pathsend_and_zerocopysend_send_files(server, tmp_path):
+    data = bytes(range(256)) * 40
+    target = tmp_path / "file.bin"
+    target.write_bytes(data)
+    whole = get(server, f"/pathsend?path={target}")
+    assert (whole.status, whole.header("content-length"), whole.body) == (200, str(len(data)), data)
+    parts = get(server, f"/zerocopy?path={target}")
+    assert parts.chunked
+    assert parts.body == data[10:110] + data[1000:1005] + b"|tail"
+    missing = get(server, f"/pathsend?path={tmp_path}/missing")
+    assert missing.status == 500
+    still_serves(server)
