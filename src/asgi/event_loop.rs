@@ -216,8 +216,11 @@ impl Handler for AsgiLoop {
     /// not done so for the timeout and its grace is blocked by code that never yields
     /// (a synchronous call in an `async def`): cancelling cannot reach it, so the worker
     /// asks to be replaced.
+    /// A loop thread that ended before the stop cannot serve either.
     fn is_stuck(&self) -> bool {
-        self.request_timeout
+        let died = !self.stopping.load(Ordering::Relaxed) && self.thread.is_finished();
+        died || self
+            .request_timeout
             .is_some_and(|t| self.ticks.since_last() > t + grace(t) + tick(t))
     }
 
@@ -243,6 +246,13 @@ impl AsgiLoop {
     /// be created.
     pub fn start(py: Python<'_>, app: Py<PyAny>, options: Options) -> Result<AsgiLoop, String> {
         let inbox = Arc::new(Inbox::new().map_err(|e| format!("cannot create an eventfd: {e}"))?);
+        if options.event_loop != EventLoop::Asyncio {
+            // uvloop notes the main thread when it is first imported, and later takes a
+            // thread that imported it for the main one (and fails to install its signal
+            // wake-up there): import it here, on the worker's main thread. A missing uvloop
+            // is reported by the loop thread (`new_loop`).
+            let _ = py.import("uvloop");
+        }
         let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let capacity = options.capacity.max(1);
         let request_timeout = options.request_timeout;
