@@ -9,7 +9,8 @@
 //!   403), and the denial extension `websocket.http.response.start` / `.body` before the
 //!   accept. After the close, `send()` raises `ClientDisconnected` (spec 2.4).
 //! - An exception before the accept is answered with 500, after it the WebSocket is closed
-//!   with 1011; a task that ends without a close closes it with 1000.
+//!   with 1011; a task that ends without a close closes it with 1000. An exception raised
+//!   after the app was told of the disconnect is logged at debug level only.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -494,10 +495,15 @@ impl WsCycle {
         };
         match (failure, self.phase) {
             (Some(Some(err)), _) => {
-                if err.is_instance(py, self.core.disconnected.bind(py)) {
+                // Raised once the app knows the client has gone (FastAPI's
+                // `WebSocketDisconnect` out of `receive_text`, our `ClientDisconnected`):
+                // the end of the conversation, not an app error.
+                if self.disconnected.is_some()
+                    || err.is_instance(py, self.core.disconnected.bind(py))
+                {
                     log_at!(
                         Level::Debug,
-                        "{}: websocket closed under the app",
+                        "{}: the app ended with an exception after the WebSocket closed: {err}",
                         RequestLine(&self.head)
                     );
                 } else {
