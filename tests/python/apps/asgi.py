@@ -192,6 +192,23 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": b"|tail"})
     elif path == "/progress":
         await respond(send, 200, json.dumps(progress).encode())
+    elif path == "/pid":
+        await respond(send, 200, str(os.getpid()).encode())
+    elif path == "/slow-read":
+        # Reads the body with a pause after each message; records how it ended.
+        key, delay, total = arg("key", "slow-read"), float(arg("delay", "0")), 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                progress[key] = "http.disconnect"
+                return
+            total += len(message["body"])
+            if delay:
+                await asyncio.sleep(delay)
+            if not message["more_body"]:
+                break
+        progress[key] = total
+        await respond(send, 200, str(total).encode())
     elif path == "/wait-disconnect":
         key = arg("key", "wait")
         await read_body(receive)
