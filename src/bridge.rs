@@ -115,6 +115,13 @@ pub enum ResponseEvent {
     File(FileBody),
     /// The response is complete.
     End,
+    /// The response is complete, with a trailer section (`Name: value\r\n` lines, checked
+    /// by the app side): sent after the last chunk when the response is chunked, dropped
+    /// otherwise (RFC 9112 §7.1.2).
+    Trailers(Vec<u8>),
+    /// An interim `103 Early Hints` (RFC 8297) with these `Link: ...\r\n` lines, before the
+    /// response's head; dropped for HTTP/1.0 clients or once the head went out.
+    EarlyHints(Vec<u8>),
     /// The response cannot be completed; close the connection.
     Abort(AbortReason),
     /// `wsgi.input` wants the next body bytes; answer with one `BodyEvent`. WebSocket:

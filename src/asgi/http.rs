@@ -12,6 +12,8 @@
 //!   the app's `await send()` waits: a slow client holds back the app.
 //! - Spec 2.4: `send()` after the client has gone raises `ClientDisconnected` (an
 //!   `OSError`), which is not logged as an app error.
+//! - Extensions: `pathsend` and `zerocopysend` (files with sendfile(2)), `trailers` (a
+//!   trailer section after the last chunk), `early_hint` (a `103` before the response).
 //! - The failure rules: an exception (or returning without a response) before the response
 //!   started is answered with 500; after it started, the connection is closed.
 
@@ -63,8 +65,28 @@ enum Response {
     HeadPending(ResponseHead),
     /// The head went out; more body follows.
     Streaming,
+    /// The last body message went out and `http.response.start` promised trailers: the
+    /// trailer fields gathered so far (`http.response.trailers`, `more_trailers`).
+    AwaitingTrailers(Vec<u8>),
     /// The last body message went out.
     Done,
+}
+
+/// RFC 9110 §6.5.1: fields a trailer section must not carry (framing, routing,
+/// representation metadata, the trailer list itself).
+fn is_forbidden_trailer(name: &[u8]) -> bool {
+    [
+        "content-length",
+        "transfer-encoding",
+        "host",
+        "content-type",
+        "content-encoding",
+        "content-range",
+        "trailer",
+        "set-cookie",
+    ]
+    .iter()
+    .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
 }
 
 /// Where the request's task stands.
@@ -97,6 +119,8 @@ pub(crate) struct HttpCycle {
     /// Futures of `receive()` calls waiting, oldest first.
     receivers: VecDeque<Py<PyAny>>,
     response: Response,
+    /// `http.response.start` said `trailers: True`.
+    trailers_promised: bool,
     /// The future of a `send()` waiting for room.
     sender: Option<Py<PyAny>>,
     client_gone: bool,
@@ -158,6 +182,7 @@ impl HttpCycle {
             asked: false,
             receivers: VecDeque::new(),
             response: Response::NotStarted,
+            trailers_promised: false,
             sender: None,
             client_gone: false,
             task: None,
@@ -333,6 +358,10 @@ impl HttpCycle {
             ))
         })?;
         let mut head = ResponseHeadBuilder::from_code(status).map_err(PyValueError::new_err)?;
+        let trailers = match message.get_item(intern!(py, "trailers"))? {
+            Some(t) => t.is_truthy()?,
+            None => false,
+        };
         if let Some(headers) = message.get_item(intern!(py, "headers"))? {
             for pair in headers.try_iter()? {
                 let pair = pair?;
@@ -352,10 +381,15 @@ impl HttpCycle {
                         value.get_type().name()?
                     )));
                 };
-                head.add_bytes(name.as_bytes(), value.as_bytes())
-                    .map_err(PyValueError::new_err)?;
+                if trailers && name.as_bytes().eq_ignore_ascii_case(b"trailer") {
+                    head.add_trailer_field(value.as_bytes())
+                } else {
+                    head.add_bytes(name.as_bytes(), value.as_bytes())
+                }
+                .map_err(PyValueError::new_err)?;
             }
         }
+        self.trailers_promised = trailers;
         self.response = Response::HeadPending(head.finish());
         Ok(())
     }
@@ -372,7 +406,7 @@ impl HttpCycle {
                 )));
             }
             Response::HeadPending(mut head) => {
-                if !more && head.content_length.is_none() {
+                if !more && !self.trailers_promised && head.content_length.is_none() {
                     head.content_length = Some(file.len);
                     head.add_content_length = true;
                 }
@@ -383,10 +417,11 @@ impl HttpCycle {
                 });
             }
             Response::Streaming => {}
-            Response::Done => {
+            done @ (Response::Done | Response::AwaitingTrailers(_)) => {
+                self.response = done;
                 return Err(PyRuntimeError::new_err(format!(
-                    "{what} sent after the response was complete"
-                )))
+                    "{what} sent after the last body message"
+                )));
             }
         }
         if file.len > 0 {
@@ -394,6 +429,8 @@ impl HttpCycle {
         }
         if more {
             self.response = Response::Streaming;
+        } else if self.trailers_promised {
+            self.response = Response::AwaitingTrailers(Vec::new());
         } else {
             self.out.push(ResponseEvent::End);
         }
@@ -499,32 +536,122 @@ impl HttpCycle {
                 ));
             }
             Response::HeadPending(mut head) => {
-                if !more && head.content_length.is_none() {
+                // Trailers need chunked framing: no computed length then.
+                if !more && !self.trailers_promised && head.content_length.is_none() {
                     head.content_length = Some(data.len() as u64);
                     head.add_content_length = true;
                 }
                 self.out.push(ResponseEvent::Start {
                     head,
                     body: data,
-                    end: !more,
+                    end: !more && !self.trailers_promised,
                 });
             }
             Response::Streaming => {
                 if !data.is_empty() {
                     self.out.push(ResponseEvent::Data(data));
                 }
-                if !more {
+                if !more && !self.trailers_promised {
                     self.out.push(ResponseEvent::End);
                 }
             }
-            Response::Done => {
+            done @ (Response::Done | Response::AwaitingTrailers(_)) => {
+                self.response = done;
                 return Err(PyRuntimeError::new_err(
-                    "http.response.body sent after the response was complete",
-                ))
+                    "http.response.body sent after the last body message",
+                ));
             }
         }
         if more {
             self.response = Response::Streaming;
+        } else if self.trailers_promised {
+            self.response = Response::AwaitingTrailers(Vec::new());
+        }
+        Ok(())
+    }
+
+    /// `http.response.trailers` (asgiref `specs/extensions.rst`): the trailer fields, after
+    /// the last body message of a response that promised them; the response ends with the
+    /// message whose `more_trailers` is false.
+    fn on_trailers(&mut self, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        let py = message.py();
+        let Response::AwaitingTrailers(block) = &mut self.response else {
+            return Err(PyRuntimeError::new_err(
+                "http.response.trailers is only allowed after the last body message of a response started with trailers: True",
+            ));
+        };
+        let mut fields = ResponseHeadBuilder::fields_only();
+        if let Some(headers) = message.get_item(intern!(py, "headers"))? {
+            for pair in headers.try_iter()? {
+                let pair = pair?;
+                let mut parts = pair.try_iter()?;
+                let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(PyTypeError::new_err(
+                        "each trailer must be a [name, value] pair of bytes",
+                    ));
+                };
+                let (name, value) = (name?, value?);
+                let (Ok(name), Ok(value)) = (name.cast::<PyBytes>(), value.cast::<PyBytes>())
+                else {
+                    return Err(PyTypeError::new_err(
+                        "trailer names and values must be bytes",
+                    ));
+                };
+                if is_forbidden_trailer(name.as_bytes()) {
+                    return Err(PyValueError::new_err(format!(
+                        "{} is not allowed in a trailer section (RFC 9110 §6.5.1)",
+                        String::from_utf8_lossy(name.as_bytes())
+                    )));
+                }
+                fields
+                    .add_bytes(name.as_bytes(), value.as_bytes())
+                    .map_err(PyValueError::new_err)?;
+            }
+        }
+        block.extend_from_slice(&fields.finish().header_block);
+        let more = match message.get_item(intern!(py, "more_trailers"))? {
+            Some(m) => m.is_truthy()?,
+            None => false,
+        };
+        if !more {
+            let Response::AwaitingTrailers(block) =
+                std::mem::replace(&mut self.response, Response::Done)
+            else {
+                unreachable!("checked above");
+            };
+            self.out.push(ResponseEvent::Trailers(block));
+        }
+        Ok(())
+    }
+
+    /// `http.response.early_hint` (asgiref `specs/extensions.rst`): a `103 Early Hints`
+    /// with a `Link` field per entry of `links`, before the response starts; ignored after.
+    fn on_early_hint(&mut self, message: &Bound<'_, PyDict>) -> PyResult<()> {
+        let py = message.py();
+        if !matches!(self.response, Response::NotStarted) {
+            log_at!(
+                Level::Debug,
+                "{}: http.response.early_hint after http.response.start ignored",
+                RequestLine(&self.head)
+            );
+            return Ok(());
+        }
+        let mut fields = ResponseHeadBuilder::fields_only();
+        if let Some(links) = message.get_item(intern!(py, "links"))? {
+            for link in links.try_iter()? {
+                let link = link?;
+                let link = link.cast::<PyBytes>().map_err(|_| {
+                    PyTypeError::new_err("http.response.early_hint 'links' must be bytes")
+                })?;
+                fields
+                    .add_bytes(b"link", link.as_bytes())
+                    .map_err(PyValueError::new_err)?;
+            }
+        }
+        let block = fields.finish().header_block;
+        if !block.is_empty() {
+            self.out.push(ResponseEvent::EarlyHints(block));
         }
         Ok(())
     }
@@ -678,6 +805,8 @@ impl HttpCycle {
             "http.response.body" => self.on_body(message)?,
             "http.response.pathsend" => self.on_pathsend(message)?,
             "http.response.zerocopysend" => self.on_zerocopysend(message)?,
+            "http.response.trailers" => self.on_trailers(message)?,
+            "http.response.early_hint" => self.on_early_hint(message)?,
             other => {
                 return Err(PyRuntimeError::new_err(format!(
                     "unexpected ASGI message {other:?} for an HTTP request (expected http.response.start or http.response.body)"
@@ -725,7 +854,7 @@ impl HttpCycle {
                         }
                         self.abort(AbortReason::AppError);
                     }
-                    Response::Streaming => {
+                    Response::Streaming | Response::AwaitingTrailers(_) => {
                         if !self.client_gone {
                             log::write(
                                 Level::Error,

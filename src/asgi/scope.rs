@@ -51,6 +51,10 @@ impl ScopeContext {
         let http_extensions = PyDict::new(py);
         http_extensions.set_item("http.response.pathsend", PyDict::new(py))?;
         http_extensions.set_item("http.response.zerocopysend", PyDict::new(py))?;
+        // Trailers after the last chunk (dropped on a response with a length, or to an
+        // HTTP/1.0 client); early hints as a 103 to HTTP/1.1 clients.
+        http_extensions.set_item("http.response.trailers", PyDict::new(py))?;
+        http_extensions.set_item("http.response.early_hint", PyDict::new(py))?;
         template.set_item("extensions", http_extensions)?;
         let ws_template = PyDict::new(py);
         ws_template.set_item("type", "websocket")?;

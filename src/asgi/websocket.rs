@@ -215,7 +215,7 @@ impl WsCycle {
             })?),
             _ => None,
         };
-        let mut headers = ResponseHeadBuilder::for_upgrade();
+        let mut headers = ResponseHeadBuilder::fields_only();
         add_headers(&mut headers, message.get_item(intern!(py, "headers"))?)?;
         self.out.push(ResponseEvent::WsAccept(WsAccept {
             subprotocol,

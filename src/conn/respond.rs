@@ -132,6 +132,23 @@ pub(super) async fn write_continue<T: Transport>(
     with_send_timeout(ctx, stream.write_all(encode::CONTINUE)).await
 }
 
+/// Writes an interim `103 Early Hints` with `links` (`Link: ...\r\n` lines), bounded by
+/// `send_timeout`.
+///
+/// # Errors
+/// The socket failed or the client stopped reading.
+pub(super) async fn write_early_hints<T: Transport>(
+    stream: &mut T,
+    ctx: &ConnContext,
+    links: &[u8],
+) -> Result<(), ConnError> {
+    let mut out = BytesMut::with_capacity(encode::EARLY_HINTS.len() + links.len() + 2);
+    out.extend_from_slice(encode::EARLY_HINTS);
+    out.extend_from_slice(links);
+    out.extend_from_slice(b"\r\n");
+    with_send_timeout(ctx, stream.write_all(&out)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -192,6 +192,22 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": b"|tail"})
     elif path == "/progress":
         await respond(send, 200, json.dumps(progress).encode())
+    elif path == "/trailers":
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"trailer", b"x-checksum, x-count")]})
+        await send({"type": "http.response.body", "body": b"part one;", "more_body": True})
+        await send({"type": "http.response.body", "body": b"part two"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc123")],
+                    "more_trailers": True})
+        await send({"type": "http.response.trailers", "headers": [(b"x-count", b"2")]})
+    elif path == "/bad-trailer":
+        await send({"type": "http.response.start", "status": 200, "trailers": True})
+        await send({"type": "http.response.body", "body": b"x"})
+        await send({"type": "http.response.trailers", "headers": [(b"content-length", b"1")]})
+    elif path == "/early":
+        await send({"type": "http.response.early_hint",
+                    "links": [b"</style.css>; rel=preload; as=style", b"</app.js>; rel=preload; as=script"]})
+        await respond(send, 200, b"with hints")
     elif path == "/pid":
         await respond(send, 200, str(os.getpid()).encode())
     elif path == "/slow-read":

@@ -60,7 +60,8 @@ def test_the_scope_has_every_key_of_the_spec(server):
     assert scope["client"] == ["127.0.0.1", local_port]
     assert scope["server"] == ["127.0.0.1", server.port]
     assert scope["state"] == ["greeting", "pid"]
-    assert scope["extensions"] == {"http.response.pathsend": {}, "http.response.zerocopysend": {}}
+    assert scope["extensions"] == {"http.response.pathsend": {}, "http.response.zerocopysend": {},
+                                   "http.response.trailers": {}, "http.response.early_hint": {}}
 
 
 def test_a_root_path_a_proxy_stripped_is_put_back_in_front(server):
@@ -237,3 +238,39 @@ def test_pathsend_and_zerocopysend_send_files(server, tmp_path):
     missing = get(server, f"/pathsend?path={tmp_path}/missing")
     assert missing.status == 500
     still_serves(server)
+
+
+def test_trailers_follow_the_last_chunk(server):
+    with Conn(server.address) as c:
+        c.send(b"GET /trailers HTTP/1.1\r\nHost: t\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+        raw = c.read_to_eof()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head and b"trailer: x-checksum, x-count" in head
+    assert body == b"9\r\npart one;\r\n8\r\npart two\r\n0\r\nx-checksum: abc123\r\nx-count: 2\r\n\r\n"
+    # HTTP/1.0 has no chunks, hence no trailers: the body alone.
+    with Conn(server.address) as c:
+        c.send(b"GET /trailers HTTP/1.0\r\n\r\n")
+        assert c.read_response().body == b"part one;part two"
+
+
+def test_a_forbidden_trailer_cuts_the_response(server):
+    with Conn(server.address) as c:
+        c.send(b"GET /bad-trailer HTTP/1.1\r\nHost: t\r\n\r\n")
+        raw = c.read_to_eof()
+    assert raw.startswith(b"HTTP/1.1 200 OK") and not raw.endswith(b"\r\n\r\n")
+    server.wait_for_log("not allowed in a trailer section")
+    still_serves(server)
+
+
+def test_early_hints_come_as_a_103_before_the_response(server):
+    with Conn(server.address) as c:
+        c.send(b"GET /early HTTP/1.1\r\nHost: t\r\n\r\n")
+        hints = c.read_response()
+        final = c.read_response()
+    assert hints.status == 103
+    assert hints.header_all("link") == ["</style.css>; rel=preload; as=style",
+                                        "</app.js>; rel=preload; as=script"]
+    assert (final.status, final.body) == (200, b"with hints")
+    with Conn(server.address) as c:
+        response = c.request("GET", "/early", version="HTTP/1.0")
+    assert (response.status, response.body) == (200, b"with hints")
