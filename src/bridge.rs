@@ -228,6 +228,12 @@ pub trait Handler: Send + Sync + 'static {
     /// The job back, when the handler no longer runs jobs.
     fn dispatch(&self, job: Job) -> Result<(), Job>;
 
+    /// What runs the app, for the worker's "serving with ..." log line; `None`: the
+    /// worker's Python threads (`--threads`).
+    fn describe(&self) -> Option<String> {
+        None
+    }
+
     /// The handler serves WebSockets: `conn` hands it upgrade requests as
     /// `RequestKind::WebSocket` (otherwise they are plain HTTP requests).
     fn serves_websockets(&self) -> bool {

@@ -193,6 +193,8 @@ pub struct AsgiLoop {
     capacity: usize,
     request_timeout: Option<Duration>,
     ticks: Arc<Ticks>,
+    /// `uvloop` or `asyncio`, for the worker's log line.
+    loop_name: String,
 }
 
 impl Handler for AsgiLoop {
@@ -210,6 +212,10 @@ impl Handler for AsgiLoop {
 
     fn serves_websockets(&self) -> bool {
         true
+    }
+
+    fn describe(&self) -> Option<String> {
+        Some(format!("an ASGI app on {}", self.loop_name))
     }
 
     /// With `request_timeout`, the loop checks its requests every `tick`; a loop that has
@@ -253,7 +259,7 @@ impl AsgiLoop {
             // is reported by the loop thread (`new_loop`).
             let _ = py.import("uvloop");
         }
-        let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<String, String>>();
         let capacity = options.capacity.max(1);
         let request_timeout = options.request_timeout;
         let ticks = Arc::new(Ticks {
@@ -275,13 +281,14 @@ impl AsgiLoop {
         // GIL: released while the loop thread starts the loop and runs lifespan startup.
         let started = py.detach(move || started_rx.recv());
         match started {
-            Ok(Ok(())) => Ok(AsgiLoop {
+            Ok(Ok(loop_name)) => Ok(AsgiLoop {
                 inbox,
                 thread,
                 stopping: AtomicBool::new(false),
                 capacity,
                 request_timeout,
                 ticks,
+                loop_name,
             }),
             Ok(Err(why)) => {
                 let _ = py.detach(|| thread.join());
@@ -547,9 +554,9 @@ fn run(
     options: &Options,
     inbox: &Arc<Inbox>,
     ticks: &Arc<Ticks>,
-    started: &std::sync::mpsc::Sender<Result<(), String>>,
+    started: &std::sync::mpsc::Sender<Result<String, String>>,
 ) {
-    let report = |result: Result<(), String>| {
+    let report = |result: Result<String, String>| {
         // The starting thread waits for this; it is gone only if it panicked.
         let _ = started.send(result);
     };
@@ -613,7 +620,16 @@ fn run(
             )));
         }
     }
-    report(Ok(()));
+    let loop_name = event_loop
+        .get_type()
+        .module()
+        .map_or_else(|_| "asyncio".to_owned(), |m| m.to_string());
+    let loop_name = if loop_name.starts_with("uvloop") {
+        "uvloop"
+    } else {
+        "asyncio"
+    };
+    report(Ok(loop_name.to_owned()));
     // Step 3: serve until stopped.
     if let Err(err) =
         event_loop.call_method1(intern!(py, "run_until_complete"), (core.stopped.bind(py),))

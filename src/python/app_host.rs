@@ -39,6 +39,13 @@ impl Handler for Runner {
         }
     }
 
+    fn describe(&self) -> Option<String> {
+        match self {
+            Runner::Wsgi(pool) => pool.describe(),
+            Runner::Asgi(asgi) => asgi.describe(),
+        }
+    }
+
     fn serves_websockets(&self) -> bool {
         match self {
             Runner::Wsgi(pool) => pool.serves_websockets(),

@@ -97,6 +97,10 @@ impl<H: Handler> Handler for RequestLimit<H> {
         self.inner.serves_websockets()
     }
 
+    fn describe(&self) -> Option<String> {
+        self.inner.describe()
+    }
+
     fn is_stuck(&self) -> bool {
         self.inner.is_stuck()
     }

@@ -205,6 +205,7 @@ def test_each_event_loop_serves(ferrule_server, loop):
     pytest.importorskip(loop)
     running = ferrule_server("--loop", loop, "apps.asgi:app")
     still_serves(running)
+    running.wait_for_log(f"serving with an ASGI app on {loop}, pid")
 
 
 def test_request_timeout_answers_504_and_cancels_the_task(ferrule_server):
