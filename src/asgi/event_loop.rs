@@ -232,10 +232,22 @@ impl Handler for AsgiLoop {
 
     /// Asks the loop to stop (it finishes its requests, then runs lifespan shutdown) and
     /// waits for its thread.
+    /// A loop that is stuck (see `is_stuck`) cannot take the stop: it gets `stuck_wait`,
+    /// then the worker exits without it (`false`).
     fn shut_down(self, stuck_wait: Duration) -> bool {
-        let _ = stuck_wait;
+        let stuck = self.is_stuck();
         self.stopping.store(true, Ordering::Relaxed);
         self.inbox.push(Item::Stop);
+        if stuck {
+            let deadline = std::time::Instant::now() + stuck_wait;
+            // 10 ms polls: joining a thread has no timeout; this runs once, at exit.
+            while !self.thread.is_finished() {
+                if std::time::Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         // A loop thread that panicked has been logged by the panic hook.
         let _ = self.thread.join();
         true

@@ -208,6 +208,10 @@ async def app(scope, receive, send):
         await send({"type": "http.response.early_hint",
                     "links": [b"</style.css>; rel=preload; as=style", b"</app.js>; rel=preload; as=script"]})
         await respond(send, 200, b"with hints")
+    elif path == "/block":
+        import time
+        time.sleep(float(arg("s", "3")))  # a blocking call in async code: the loop stops
+        await respond(send, 200, b"unblocked")
     elif path == "/pid":
         await respond(send, 200, str(os.getpid()).encode())
     elif path == "/slow-read":

@@ -275,3 +275,22 @@ def test_early_hints_come_as_a_103_before_the_response(server):
     with Conn(server.address) as c:
         response = c.request("GET", "/early", version="HTTP/1.0")
     assert (response.status, response.body) == (200, b"with hints")
+
+
+def test_a_loop_blocked_past_request_timeout_gets_the_worker_replaced(ferrule_server):
+    import threading
+
+    running = ferrule_server("--request-timeout", "0.3", "--graceful-timeout", "2", "apps.asgi:app")
+    first = int(get(running, "/pid").body)
+    blocked = threading.Thread(target=lambda: socket.create_connection(running.address).sendall(
+        b"GET /block?s=4 HTTP/1.1\r\nHost: t\r\n\r\n"), daemon=True)
+    blocked.start()
+    running.wait_for_log(r"asks to be replaced: a request did not stop after request_timeout")
+    deadline = time.monotonic() + 10
+    pid = first
+    while pid == first and time.monotonic() < deadline:
+        try:
+            pid = int(get(running, "/pid").body)
+        except OSError:
+            time.sleep(0.05)
+    assert pid != first
