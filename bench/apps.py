@@ -504,6 +504,12 @@ WORKLOADS: dict[str, Workload] = {
                     "waits for its echo, again and again (ws_client.py); round trips/s",
         expect_body=WS_ECHO_HTTP_BODY,
     ),
+    "ws-idle": Workload(
+        name="ws-idle", attr="ws_echo", interface="asgi", kind="idle",
+        description="ASGI: 10 000 WebSockets held open idle (each made the handshake) while "
+                    "GET / runs on 64 other connections; RSS and latency",
+        expect_body=WS_ECHO_HTTP_BODY,
+    ),
     "fastapi": Workload(
         name="fastapi", attr="fastapi_app", interface="asgi",
         description=f"FastAPI: POST {ITEM_PATH} with a JSON body, routed among 4 routes, "

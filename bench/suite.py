@@ -105,6 +105,9 @@ def _ferrule(c: Ctx) -> list[str]:
         raise NotApplicable("Ferrule has no --workers yet (one worker process only)")
     if c.wl.kind == "idle":
         argv += ["--max-connections", str(IDLE_CONNECTIONS + 2000), "--keepalive-timeout", "600s"]
+        if c.wl.interface == "asgi":
+            # The idle client answers no pings: measure memory, not the keep-alive pings.
+            argv += ["--ws-ping-interval", ""]
     if c.wl.interface == "asgi":
         argv += ["--interface", "asgi"]
     return argv + [c.wl.target]
@@ -125,7 +128,8 @@ def _granian(c: Ctx) -> list[str]:
     return [str(c.venv_bin / "granian"), "--interface", c.wl.interface, "--host", "127.0.0.1",
             "--port", str(c.port), "--workers", str(c.workers),
             "--blocking-threads", str(c.threads), "--runtime-threads", "1", "--http", "1",
-            *([] if c.wl.kind == "ws" else ["--no-ws"]), "--no-access-log",
+            *([] if c.wl.kind == "ws" or c.wl.name == "ws-idle" else ["--no-ws"]),
+            "--no-access-log",
             "--log-level", "warning",
             "--working-dir", str(BENCH_DIR)] + (
         # its default backpressure (backlog / workers = 1024) would leave most of the idle
@@ -488,7 +492,8 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
                 _taskset(topo.client_cpu) + [sys.executable, str(BENCH_DIR / "idle_client.py"),
                                              "--port", str(run.port), "--connections",
                                              str(args.idle_connections), "--setup-timeout",
-                                             "40", "--hold", "180"],
+                                             "40", "--hold", "180"]
+                + (["--websocket", "/ws"] if wl.interface == "asgi" else []),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             line = idle.stdout.readline()
             if not line:
@@ -671,6 +676,9 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
     v = summ("sleep", "1p", SUBJECT, "rps_median")
     check("sleep 1p ≥ 0.95 × 800 req/s (760)", v, v is not None and v >= 760,
           f"{v:,.0f} req/s" if v else "")
+    v = ratio("ws-idle", "1p", "granian", "rss")
+    check("ws-idle 1p peak RSS ≤ Granian (#16)", v, v is not None and v <= 1.0,
+          f"{v:.2f}×" if v else "")
     v = ratio("idle", "1p", "granian", "rss")
     check("idle 1p peak RSS ≤ Granian", v, v is not None and v <= 1.0,
           f"{v:.2f}× ({summ('idle', '1p', SUBJECT, 'rss_tree_mib'):.0f} vs "
