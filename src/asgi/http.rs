@@ -475,9 +475,18 @@ impl HttpCycle {
                 RequestLine(&this.head)
             );
         }
-        if this.state == TaskState::Done && this.out.is_empty() {
+        if this.state == TaskState::Done && this.out.is_empty() && !this.has_receivers(py) {
             this.core.untrack(py, this.id);
         }
+    }
+
+    /// A `receive()` of this request still waits (a task the app spawned outlived its
+    /// call): the request stays tracked until it is answered (`http.disconnect` once the
+    /// request ends), so no future waits forever.
+    fn has_receivers(&self, py: Python<'_>) -> bool {
+        self.receivers
+            .iter()
+            .any(|fut| !is_done(fut.bind(py)).unwrap_or(true))
     }
 
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -656,7 +665,9 @@ impl HttpCycle {
             }
         }
         self.flush();
-        if self.out.is_empty() {
+        // Waiting receive()s of tasks the app spawned get their answer now if it is here.
+        self.resume(py)?;
+        if self.out.is_empty() && !self.has_receivers(py) {
             self.core.untrack(py, self.id);
         }
         Ok(())

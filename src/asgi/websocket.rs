@@ -357,9 +357,18 @@ impl WsCycle {
                 RequestLine(&this.head)
             );
         }
-        if this.task_done && this.out.is_empty() {
+        if this.task_done && this.out.is_empty() && !this.has_receivers(py) {
             this.core.untrack(py, this.id);
         }
+    }
+
+    /// A `receive()` of this request still waits (a task the app spawned outlived its
+    /// call): the request stays tracked until it is answered (`http.disconnect` once the
+    /// request ends), so no future waits forever.
+    fn has_receivers(&self, py: Python<'_>) -> bool {
+        self.receivers
+            .iter()
+            .any(|fut| !is_done(fut.bind(py)).unwrap_or(true))
     }
 
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
@@ -530,7 +539,9 @@ impl WsCycle {
             _ => {}
         }
         self.out.flush();
-        if self.out.is_empty() {
+        // Waiting receive()s of tasks the app spawned get their answer now if it is here.
+        self.resume(py)?;
+        if self.out.is_empty() && !self.has_receivers(py) {
             self.core.untrack(py, self.id);
         }
         Ok(())

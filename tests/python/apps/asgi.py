@@ -212,6 +212,16 @@ async def app(scope, receive, send):
         import time
         time.sleep(float(arg("s", "3")))  # a blocking call in async code: the loop stops
         await respond(send, 200, b"unblocked")
+    elif path == "/orphan-receive":
+        # A task that outlives the app call, waiting in receive().
+        key = arg("key", "orphan")
+
+        async def waiter():
+            progress[key] = (await receive())["type"]
+
+        await read_body(receive)
+        progress[key + "-task"] = asyncio.ensure_future(waiter()) and "spawned"
+        await respond(send, 200, b"spawned")
     elif path == "/pid":
         await respond(send, 200, str(os.getpid()).encode())
     elif path == "/slow-read":

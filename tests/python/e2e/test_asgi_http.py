@@ -294,3 +294,11 @@ def test_a_loop_blocked_past_request_timeout_gets_the_worker_replaced(ferrule_se
         except OSError:
             time.sleep(0.05)
     assert pid != first
+
+
+def test_a_receive_left_waiting_by_a_spawned_task_gets_http_disconnect(server):
+    assert get(server, "/orphan-receive?key=orphan").body == b"spawned"
+    deadline = time.monotonic() + 5
+    while "orphan" not in progress(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert progress(server)["orphan"] == "http.disconnect"
