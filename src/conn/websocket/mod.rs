@@ -157,6 +157,7 @@ async fn run<T: Transport, H: Handler>(
         unacked: 0,
         last_heard: Instant::now(),
         ping_sent: None,
+        was_reading: true,
         closing: None,
         going_away_at: None,
         app_gone: false,
@@ -245,6 +246,8 @@ struct Session<'a, T> {
     last_heard: Instant,
     /// A ping waits for its answer since then.
     ping_sent: Option<Instant>,
+    /// The socket was read in the previous turn of the loop.
+    was_reading: bool,
     closing: Option<Closing>,
     /// The worker is stopping: 1001 at this time.
     going_away_at: Option<Instant>,
@@ -310,7 +313,14 @@ impl<T: Transport> Session<'_, T> {
                     }
                 }
             }
-            let timer = self.next_timer(ws.ping_interval, ws.ping_timeout);
+            // Pings are only sent, and their answers only heard, while the socket is read:
+            // a client is not timed out for an app that does not take its messages.
+            if reading && !self.was_reading {
+                self.last_heard = Instant::now();
+                self.ping_sent = None;
+            }
+            self.was_reading = reading;
+            let timer = self.next_timer(reading, ws.ping_interval, ws.ping_timeout);
             let stopping = self.going_away_at.is_none() && *self.socket.shutdown.borrow();
             if stopping {
                 let margin = GOING_AWAY_MARGIN.min(graceful / 2);
@@ -342,7 +352,12 @@ impl<T: Transport> Session<'_, T> {
                         }
                     }
                 }
-                _ = shutdown.changed(), if self.going_away_at.is_none() => {}
+                changed = shutdown.changed(), if self.going_away_at.is_none() => {
+                    if changed.is_err() {
+                        // The server is gone without saying stop: go away now.
+                        self.going_away_at = Some(Instant::now());
+                    }
+                }
                 () = sleep_until(timer.unwrap_or_else(far_future)), if timer.is_some() => {
                     if let Some(end) = self.on_timer(ws.ping_interval, ws.ping_timeout).await? {
                         return Ok(end);
@@ -353,8 +368,14 @@ impl<T: Transport> Session<'_, T> {
     }
 
     /// The earliest of: the next ping, a ping's timeout, the close deadline, 1001 time.
-    fn next_timer(&self, interval: Option<Duration>, ping_timeout: Duration) -> Option<Instant> {
+    fn next_timer(
+        &self,
+        reading: bool,
+        interval: Option<Duration>,
+        ping_timeout: Duration,
+    ) -> Option<Instant> {
         let ping = match (self.ping_sent, interval) {
+            _ if !reading => None,
             (Some(sent), _) => Some(sent + ping_timeout),
             (None, Some(interval)) if self.closing.is_none() => Some(self.last_heard + interval),
             (None, _) => None,
@@ -390,6 +411,9 @@ impl<T: Transport> Session<'_, T> {
             if let Some(closing) = &mut self.closing {
                 closing.deadline = closing.deadline.min(wait);
             }
+            return Ok(None);
+        }
+        if !self.was_reading {
             return Ok(None);
         }
         match self.ping_sent {

@@ -120,6 +120,11 @@ async def websocket(scope, receive, send):
             progress[key + "-send"] = "sent"
         except OSError as err:
             progress[key + "-send"] = type(err).__name__
+    elif path == "/ws/slow-reader":
+        for _ in range(2):
+            await asyncio.sleep(1.0)
+            message = await receive()
+            await send({"type": "websocket.send", "text": message["text"]})
     elif path == "/ws/flood-out":
         for i in range(10_000):
             await send({"type": "websocket.send", "text": f"m{i}"})

@@ -278,6 +278,12 @@ def test_an_unresponsive_client_is_pinged_then_closed_with_1011(ferrule_server):
         time.sleep(1.2)
         ws.send("alive")
         assert ws.recv(timeout=5) == "alive"
+    # So does one whose app is slow to take its messages: while a message waits for the
+    # app the socket is not read, so no ping is sent that could not be heard.
+    with connect(url(server, "/ws/slow-reader")) as ws:
+        ws.send("one")
+        ws.send("two")
+        assert [ws.recv(timeout=5), ws.recv(timeout=5)] == ["one", "two"]
 
 
 def test_a_graceful_stop_closes_open_websockets_with_1001(ferrule_server):
