@@ -1,4 +1,4 @@
-"""Benchmark workloads: plain WSGI apps, the same callable for every server under test.
+"""Benchmark workloads: plain WSGI and ASGI apps, the same callable for every server under test.
 
 Each workload is a `Workload` in `WORKLOADS`, keyed by the name `bench/run.py --workload`
 takes. A server is pointed at `apps:<attr>` (with `bench/` on its Python path), and
@@ -306,6 +306,139 @@ _FLASK = _Lazy(_make_flask)
 _DJANGO = _Lazy(_make_django)
 
 
+# --- ASGI (issue #16): the same answers as hello, json and echo; a WebSocket echo; FastAPI ---
+
+
+async def _lifespan(receive, send) -> None:
+    """Answers lifespan so that no server logs it as unsupported."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+_HELLO_ASGI_HEADERS = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
+
+
+async def asgi_hello(scope, receive, send):
+    """hello as ASGI: two sends, fixed 13-byte body."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    await send({"type": "http.response.start", "status": 200, "headers": _HELLO_ASGI_HEADERS})
+    await send({"type": "http.response.body", "body": HELLO_BODY})
+
+
+async def asgi_json(scope, receive, send):
+    """json as ASGI: a json.dumps per request."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    body = _json.dumps(JSON_DOC).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def asgi_echo(scope, receive, send):
+    """echo as ASGI: the body read whole through receive(), its length returned."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    total = 0
+    while True:
+        message = await receive()
+        total += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = str(total).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+WS_ECHO_HTTP_BODY = b"ws-echo"
+
+
+async def ws_echo(scope, receive, send):
+    """A WebSocket echo (every message sent back as it came); a plain GET gets `ws-echo`
+    (the readiness check)."""
+    if scope["type"] == "lifespan":
+        return await _lifespan(receive, send)
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain"), (b"content-length", b"7")]})
+        await send({"type": "http.response.body", "body": WS_ECHO_HTTP_BODY})
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") is not None:
+            await send({"type": "websocket.send", "text": message["text"]})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
+def _make_fastapi():
+    from typing import List  # noqa: UP035 (pydantic evaluates it at run time, Python 3.9 too)
+
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        name: str
+        qty: int
+        tags: List[str]  # noqa: UP006 (evaluated at run time, Python 3.9 too)
+
+    api = FastAPI()
+
+    @api.get("/shop/items")
+    async def items():
+        return []
+
+    @api.get("/shop/items/{item_id}")
+    async def item(item_id: int):
+        return {"id": item_id}
+
+    async def update(item_id, body):
+        return {"id": item_id, "name": body.name, "qty": body.qty, "tags": body.tags,
+                "total": body.qty * 10}
+
+    # Real types, not this module's string annotations: `Item` is local to this function.
+    update.__annotations__ = {"item_id": int, "body": Item}
+    api.post("/shop/items/{item_id}")(update)
+
+    @api.delete("/shop/items/{item_id}")
+    async def delete(item_id: int):
+        return {"deleted": item_id}
+
+    return api
+
+
+class _LazyAsgi:
+    """Builds its ASGI app on first use, so that servers under test that never serve it do
+    not import the framework. The same wrapper for every server."""
+
+    def __init__(self, make):
+        self._make, self._app = make, None
+
+    async def __call__(self, scope, receive, send):
+        if self._app is None:
+            self._app = self._make()
+        await self._app(scope, receive, send)
+
+
+fastapi_app = _LazyAsgi(_make_fastapi)
+FASTAPI_BODY = _json.dumps({"id": 42, "name": ITEM_REQUEST["name"], "qty": ITEM_REQUEST["qty"],
+                            "tags": ITEM_REQUEST["tags"], "total": 30},
+                           separators=(",", ":")).encode()
+
+
 @dataclass(frozen=True)
 class Workload:
     """One thing to measure: which app, which request, and what a right answer looks like."""
@@ -321,9 +454,11 @@ class Workload:
     body: bytes | None = None      # request body (POST), sent by a wrk Lua script
     content_type: str | None = None
     threads: int | None = None     # Python threads per server for this row (None: --threads)
-    kind: str = "wrk"              # "wrk"; "upload" (Python client); "idle" (held conns + wrk)
+    kind: str = "wrk"              # "wrk"; "upload" (Python client); "idle" (held conns + wrk);
+                                   # "ws" (WebSocket round trips, ws_client.py)
     nginx: bool = False            # nginx has a canned answer for it (ceiling reference)
     static: bool = False           # a file of ensure_static_dir(), from each server's static mount
+    interface: str = "wsgi"        # "wsgi" or "asgi": which servers can run it
 
     @property
     def target(self) -> str:
@@ -407,5 +542,41 @@ WORKLOADS: dict[str, Workload] = {
         description="10 000 keep-alive connections held open (each made one GET) while "
                     "`hello` runs on 64 others; RSS and hello latency",
         expect_body=HELLO_BODY, kind="idle",
+    ),
+    "asgi-hello": Workload(
+        name="asgi-hello", attr="asgi_hello", interface="asgi",
+        description="ASGI: GET / -> 200, text/plain, Content-Length 13 (two sends)",
+        expect_body=HELLO_BODY, expect_headers={"content-type": "text/plain",
+                                                "content-length": "13"},
+    ),
+    "asgi-json": Workload(
+        name="asgi-json", attr="asgi_json", interface="asgi",
+        description="ASGI: GET / -> 200 application/json, json.dumps per request",
+        expect_body=JSON_BODY, expect_headers={"content-type": "application/json"},
+    ),
+    "asgi-echo": Workload(
+        name="asgi-echo", attr="asgi_echo", interface="asgi",
+        description="ASGI: POST / with a 64 KiB body, read through receive(), length returned",
+        method="POST", body=b"e" * 65536, content_type="application/octet-stream",
+        expect_body=b"65536",
+    ),
+    "ws-echo": Workload(
+        name="ws-echo", attr="ws_echo", interface="asgi", kind="ws",
+        description="ASGI WebSocket: 64 connections, each sends a 32-byte text message and "
+                    "waits for its echo, again and again (ws_client.py); round trips/s",
+        expect_body=WS_ECHO_HTTP_BODY,
+    ),
+    "ws-idle": Workload(
+        name="ws-idle", attr="ws_echo", interface="asgi", kind="idle",
+        description="ASGI: 10 000 WebSockets held open idle (each made the handshake) while "
+                    "GET / runs on 64 other connections; RSS and latency",
+        expect_body=WS_ECHO_HTTP_BODY,
+    ),
+    "fastapi": Workload(
+        name="fastapi", attr="fastapi_app", interface="asgi",
+        description=f"FastAPI: POST {ITEM_PATH} with a JSON body, routed among 4 routes, "
+                    "validated into a pydantic model, JSON answer",
+        path=ITEM_PATH, method="POST", body=ITEM_REQUEST_BODY,
+        content_type="application/json", expect_body=FASTAPI_BODY,
     ),
 }

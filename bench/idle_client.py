@@ -2,9 +2,12 @@
 """Holds many idle keep-alive connections open, for the `idle` workload.
 
     python idle_client.py --port P [--connections 10000] [--setup-timeout 30] [--hold 120]
+                          [--websocket PATH]
 
 Opens --connections connections to 127.0.0.1:P, sends one `GET /` (HTTP/1.1 keep-alive)
-on each and reads the answer, then holds them all open without sending more. Prints one
+on each and reads the answer, then holds them all open without sending more. With
+--websocket, each connection opens a WebSocket on PATH instead (the handshake, answered
+with 101) and holds it open idle. Prints one
 JSON line when set up ({"opened", "answered", "failed", "setup_s"}), then waits until its
 stdin closes (or --hold s pass), counts how many the server has closed meanwhile, prints a
 second JSON line ({"still_open", "closed_by_server"}) and exits, closing them all.
@@ -27,6 +30,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=10000)
     ap.add_argument("--setup-timeout", type=float, default=30.0)
     ap.add_argument("--hold", type=float, default=120.0)
+    ap.add_argument("--websocket", metavar="PATH",
+                    help="open a WebSocket on PATH on each connection instead of a GET")
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = a.connections + 100
@@ -36,6 +41,10 @@ def main() -> None:
     t0 = time.monotonic()
     deadline = t0 + a.setup_timeout
     req = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{a.port}\r\n\r\n".encode()
+    if a.websocket:
+        req = (f"GET {a.websocket} HTTP/1.1\r\nHost: 127.0.0.1:{a.port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode()
     sel = selectors.DefaultSelector()
     socks: list[socket.socket] = []
     failed = 0
@@ -124,7 +133,9 @@ def _step(s, ev, sel, pending, req, got=None):
             chunk = b""
         buf = got.setdefault(s, bytearray())
         buf += chunk
-        if not chunk or (b"\r\n\r\n" in buf and buf.endswith(b"Hello, world!")):
+        done = b"\r\n\r\n" in buf and (buf.endswith(b"Hello, world!")
+                                        or buf.startswith(b"HTTP/1.1 101 "))
+        if not chunk or done:
             sel.unregister(s)
             del pending[s]
             got.pop(s, None)

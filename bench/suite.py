@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The full benchmark suite: Ferrule against Granian, gunicorn (sync, gthread), uWSGI,
-waitress, bjoern, fastwsgi and nginx (ceiling reference for `hello`), on every workload of
-bench/apps.py, in two topologies.
+waitress, bjoern, fastwsgi and nginx (ceiling reference for `hello`) on the WSGI workloads
+of bench/apps.py, and against uvicorn (httptools + uvloop), Granian's ASGI interface,
+gunicorn's ASGI worker (uvicorn-worker) and hypercorn on the ASGI ones, in two topologies.
 
 Normally started by `bench/run.sh --suite full` (which installs everything first);
 `--workloads hello,json` and `--topologies 1p` narrow it down. `--ferrule-baseline VENV`
@@ -85,6 +86,16 @@ def use_ferrule_venvs(ferrule_venv: Path | None, baseline: Path | None) -> None:
         PEERS[BASELINE] = Peer(BASELINE, "Ferrule baseline", "ferrule", _ferrule, venv=baseline)
 
 
+def _wsgi_only(c: Ctx, who: str) -> None:
+    if c.wl.interface != "wsgi":
+        raise NotApplicable(f"{who} does not serve ASGI apps")
+
+
+def _asgi_only(c: Ctx, who: str) -> None:
+    if c.wl.interface != "asgi":
+        raise NotApplicable(f"{who} serves ASGI apps only")
+
+
 def _ferrule(c: Ctx) -> list[str]:
     argv = [str(c.venv_bin / "ferrule"), "--bind", f"127.0.0.1:{c.port}",
             "--threads", str(c.threads), "--pythonpath", str(BENCH_DIR),
@@ -95,6 +106,11 @@ def _ferrule(c: Ctx) -> list[str]:
         raise NotApplicable("Ferrule has no --workers yet (one worker process only)")
     if c.wl.kind == "idle":
         argv += ["--max-connections", str(IDLE_CONNECTIONS + 2000), "--keepalive-timeout", "600s"]
+        if c.wl.interface == "asgi":
+            # The idle client answers no pings: measure memory, not the keep-alive pings.
+            argv += ["--ws-ping-interval", ""]
+    if c.wl.interface == "asgi":
+        argv += ["--interface", "asgi"]
     if c.wl.static:
         argv += ["--static-map", f"/static={ensure_static_dir()}"]
     return argv + [c.wl.target]
@@ -129,10 +145,12 @@ def ferrule_has_workers(venv_bin: Path) -> bool:
 
 
 def _granian(c: Ctx) -> list[str]:
-    return [str(c.venv_bin / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+    return [str(c.venv_bin / "granian"), "--interface", c.wl.interface, "--host", "127.0.0.1",
             "--port", str(c.port), "--workers", str(c.workers),
             "--blocking-threads", str(c.threads), "--runtime-threads", "1", "--http", "1",
-            "--no-ws", "--no-access-log", "--log-level", "warning",
+            *([] if c.wl.kind == "ws" or c.wl.name == "ws-idle" else ["--no-ws"]),
+            "--no-access-log",
+            "--log-level", "warning",
             "--working-dir", str(BENCH_DIR)] + (
         # its default backpressure (backlog / workers = 1024) would leave most of the idle
         # connections unserved
@@ -145,6 +163,7 @@ def _granian(c: Ctx) -> list[str]:
 def _gunicorn_sync(c: Ctx) -> list[str]:
     if c.wl.static:
         raise NotApplicable("the whitenoise row runs under gunicorn gthread")
+    _wsgi_only(c, "gunicorn's sync worker")
     if c.threads > 1:
         raise NotApplicable("sync worker: one request at a time per process, no threads")
     if c.wl.kind == "idle":
@@ -155,6 +174,7 @@ def _gunicorn_sync(c: Ctx) -> list[str]:
 
 
 def _gunicorn_gthread(c: Ctx) -> list[str]:
+    _wsgi_only(c, "gunicorn's gthread worker")
     argv = [str(c.venv_bin / "gunicorn"), "--worker-class", "gthread", "--workers",
             str(c.workers), "--threads", str(c.threads), "--bind", f"127.0.0.1:{c.port}",
             "--chdir", str(BENCH_DIR), "--log-level", "warning"]
@@ -167,6 +187,7 @@ def _gunicorn_gthread(c: Ctx) -> list[str]:
 
 
 def _uwsgi(c: Ctx) -> list[str]:
+    _wsgi_only(c, "uWSGI (as benchmarked here)")
     if c.wl.kind == "idle":
         raise NotApplicable("--http-socket has no keep-alive: closes every connection")
     # --http-socket closes the connection after every response; without a
@@ -188,6 +209,7 @@ def _uwsgi(c: Ctx) -> list[str]:
 
 def _waitress(c: Ctx) -> list[str]:
     _no_static(c, "waitress")
+    _wsgi_only(c, "waitress")
     if c.workers > 1:
         raise NotApplicable("one process only (no workers)")
     argv = [str(c.venv_bin / "waitress-serve"), f"--listen=127.0.0.1:{c.port}",
@@ -207,6 +229,7 @@ def _one_thread_only(c: Ctx, who: str) -> None:
 
 def _bjoern(c: Ctx) -> list[str]:
     _no_static(c, "bjoern")
+    _wsgi_only(c, "bjoern")
     _one_thread_only(c, "bjoern")
     return [str(c.venv_bin / "python"), str(BENCH_DIR / "serve_other.py"), "bjoern",
             str(c.port), c.wl.target]
@@ -214,6 +237,7 @@ def _bjoern(c: Ctx) -> list[str]:
 
 def _fastwsgi(c: Ctx) -> list[str]:
     _no_static(c, "fastwsgi")
+    _wsgi_only(c, "fastwsgi")
     _one_thread_only(c, "fastwsgi")
     return [str(c.venv_bin / "python"), str(BENCH_DIR / "serve_other.py"), "fastwsgi",
             str(c.port), c.wl.target]
@@ -262,6 +286,28 @@ def _nginx(c: Ctx) -> list[str]:
     return [exe, "-p", str(d), "-c", str(d / "nginx.conf"), "-g", "daemon off;"]
 
 
+def _uvicorn(c: Ctx) -> list[str]:
+    _asgi_only(c, "uvicorn")
+    return [str(c.venv_bin / "uvicorn"), "--host", "127.0.0.1", "--port", str(c.port),
+            "--workers", str(c.workers), "--loop", "uvloop", "--http", "httptools",
+            "--ws", "websockets", "--no-access-log", "--log-level", "warning",
+            "--app-dir", str(BENCH_DIR), c.wl.target]
+
+
+def _gunicorn_asgi(c: Ctx) -> list[str]:
+    _asgi_only(c, "gunicorn's ASGI worker")
+    return [str(c.venv_bin / "gunicorn"), "--worker-class", "uvicorn_worker.UvicornWorker",
+            "--workers", str(c.workers), "--bind", f"127.0.0.1:{c.port}",
+            "--chdir", str(BENCH_DIR), "--log-level", "warning", c.wl.target]
+
+
+def _hypercorn(c: Ctx) -> list[str]:
+    _asgi_only(c, "hypercorn")
+    return [str(c.venv_bin / "hypercorn"), "--bind", f"127.0.0.1:{c.port}", "--workers",
+            str(c.workers), "--worker-class", "uvloop", "--log-level", "warning",
+            c.wl.target]
+
+
 PEERS: dict[str, Peer] = {p.name: p for p in [
     Peer("ferrule", "Ferrule", "ferrule", _ferrule),
     Peer("ferrule-observed", "Ferrule, metrics + statsd on", "ferrule", _ferrule_observed),
@@ -273,6 +319,9 @@ PEERS: dict[str, Peer] = {p.name: p for p in [
     Peer("bjoern", "bjoern", "bjoern", _bjoern),
     Peer("fastwsgi", "fastwsgi", "fastwsgi", _fastwsgi),
     Peer("nginx", "nginx (static)", None, _nginx),
+    Peer("uvicorn", "uvicorn", "uvicorn", _uvicorn),
+    Peer("gunicorn-asgi", "gunicorn ASGI worker", "uvicorn-worker", _gunicorn_asgi),
+    Peer("hypercorn", "hypercorn", "hypercorn", _hypercorn),
 ]}
 
 
@@ -430,6 +479,20 @@ class Run:
             return r
         return self._client(cmd, duration + 60, parse, '"requests"')
 
+    def ws(self, duration: float, connections: int) -> dict:
+        cmd = _taskset(self.topo.client_cpu) + [
+            sys.executable, str(BENCH_DIR / "ws_client.py"), "--port", str(self.port),
+            "--connections", str(connections), "--duration", f"{duration:g}"]
+
+        def parse(out: str) -> dict:
+            r = json.loads(out.strip().splitlines()[-1])
+            e = r.pop("errors")
+            r["non_2xx_3xx"] = 0
+            r["wrong_body"] = e["wrong_body"]
+            r["socket_errors"] = {"connect": 0, "read": e["socket"], "write": 0, "timeout": 0}
+            return r
+        return self._client(cmd, duration + 30, parse, '"requests"')
+
     def _client(self, cmd: list[str], duration: float, parse, marker: str) -> dict:
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.monotonic()
@@ -472,7 +535,8 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
                 _taskset(topo.client_cpu) + [sys.executable, str(BENCH_DIR / "idle_client.py"),
                                              "--port", str(run.port), "--connections",
                                              str(args.idle_connections), "--setup-timeout",
-                                             "40", "--hold", "180"],
+                                             "40", "--hold", "180"]
+                + (["--websocket", "/ws"] if wl.interface == "asgi" else []),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             line = idle.stdout.readline()
             if not line:
@@ -481,6 +545,8 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
         if args.warmup > 0:
             if wl.kind == "upload":
                 warm = run.uploads(args.warmup)
+            elif wl.kind == "ws":
+                warm = run.ws(args.warmup, args.connections)
             else:
                 warm = run.wrk(args.warmup, args.connections, script=script)
             rec["warmup"] = {k: warm.get(k) for k in ("rps", "non_2xx_3xx", "socket_errors")}
@@ -488,6 +554,8 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
         cpu0, srv0 = R.cpu_times(), R.tree_cpu_seconds(run.tree)
         if wl.kind == "upload":
             res = run.uploads(args.duration)
+        elif wl.kind == "ws":
+            res = run.ws(args.duration, args.connections)
         else:
             res = run.wrk(args.duration, args.connections, script=script)
         cpu1, srv1 = R.cpu_times(), R.tree_cpu_seconds(run.tree)
@@ -648,9 +716,18 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
         who = "whitenoise (gunicorn gthread)" if peer == "gunicorn-gthread" else PEERS[peer].label
         check(f"static-small 1p ≥ {need}× {who}", v, v is not None and v >= need,
               f"{v:.2f}×" if v else "")
+    # Issue #16 (ASGI): must reach 1.0x Granian and 2x uvicorn on asgi-hello and fastapi.
+    for w, peer, need in [("asgi-hello", "granian", 1.0), ("asgi-hello", "uvicorn", 2.0),
+                          ("fastapi", "granian", 1.0), ("fastapi", "uvicorn", 2.0)]:
+        v = ratio(w, "1p", peer)
+        check(f"{w} 1p ≥ {need}× {PEERS[peer].label} (#16)", v, v is not None and v >= need,
+              f"{v:.2f}×" if v else "")
     v = summ("sleep", "1p", SUBJECT, "rps_median")
     check("sleep 1p ≥ 0.95 × 800 req/s (760)", v, v is not None and v >= 760,
           f"{v:,.0f} req/s" if v else "")
+    v = ratio("ws-idle", "1p", "granian", "rss")
+    check("ws-idle 1p peak RSS ≤ Granian (#16)", v, v is not None and v <= 1.0,
+          f"{v:.2f}×" if v else "")
     v = ratio("idle", "1p", "granian", "rss")
     check("idle 1p peak RSS ≤ Granian", v, v is not None and v <= 1.0,
           f"{v:.2f}× ({summ('idle', '1p', SUBJECT, 'rss_tree_mib'):.0f} vs "
@@ -963,7 +1040,7 @@ def estimate_cell(wl: Workload, args) -> float:
     base = 2.5 + args.warmup + args.duration     # quiet check + start/stop + load
     if wl.kind == "idle":
         base += 8
-    if wl.kind == "upload":
+    if wl.kind in ("upload", "ws"):
         base += 3
     return base
 

@@ -147,6 +147,13 @@ pub enum ResponseEvent {
     File(FileBody),
     /// The response is complete.
     End,
+    /// The response is complete, with a trailer section (`Name: value\r\n` lines, checked
+    /// by the app side): sent after the last chunk when the response is chunked, dropped
+    /// otherwise (RFC 9112 §7.1.2).
+    Trailers(Vec<u8>),
+    /// An interim `103 Early Hints` (RFC 8297) with these `Link: ...\r\n` lines, before the
+    /// response's head; dropped for HTTP/1.0 clients or once the head went out.
+    EarlyHints(Vec<u8>),
     /// The response cannot be completed; close the connection.
     Abort(AbortReason),
     /// `wsgi.input` wants the next body bytes; answer with one `BodyEvent`. WebSocket:
@@ -252,6 +259,12 @@ pub trait Handler: Send + Sync + 'static {
     /// # Errors
     /// The job back, when the handler no longer runs jobs.
     fn dispatch(&self, job: Job) -> Result<(), Job>;
+
+    /// What runs the app, for the worker's "serving with ..." log line; `None`: the
+    /// worker's Python threads (`--threads`).
+    fn describe(&self) -> Option<String> {
+        None
+    }
 
     /// The handler serves WebSockets: `conn` hands it upgrade requests as
     /// `RequestKind::WebSocket` (otherwise they are plain HTTP requests).

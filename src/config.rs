@@ -82,6 +82,10 @@ macro_rules! for_each_core_setting {
             proxy_allow_ips => proxy.proxy_allow,
             protocol => proxy.protocol,
             uwsgi_allow_ips => proxy.uwsgi_allow,
+            ws_max_message_bytes => websocket.max_message_bytes,
+            ws_ping_interval => websocket.ping_interval,
+            ws_ping_timeout => websocket.ping_timeout,
+            ws_per_message_deflate => websocket.per_message_deflate,
         }
     };
 }
@@ -138,6 +142,7 @@ pub struct Config {
     /// Directories served as static files (`--static-map`). Read by `conn`.
     pub statics: StaticConfig,
     pub proxy: ProxyConfig,
+    pub websocket: WebSocketConfig,
 }
 
 /// TLS on every listener, when `certfile` is set (`--certfile`, `--keyfile`, `--ca-certs`,
@@ -187,6 +192,30 @@ pub enum TlsVersion {
 impl Choice for TlsVersion {
     const CHOICES: &'static [(&'static str, Self)] =
         &[("1.2", TlsVersion::Tls12), ("1.3", TlsVersion::Tls13)];
+}
+
+/// WebSocket limits and timers (`ws_*`). Read by `conn::websocket`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebSocketConfig {
+    /// The largest message from a client, after inflation (close 1009 past it).
+    pub max_message_bytes: usize,
+    /// A ping after this long without a frame from the client; `None`: no pings.
+    pub ping_interval: Option<Duration>,
+    /// How long the client has to answer a ping.
+    pub ping_timeout: Duration,
+    /// Accept permessage-deflate offers.
+    pub per_message_deflate: bool,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            max_message_bytes: 16 * 1024 * 1024,
+            ping_interval: Some(Duration::from_secs(20)),
+            ping_timeout: Duration::from_secs(20),
+            per_message_deflate: true,
+        }
+    }
 }
 
 /// The app interface (`--interface`).
@@ -629,6 +658,7 @@ impl Default for Config {
             observe: ObserveConfig::default(),
             statics: StaticConfig::default(),
             proxy: ProxyConfig::default(),
+            websocket: WebSocketConfig::default(),
         }
     }
 }

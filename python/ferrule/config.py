@@ -63,6 +63,7 @@ class Config:
     bind: tuple[str, ...]
     threads: int
     reuse_port: bool
+    ws_per_message_deflate: bool
     sendfile: str
     sched_policy: str
     unix_socket_mode: int | None
@@ -117,12 +118,15 @@ class Config:
     max_header_bytes: int
     max_head_bytes: int
     max_body_bytes: int
+    ws_max_message_bytes: int
     max_connections: int
     backlog: int
     header_timeout: float
     body_timeout: float
     keepalive_timeout: float
     request_timeout: float | None
+    ws_ping_interval: float | None
+    ws_ping_timeout: float
     graceful_timeout: float
     worker_timeout: float
     shutdown_delay: float

@@ -1096,6 +1096,19 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        name="ws_per_message_deflate",
+        section="Server",
+        type=BOOL,
+        default=True,
+        flags=("--ws-per-message-deflate",),
+        core=True,
+        help=(
+            "Accept a client's permessage-deflate offer (RFC 7692) on WebSockets. The server "
+            "compresses without context takeover (no window kept between messages) and inflates "
+            "under `ws_max_message_bytes`, so a compressed bomb costs at most that."
+        ),
+    ),
+    Setting(
         name="sendfile",
         section="Server",
         type=_Choice("auto", "on", "off"),
@@ -1889,6 +1902,21 @@ SETTINGS: tuple[Setting, ...] = (
         help="The largest request body; 0 means unlimited. Larger: 413.",
     ),
     Setting(
+        name="ws_max_message_bytes",
+        section="Limits",
+        type=BYTE_SIZE,
+        default="16MiB",
+        flags=("--ws-max-message-bytes",),
+        metavar="SIZE",
+        core=True,
+        checks=(at_least(1), at_most(1024**3)),
+        help=(
+            "The largest WebSocket message a client may send, fragments together and after "
+            "permessage-deflate inflation; larger: the connection is closed with 1009. The "
+            "server reads at most one message ahead of the app. uvicorn calls it `--ws-max-size`."
+        ),
+    ),
+    Setting(
         name="max_connections",
         section="Limits",
         type=INT,
@@ -1976,6 +2004,35 @@ SETTINGS: tuple[Setting, ...] = (
             "response has started) and `ferrule.RequestTimeout` is raised in the request's "
             "thread so the app can clean up; if the request still runs after a grace (the "
             "timeout, at most 5s), its Python stack is logged and the worker is replaced."
+        ),
+    ),
+    Setting(
+        name="ws_ping_interval",
+        section="Timeouts",
+        type=_Optional(DURATION),
+        default="20s",
+        default_text="20s",
+        flags=("--ws-ping-interval",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "Send a WebSocket ping after this long without a frame from the client, so dead "
+            "peers and idle proxies are found; empty turns it off. uvicorn spells it the same way."
+        ),
+    ),
+    Setting(
+        name="ws_ping_timeout",
+        section="Timeouts",
+        type=DURATION,
+        default="20s",
+        flags=("--ws-ping-timeout",),
+        metavar="DURATION",
+        core=True,
+        checks=_TIMEOUT,
+        help=(
+            "How long a client has to answer a ping (with a pong or any frame) before the "
+            "WebSocket is closed with 1011."
         ),
     ),
     Setting(

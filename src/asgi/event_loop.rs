@@ -18,11 +18,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Wake, Waker};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -32,7 +32,8 @@ use super::awaitable::Ready;
 use super::http::HttpCycle;
 use super::lifespan;
 use super::scope::ScopeContext;
-use crate::bridge::{Handler, Job};
+use super::websocket::WsCycle;
+use crate::bridge::{Handler, Job, RequestKind};
 use crate::config::{EventLoop, Lifespan};
 use crate::log::Level;
 
@@ -53,6 +54,41 @@ pub struct Options {
     /// Requests in progress at once (`Handler::capacity`): each is a task, not a thread,
     /// so the bound is the worker's connections (`max_connections`).
     pub capacity: usize,
+    /// `request_timeout`: an HTTP request's task is cancelled past it (WebSockets live as
+    /// long as their conversation and are exempt).
+    pub request_timeout: Option<Duration>,
+}
+
+/// The grace between a request's timeout and calling the loop stuck: the timeout itself, at
+/// most 5 s (as the WSGI threads have it).
+fn grace(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(5))
+}
+
+/// How often the loop checks its requests against `request_timeout`: ten times per
+/// timeout, at least every 100 ms, so a request overruns by at most 10 %.
+fn tick(timeout: Duration) -> Duration {
+    (timeout / 10).min(Duration::from_millis(100))
+}
+
+/// When the loop thread last ran its timeout check; read by `is_stuck` from the worker's
+/// heartbeat. Milliseconds since the loop started.
+#[derive(Debug)]
+struct Ticks {
+    origin: Instant,
+    last: AtomicU64,
+}
+
+impl Ticks {
+    fn mark(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last.store(ms, Ordering::Relaxed);
+    }
+
+    fn since_last(&self) -> Duration {
+        let now = self.origin.elapsed();
+        now.saturating_sub(Duration::from_millis(self.last.load(Ordering::Relaxed)))
+    }
 }
 
 /// One item for the loop thread.
@@ -155,6 +191,10 @@ pub struct AsgiLoop {
     /// Set once `shut_down` has asked the loop to stop.
     stopping: AtomicBool,
     capacity: usize,
+    request_timeout: Option<Duration>,
+    ticks: Arc<Ticks>,
+    /// `uvloop` or `asyncio`, for the worker's log line.
+    loop_name: String,
 }
 
 impl Handler for AsgiLoop {
@@ -170,12 +210,44 @@ impl Handler for AsgiLoop {
         Some(self.capacity)
     }
 
+    fn serves_websockets(&self) -> bool {
+        true
+    }
+
+    fn describe(&self) -> Option<String> {
+        Some(format!("an ASGI app on {}", self.loop_name))
+    }
+
+    /// With `request_timeout`, the loop checks its requests every `tick`; a loop that has
+    /// not done so for the timeout and its grace is blocked by code that never yields
+    /// (a synchronous call in an `async def`): cancelling cannot reach it, so the worker
+    /// asks to be replaced.
+    /// A loop thread that ended before the stop cannot serve either.
+    fn is_stuck(&self) -> bool {
+        let died = !self.stopping.load(Ordering::Relaxed) && self.thread.is_finished();
+        died || self
+            .request_timeout
+            .is_some_and(|t| self.ticks.since_last() > t + grace(t) + tick(t))
+    }
+
     /// Asks the loop to stop (it finishes its requests, then runs lifespan shutdown) and
     /// waits for its thread.
+    /// A loop that is stuck (see `is_stuck`) cannot take the stop: it gets `stuck_wait`,
+    /// then the worker exits without it (`false`).
     fn shut_down(self, stuck_wait: Duration) -> bool {
-        let _ = stuck_wait;
+        let stuck = self.is_stuck();
         self.stopping.store(true, Ordering::Relaxed);
         self.inbox.push(Item::Stop);
+        if stuck {
+            let deadline = std::time::Instant::now() + stuck_wait;
+            // 10 ms polls: joining a thread has no timeout; this runs once, at exit.
+            while !self.thread.is_finished() {
+                if std::time::Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         // A loop thread that panicked has been logged by the panic hook.
         let _ = self.thread.join();
         true
@@ -192,25 +264,43 @@ impl AsgiLoop {
     /// be created.
     pub fn start(py: Python<'_>, app: Py<PyAny>, options: Options) -> Result<AsgiLoop, String> {
         let inbox = Arc::new(Inbox::new().map_err(|e| format!("cannot create an eventfd: {e}"))?);
-        let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+        if options.event_loop != EventLoop::Asyncio {
+            // uvloop notes the main thread when it is first imported, and later takes a
+            // thread that imported it for the main one (and fails to install its signal
+            // wake-up there): import it here, on the worker's main thread. A missing uvloop
+            // is reported by the loop thread (`new_loop`).
+            let _ = py.import("uvloop");
+        }
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<Result<String, String>>();
         let capacity = options.capacity.max(1);
+        let request_timeout = options.request_timeout;
+        let ticks = Arc::new(Ticks {
+            origin: Instant::now(),
+            last: AtomicU64::new(0),
+        });
+        let thread_ticks = Arc::clone(&ticks);
         let thread_inbox = Arc::clone(&inbox);
         let thread = std::thread::Builder::new()
             .name("ferrule-asgi-loop".to_owned())
             .spawn(move || {
                 // GIL: the loop thread holds it while Python runs and releases it whenever
                 // the loop waits in epoll (asyncio and uvloop both do).
-                Python::attach(|py| run(py, app, &options, &thread_inbox, &started_tx));
+                Python::attach(|py| {
+                    run(py, app, &options, &thread_inbox, &thread_ticks, &started_tx);
+                });
             })
             .map_err(|e| format!("cannot start the event loop thread: {e}"))?;
         // GIL: released while the loop thread starts the loop and runs lifespan startup.
         let started = py.detach(move || started_rx.recv());
         match started {
-            Ok(Ok(())) => Ok(AsgiLoop {
+            Ok(Ok(loop_name)) => Ok(AsgiLoop {
                 inbox,
                 thread,
                 stopping: AtomicBool::new(false),
                 capacity,
+                request_timeout,
+                ticks,
+                loop_name,
             }),
             Ok(Err(why)) => {
                 let _ = py.detach(|| thread.join());
@@ -218,6 +308,73 @@ impl AsgiLoop {
             }
             Err(_) => Err("the event loop thread ended before the loop started".to_owned()),
         }
+    }
+}
+
+/// A request in progress: its task's `receive` and `send`.
+pub(crate) enum Cycle {
+    Http(Py<HttpCycle>),
+    WebSocket(Py<WsCycle>),
+}
+
+impl Cycle {
+    fn clone_ref(&self, py: Python<'_>) -> Cycle {
+        match self {
+            Cycle::Http(c) => Cycle::Http(c.clone_ref(py)),
+            Cycle::WebSocket(c) => Cycle::WebSocket(c.clone_ref(py)),
+        }
+    }
+
+    fn on_wake(&self, py: Python<'_>) {
+        match self {
+            Cycle::Http(c) => HttpCycle::on_wake(c.bind(py)),
+            Cycle::WebSocket(c) => WsCycle::on_wake(c.bind(py)),
+        }
+    }
+
+    fn cancel(&self, py: Python<'_>) {
+        match self {
+            Cycle::Http(c) => HttpCycle::cancel(c.bind(py)),
+            Cycle::WebSocket(c) => WsCycle::cancel(c.bind(py)),
+        }
+    }
+}
+
+/// `loop.call_later`'s callback for `request_timeout`: answers and cancels the HTTP
+/// requests past it, marks the tick, and schedules itself again.
+#[pyclass(unsendable)]
+struct TimeoutCheck {
+    core: Rc<Core>,
+    ticks: Arc<Ticks>,
+    timeout: Duration,
+}
+
+#[pymethods]
+impl TimeoutCheck {
+    fn __call__(slf: &Bound<'_, Self>) -> PyResult<()> {
+        let py = slf.py();
+        let this = slf.borrow();
+        this.ticks.mark();
+        let overdue: Vec<Py<HttpCycle>> = this
+            .core
+            .running
+            .borrow()
+            .values()
+            .filter_map(|cycle| match cycle {
+                Cycle::Http(c) if c.borrow(py).is_overdue(this.timeout) => Some(c.clone_ref(py)),
+                _ => None,
+            })
+            .collect();
+        for cycle in overdue {
+            HttpCycle::on_timeout(cycle.bind(py), this.timeout);
+        }
+        if !this.core.stopping.get() {
+            this.core.event_loop.bind(py).call_method1(
+                intern!(py, "call_later"),
+                (tick(this.timeout).as_secs_f64(), slf),
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -238,7 +395,7 @@ pub(crate) struct Core {
     /// `Ready(None)`, shared.
     pub(crate) ready_none: Py<Ready>,
     /// Requests whose task runs or whose last events wait to be sent, by id.
-    running: RefCell<HashMap<u64, Py<HttpCycle>>>,
+    running: RefCell<HashMap<u64, Cycle>>,
     next_id: Cell<u64>,
     /// `Stop` came: the `stopped` future resolves when `running` is empty.
     stopping: Cell<bool>,
@@ -267,7 +424,7 @@ impl Core {
         id
     }
 
-    pub(crate) fn track(&self, id: u64, cycle: Py<HttpCycle>) {
+    pub(crate) fn track(&self, id: u64, cycle: Cycle) {
         self.running.borrow_mut().insert(id, cycle);
     }
 
@@ -283,7 +440,7 @@ impl Core {
     fn on_wake(&self, py: Python<'_>, id: u64) {
         let cycle = self.running.borrow().get(&id).map(|c| c.clone_ref(py));
         if let Some(cycle) = cycle {
-            HttpCycle::on_wake(cycle.bind(py));
+            cycle.on_wake(py);
         }
     }
 
@@ -338,7 +495,10 @@ impl Drain {
         self.core.inbox.take(&mut self.batch);
         for item in self.batch.drain(..) {
             match item {
-                Item::Job(job) => HttpCycle::spawn(py, &self.core, job),
+                Item::Job(job) => match job.request.kind {
+                    RequestKind::Http => HttpCycle::spawn(py, &self.core, job),
+                    RequestKind::WebSocket => WsCycle::spawn(py, &self.core, job),
+                },
                 Item::Wake(id) => self.core.on_wake(py, id),
                 Item::Stop => {
                     if let Err(err) = self.core.begin_stop(py) {
@@ -360,7 +520,7 @@ struct CancelRemaining {
 #[pymethods]
 impl CancelRemaining {
     fn __call__(&self, py: Python<'_>) {
-        let cycles: Vec<Py<HttpCycle>> = self
+        let cycles: Vec<Cycle> = self
             .core
             .running
             .borrow()
@@ -375,7 +535,7 @@ impl CancelRemaining {
             );
         }
         for cycle in cycles {
-            HttpCycle::cancel(cycle.bind(py));
+            cycle.cancel(py);
         }
         self.core.resolve_stopped(py);
     }
@@ -405,9 +565,10 @@ fn run(
     app: Py<PyAny>,
     options: &Options,
     inbox: &Arc<Inbox>,
-    started: &std::sync::mpsc::Sender<Result<(), String>>,
+    ticks: &Arc<Ticks>,
+    started: &std::sync::mpsc::Sender<Result<String, String>>,
 ) {
-    let report = |result: Result<(), String>| {
+    let report = |result: Result<String, String>| {
         // The starting thread waits for this; it is gone only if it panicked.
         let _ = started.send(result);
     };
@@ -449,7 +610,38 @@ fn run(
             return report(Err(why));
         }
     };
-    report(Ok(()));
+    if let Some(timeout) = options.request_timeout {
+        ticks.mark();
+        let check = Py::new(
+            py,
+            TimeoutCheck {
+                core: Rc::clone(&core),
+                ticks: Arc::clone(ticks),
+                timeout,
+            },
+        )
+        .and_then(|check| {
+            event_loop.call_method1(
+                intern!(py, "call_later"),
+                (tick(timeout).as_secs_f64(), check),
+            )
+        });
+        if let Err(err) = check {
+            return report(Err(format!(
+                "cannot schedule the request_timeout check: {err}"
+            )));
+        }
+    }
+    let loop_name = event_loop
+        .get_type()
+        .module()
+        .map_or_else(|_| "asyncio".to_owned(), |m| m.to_string());
+    let loop_name = if loop_name.starts_with("uvloop") {
+        "uvloop"
+    } else {
+        "asyncio"
+    };
+    report(Ok(loop_name.to_owned()));
     // Step 3: serve until stopped.
     if let Err(err) =
         event_loop.call_method1(intern!(py, "run_until_complete"), (core.stopped.bind(py),))

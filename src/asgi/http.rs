@@ -12,12 +12,16 @@
 //!   the app's `await send()` waits: a slow client holds back the app.
 //! - Spec 2.4: `send()` after the client has gone raises `ClientDisconnected` (an
 //!   `OSError`), which is not logged as an app error.
+//! - Extensions: `pathsend` and `zerocopysend` (files with sendfile(2)), `trailers` (a
+//!   trailer section after the last chunk), `early_hint` (a `103` before the response).
 //! - The failure rules: an exception (or returning without a response) before the response
 //!   started is answered with 500; after it started, the connection is closed.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -27,11 +31,13 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use pyo3::{intern, IntoPyObjectExt};
 use tokio::sync::OwnedSemaphorePermit;
 
+mod extensions;
+
 use super::awaitable::Ready;
-use super::event_loop::{self, Core};
+use super::event_loop::{Core, Cycle};
+use super::outbox::{Flush, Outbox};
 use crate::bridge::{
-    AbortReason, BodyEvent, BodyReceiver, EventSender, Job, Request, ResponseEvent, ResponseHead,
-    TrySendError,
+    AbortReason, BodyEvent, BodyReceiver, Job, Request, ResponseEvent, ResponseHead,
 };
 use crate::http::{BodyFraming, RequestHead, ResponseHeadBuilder};
 use crate::log::{self, Level};
@@ -61,17 +67,20 @@ enum Response {
     HeadPending(ResponseHead),
     /// The head went out; more body follows.
     Streaming,
+    /// The last body message went out and `http.response.start` promised trailers: the
+    /// trailer fields gathered so far (`http.response.trailers`, `more_trailers`).
+    AwaitingTrailers(Vec<u8>),
     /// The last body message went out.
     Done,
 }
 
-/// What flushing the queued events did.
-enum Flush {
-    Sent,
-    /// The queue is full; the waker is registered.
-    Waiting,
-    /// The request's channels are closed: the client is gone.
-    Gone,
+/// Where the request's task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskState {
+    Running,
+    /// Past `request_timeout`: answered and cancelled, not yet done.
+    TimedOut,
+    Done,
 }
 
 /// See the module docs.
@@ -81,12 +90,11 @@ pub(crate) struct HttpCycle {
     id: u64,
     /// For log lines.
     head: RequestHead,
-    events: EventSender,
     body: BodyReceiver,
     /// Released when the task is done (the worker's backpressure counts it until then).
     permit: Option<OwnedSemaphorePermit>,
-    /// Made on the first wait.
-    waker: Option<Waker>,
+    /// Events for `conn`, and the request's waker.
+    out: Outbox,
     receiving: Receiving,
     /// Bytes left of a `Content-Length` body (`None`: chunked), so the last piece says
     /// `more_body: False` without another round trip.
@@ -96,13 +104,15 @@ pub(crate) struct HttpCycle {
     /// Futures of `receive()` calls waiting, oldest first.
     receivers: VecDeque<Py<PyAny>>,
     response: Response,
-    /// Events not yet taken by the queue, in order.
-    outbox: VecDeque<ResponseEvent>,
+    /// `http.response.start` said `trailers: True`.
+    trailers_promised: bool,
     /// The future of a `send()` waiting for room.
     sender: Option<Py<PyAny>>,
     client_gone: bool,
     task: Option<Py<PyAny>>,
-    task_done: bool,
+    state: TaskState,
+    /// When the task started, for `request_timeout`.
+    started: Instant,
 }
 
 impl HttpCycle {
@@ -150,10 +160,9 @@ impl HttpCycle {
             core: Rc::clone(core),
             id,
             head,
-            events,
             body,
             permit: Some(permit),
-            waker: None,
+            out: Outbox::new(events, Arc::clone(&core.inbox), id),
             receiving: if body_left == Some(0) {
                 Receiving::NoBody
             } else {
@@ -163,11 +172,12 @@ impl HttpCycle {
             asked: false,
             receivers: VecDeque::new(),
             response: Response::NotStarted,
-            outbox: VecDeque::new(),
+            trailers_promised: false,
             sender: None,
             client_gone: false,
             task: None,
-            task_done: false,
+            state: TaskState::Running,
+            started: Instant::now(),
         };
         let started = (|| -> PyResult<Py<HttpCycle>> {
             let cycle = Bound::new(py, cycle)?;
@@ -191,7 +201,7 @@ impl HttpCycle {
                 (cycle.getattr(intern!(py, "_done"))?,),
             )?;
             cycle.borrow_mut().task = Some(task.unbind());
-            core.track(id, cycle.clone().unbind());
+            core.track(id, Cycle::Http(cycle.clone().unbind()));
             Ok(cycle.unbind())
         })();
         if let Err(err) = started {
@@ -203,15 +213,8 @@ impl HttpCycle {
         }
     }
 
-    /// The request's waker (made on first use).
-    fn waker(&mut self) -> Waker {
-        self.waker
-            .get_or_insert_with(|| event_loop::waker(&self.core.inbox, self.id))
-            .clone()
-    }
-
     fn poll_body(&mut self) -> Poll<Result<BodyEvent, crate::relay::Closed>> {
-        let waker = self.waker();
+        let waker = self.out.waker();
         self.body.poll_recv(&waker)
     }
 
@@ -234,7 +237,7 @@ impl HttpCycle {
                     // answered only by the client leaving (or the request ending).
                     if !self.asked && self.body.is_empty() {
                         self.asked = true;
-                        self.outbox.push_back(ResponseEvent::NeedBody);
+                        self.out.push(ResponseEvent::NeedBody);
                         if let Flush::Gone = self.flush() {
                             self.receiving = Receiving::Disconnected;
                             continue;
@@ -256,7 +259,7 @@ impl HttpCycle {
                     } else {
                         if !self.asked {
                             self.asked = true;
-                            self.outbox.push_back(ResponseEvent::NeedBody);
+                            self.out.push(ResponseEvent::NeedBody);
                             if let Flush::Gone = self.flush() {
                                 self.receiving = Receiving::Disconnected;
                                 continue;
@@ -288,7 +291,7 @@ impl HttpCycle {
                                 // works on this one (never more than one).
                                 if self.body.is_empty() {
                                     self.asked = true;
-                                    self.outbox.push_back(ResponseEvent::NeedBody);
+                                    self.out.push(ResponseEvent::NeedBody);
                                     // A closed queue shows at the next receive.
                                     let _ = self.flush();
                                 }
@@ -319,36 +322,13 @@ impl HttpCycle {
         }
     }
 
-    /// Hands queued events to `conn`, in order.
+    /// Hands queued events to `conn`; notes a client that is gone.
     fn flush(&mut self) -> Flush {
-        while let Some(event) = self.outbox.pop_front() {
-            let sent = if self.waker.is_some() {
-                let waker = self.waker();
-                self.events.try_send_or_wake(event, &waker)
-            } else {
-                // The common case: no waker made yet, and room in the queue.
-                match self.events.try_send(event) {
-                    Err(TrySendError::Full(event)) => {
-                        let waker = self.waker();
-                        self.events.try_send_or_wake(event, &waker)
-                    }
-                    other => other,
-                }
-            };
-            match sent {
-                Ok(()) => {}
-                Err(TrySendError::Full(event)) => {
-                    self.outbox.push_front(event);
-                    return Flush::Waiting;
-                }
-                Err(TrySendError::Closed(_)) => {
-                    self.outbox.clear();
-                    self.client_gone = true;
-                    return Flush::Gone;
-                }
-            }
+        let flushed = self.out.flush();
+        if let Flush::Gone = flushed {
+            self.client_gone = true;
         }
-        Flush::Sent
+        flushed
     }
 
     /// `http.response.start`: validates the head and holds it.
@@ -368,6 +348,10 @@ impl HttpCycle {
             ))
         })?;
         let mut head = ResponseHeadBuilder::from_code(status).map_err(PyValueError::new_err)?;
+        let trailers = match message.get_item(intern!(py, "trailers"))? {
+            Some(t) => t.is_truthy()?,
+            None => false,
+        };
         if let Some(headers) = message.get_item(intern!(py, "headers"))? {
             for pair in headers.try_iter()? {
                 let pair = pair?;
@@ -387,10 +371,15 @@ impl HttpCycle {
                         value.get_type().name()?
                     )));
                 };
-                head.add_bytes(name.as_bytes(), value.as_bytes())
-                    .map_err(PyValueError::new_err)?;
+                if trailers && name.as_bytes().eq_ignore_ascii_case(b"trailer") {
+                    head.add_trailer_field(value.as_bytes())
+                } else {
+                    head.add_bytes(name.as_bytes(), value.as_bytes())
+                }
+                .map_err(PyValueError::new_err)?;
             }
         }
+        self.trailers_promised = trailers;
         self.response = Response::HeadPending(head.finish());
         Ok(())
     }
@@ -422,32 +411,36 @@ impl HttpCycle {
                 ));
             }
             Response::HeadPending(mut head) => {
-                if !more && head.content_length.is_none() {
+                // Trailers need chunked framing: no computed length then.
+                if !more && !self.trailers_promised && head.content_length.is_none() {
                     head.content_length = Some(data.len() as u64);
                     head.add_content_length = true;
                 }
-                self.outbox.push_back(ResponseEvent::Start {
+                self.out.push(ResponseEvent::Start {
                     head,
                     body: data,
-                    end: !more,
+                    end: !more && !self.trailers_promised,
                 });
             }
             Response::Streaming => {
                 if !data.is_empty() {
-                    self.outbox.push_back(ResponseEvent::Data(data));
+                    self.out.push(ResponseEvent::Data(data));
                 }
-                if !more {
-                    self.outbox.push_back(ResponseEvent::End);
+                if !more && !self.trailers_promised {
+                    self.out.push(ResponseEvent::End);
                 }
             }
-            Response::Done => {
+            done @ (Response::Done | Response::AwaitingTrailers(_)) => {
+                self.response = done;
                 return Err(PyRuntimeError::new_err(
-                    "http.response.body sent after the response was complete",
-                ))
+                    "http.response.body sent after the last body message",
+                ));
             }
         }
         if more {
             self.response = Response::Streaming;
+        } else if self.trailers_promised {
+            self.response = Response::AwaitingTrailers(Vec::new());
         }
         Ok(())
     }
@@ -471,7 +464,7 @@ impl HttpCycle {
     fn abort(&mut self, reason: AbortReason) {
         if !matches!(self.response, Response::Done) {
             self.response = Response::Done;
-            self.outbox.push_back(ResponseEvent::Abort(reason));
+            self.out.push(ResponseEvent::Abort(reason));
         }
     }
 
@@ -487,13 +480,22 @@ impl HttpCycle {
                 RequestLine(&this.head)
             );
         }
-        if this.task_done && this.outbox.is_empty() {
+        if this.state == TaskState::Done && this.out.is_empty() && !this.has_receivers(py) {
             this.core.untrack(py, this.id);
         }
     }
 
+    /// A `receive()` of this request still waits (a task the app spawned outlived its
+    /// call): the request stays tracked until it is answered (`http.disconnect` once the
+    /// request ends), so no future waits forever.
+    fn has_receivers(&self, py: Python<'_>) -> bool {
+        self.receivers
+            .iter()
+            .any(|fut| !is_done(fut.bind(py)).unwrap_or(true))
+    }
+
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
-        if !self.outbox.is_empty() || self.sender.is_some() {
+        if !self.out.is_empty() || self.sender.is_some() {
             let flushed = self.flush();
             if !matches!(flushed, Flush::Waiting) {
                 if let Some(fut) = self.sender.take() {
@@ -527,6 +529,30 @@ impl HttpCycle {
             }
         }
         Ok(())
+    }
+
+    /// The task runs past `timeout` and has not been told yet.
+    pub(crate) fn is_overdue(&self, timeout: Duration) -> bool {
+        self.state == TaskState::Running && self.started.elapsed() >= timeout
+    }
+
+    /// `request_timeout` passed: 504 if no response started (else the connection closes),
+    /// and the task is cancelled, so the app sees `CancelledError` at its next `await`.
+    pub(crate) fn on_timeout(cycle: &Bound<'_, HttpCycle>, timeout: Duration) {
+        let py = cycle.py();
+        let mut this = cycle.borrow_mut();
+        this.state = TaskState::TimedOut;
+        log_at!(
+            Level::Error,
+            "{}: the request ran past request_timeout ({timeout:?}); answering 504 and cancelling its task",
+            RequestLine(&this.head)
+        );
+        this.abort(AbortReason::Timeout);
+        this.flush();
+        if let Some(task) = &this.task {
+            // A task that cannot be cancelled is finishing anyway.
+            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
+        }
     }
 
     /// Cancels the task (a stopping worker's leftovers).
@@ -575,6 +601,10 @@ impl HttpCycle {
         match kind.to_cow()?.as_ref() {
             "http.response.start" => self.on_start(message)?,
             "http.response.body" => self.on_body(message)?,
+            "http.response.pathsend" => self.on_pathsend(message)?,
+            "http.response.zerocopysend" => self.on_zerocopysend(message)?,
+            "http.response.trailers" => self.on_trailers(message)?,
+            "http.response.early_hint" => self.on_early_hint(message)?,
             other => {
                 return Err(PyRuntimeError::new_err(format!(
                     "unexpected ASGI message {other:?} for an HTTP request (expected http.response.start or http.response.body)"
@@ -599,7 +629,7 @@ impl HttpCycle {
 
     /// The task's done-callback: the failure rules (module docs), then the permit goes.
     fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.task_done = true;
+        self.state = TaskState::Done;
         self.task = None;
         if let Some(permit) = self.permit.take() {
             drop(permit);
@@ -625,7 +655,7 @@ impl HttpCycle {
                         }
                         self.abort(AbortReason::AppError);
                     }
-                    Response::Streaming => {
+                    Response::Streaming | Response::AwaitingTrailers(_) => {
                         if !self.client_gone {
                             log::write(
                                 Level::Error,
@@ -643,7 +673,9 @@ impl HttpCycle {
             }
         }
         self.flush();
-        if self.outbox.is_empty() {
+        // Waiting receive()s of tasks the app spawned get their answer now if it is here.
+        self.resume(py)?;
+        if self.out.is_empty() && !self.has_receivers(py) {
             self.core.untrack(py, self.id);
         }
         Ok(())

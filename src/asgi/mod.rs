@@ -14,7 +14,9 @@ mod awaitable;
 pub mod event_loop;
 mod http;
 mod lifespan;
+mod outbox;
 mod scope;
+mod websocket;
 
 use pyo3::intern;
 use pyo3::prelude::*;

@@ -1,5 +1,5 @@
-//! The HTTP connection scope (asgiref `specs/www.rst`, "HTTP Connection Scope"): a template
-//! dict built once per worker with the keys that never change, copied per request and
+//! The HTTP and WebSocket connection scopes (asgiref `specs/www.rst`): a template dict per
+//! kind built once per worker with the keys that never change, copied per request and
 //! completed from the request head and the connection. Header names are lowercased
 //! (the spec: "Header names should be lowercased") and kept in order, duplicates included.
 //!
@@ -25,8 +25,10 @@ const CACHED_NAMES: usize = 256;
 /// What every scope of a worker shares, and the strings the loop thread reuses. Lives on
 /// the loop thread only.
 pub(crate) struct ScopeContext {
-    /// `type`, `asgi`, `scheme`, `root_path`, `extensions`.
+    /// `type`, `asgi`, `root_path`, `extensions`.
     template: Py<PyDict>,
+    /// The same for WebSocket scopes.
+    ws_template: Py<PyDict>,
     root_path: String,
     /// Lowercased header names as `bytes`, by the client's spelling.
     names: HashMap<Box<[u8]>, Py<PyBytes>>,
@@ -42,15 +44,33 @@ impl ScopeContext {
         asgi.set_item("spec_version", "2.5")?;
         let template = PyDict::new(py);
         template.set_item("type", "http")?;
-        template.set_item("asgi", asgi)?;
+        template.set_item("asgi", &asgi)?;
         template.set_item("root_path", root_path)?;
-        template.set_item("extensions", PyDict::new(py))?;
+        // Advertised because they work (asgiref `specs/extensions.rst`): files sent with
+        // sendfile(2) under `--sendfile`.
+        let http_extensions = PyDict::new(py);
+        http_extensions.set_item("http.response.pathsend", PyDict::new(py))?;
+        http_extensions.set_item("http.response.zerocopysend", PyDict::new(py))?;
+        // Trailers after the last chunk (dropped on a response with a length, or to an
+        // HTTP/1.0 client); early hints as a 103 to HTTP/1.1 clients.
+        http_extensions.set_item("http.response.trailers", PyDict::new(py))?;
+        http_extensions.set_item("http.response.early_hint", PyDict::new(py))?;
+        template.set_item("extensions", http_extensions)?;
+        let ws_template = PyDict::new(py);
+        ws_template.set_item("type", "websocket")?;
+        ws_template.set_item("asgi", asgi)?;
+        ws_template.set_item("root_path", root_path)?;
+        let extensions = PyDict::new(py);
+        // The denial response: the app may answer the handshake with an HTTP response.
+        extensions.set_item("websocket.http.response", PyDict::new(py))?;
+        ws_template.set_item("extensions", extensions)?;
         let methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"]
             .into_iter()
             .map(|m| (m, PyString::intern(py, m).unbind()))
             .collect();
         Ok(ScopeContext {
             template: template.unbind(),
+            ws_template: ws_template.unbind(),
             root_path: root_path.to_owned(),
             names: HashMap::new(),
             methods,
@@ -70,23 +90,64 @@ impl ScopeContext {
         conn: &ConnInfo,
         state: Option<&Py<PyDict>>,
     ) -> PyResult<Result<Bound<'py, PyDict>, HttpError>> {
-        let raw_path = head.origin_path();
-        let decoded = percent_encoding::percent_decode(raw_path).collect::<Vec<u8>>();
-        let Ok(path) = String::from_utf8(decoded) else {
-            return Ok(Err(HttpError::InvalidPathEncoding));
-        };
         let scope = self.template.bind(py).copy()?;
-        let version = match head.version {
-            Version::Http11 => intern!(py, "1.1"),
-            Version::Http10 => intern!(py, "1.0"),
-        };
-        scope.set_item(intern!(py, "http_version"), version)?;
         let method = head.method();
         match self.methods.get(method) {
             Some(m) => scope.set_item(intern!(py, "method"), m.bind(py))?,
             None => scope.set_item(intern!(py, "method"), method)?,
         }
         scope.set_item(intern!(py, "scheme"), conn.scheme)?;
+        self.fill(py, scope, head, conn, state)
+    }
+
+    /// The scope of one WebSocket handshake: the HTTP keys but `method`, `ws`/`wss` as
+    /// the scheme, and the client's `subprotocols`.
+    ///
+    /// # Errors
+    /// As `http`.
+    pub(crate) fn websocket<'py>(
+        &mut self,
+        py: Python<'py>,
+        head: &RequestHead,
+        conn: &ConnInfo,
+        state: Option<&Py<PyDict>>,
+    ) -> PyResult<Result<Bound<'py, PyDict>, HttpError>> {
+        let scope = self.ws_template.bind(py).copy()?;
+        let scheme = if conn.scheme == "https" { "wss" } else { "ws" };
+        scope.set_item(intern!(py, "scheme"), scheme)?;
+        let subprotocols = PyList::empty(py);
+        for (name, value) in head.header_pairs() {
+            if name.eq_ignore_ascii_case(b"sec-websocket-protocol") {
+                for token in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                    if !token.is_empty() {
+                        subprotocols.append(String::from_utf8_lossy(token))?;
+                    }
+                }
+            }
+        }
+        scope.set_item(intern!(py, "subprotocols"), subprotocols)?;
+        self.fill(py, scope, head, conn, state)
+    }
+
+    /// The keys HTTP and WebSocket scopes share.
+    fn fill<'py>(
+        &mut self,
+        py: Python<'py>,
+        scope: Bound<'py, PyDict>,
+        head: &RequestHead,
+        conn: &ConnInfo,
+        state: Option<&Py<PyDict>>,
+    ) -> PyResult<Result<Bound<'py, PyDict>, HttpError>> {
+        let raw_path = head.origin_path();
+        let decoded = percent_encoding::percent_decode(raw_path).collect::<Vec<u8>>();
+        let Ok(path) = String::from_utf8(decoded) else {
+            return Ok(Err(HttpError::InvalidPathEncoding));
+        };
+        let version = match head.version {
+            Version::Http11 => intern!(py, "1.1"),
+            Version::Http10 => intern!(py, "1.0"),
+        };
+        scope.set_item(intern!(py, "http_version"), version)?;
         let root = self.root_path.as_str();
         let (path, raw_path): (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, [u8]>) =
             if root.is_empty() || starts_with_segment(&path, root) {

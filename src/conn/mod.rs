@@ -1,10 +1,11 @@
 //! Connections: everything between an accepted socket and the app side. `serve` reads a
 //! PROXY protocol header first when the listener expects one (`proxy_header`), then picks
-//! the wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`), or
-//! uwsgi packets (`uwsgi`, nginx's `uwsgi_pass`); HTTP/2 will be chosen here too (by prior
-//! knowledge or ALPN). Whatever the protocol, a request reaches the app side through
-//! `dispatch` as the same `bridge::Job`, the server's own answers come from `respond`, and
-//! access records from `access`.
+//! the wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`), which
+//! hands over to WebSockets (`websocket`) when an upgrade is accepted, or uwsgi packets
+//! (`uwsgi`, nginx's `uwsgi_pass`); HTTP/2 will be chosen here too (by prior knowledge or
+//! ALPN). Whatever the protocol, a request reaches the app side through `dispatch` as the
+//! same `bridge::Job`, the server's own answers come from `respond`, and access records from
+//! `access`.
 //!
 //! One task per connection; it owns the socket, its timeouts and its buffers.
 
@@ -18,6 +19,7 @@ mod respond;
 mod tls;
 mod transport;
 mod uwsgi;
+mod websocket;
 
 use std::future::Future;
 use std::io;
@@ -27,7 +29,7 @@ use bytes::BytesMut;
 use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::{ConnInfo, Handler};
-use crate::config::{ProxyConfig, Sendfile, Timeouts, WireProtocol};
+use crate::config::{ProxyConfig, Sendfile, Timeouts, WebSocketConfig, WireProtocol};
 use crate::http::{HttpError, Limits};
 use crate::log::Level;
 use crate::proxy::header::ProxyProtocol;
@@ -53,6 +55,8 @@ pub struct ConnContext {
     pub statics: StaticRoots,
     /// Forwarding headers, PROXY headers and the wire protocol (`--protocol`).
     pub proxy: ProxyConfig,
+    /// WebSocket limits and timers.
+    pub websocket: WebSocketConfig,
 }
 
 /// Why a connection ended other than by a clean close. Logged at debug level: these are

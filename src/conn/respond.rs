@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
 
+use super::websocket::HandshakeError;
 use super::{with_send_timeout, ConnContext, ConnError, Transport};
 use crate::http::encode::{self, ConnectionHeader};
 use crate::http::{reason_phrase, HttpError};
@@ -62,13 +63,19 @@ pub enum Page {
     FileUnreadable,
     /// Plaintext HTTP on a TLS listener (400, written in plaintext, as nginx does).
     PlainHttpOnTlsPort,
+    /// A WebSocket handshake broke RFC 6455 §4.2.1 (400; 426 for an unsupported version).
+    BadHandshake(HandshakeError),
+    /// The app closed a WebSocket before accepting it (asgiref `specs/www.rst`: "the server
+    /// must respond with HTTP 403").
+    WebSocketRefused,
 }
 
 impl Page {
     pub fn status(&self) -> u16 {
         match self {
             Page::Rejected(err) => err.status(),
-            Page::PlainHttpOnTlsPort | Page::BadForwarding(_) => 400,
+            Page::BadHandshake(HandshakeError::UnsupportedVersion) => 426,
+            Page::PlainHttpOnTlsPort | Page::BadForwarding(_) | Page::BadHandshake(_) => 400,
             Page::HeadTimeout | Page::BodyTimeout => 408,
             Page::AppFailed | Page::FileUnreadable => 500,
             Page::AppTimeout => 504,
@@ -79,6 +86,7 @@ impl Page {
             Page::PreconditionFailed => 412,
             Page::RangeNotSatisfiable { .. } => 416,
             Page::MovedToDirectory { .. } => 301,
+            Page::WebSocketRefused => 403,
         }
     }
 
@@ -92,6 +100,7 @@ impl Page {
             Page::NoSuchEndpoint => "the metrics listener serves /metrics, /livez and /readyz",
             Page::EndpointMethodNotAllowed => "the metrics listener answers GET and HEAD",
             Page::BadForwarding(err) => return Cow::Owned(err.to_string()),
+            Page::BadHandshake(err) => return Cow::Owned(err.to_string()),
             Page::HeadTimeout => "request head not received in time",
             Page::BodyTimeout => "request body not received in time",
             Page::AppFailed => "the request could not be completed",
@@ -104,6 +113,7 @@ impl Page {
             Page::MovedToDirectory { .. } => "this is a directory; its address ends with /",
             Page::FileUnreadable => "the file could not be read",
             Page::PlainHttpOnTlsPort => "plain HTTP sent to an HTTPS port",
+            Page::WebSocketRefused => "the app refused the WebSocket",
         })
     }
 
@@ -118,6 +128,10 @@ impl Page {
                 Cow::Owned(format!("Content-Range: bytes */{complete_length}\r\n"))
             }
             Page::MovedToDirectory { location } => Cow::Owned(format!("Location: {location}\r\n")),
+            // RFC 6455 §4.2.2: the versions the server understands.
+            Page::BadHandshake(HandshakeError::UnsupportedVersion) => {
+                Cow::Borrowed("Sec-WebSocket-Version: 13\r\n")
+            }
             _ => Cow::Borrowed(""),
         }
     }
@@ -192,6 +206,23 @@ pub(super) async fn write_continue<T: Transport>(
     ctx: &ConnContext,
 ) -> Result<(), ConnError> {
     with_send_timeout(ctx, stream.write_all(encode::CONTINUE)).await
+}
+
+/// Writes an interim `103 Early Hints` with `links` (`Link: ...\r\n` lines), bounded by
+/// `send_timeout`.
+///
+/// # Errors
+/// The socket failed or the client stopped reading.
+pub(super) async fn write_early_hints<T: Transport>(
+    stream: &mut T,
+    ctx: &ConnContext,
+    links: &[u8],
+) -> Result<(), ConnError> {
+    let mut out = BytesMut::with_capacity(encode::EARLY_HINTS.len() + links.len() + 2);
+    out.extend_from_slice(encode::EARLY_HINTS);
+    out.extend_from_slice(links);
+    out.extend_from_slice(b"\r\n");
+    with_send_timeout(ctx, stream.write_all(&out)).await
 }
 
 #[cfg(test)]

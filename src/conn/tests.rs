@@ -103,6 +103,7 @@ fn context(limits: Limits, timeouts: Timeouts) -> Arc<ConnContext> {
         sendfile: crate::config::Sendfile::Auto,
         statics: crate::conn::StaticRoots::default(),
         proxy: crate::config::ProxyConfig::default(),
+        websocket: crate::config::WebSocketConfig::default(),
     })
 }
 

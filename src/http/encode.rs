@@ -124,6 +124,13 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 /// The interim response for `Expect: 100-continue`.
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// The last chunk without the empty line that ends a trailer section (RFC 9112 §7.1).
+pub const LAST_CHUNK_BEFORE_TRAILERS: &[u8] = b"0\r\n";
+
+/// The status line of an interim `103 Early Hints` (RFC 8297); its fields and the empty
+/// line follow.
+pub const EARLY_HINTS: &[u8] = b"HTTP/1.1 103 Early Hints\r\n";
+
 /// A complete small response with a `text/plain` body, `Content-Length`, `Server`, `Date`
 /// and the `Connection` header; the body itself only when `with_body` (not for a HEAD
 /// request). Used for the server's own pages (`conn::respond`).

@@ -128,6 +128,24 @@ impl ResponseHeadBuilder {
         })
     }
 
+    /// A builder whose header block alone is used, checked by `add_bytes` like any
+    /// response's: a WebSocket accept's extra headers (in a `101`), a trailer section,
+    /// early hints' `Link` fields.
+    pub fn fields_only() -> ResponseHeadBuilder {
+        ResponseHeadBuilder {
+            head: ResponseHead {
+                status: 101,
+                status_line: Bytes::from_static(b"101 Switching Protocols"),
+                header_block: Vec::new(),
+                content_length: None,
+                add_content_length: false,
+                has_date: false,
+                has_server: false,
+                wants_close: false,
+            },
+        }
+    }
+
     /// Adds one header field, given as text whose characters are bytes (latin-1, as
     /// PEP 3333 has them): a token name, a value without CR, LF, NUL or other controls.
     /// `Connection: close` is honoured rather than copied; other hop-by-hop fields are
@@ -206,6 +224,29 @@ impl ResponseHeadBuilder {
         head.header_block.extend_from_slice(b": ");
         head.header_block.extend_from_slice(value);
         head.header_block.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+
+    /// Adds the `Trailer` field (RFC 9110 §6.6.2) of a response that sends a trailer
+    /// section (ASGI's `trailers: True`). `add` refuses it, as PEP 3333's list of
+    /// hop-by-hop fields has it: WSGI has no trailers.
+    ///
+    /// # Errors
+    /// A message naming the offending character.
+    pub fn add_trailer_field(&mut self, value: &[u8]) -> Result<(), String> {
+        if let Some(&c) = value
+            .iter()
+            .find(|&&b| (b < b' ' && b != b'\t') || b == 0x7f)
+        {
+            return Err(format!(
+                "invalid character {:?} in response header trailer",
+                char::from(c)
+            ));
+        }
+        let block = &mut self.head.header_block;
+        block.extend_from_slice(b"trailer: ");
+        block.extend_from_slice(value);
+        block.extend_from_slice(b"\r\n");
         Ok(())
     }
 

@@ -42,6 +42,20 @@ impl Handler for Runner {
         }
     }
 
+    fn describe(&self) -> Option<String> {
+        match self {
+            Runner::Wsgi(pool) => pool.describe(),
+            Runner::Asgi(asgi) => asgi.describe(),
+        }
+    }
+
+    fn serves_websockets(&self) -> bool {
+        match self {
+            Runner::Wsgi(pool) => pool.serves_websockets(),
+            Runner::Asgi(asgi) => asgi.serves_websockets(),
+        }
+    }
+
     fn capacity(&self) -> Option<usize> {
         match self {
             Runner::Wsgi(pool) => pool.capacity(),

@@ -23,6 +23,7 @@ pub(super) fn start(
         root_path: config.root_path.clone(),
         shutdown_timeout: config.timeouts.graceful,
         capacity: config.max_connections,
+        request_timeout: config.timeouts.request,
     };
     AsgiLoop::start(py, app, options).map_err(BootError::Failed)
 }

@@ -60,6 +60,7 @@ pub async fn run<H: Handler>(
         sendfile: config.sendfile,
         statics: crate::conn::StaticRoots::open(&config.statics)?,
         proxy: config.proxy.clone(),
+        websocket: config.websocket,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();

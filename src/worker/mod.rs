@@ -274,9 +274,11 @@ impl Serving<'_> {
             log::write(
                 Level::Info,
                 &format!(
-                    "ferrule {} worker {number} serving with {} thread(s), pid {}",
+                    "ferrule {} worker {number} serving with {}, pid {}",
                     env!("CARGO_PKG_VERSION"),
-                    config.threads,
+                    handler
+                        .describe()
+                        .unwrap_or_else(|| format!("{} thread(s)", config.threads)),
                     std::process::id()
                 ),
             );

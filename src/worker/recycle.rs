@@ -131,6 +131,14 @@ impl<H: Handler> Handler for RequestLimit<H> {
         self.inner.capacity()
     }
 
+    fn serves_websockets(&self) -> bool {
+        self.inner.serves_websockets()
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.inner.describe()
+    }
+
     fn is_stuck(&self) -> bool {
         self.inner.is_stuck()
     }

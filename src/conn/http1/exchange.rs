@@ -15,7 +15,7 @@ use super::{CloseReason, Connection, Ended, Persistence};
 use crate::bridge::{AbortReason, Handler, RequestKind, ResponseEvent};
 use crate::conn::access::AccessStart;
 use crate::conn::dispatch;
-use crate::conn::respond::Page;
+use crate::conn::respond::{self, Page};
 use crate::conn::{ConnError, Transport};
 use crate::http::RequestHead;
 use crate::log::Level;
@@ -181,6 +181,20 @@ impl<'a, T: Transport> Exchange<'a, T> {
             Some(ResponseEvent::End) => {
                 self.output.finish(self.conn, &mut self.persistence).await?;
                 Ok(true)
+            }
+            Some(ResponseEvent::Trailers(fields)) => {
+                self.output
+                    .finish_with(self.conn, &mut self.persistence, Some(&fields))
+                    .await?;
+                Ok(true)
+            }
+            Some(ResponseEvent::EarlyHints(links)) => {
+                // RFC 8297: an interim response, for HTTP/1.1 clients, before the head.
+                if !self.output.is_started() && self.output.is_http11() {
+                    respond::write_early_hints(&mut self.conn.stream, &self.conn.ctx, &links)
+                        .await?;
+                }
+                Ok(false)
             }
             Some(ResponseEvent::Abort(reason)) => {
                 self.on_abort(&reason).await?;

@@ -21,7 +21,7 @@ use tokio::time::{timeout_at, Instant};
 
 use super::access::AccessStart;
 use super::respond::{self, Page};
-use super::{ConnContext, Transport};
+use super::{websocket, ConnContext, Transport};
 use crate::bridge::{ConnInfo, Handler, Link};
 use crate::http::encode::ConnectionHeader;
 use crate::http::{self, HttpError, RequestHead};
@@ -119,6 +119,20 @@ impl<T: Transport> Connection<T> {
             None => Cow::Borrowed(self.remote.as_str()),
         };
         (remote, super::peer_text(self.socket_peer))
+    }
+
+    /// Hands the socket and what comes with it to the WebSocket protocol.
+    fn into_websocket(self) -> websocket::Socket<T> {
+        websocket::Socket {
+            stream: self.stream,
+            buf: self.buf,
+            link: self.link,
+            info: self.info,
+            ctx: self.ctx,
+            shutdown: self.shutdown,
+            remote: self.remote,
+            peer: super::peer_text(self.socket_peer),
+        }
     }
 
     fn is_shutting_down(&self) -> bool {
@@ -278,6 +292,23 @@ pub(super) async fn serve<T: Transport, H: Handler>(mut conn: Connection<T>, han
         } else {
             None
         };
+        if handler.serves_websockets() && websocket::is_upgrade(&head) {
+            if let Some(err) = refused_before_the_app(&head, &conn.ctx) {
+                conn.refuse_request(&head, forwarded.as_deref(), &Page::Rejected(err))
+                    .await;
+                return;
+            }
+            // The connection becomes a WebSocket (or answers the handshake and closes).
+            // Boxed, as the exchange: only WebSockets carry the session's state. The
+            // forwarded client is the app's `client` and the access record's `h`.
+            return Box::pin(websocket::serve(
+                conn.into_websocket(),
+                head,
+                forwarded,
+                handler,
+            ))
+            .await;
+        }
         if !serve_request(&mut conn, head, forwarded, handler).await {
             return;
         }

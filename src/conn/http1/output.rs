@@ -97,6 +97,11 @@ impl Output {
         }
     }
 
+    /// The request came on HTTP/1.1 (interim responses are for it only).
+    pub(super) fn is_http11(&self) -> bool {
+        self.version == Version::Http11
+    }
+
     /// The response head has been sent (or staged).
     pub(super) fn is_started(&self) -> bool {
         matches!(self.writing, Writing::Body(_))
@@ -313,6 +318,17 @@ impl Output {
         conn: &mut Connection<T>,
         persistence: &mut Persistence,
     ) -> Result<(), ConnError> {
+        self.finish_with(conn, persistence, None).await
+    }
+
+    /// `finish`, with a trailer section after the last chunk (RFC 9112 §7.1.2); a response
+    /// that is not chunked has nowhere to put one, so it is dropped.
+    pub(super) async fn finish_with<T: Transport>(
+        &mut self,
+        conn: &mut Connection<T>,
+        persistence: &mut Persistence,
+        trailers: Option<&[u8]>,
+    ) -> Result<(), ConnError> {
         let Writing::Body(out) = &self.writing else {
             log_at!(Level::Error, "app side ended a response it never started");
             persistence.close(CloseReason::Failure);
@@ -320,7 +336,15 @@ impl Output {
         };
         let (framing, sent) = (out.framing, out.sent);
         match framing {
-            ResponseFraming::Chunked => self.wbuf.extend_from_slice(encode::LAST_CHUNK),
+            ResponseFraming::Chunked => match trailers {
+                Some(fields) => {
+                    self.wbuf
+                        .extend_from_slice(encode::LAST_CHUNK_BEFORE_TRAILERS);
+                    self.wbuf.extend_from_slice(fields);
+                    self.wbuf.extend_from_slice(b"\r\n");
+                }
+                None => self.wbuf.extend_from_slice(encode::LAST_CHUNK),
+            },
             ResponseFraming::Length(declared) if sent < declared => {
                 log_at!(
                     Level::Error,
@@ -471,6 +495,7 @@ mod tests {
             sendfile: crate::config::Sendfile::Auto,
             statics: crate::conn::StaticRoots::default(),
             proxy: crate::config::ProxyConfig::default(),
+            websocket: crate::config::WebSocketConfig::default(),
         };
         let (mut a, mut b) = UnixStream::pair().expect("pair");
         let head = Bytes::from(b"3\r\n".repeat(10));

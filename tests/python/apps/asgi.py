@@ -73,9 +73,79 @@ def jsonable(value):
     return value
 
 
+async def websocket(scope, receive, send):
+    """WebSocket routes: `/ws/echo` (echoes until the client closes; records the close code
+    under `echo-<query>`), `/ws/scope`, `/ws/refuse` (close before accept: 403),
+    `/ws/deny` (a denial response), `/ws/protocol` (accepts the last offered subprotocol,
+    with a header), `/ws/close` (the server closes with 4001), `/ws/raise-before`,
+    `/ws/raise-after`, `/ws/late-send` (sends after the client closed), `/ws/flood-out`
+    (sends 10 000 messages)."""
+    path = scope["path"]
+    key = scope["query_string"].decode() or path
+    message = await receive()
+    assert message == {"type": "websocket.connect"}, message
+    if path == "/ws/refuse":
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    if path == "/ws/deny":
+        await send({"type": "websocket.http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"text/plain"), (b"www-authenticate", b"Token")]})
+        await send({"type": "websocket.http.response.body", "body": b"no token, ", "more_body": True})
+        await send({"type": "websocket.http.response.body", "body": b"no socket"})
+        return
+    if path == "/ws/raise-before":
+        raise RuntimeError("boom before the accept")
+    if path == "/ws/protocol":
+        offered = scope["subprotocols"]
+        await send({"type": "websocket.accept", "subprotocol": offered[-1] if offered else None,
+                    "headers": [(b"x-chosen", b"yes")]})
+        await send({"type": "websocket.send", "text": ",".join(offered)})
+        await receive()
+        return
+    await send({"type": "websocket.accept"})
+    if path == "/ws/scope":
+        await send({"type": "websocket.send", "text": json.dumps(jsonable(
+            {k: v for k, v in scope.items() if k not in ("state", "extensions")}))})
+    elif path == "/ws/close":
+        await send({"type": "websocket.close", "code": 4001, "reason": "bye from the app"})
+        progress[key] = (await receive())["code"]
+    elif path == "/ws/raise-after":
+        await receive()
+        raise RuntimeError("boom after the accept")
+    elif path == "/ws/late-send":
+        message = await receive()
+        progress[key] = message["type"]
+        try:
+            await send({"type": "websocket.send", "text": "too late"})
+            progress[key + "-send"] = "sent"
+        except OSError as err:
+            progress[key + "-send"] = type(err).__name__
+    elif path == "/ws/slow-reader":
+        for _ in range(2):
+            await asyncio.sleep(1.0)
+            message = await receive()
+            await send({"type": "websocket.send", "text": message["text"]})
+    elif path == "/ws/flood-out":
+        for i in range(10_000):
+            await send({"type": "websocket.send", "text": f"m{i}"})
+        await send({"type": "websocket.close"})
+    else:  # /ws/echo
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                progress[key] = message["code"]
+                return
+            if message.get("text") is not None:
+                await send({"type": "websocket.send", "text": message["text"]})
+            else:
+                await send({"type": "websocket.send", "bytes": message["bytes"]})
+
+
 async def app(scope, receive, send):
     if scope["type"] == "lifespan":
         return await lifespan(scope, receive, send)
+    if scope["type"] == "websocket":
+        return await websocket(scope, receive, send)
     assert scope["type"] == "http"
     # As Starlette does: `path` includes `root_path`; routes are below it.
     path = scope["path"]
@@ -112,8 +182,68 @@ async def app(scope, receive, send):
         except OSError as err:
             progress[key + "-error"] = type(err).__name__
             raise
+    elif path == "/pathsend":
+        target = arg("path", "")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": target})
+    elif path == "/zerocopy":
+        with open(arg("path", ""), "rb") as file:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.zerocopysend", "file": file, "offset": 10,
+                        "count": 100, "more_body": True})
+            file.seek(1000)
+            await send({"type": "http.response.zerocopysend", "file": file, "count": 5,
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b"|tail"})
     elif path == "/progress":
         await respond(send, 200, json.dumps(progress).encode())
+    elif path == "/trailers":
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": [(b"trailer", b"x-checksum, x-count")]})
+        await send({"type": "http.response.body", "body": b"part one;", "more_body": True})
+        await send({"type": "http.response.body", "body": b"part two"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc123")],
+                    "more_trailers": True})
+        await send({"type": "http.response.trailers", "headers": [(b"x-count", b"2")]})
+    elif path == "/bad-trailer":
+        await send({"type": "http.response.start", "status": 200, "trailers": True})
+        await send({"type": "http.response.body", "body": b"x"})
+        await send({"type": "http.response.trailers", "headers": [(b"content-length", b"1")]})
+    elif path == "/early":
+        await send({"type": "http.response.early_hint",
+                    "links": [b"</style.css>; rel=preload; as=style", b"</app.js>; rel=preload; as=script"]})
+        await respond(send, 200, b"with hints")
+    elif path == "/block":
+        import time
+        time.sleep(float(arg("s", "3")))  # a blocking call in async code: the loop stops
+        await respond(send, 200, b"unblocked")
+    elif path == "/orphan-receive":
+        # A task that outlives the app call, waiting in receive().
+        key = arg("key", "orphan")
+
+        async def waiter():
+            progress[key] = (await receive())["type"]
+
+        await read_body(receive)
+        progress[key + "-task"] = asyncio.ensure_future(waiter()) and "spawned"
+        await respond(send, 200, b"spawned")
+    elif path == "/pid":
+        await respond(send, 200, str(os.getpid()).encode())
+    elif path == "/slow-read":
+        # Reads the body with a pause after each message; records how it ended.
+        key, delay, total = arg("key", "slow-read"), float(arg("delay", "0")), 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                progress[key] = "http.disconnect"
+                return
+            total += len(message["body"])
+            if delay:
+                await asyncio.sleep(delay)
+            if not message["more_body"]:
+                break
+        progress[key] = total
+        await respond(send, 200, str(total).encode())
     elif path == "/wait-disconnect":
         key = arg("key", "wait")
         await read_body(receive)
@@ -144,7 +274,15 @@ async def app(scope, receive, send):
     elif path == "/state":
         await respond(send, 200, json.dumps(scope.get("state", {})).encode())
     elif path == "/sleep":
-        await asyncio.sleep(float(arg("s", "1")))
+        key = arg("key", "sleep")
+        try:
+            if arg("stream", "") == "1":
+                await send({"type": "http.response.start", "status": 200, "headers": []})
+                await send({"type": "http.response.body", "body": b"started", "more_body": True})
+            await asyncio.sleep(float(arg("s", "1")))
+        except asyncio.CancelledError:
+            progress[key] = "cancelled"
+            raise
         await respond(send, 200, b"slept")
     else:
         await respond(send, 200, b"hello, asgi")

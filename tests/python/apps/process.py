@@ -4,10 +4,13 @@ Routes: `/pid` answers the worker's pid; `/slow?s=0.5` sleeps that long first; `
 keeps N MiB alive in the worker (for `max_worker_memory`); `/version` answers the `VERSION`
 of the module named by the `PROCESS_APP_VERSION_MODULE` env var (reloaded code shows up there).
 Every response is `pid=<pid> <extra>`. Wrapped in `wsgiref.validate.validator`.
+`asgi_app` is the same app for ASGI (`/pid` and `/slow`, with `asyncio.sleep`), so the
+process tests run against both interfaces.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
 import time
@@ -68,3 +71,18 @@ def _stuck(environ, start_response):
 
 
 stuck = validator(_stuck)
+
+
+async def asgi_app(scope, receive, send):
+    if scope["type"] != "http":
+        return  # no lifespan: served without it
+    query = parse_qs(scope["query_string"].decode())
+    extra = ""
+    if scope["path"] == "/slow":
+        seconds = float(query.get("s", ["0.5"])[0])
+        await asyncio.sleep(seconds)
+        extra = f"slept={seconds}"
+    body = f"pid={os.getpid()} {extra}".strip().encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

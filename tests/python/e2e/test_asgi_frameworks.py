@@ -1,4 +1,5 @@
-"""What ASGI frameworks add beyond the common contract of `test_frameworks.py`: FastAPI's
+"""What ASGI frameworks add beyond the common contract of `test_frameworks.py`: a WebSocket
+endpoint in Starlette, FastAPI, Quart and Litestar (the `websockets` client), FastAPI's
 dependency reading the lifespan state and its `BackgroundTasks` (run after the response),
 and Django's admin login over its ASGI handler with sqlite. Each app is unmodified.
 """
@@ -11,6 +12,7 @@ import time
 import pytest
 import requests
 from ferrule_proc import start_server
+from websockets.sync.client import connect
 
 
 @pytest.fixture(scope="module")
@@ -56,4 +58,16 @@ def test_django_admin_login_over_asgi_with_sqlite(ferrule_server):
         wrong = requests.post(f"{server.url}/admin/login/", timeout=10,
                               data={"username": "admin", "password": "nope"})
         assert wrong.status_code == 403  # no CSRF token
+    assert "Traceback" not in server.log(), server.log()
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi", "quart", "litestar"])
+def test_each_frameworks_websocket_endpoint_echoes(ferrule_server, framework):
+    server = ferrule_server(f"apps.frameworks.{framework}_app:app")
+    with connect(f"ws://{server.host}:{server.port}/ws") as ws:
+        for text in ("hello", "é" * 3000):
+            ws.send(text)
+            assert ws.recv(timeout=5) == f"{framework}: {text}"
+    # The close reaches the app as websocket.disconnect; nothing is logged as an error.
+    time.sleep(0.2)
     assert "Traceback" not in server.log(), server.log()

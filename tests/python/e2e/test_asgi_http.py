@@ -60,7 +60,8 @@ def test_the_scope_has_every_key_of_the_spec(server):
     assert scope["client"] == ["127.0.0.1", local_port]
     assert scope["server"] == ["127.0.0.1", server.port]
     assert scope["state"] == ["greeting", "pid"]
-    assert scope["extensions"] == {}
+    assert scope["extensions"] == {"http.response.pathsend": {}, "http.response.zerocopysend": {},
+                                   "http.response.trailers": {}, "http.response.early_hint": {}}
 
 
 def test_a_root_path_a_proxy_stripped_is_put_back_in_front(server):
@@ -204,3 +205,100 @@ def test_each_event_loop_serves(ferrule_server, loop):
     pytest.importorskip(loop)
     running = ferrule_server("--loop", loop, "apps.asgi:app")
     still_serves(running)
+    running.wait_for_log(f"serving with an ASGI app on {loop}, pid")
+
+
+def test_request_timeout_answers_504_and_cancels_the_task(ferrule_server):
+    running = ferrule_server("--request-timeout", "0.5", "apps.asgi:app")
+    started = time.monotonic()
+    with Conn(running.address) as c:
+        response = c.request("GET", "/sleep?s=30&key=slow")
+        elapsed = time.monotonic() - started
+    assert response.status == 504
+    assert elapsed < 3
+    assert json.loads(get(running, "/progress").body)["slow"] == "cancelled"
+    # Once the head is out, the timeout cuts the response instead.
+    with Conn(running.address) as c:
+        c.send(b"GET /sleep?s=30&key=streamed&stream=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+        raw = c.read_to_eof()
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"started" in raw
+    assert json.loads(get(running, "/progress").body)["streamed"] == "cancelled"
+    running.wait_for_log("ran past request_timeout")
+    still_serves(running)
+
+
+def test_pathsend_and_zerocopysend_send_files(server, tmp_path):
+    data = bytes(range(256)) * 40
+    target = tmp_path / "file.bin"
+    target.write_bytes(data)
+    whole = get(server, f"/pathsend?path={target}")
+    assert (whole.status, whole.header("content-length"), whole.body) == (200, str(len(data)), data)
+    parts = get(server, f"/zerocopy?path={target}")
+    assert parts.chunked
+    assert parts.body == data[10:110] + data[1000:1005] + b"|tail"
+    missing = get(server, f"/pathsend?path={tmp_path}/missing")
+    assert missing.status == 500
+    still_serves(server)
+
+
+def test_trailers_follow_the_last_chunk(server):
+    with Conn(server.address) as c:
+        c.send(b"GET /trailers HTTP/1.1\r\nHost: t\r\nTE: trailers\r\nConnection: close\r\n\r\n")
+        raw = c.read_to_eof()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head and b"trailer: x-checksum, x-count" in head
+    assert body == b"9\r\npart one;\r\n8\r\npart two\r\n0\r\nx-checksum: abc123\r\nx-count: 2\r\n\r\n"
+    # HTTP/1.0 has no chunks, hence no trailers: the body alone.
+    with Conn(server.address) as c:
+        c.send(b"GET /trailers HTTP/1.0\r\n\r\n")
+        assert c.read_response().body == b"part one;part two"
+
+
+def test_a_forbidden_trailer_cuts_the_response(server):
+    with Conn(server.address) as c:
+        c.send(b"GET /bad-trailer HTTP/1.1\r\nHost: t\r\n\r\n")
+        raw = c.read_to_eof()
+    assert raw.startswith(b"HTTP/1.1 200 OK") and not raw.endswith(b"\r\n\r\n")
+    server.wait_for_log("not allowed in a trailer section")
+    still_serves(server)
+
+
+def test_early_hints_come_as_a_103_before_the_response(server):
+    with Conn(server.address) as c:
+        c.send(b"GET /early HTTP/1.1\r\nHost: t\r\n\r\n")
+        hints = c.read_response()
+        final = c.read_response()
+    assert hints.status == 103
+    assert hints.header_all("link") == ["</style.css>; rel=preload; as=style",
+                                        "</app.js>; rel=preload; as=script"]
+    assert (final.status, final.body) == (200, b"with hints")
+    with Conn(server.address) as c:
+        response = c.request("GET", "/early", version="HTTP/1.0")
+    assert (response.status, response.body) == (200, b"with hints")
+
+
+def test_a_loop_blocked_past_request_timeout_gets_the_worker_replaced(ferrule_server):
+    import threading
+
+    running = ferrule_server("--request-timeout", "0.3", "--graceful-timeout", "2", "apps.asgi:app")
+    first = int(get(running, "/pid").body)
+    blocked = threading.Thread(target=lambda: socket.create_connection(running.address).sendall(
+        b"GET /block?s=4 HTTP/1.1\r\nHost: t\r\n\r\n"), daemon=True)
+    blocked.start()
+    running.wait_for_log(r"asks to be replaced: a request did not stop after request_timeout")
+    deadline = time.monotonic() + 10
+    pid = first
+    while pid == first and time.monotonic() < deadline:
+        try:
+            pid = int(get(running, "/pid").body)
+        except OSError:
+            time.sleep(0.05)
+    assert pid != first
+
+
+def test_a_receive_left_waiting_by_a_spawned_task_gets_http_disconnect(server):
+    assert get(server, "/orphan-receive?key=orphan").body == b"spawned"
+    deadline = time.monotonic() + 5
+    while "orphan" not in progress(server) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert progress(server)["orphan"] == "http.disconnect"

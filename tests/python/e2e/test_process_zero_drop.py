@@ -7,6 +7,9 @@ A client reuses its connection until a response says `Connection: close`. A requ
 finds its reused connection closed before any response byte is retried on a new one, as
 RFC 9112 §9.3.1 lets clients do for idempotent requests; such retries are counted and
 reported, and only ever happen if the server closed an idle connection.
+
+It runs twice: with the WSGI app, and with the same app for ASGI (issue #16), whose
+workers run lifespan and a loop thread and must drop nothing either.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import signal
 import threading
 import time
 
-from ferrule_proc import children
+import pytest
+from ferrule_proc import children, start_server
 from rawhttp import Conn
-from test_process_signals import start, wait_for_count
+from test_process_signals import wait_for_count
 from test_process_upgrade import alive, stop_pid
 
 CLIENTS = 8
@@ -91,9 +95,13 @@ class Client(threading.Thread):
         self.conn = None
 
 
-def test_reload_upgrade_recycle_and_stop_under_load_drop_nothing():
-    server = start("--max-requests", "400", "--max-requests-jitter", "100",
-                   "--graceful-timeout", "10s", workers=2)
+@pytest.mark.parametrize("app", ["apps.process:app", "apps.process:asgi_app"],
+                         ids=["wsgi", "asgi"])
+def test_reload_upgrade_recycle_and_stop_under_load_drop_nothing(app):
+    server = start_server("--workers", "2", "--max-requests", "400", "--max-requests-jitter",
+                          "100", "--graceful-timeout", "10s", app)
+    wait_for_count(server, r"worker \d+ \(pid \d+\) serving", 2)
+    wait_for_count(server, r"master phase: Running", 1)
     clients = [Client(server.address, seed) for seed in range(CLIENTS)]
     for client in clients:
         client.start()

@@ -41,6 +41,10 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "interface": "auto",
         "loop": "auto",
         "lifespan": "auto",
+        "ws_max_message_bytes": 16 * 1024 * 1024,
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+        "ws_per_message_deflate": True,
         "bind": ["127.0.0.1:8000"],
         "threads": 4,
         "reuse_port": False,
@@ -129,6 +133,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "forwarded_allow_ips": list,
         "forwarded_headers": list, "secure_scheme_headers": list, "proxy_protocol": str,
         "proxy_allow_ips": list, "protocol": str, "uwsgi_allow_ips": list,
+        "ws_max_message_bytes": int, "ws_ping_interval": float, "ws_ping_timeout": float,
+        "ws_per_message_deflate": bool,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -8,7 +8,7 @@ import os
 from contextlib import asynccontextmanager
 from typing import Annotated, Optional
 
-from fastapi import BackgroundTasks, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import BackgroundTasks, Depends, FastAPI, File, Form, Request, UploadFile, WebSocket
 from fastapi.responses import FileResponse, StreamingResponse
 
 from apps.frameworks.common import STREAM_CHUNKS, download_path, file_summary
@@ -75,3 +75,11 @@ async def background(token: str, tasks: BackgroundTasks):
 @app.get("/background-done")
 async def background_done():
     return {"finished": finished}
+
+
+@app.websocket("/ws")
+async def echo_ws(websocket: WebSocket):
+    await websocket.accept()
+    while True:
+        text = await websocket.receive_text()
+        await websocket.send_text(f"fastapi: {text}")

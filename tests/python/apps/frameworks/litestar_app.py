@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from litestar import Litestar, Request, get, post, route
+from litestar import Litestar, Request, WebSocket, get, post, route, websocket
 from litestar.response import File, Stream
 
 from apps.frameworks.common import STREAM_CHUNKS, download_path, file_summary
@@ -44,4 +44,12 @@ async def download() -> File:
     return File(path=download_path(), filename="data.bin", media_type="application/octet-stream")
 
 
-app = Litestar(route_handlers=[item, form, upload, stream, download])
+@websocket("/ws")
+async def echo_ws(socket: WebSocket) -> None:
+    await socket.accept()
+    while True:
+        text = await socket.receive_text()
+        await socket.send_text(f"litestar: {text}")
+
+
+app = Litestar(route_handlers=[item, form, upload, stream, download, echo_ws])

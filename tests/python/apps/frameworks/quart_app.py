@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Quart, Response, jsonify, request, send_file
+from quart import Quart, Response, jsonify, request, send_file, websocket
 
 from apps.frameworks.common import STREAM_CHUNKS, download_path, file_summary
 
@@ -40,3 +40,10 @@ async def stream():
 async def download():
     return await send_file(download_path(), mimetype="application/octet-stream",
                            as_attachment=True, attachment_filename="data.bin")
+
+
+@app.websocket("/ws")
+async def echo_ws():
+    while True:
+        text = await websocket.receive()
+        await websocket.send(f"quart: {text}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from apps.frameworks.common import STREAM_CHUNKS, download_path, file_summary
 
@@ -38,7 +38,14 @@ async def download(request):
     return FileResponse(download_path(), media_type="application/octet-stream", filename="data.bin")
 
 
+async def echo_ws(websocket):
+    await websocket.accept(subprotocol="echo" if "echo" in websocket.scope["subprotocols"] else None)
+    async for text in websocket.iter_text():
+        await websocket.send_text(f"starlette: {text}")
+
+
 app = Starlette(routes=[
+    WebSocketRoute("/ws", echo_ws),
     Route("/items/{name}", item),
     Route("/form", form, methods=["POST"]),
     Route("/upload", upload, methods=["POST"]),
