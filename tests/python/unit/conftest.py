@@ -29,7 +29,8 @@ class FakeCore(types.ModuleType):
 
     def serve(self, app: Any, settings: dict[str, Any], *, load: Any = None,
               reload: Any = None, name: str | None = None, upgrade: Any = None,
-              watch: Any = None, hooks: Any = None) -> None:
+              watch: Any = None, python_logging: bool | None = None,
+              hooks: Any = None) -> None:
         """Like the real core with one worker: without `app`, the worker's `load()` gives it,
         and an import error there stops the master with WorkerBootError."""
         from ferrule.errors import AppImportError, WorkerBootError
@@ -39,6 +40,7 @@ class FakeCore(types.ModuleType):
         self.upgrade = upgrade
         self.watch = watch
         self.hooks = hooks
+        self.python_logging = python_logging
         if app is None:
             try:
                 app = load()

@@ -83,3 +83,24 @@ def test_serve_rejects_an_app_that_is_not_callable(fake_core) -> None:
     with pytest.raises(TypeError) as info:
         serve("myapp:app")  # type: ignore[arg-type]
     assert str(info.value) == "serve() needs a WSGI or ASGI callable as app, got str."
+
+
+def test_serve_applies_python_logging_and_tells_the_core(fake_core) -> None:
+    import logging
+
+    served = app
+    error = logging.getLogger("ferrule.error")
+    saved = (error.level, list(error.handlers), error.propagate)
+    try:
+        ferrule.serve(served, log_config_dict={
+            "version": 1, "disable_existing_loggers": False,
+            "handlers": {"null": {"class": "logging.NullHandler"}},
+            "loggers": {"ferrule.error": {"level": "ERROR", "handlers": ["null"], "propagate": False}},
+        })
+    finally:
+        error.setLevel(saved[0])
+        error.handlers[:] = saved[1]
+        error.propagate = saved[2]
+    (_, settings), = fake_core.calls
+    assert settings["log_level"] == "error"
+    assert fake_core.python_logging is False
