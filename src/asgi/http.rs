@@ -17,7 +17,6 @@
 //! - The failure rules: an exception (or returning without a response) before the response
 //!   started is answered with 500; after it started, the connection is closed.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
@@ -27,7 +26,7 @@ use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict};
 use pyo3::{intern, IntoPyObjectExt};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -36,6 +35,8 @@ mod extensions;
 use super::awaitable::Ready;
 use super::event_loop::{Core, Cycle};
 use super::outbox::{Flush, Outbox};
+use super::waiters::Waiters;
+use super::{each_header, log_app_error, message_of, RequestLine};
 use crate::bridge::{
     AbortReason, BodyEvent, BodyReceiver, Job, Request, ResponseEvent, ResponseHead,
 };
@@ -101,13 +102,11 @@ pub(crate) struct HttpCycle {
     body_left: Option<u64>,
     /// A `NeedBody` is out and its answer not yet taken.
     asked: bool,
-    /// Futures of `receive()` calls waiting, oldest first.
-    receivers: VecDeque<Py<PyAny>>,
+    /// Futures of `receive()` and `send()` calls waiting.
+    waiters: Waiters,
     response: Response,
     /// `http.response.start` said `trailers: True`.
     trailers_promised: bool,
-    /// The future of a `send()` waiting for room.
-    sender: Option<Py<PyAny>>,
     client_gone: bool,
     task: Option<Py<PyAny>>,
     state: TaskState,
@@ -138,13 +137,27 @@ impl HttpCycle {
         let scope = match scope {
             Ok(Ok(scope)) => scope,
             Ok(Err(rejected)) => {
-                log_at!(Level::Debug, "{}: {rejected}", RequestLine(&head));
+                log_at!(
+                    Level::Debug,
+                    "{}: {rejected}",
+                    RequestLine {
+                        head: &head,
+                        websocket: false
+                    }
+                );
                 // The client is gone if this fails: nobody to answer.
                 let _ = events.try_send(ResponseEvent::Abort(AbortReason::Rejected(rejected)));
                 return;
             }
             Err(err) => {
-                log_app_error(py, &head, &err);
+                log_app_error(
+                    py,
+                    &RequestLine {
+                        head: &head,
+                        websocket: false,
+                    },
+                    &err,
+                );
                 let _ = events.try_send(ResponseEvent::Abort(AbortReason::AppError));
                 return;
             }
@@ -170,10 +183,9 @@ impl HttpCycle {
             },
             body_left,
             asked: false,
-            receivers: VecDeque::new(),
+            waiters: Waiters::default(),
             response: Response::NotStarted,
             trailers_promised: false,
-            sender: None,
             client_gone: false,
             task: None,
             state: TaskState::Running,
@@ -210,6 +222,13 @@ impl HttpCycle {
                 "cannot start the ASGI task\n{}",
                 super::format_exception(py, &err)
             );
+        }
+    }
+
+    fn line(&self) -> RequestLine<'_> {
+        RequestLine {
+            head: &self.head,
+            websocket: false,
         }
     }
 
@@ -308,12 +327,7 @@ impl HttpCycle {
                             self.receiving = Receiving::Disconnected;
                         }
                         BodyEvent::Failed(failure) => {
-                            log_at!(
-                                Level::Debug,
-                                "{}: {}",
-                                RequestLine(&self.head),
-                                failure.message()
-                            );
+                            log_at!(Level::Debug, "{}: {}", self.line(), failure.message());
                             self.receiving = Receiving::Disconnected;
                         }
                     }
@@ -353,31 +367,14 @@ impl HttpCycle {
             None => false,
         };
         if let Some(headers) = message.get_item(intern!(py, "headers"))? {
-            for pair in headers.try_iter()? {
-                let pair = pair?;
-                let mut parts = pair.try_iter()?;
-                let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(PyTypeError::new_err(
-                        "each response header must be a [name, value] pair of bytes",
-                    ));
-                };
-                let (name, value) = (name?, value?);
-                let (Ok(name), Ok(value)) = (name.cast::<PyBytes>(), value.cast::<PyBytes>())
-                else {
-                    return Err(PyTypeError::new_err(format!(
-                        "response header names and values must be bytes, got ({}, {})",
-                        name.get_type().name()?,
-                        value.get_type().name()?
-                    )));
-                };
-                if trailers && name.as_bytes().eq_ignore_ascii_case(b"trailer") {
-                    head.add_trailer_field(value.as_bytes())
+            each_header(&headers, |name, value| {
+                if trailers && name.eq_ignore_ascii_case(b"trailer") {
+                    head.add_trailer_field(value)
                 } else {
-                    head.add_bytes(name.as_bytes(), value.as_bytes())
+                    head.add_bytes(name, value)
                 }
-                .map_err(PyValueError::new_err)?;
-            }
+                .map_err(PyValueError::new_err)
+            })?;
         }
         self.trailers_promised = trailers;
         self.response = Response::HeadPending(head.finish());
@@ -452,10 +449,10 @@ impl HttpCycle {
             log_at!(
                 Level::Debug,
                 "{}: client disconnected during the response",
-                RequestLine(&self.head)
+                self.line()
             );
         } else {
-            log_app_error(py, &self.head, err);
+            log_app_error(py, &self.line(), err);
         }
         self.abort(AbortReason::AppError);
     }
@@ -477,58 +474,26 @@ impl HttpCycle {
             log_at!(
                 Level::Error,
                 "ASGI request {}: cannot resume a waiting receive() or send(): {err}",
-                RequestLine(&this.head)
+                this.line()
             );
         }
-        if this.state == TaskState::Done && this.out.is_empty() && !this.has_receivers(py) {
+        if this.state == TaskState::Done && this.out.is_empty() && !this.waiters.has_receivers(py) {
             this.core.untrack(py, this.id);
         }
     }
 
-    /// A `receive()` of this request still waits (a task the app spawned outlived its
-    /// call): the request stays tracked until it is answered (`http.disconnect` once the
-    /// request ends), so no future waits forever.
-    fn has_receivers(&self, py: Python<'_>) -> bool {
-        self.receivers
-            .iter()
-            .any(|fut| !is_done(fut.bind(py)).unwrap_or(true))
-    }
-
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
-        if !self.out.is_empty() || self.sender.is_some() {
-            let flushed = self.flush();
-            if !matches!(flushed, Flush::Waiting) {
-                if let Some(fut) = self.sender.take() {
-                    let fut = fut.bind(py);
-                    if !is_done(fut)? {
-                        if let Flush::Gone = flushed {
-                            let err =
-                                self.core.disconnected.bind(py).call1((
-                                    "the client disconnected before the response was sent",
-                                ))?;
-                            fut.call_method1(intern!(py, "set_exception"), (err,))?;
-                        } else {
-                            fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
-                        }
-                    }
-                }
-            }
-        }
-        while let Some(fut) = self.receivers.front() {
-            let fut = fut.bind(py).clone();
-            if is_done(&fut)? {
-                self.receivers.pop_front();
-                continue;
-            }
-            match self.poll_message(py)? {
-                Some(message) => {
-                    self.receivers.pop_front();
-                    fut.call_method1(intern!(py, "set_result"), (message,))?;
-                }
-                None => break,
-            }
-        }
-        Ok(())
+        let flushed = self.flush();
+        self.waiters.settle_send(
+            &self.core,
+            py,
+            &flushed,
+            "the client disconnected before the response was sent",
+        )?;
+        let mut waiters = std::mem::take(&mut self.waiters);
+        let answered = waiters.answer_receives(py, || self.poll_message(py));
+        self.waiters = waiters;
+        answered
     }
 
     /// The task runs past `timeout` and has not been told yet.
@@ -545,7 +510,7 @@ impl HttpCycle {
         log_at!(
             Level::Error,
             "{}: the request ran past request_timeout ({timeout:?}); answering 504 and cancelling its task",
-            RequestLine(&this.head)
+            this.line()
         );
         this.abort(AbortReason::Timeout);
         this.flush();
@@ -569,27 +534,17 @@ impl HttpCycle {
 impl HttpCycle {
     /// ASGI `receive()`.
     fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.receivers.is_empty() {
+        if !self.waiters.has_receive_queued() {
             if let Some(message) = self.poll_message(py)? {
                 return Ok(Py::new(py, Ready::new(Some(message.into_any().unbind())))?.into_any());
             }
         }
-        let fut = self.core.create_future(py)?;
-        self.receivers.push_back(fut.clone().unbind());
-        Ok(fut.unbind())
+        self.waiters.wait_receive(&self.core, py)
     }
 
     /// ASGI `send(message)`.
     fn send(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let message = message
-            .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err("an ASGI message must be a dict"))?;
-        let kind = message
-            .get_item(intern!(py, "type"))?
-            .ok_or_else(|| PyValueError::new_err("an ASGI message needs a 'type'"))?;
-        let kind = kind
-            .cast_into::<PyString>()
-            .map_err(|_| PyTypeError::new_err("an ASGI message's 'type' must be a str"))?;
+        let (message, kind) = message_of(message)?;
         if self.client_gone && !matches!(self.response, Response::Done) {
             return Err(PyErr::from_value(
                 self.core
@@ -598,7 +553,7 @@ impl HttpCycle {
                     .call1(("the client disconnected",))?,
             ));
         }
-        match kind.to_cow()?.as_ref() {
+        match kind.as_str() {
             "http.response.start" => self.on_start(message)?,
             "http.response.body" => self.on_body(message)?,
             "http.response.pathsend" => self.on_pathsend(message)?,
@@ -613,11 +568,7 @@ impl HttpCycle {
         }
         match self.flush() {
             Flush::Sent => Ok(self.core.ready_none.clone_ref(py).into_any()),
-            Flush::Waiting => {
-                let fut = self.core.create_future(py)?;
-                self.sender = Some(fut.clone().unbind());
-                Ok(fut.unbind())
-            }
+            Flush::Waiting => self.waiters.wait_send(&self.core, py),
             Flush::Gone => Err(PyErr::from_value(
                 self.core
                     .disconnected
@@ -649,7 +600,7 @@ impl HttpCycle {
                                 Level::Error,
                                 &format!(
                                     "Error handling request {}: the ASGI app returned without sending a response",
-                                    RequestLine(&self.head)
+                                    self.line()
                                 ),
                             );
                         }
@@ -661,7 +612,7 @@ impl HttpCycle {
                                 Level::Error,
                                 &format!(
                                     "Error handling request {}: the ASGI app returned before the response was complete (more_body was still True)",
-                                    RequestLine(&self.head)
+                                    self.line()
                                 ),
                             );
                         }
@@ -675,15 +626,11 @@ impl HttpCycle {
         self.flush();
         // Waiting receive()s of tasks the app spawned get their answer now if it is here.
         self.resume(py)?;
-        if self.out.is_empty() && !self.has_receivers(py) {
+        if self.out.is_empty() && !self.waiters.has_receivers(py) {
             self.core.untrack(py, self.id);
         }
         Ok(())
     }
-}
-
-fn is_done(fut: &Bound<'_, PyAny>) -> PyResult<bool> {
-    fut.call_method0(intern!(fut.py(), "done"))?.is_truthy()
 }
 
 fn request_message<'py>(py: Python<'py>, data: &[u8], more: bool) -> PyResult<Bound<'py, PyDict>> {
@@ -708,32 +655,4 @@ fn body_bytes(b: &Bound<'_, PyBytes>) -> Bytes {
     } else {
         Bytes::copy_from_slice(data)
     }
-}
-
-/// `GET /path?query` for log lines, formatted only when a line is written.
-struct RequestLine<'a>(&'a RequestHead);
-
-impl std::fmt::Display for RequestLine<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}",
-            self.0.method(),
-            String::from_utf8_lossy(self.0.target())
-        )
-    }
-}
-
-fn log_app_error(py: Python<'_>, head: &RequestHead, err: &PyErr) {
-    if !log::enabled(Level::Error) {
-        return;
-    }
-    log::write(
-        Level::Error,
-        &format!(
-            "Error handling request {}\n{}",
-            RequestLine(head),
-            super::format_exception(py, err)
-        ),
-    );
 }

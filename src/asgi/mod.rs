@@ -16,10 +16,17 @@ mod http;
 mod lifespan;
 mod outbox;
 mod scope;
+mod waiters;
 mod websocket;
 
+use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::http::RequestHead;
+use crate::log::{self, Level};
 
 pub use event_loop::{AsgiLoop, Options};
 
@@ -35,4 +42,86 @@ pub(crate) fn format_exception(py: Python<'_>, err: &PyErr) -> String {
         Ok(lines.concat())
     })();
     formatted.unwrap_or_else(|_| format!("{err}\n"))
+}
+
+/// `GET /path?query` for log lines (`(websocket)` after a WebSocket's), formatted only
+/// when a line is written.
+pub(crate) struct RequestLine<'a> {
+    pub head: &'a RequestHead,
+    pub websocket: bool,
+}
+
+impl std::fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}{}",
+            self.head.method(),
+            String::from_utf8_lossy(self.head.target()),
+            if self.websocket { " (websocket)" } else { "" }
+        )
+    }
+}
+
+/// Logs an app error with its Python traceback, once, as the WSGI side does.
+pub(crate) fn log_app_error(py: Python<'_>, line: &RequestLine<'_>, err: &PyErr) {
+    if !log::enabled(Level::Error) {
+        return;
+    }
+    log::write(
+        Level::Error,
+        &format!(
+            "Error handling request {line}\n{}",
+            format_exception(py, err)
+        ),
+    );
+}
+
+/// Calls `f` with each `[name, value]` pair of bytes of an ASGI `headers` iterable
+/// (response heads, trailers, a WebSocket accept's extra headers).
+///
+/// # Errors
+/// `TypeError` for a pair that is not two bytes objects; `f`'s error.
+pub(crate) fn each_header(
+    headers: &Bound<'_, PyAny>,
+    mut f: impl FnMut(&[u8], &[u8]) -> PyResult<()>,
+) -> PyResult<()> {
+    for pair in headers.try_iter()? {
+        let pair = pair?;
+        let mut parts = pair.try_iter()?;
+        let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(PyTypeError::new_err(
+                "each header must be a [name, value] pair of bytes",
+            ));
+        };
+        let (name, value) = (name?, value?);
+        let (Ok(name), Ok(value)) = (name.cast::<PyBytes>(), value.cast::<PyBytes>()) else {
+            return Err(PyTypeError::new_err(format!(
+                "header names and values must be bytes, got ({}, {})",
+                name.get_type().name()?,
+                value.get_type().name()?
+            )));
+        };
+        f(name.as_bytes(), value.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// An ASGI message as `send()` takes it: a dict with a str `type`.
+///
+/// # Errors
+/// `TypeError` or `ValueError` naming what is wrong with its shape.
+pub(crate) fn message_of<'a, 'py>(
+    message: &'a Bound<'py, PyAny>,
+) -> PyResult<(&'a Bound<'py, PyDict>, String)> {
+    let py = message.py();
+    let message = message
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err("an ASGI message must be a dict"))?;
+    let kind: String = message
+        .get_item(intern!(py, "type"))?
+        .ok_or_else(|| PyValueError::new_err("an ASGI message needs a 'type'"))?
+        .extract()
+        .map_err(|_| PyTypeError::new_err("an ASGI message's 'type' must be a str"))?;
+    Ok((message, kind))
 }

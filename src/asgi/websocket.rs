@@ -12,7 +12,6 @@
 //!   with 1011; a task that ends without a close closes it with 1000. An exception raised
 //!   after the app was told of the disconnect is logged at debug level only.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
@@ -27,6 +26,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::awaitable::Ready;
 use super::event_loop::{Core, Cycle};
 use super::outbox::{Flush, Outbox};
+use super::waiters::Waiters;
+use super::{each_header, log_app_error, message_of, RequestLine};
 use crate::bridge::{
     AbortReason, BodyEvent, BodyReceiver, Job, Request, ResponseEvent, ResponseHead, WsAccept,
     WsMessage,
@@ -64,8 +65,8 @@ pub(crate) struct WsCycle {
     denial: Option<ResponseHead>,
     /// The close the app was told (`websocket.disconnect`), once it came.
     disconnected: Option<(u16, String)>,
-    receivers: VecDeque<Py<PyAny>>,
-    sender: Option<Py<PyAny>>,
+    /// Futures of `receive()` and `send()` calls waiting.
+    waiters: Waiters,
     task: Option<Py<PyAny>>,
     task_done: bool,
 }
@@ -96,7 +97,14 @@ impl WsCycle {
                 return;
             }
             Err(err) => {
-                log_error(py, &head, &err);
+                log_app_error(
+                    py,
+                    &RequestLine {
+                        head: &head,
+                        websocket: true,
+                    },
+                    &err,
+                );
                 let _ = events.try_send(ResponseEvent::Abort(AbortReason::AppError));
                 return;
             }
@@ -112,8 +120,7 @@ impl WsCycle {
             phase: Phase::Connecting,
             denial: None,
             disconnected: None,
-            receivers: VecDeque::new(),
-            sender: None,
+            waiters: Waiters::default(),
             task: None,
             task_done: false,
         };
@@ -127,7 +134,7 @@ impl WsCycle {
             let coroutine = match called {
                 Ok(coroutine) => coroutine,
                 Err(err) => {
-                    log_error(py, &cycle.borrow().head, &err);
+                    log_app_error(py, &cycle.borrow().line(), &err);
                     let mut this = cycle.borrow_mut();
                     this.out.push(ResponseEvent::Abort(AbortReason::AppError));
                     this.out.flush();
@@ -149,6 +156,13 @@ impl WsCycle {
                 "cannot start the ASGI task\n{}",
                 super::format_exception(py, &err)
             );
+        }
+    }
+
+    fn line(&self) -> RequestLine<'_> {
+        RequestLine {
+            head: &self.head,
+            websocket: true,
         }
     }
 
@@ -357,57 +371,22 @@ impl WsCycle {
             log_at!(
                 Level::Error,
                 "ASGI websocket {}: cannot resume a waiting receive() or send(): {err}",
-                RequestLine(&this.head)
+                this.line()
             );
         }
-        if this.task_done && this.out.is_empty() && !this.has_receivers(py) {
+        if this.task_done && this.out.is_empty() && !this.waiters.has_receivers(py) {
             this.core.untrack(py, this.id);
         }
     }
 
-    /// A `receive()` of this request still waits (a task the app spawned outlived its
-    /// call): the request stays tracked until it is answered (`http.disconnect` once the
-    /// request ends), so no future waits forever.
-    fn has_receivers(&self, py: Python<'_>) -> bool {
-        self.receivers
-            .iter()
-            .any(|fut| !is_done(fut.bind(py)).unwrap_or(true))
-    }
-
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
         let flushed = self.out.flush();
-        if !matches!(flushed, Flush::Waiting) {
-            if let Some(fut) = self.sender.take() {
-                let fut = fut.bind(py);
-                if !is_done(fut)? {
-                    if let Flush::Gone = flushed {
-                        let err = self
-                            .core
-                            .disconnected
-                            .bind(py)
-                            .call1(("the WebSocket is closed",))?;
-                        fut.call_method1(intern!(py, "set_exception"), (err,))?;
-                    } else {
-                        fut.call_method1(intern!(py, "set_result"), (py.None(),))?;
-                    }
-                }
-            }
-        }
-        while let Some(fut) = self.receivers.front() {
-            let fut = fut.bind(py).clone();
-            if is_done(&fut)? {
-                self.receivers.pop_front();
-                continue;
-            }
-            match self.poll_message(py)? {
-                Some(message) => {
-                    self.receivers.pop_front();
-                    fut.call_method1(intern!(py, "set_result"), (message,))?;
-                }
-                None => break,
-            }
-        }
-        Ok(())
+        self.waiters
+            .settle_send(&self.core, py, &flushed, "the WebSocket is closed")?;
+        let mut waiters = std::mem::take(&mut self.waiters);
+        let answered = waiters.answer_receives(py, || self.poll_message(py));
+        self.waiters = waiters;
+        answered
     }
 
     pub(crate) fn cancel(cycle: &Bound<'_, WsCycle>) {
@@ -435,26 +414,17 @@ impl WsCycle {
 impl WsCycle {
     /// ASGI `receive()`.
     fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.receivers.is_empty() {
+        if !self.waiters.has_receive_queued() {
             if let Some(message) = self.poll_message(py)? {
                 return Ok(Py::new(py, Ready::new(Some(message.into_any().unbind())))?.into_any());
             }
         }
-        let fut = self.core.create_future(py)?;
-        self.receivers.push_back(fut.clone().unbind());
-        Ok(fut.unbind())
+        self.waiters.wait_receive(&self.core, py)
     }
 
     /// ASGI `send(message)`.
     fn send(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let message = message
-            .cast::<PyDict>()
-            .map_err(|_| PyTypeError::new_err("an ASGI message must be a dict"))?;
-        let kind: String = message
-            .get_item(intern!(py, "type"))?
-            .ok_or_else(|| PyValueError::new_err("an ASGI message needs a 'type'"))?
-            .extract()
-            .map_err(|_| PyTypeError::new_err("an ASGI message's 'type' must be a str"))?;
+        let (message, kind) = message_of(message)?;
         // Spec 2.4: a send on a closed WebSocket raises an OSError subclass.
         if self.disconnected.is_some() && self.phase != Phase::Denying {
             return Err(self.disconnected_error(py));
@@ -478,11 +448,7 @@ impl WsCycle {
         }
         match self.out.flush() {
             Flush::Sent => Ok(self.core.ready_none.clone_ref(py).into_any()),
-            Flush::Waiting => {
-                let fut = self.core.create_future(py)?;
-                self.sender = Some(fut.clone().unbind());
-                Ok(fut.unbind())
-            }
+            Flush::Waiting => self.waiters.wait_send(&self.core, py),
             Flush::Gone => {
                 self.disconnected.get_or_insert((1006, String::new()));
                 Err(self.disconnected_error(py))
@@ -516,10 +482,10 @@ impl WsCycle {
                     log_at!(
                         Level::Debug,
                         "{}: the app ended with an exception after the WebSocket closed: {err}",
-                        RequestLine(&self.head)
+                        self.line()
                     );
                 } else {
-                    log_error(py, &self.head, &err);
+                    log_app_error(py, &self.line(), &err);
                 }
                 if self.phase != Phase::Closed {
                     self.out.push(ResponseEvent::Abort(AbortReason::AppError));
@@ -533,7 +499,7 @@ impl WsCycle {
                     Level::Error,
                     &format!(
                         "Error handling request {}: the ASGI app returned without accepting or closing the WebSocket",
-                        RequestLine(&self.head)
+                        self.line()
                     ),
                 );
                 self.out.push(ResponseEvent::Abort(AbortReason::AppError));
@@ -544,7 +510,7 @@ impl WsCycle {
         self.out.flush();
         // Waiting receive()s of tasks the app spawned get their answer now if it is here.
         self.resume(py)?;
-        if self.out.is_empty() && !self.has_receivers(py) {
+        if self.out.is_empty() && !self.waiters.has_receivers(py) {
             self.core.untrack(py, self.id);
         }
         Ok(())
@@ -554,31 +520,12 @@ impl WsCycle {
 /// `headers` of `websocket.accept` or `websocket.http.response.start`: `[name, value]`
 /// pairs of bytes, checked as response headers.
 fn add_headers(head: &mut ResponseHeadBuilder, headers: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-    let Some(headers) = headers.filter(|h| !h.is_none()) else {
-        return Ok(());
-    };
-    for pair in headers.try_iter()? {
-        let pair = pair?;
-        let mut parts = pair.try_iter()?;
-        let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(PyTypeError::new_err(
-                "each header must be a [name, value] pair of bytes",
-            ));
-        };
-        let (name, value) = (name?, value?);
-        let (Ok(name), Ok(value)) = (name.cast::<PyBytes>(), value.cast::<PyBytes>()) else {
-            return Err(PyTypeError::new_err(
-                "header names and values must be bytes",
-            ));
-        };
-        head.add_bytes(name.as_bytes(), value.as_bytes())
-            .map_err(PyValueError::new_err)?;
+    match headers.filter(|h| !h.is_none()) {
+        Some(headers) => each_header(&headers, |name, value| {
+            head.add_bytes(name, value).map_err(PyValueError::new_err)
+        }),
+        None => Ok(()),
     }
-    Ok(())
-}
-
-fn is_done(fut: &Bound<'_, PyAny>) -> PyResult<bool> {
-    fut.call_method0(intern!(fut.py(), "done"))?.is_truthy()
 }
 
 fn type_message<'py>(py: Python<'py>, kind: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyDict>> {
@@ -596,32 +543,4 @@ fn disconnect_message<'py>(
     message.set_item(intern!(py, "code"), code.into_bound_py_any(py)?)?;
     message.set_item(intern!(py, "reason"), reason)?;
     Ok(message)
-}
-
-/// `GET /path` for log lines.
-struct RequestLine<'a>(&'a RequestHead);
-
-impl std::fmt::Display for RequestLine<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {} (websocket)",
-            self.0.method(),
-            String::from_utf8_lossy(self.0.target())
-        )
-    }
-}
-
-fn log_error(py: Python<'_>, head: &RequestHead, err: &PyErr) {
-    if !log::enabled(Level::Error) {
-        return;
-    }
-    log::write(
-        Level::Error,
-        &format!(
-            "Error handling request {}\n{}",
-            RequestLine(head),
-            super::format_exception(py, err)
-        ),
-    );
 }

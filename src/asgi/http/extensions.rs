@@ -9,7 +9,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use super::{HttpCycle, RequestLine, Response};
+use super::{HttpCycle, Response};
+use crate::asgi::each_header;
 use crate::bridge::{FileBody, ResponseEvent};
 use crate::http::ResponseHeadBuilder;
 use crate::log::Level;
@@ -159,32 +160,15 @@ impl HttpCycle {
         };
         let mut fields = ResponseHeadBuilder::fields_only();
         if let Some(headers) = message.get_item(intern!(py, "headers"))? {
-            for pair in headers.try_iter()? {
-                let pair = pair?;
-                let mut parts = pair.try_iter()?;
-                let (Some(name), Some(value), None) = (parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(PyTypeError::new_err(
-                        "each trailer must be a [name, value] pair of bytes",
-                    ));
-                };
-                let (name, value) = (name?, value?);
-                let (Ok(name), Ok(value)) = (name.cast::<PyBytes>(), value.cast::<PyBytes>())
-                else {
-                    return Err(PyTypeError::new_err(
-                        "trailer names and values must be bytes",
-                    ));
-                };
-                if is_forbidden_trailer(name.as_bytes()) {
+            each_header(&headers, |name, value| {
+                if is_forbidden_trailer(name) {
                     return Err(PyValueError::new_err(format!(
                         "{} is not allowed in a trailer section (RFC 9110 §6.5.1)",
-                        String::from_utf8_lossy(name.as_bytes())
+                        String::from_utf8_lossy(name)
                     )));
                 }
-                fields
-                    .add_bytes(name.as_bytes(), value.as_bytes())
-                    .map_err(PyValueError::new_err)?;
-            }
+                fields.add_bytes(name, value).map_err(PyValueError::new_err)
+            })?;
         }
         block.extend_from_slice(&fields.finish().header_block);
         let more = match message.get_item(intern!(py, "more_trailers"))? {
@@ -210,7 +194,7 @@ impl HttpCycle {
             log_at!(
                 Level::Debug,
                 "{}: http.response.early_hint after http.response.start ignored",
-                RequestLine(&self.head)
+                self.line()
             );
             return Ok(());
         }
