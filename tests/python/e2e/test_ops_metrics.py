@@ -146,7 +146,7 @@ def test_rejections_and_timeouts_are_counted_by_rule_and_kind_while_others_are_s
     assert value(samples, "ferrule_timeouts_total", kind="keepalive") == 1
     assert value(samples, "ferrule_timeouts_total", kind="send") == 0
     # Every rule and kind is listed, zeros included (rate() has a series from the start).
-    assert len([k for k in samples if k[0] == "ferrule_requests_rejected_total"]) == 30
+    assert len([k for k in samples if k[0] == "ferrule_requests_rejected_total"]) == 31
     assert len([k for k in samples if k[0] == "ferrule_timeouts_total"]) == 5
     server.stop()
 
