@@ -114,6 +114,15 @@ pub(crate) struct HttpCycle {
     started: Instant,
 }
 
+/// The body's length when known from the head (`None`: chunked).
+fn body_length(head: &RequestHead) -> Option<u64> {
+    match head.framing {
+        BodyFraming::Empty => Some(0),
+        BodyFraming::Length(n) => Some(n),
+        BodyFraming::Chunked => None,
+    }
+}
+
 impl HttpCycle {
     /// Starts the app on one request: builds the scope, calls the app and makes a task of
     /// its coroutine. Failures before the task exists are answered here.
@@ -162,11 +171,7 @@ impl HttpCycle {
                 return;
             }
         };
-        let body_left = match head.framing {
-            BodyFraming::Empty => Some(0),
-            BodyFraming::Length(n) => Some(n),
-            BodyFraming::Chunked => None,
-        };
+        let body_left = body_length(&head);
         let id = core.next_id();
         crate::metrics::stats().job_started(received.elapsed());
         let cycle = HttpCycle {
