@@ -8,46 +8,29 @@ use std::ops::Range;
 use super::HttpError;
 
 /// `tchar` of RFC 9110 §5.6.2: the bytes of a token.
-static TCHAR: [bool; 256] = {
-    let mut class = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        class[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        i += 1;
-    }
-    class
-};
+static TCHAR: [bool; 256] = byte_class!(|b| b.is_ascii_alphanumeric()
+    || matches!(
+        b,
+        b'!' | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~'
+    ));
 
 /// RFC 9110 §5.5: `field-value` bytes are `VCHAR / obs-text` plus SP and HTAB inside.
 /// NUL, CR, LF, the other CTLs and DEL are refused.
-static FIELD_VALUE: [bool; 256] = {
-    let mut class = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        class[i] = b == b'\t' || (b >= b' ' && b <= b'~') || b >= 0x80;
-        i += 1;
-    }
-    class
-};
+static FIELD_VALUE: [bool; 256] =
+    byte_class!(|b| b == b'\t' || (b >= b' ' && b <= b'~') || b >= 0x80);
 
 /// RFC 9110 §5.6.2 `tchar`: the bytes of a token (field names, methods, transfer codings).
 pub fn is_tchar(b: u8) -> bool {

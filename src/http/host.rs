@@ -87,33 +87,24 @@ fn is_reg_name(name: &[u8]) -> bool {
 /// "'" / "(" / ")" / "*" / "+" / "," / ";" / "="` (RFC 3986 §2.2, §2.3), as a table: every
 /// request's Host value is checked byte by byte (a table lookup is one load per byte, the
 /// `matches!` chain was ~15 compares).
-static UNRESERVED_OR_SUB_DELIM: [bool; 256] = {
-    let mut class = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        class[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            );
-        i += 1;
-    }
-    class
-};
+static UNRESERVED_OR_SUB_DELIM: [bool; 256] = byte_class!(|b| b.is_ascii_alphanumeric()
+    || matches!(
+        b,
+        b'-' | b'.'
+            | b'_'
+            | b'~'
+            | b'!'
+            | b'$'
+            | b'&'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
+    ));
 
 #[inline]
 pub(super) fn is_unreserved_or_sub_delim(b: u8) -> bool {
