@@ -5,6 +5,7 @@
 #   bench/callgrind.sh ferrule         # one server
 #   SMALL=100 BIG=4100 TOP=25 bench/callgrind.sh
 #   VENV=/path/to/venv APP=json_app bench/callgrind.sh ferrule   # another build, another app
+#   WORKLOAD=fastapi bench/callgrind.sh ferrule uvicorn bare      # a row of apps.WORKLOADS
 #
 # For each server it runs the server twice under `valgrind --tool=callgrind` (one worker,
 # one Python thread, `apps:hello` from bench/apps.py, 127.0.0.1 only), sends SMALL requests
@@ -15,6 +16,12 @@
 # so start-up, import and shut-down cancel out. Readiness is seen in /proc/net/tcp (a
 # listening socket), not by requests, so both runs serve exactly SMALL or BIG requests.
 # Then the top inclusive functions of Ferrule's BIG run (callgrind_annotate --inclusive).
+# WORKLOAD names a row of bench/apps.py's WORKLOADS instead of APP: its app, interface,
+# method, path and body (WSGI or ASGI). Servers: ferrule, granian, uvicorn (httptools +
+# uvloop, ASGI rows), and `bare`: the app alone, called in-process by a loop with no server
+# and no socket (WSGI: app(environ, start_response); ASGI: await app(scope, receive, send)
+# on one asyncio loop) -- the floor that no server can go below, which says how much of a
+# row is the server's to win.
 # Uses the servers in bench/.venv (bench/run.sh --build-only installs them), or in $VENV
 # (e.g. a venv built from another commit, to compare two builds); APP names the app in
 # bench/apps.py (default hello; its answers must all be the same); installs
@@ -24,7 +31,7 @@ set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${VENV:-$BENCH/.venv}"
-export VENV APP="${APP:-hello}"
+export VENV APP="${APP:-hello}" WORKLOAD="${WORKLOAD:-}"
 SMALL="${SMALL:-100}"
 BIG="${BIG:-4100}"
 TOP="${TOP:-25}"
@@ -52,16 +59,117 @@ BODY = b"Hello, world!"
 TRACE = os.environ.get("TRACE_CHILDREN", "yes")   # Granian spawns its workers by exec
 
 
+sys.path.insert(0, bench)
+import apps as _apps  # noqa: E402
+
+if os.environ.get("WORKLOAD"):
+    WL = _apps.WORKLOADS[os.environ["WORKLOAD"]]
+    APP = WL.attr
+else:
+    WL = _apps.Workload(name=APP, attr=APP, description=APP,
+                        expect_body=BODY if APP == "hello" else None)
+HEADERS = {"Content-Type": WL.content_type} if WL.content_type else {}
+
+
 def argv_for(name, port):
     if name == "ferrule":
         return [os.path.join(venv_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
-                "--threads", "1", "--pythonpath", bench, "--log-level", "warning", f"apps:{APP}"]
+                "--threads", "1", "--pythonpath", bench, "--log-level", "warning",
+                "--interface", WL.interface, f"apps:{APP}"]
     if name == "granian":
-        return [os.path.join(venv_bin, "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", "1", "--blocking-threads", "1",
+        return [os.path.join(venv_bin, "granian"), "--interface", WL.interface, "--host",
+                "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", "1",
                 "--runtime-threads", "1", "--http", "1", "--no-ws", "--no-access-log",
                 "--log-level", "warning", "--working-dir", bench, f"apps:{APP}"]
-    sys.exit(f"unknown server {name!r} (ferrule, granian)")
+    if name == "uvicorn":
+        return [os.path.join(venv_bin, "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
+                "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                "--log-level", "warning", "--app-dir", bench, f"apps:{APP}"]
+    sys.exit(f"unknown server {name!r} (ferrule, granian, uvicorn, bare)")
+
+
+BARE = r"""
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+import apps
+wl = apps.WORKLOADS.get(sys.argv[3]) if sys.argv[3] else None
+app = getattr(apps, sys.argv[2])
+n = int(sys.argv[4])
+method, path = (wl.method, wl.path) if wl else ("GET", "/")
+body = (wl.body or b"") if wl else b""
+ctype = (wl.content_type if wl else None)
+if (wl.interface if wl else "wsgi") == "wsgi":
+    import io
+    def one():
+        env = {"REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "",
+               "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+               "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1",
+               "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+               "wsgi.errors": sys.stderr, "wsgi.version": (1, 0), "wsgi.multithread": True,
+               "wsgi.multiprocess": False, "wsgi.run_once": False,
+               "CONTENT_LENGTH": str(len(body))}
+        if ctype:
+            env["CONTENT_TYPE"] = ctype
+        out = []
+        it = app(env, lambda status, headers, exc_info=None: out.append(status))
+        try:
+            b"".join(it)
+        finally:
+            getattr(it, "close", lambda: None)()
+        assert out and out[0].startswith("200"), out
+    for _ in range(n):
+        one()
+else:
+    headers = [(b"host", b"127.0.0.1")]
+    if ctype:
+        headers.append((b"content-type", ctype.encode()))
+    if body:
+        headers.append((b"content-length", str(len(body)).encode()))
+    async def main():
+        state = {}
+        # lifespan, as a server would run it
+        async def lreceive():
+            if not state:
+                state["s"] = 1
+                return {"type": "lifespan.startup"}
+            await asyncio.Event().wait()
+        async def lsend(m):
+            state["l"] = m
+        life = asyncio.ensure_future(app({"type": "lifespan", "asgi": {"version": "3.0"},
+                                         "state": {}}, lreceive, lsend))
+        await asyncio.sleep(0.05)
+        for _ in range(n):
+            scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"},
+                     "http_version": "1.1", "method": method, "scheme": "http",
+                     "path": path, "raw_path": path.encode(), "query_string": b"",
+                     "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
+                     "server": ("127.0.0.1", 80), "state": {}}
+            sent = []
+            got = [False]
+            async def receive():
+                if not got[0]:
+                    got[0] = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                await asyncio.Event().wait()
+            async def send(m):
+                sent.append(m)
+            await app(scope, receive, send)
+            assert sent and sent[0].get("status") == 200, sent[:1]
+        life.cancel()
+    asyncio.run(main())
+"""
+
+
+def run_bare(n):
+    """The app alone: n calls in one process under callgrind, no server, no socket."""
+    tag = f"bare-{n}"
+    rundir = os.path.join(out, tag)
+    os.makedirs(rundir, exist_ok=True)
+    cmd = ["valgrind", "--tool=callgrind", os.path.join(venv_bin, "python"), "-c", BARE,
+           bench, APP, os.environ.get("WORKLOAD", ""), str(n)]
+    with open(f"{out}/{tag}.log", "wb") as log:
+        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=rundir, check=True)
+    return rundir
 
 
 def free_port():
@@ -81,6 +189,9 @@ def listening(port):
 
 
 def run_once(name, n):
+    if name == "bare":
+        rundir = run_bare(n)
+        return count(rundir, name)
     port = free_port()
     tag = f"{name}-{n}"
     # Output files: the default callgrind.out.<pid> in a directory per run. (Valgrind 3.19
@@ -102,13 +213,13 @@ def run_once(name, n):
             time.sleep(0.5)
         time.sleep(2.0)          # let a pre-forked worker finish its own start-up
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        expected = BODY if APP == "hello" else None
+        expected = WL.expect_body
         for i in range(n):
-            conn.request("GET", "/")
+            conn.request(WL.method, WL.path, body=WL.body, headers=HEADERS)
             r = conn.getresponse()
             body = r.read()
             expected = body if expected is None else expected
-            if r.status != 200 or body != expected:
+            if r.status != WL.expect_status or body != expected:
                 raise SystemExit(f"{name}: request {i}: {r.status} {body[:60]!r}")
         conn.close()
         time.sleep(1.0)
@@ -121,6 +232,10 @@ def run_once(name, n):
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         log.close()
+    return count(rundir, name)
+
+
+def count(rundir, name):
     files = {}
     for fn in glob.glob(f"{rundir}/callgrind.out.*"):
         with open(fn, errors="replace") as f:

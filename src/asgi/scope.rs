@@ -10,6 +10,7 @@
 //! stripped it (as uvicorn does).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -22,6 +23,13 @@ use crate::http::{HttpError, RequestHead, Version};
 /// clients send, chosen without measurement.
 const CACHED_NAMES: usize = 256;
 
+/// Connections whose `client` and `server` tuples are remembered (formatting an address is
+/// ~1,800 instructions, the rest of the scope's keys ~10,000): cleared when full.
+const CACHED_CONNECTIONS: usize = 4096;
+
+/// A connection's `(local, peer)` addresses.
+type AddrKey = (Option<SocketAddr>, Option<SocketAddr>);
+
 /// What every scope of a worker shares, and the strings the loop thread reuses. Lives on
 /// the loop thread only.
 pub(crate) struct ScopeContext {
@@ -33,6 +41,9 @@ pub(crate) struct ScopeContext {
     /// Lowercased header names as `bytes`, by the client's spelling.
     names: HashMap<Box<[u8]>, Py<PyBytes>>,
     methods: HashMap<&'static str, Py<PyString>>,
+    /// `client` and `server` by connection: the tuples are immutable, so every request of
+    /// a connection shares them.
+    addrs: HashMap<AddrKey, [Py<PyAny>; 2]>,
 }
 
 impl ScopeContext {
@@ -74,6 +85,7 @@ impl ScopeContext {
             root_path: root_path.to_owned(),
             names: HashMap::new(),
             methods,
+            addrs: HashMap::new(),
         })
     }
 
@@ -173,12 +185,28 @@ impl ScopeContext {
             headers.append(pair)?;
         }
         scope.set_item(intern!(py, "headers"), headers)?;
-        scope.set_item(intern!(py, "client"), address(py, conn.peer)?)?;
-        scope.set_item(intern!(py, "server"), address(py, conn.local)?)?;
+        let [client, server] = self.addrs(py, conn)?;
+        scope.set_item(intern!(py, "client"), client)?;
+        scope.set_item(intern!(py, "server"), server)?;
         if let Some(state) = state {
             scope.set_item(intern!(py, "state"), state.bind(py).copy()?)?;
         }
         Ok(Ok(scope))
+    }
+
+    /// `[client, server]` of a connection, made once per connection.
+    fn addrs<'py>(&mut self, py: Python<'py>, conn: &ConnInfo) -> PyResult<[Bound<'py, PyAny>; 2]> {
+        let key = (conn.local, conn.peer);
+        if let Some(pair) = self.addrs.get(&key) {
+            return Ok(pair.each_ref().map(|o| o.bind(py).clone()));
+        }
+        let pair = [address(py, conn.peer)?, address(py, conn.local)?];
+        if self.addrs.len() >= CACHED_CONNECTIONS {
+            self.addrs.clear();
+        }
+        self.addrs
+            .insert(key, pair.each_ref().map(|o| o.clone().unbind()));
+        Ok(pair)
     }
 
     /// A header name lowercased, as `bytes`.
@@ -201,7 +229,7 @@ fn starts_with_segment(path: &str, root: &str) -> bool {
 }
 
 /// `(host, port)`, or `None` when there is no IP address (unix sockets).
-fn address(py: Python<'_>, addr: Option<std::net::SocketAddr>) -> PyResult<Bound<'_, PyAny>> {
+fn address(py: Python<'_>, addr: Option<SocketAddr>) -> PyResult<Bound<'_, PyAny>> {
     match addr {
         Some(addr) => (addr.ip().to_string(), addr.port()).into_bound_py_any(py),
         None => Ok(py.None().into_bound(py)),

@@ -174,8 +174,10 @@ impl ResponseHeadBuilder {
     /// # Errors
     /// A message naming the offending header.
     pub fn add_bytes(&mut self, name: &[u8], value: &[u8]) -> Result<(), String> {
-        let shown = String::from_utf8_lossy(name);
+        // Formatted only for an error: every header of every response passes here.
+        let shown = || String::from_utf8_lossy(name);
         if name.is_empty() || !name.iter().copied().all(super::is_tchar) {
+            let shown = shown();
             return Err(format!("invalid response header name {shown:?}"));
         }
         if let Some(&c) = value
@@ -183,8 +185,9 @@ impl ResponseHeadBuilder {
             .find(|&&b| (b < b' ' && b != b'\t') || b == 0x7f)
         {
             return Err(format!(
-                "invalid character {:?} in response header {shown}",
-                char::from(c)
+                "invalid character {:?} in response header {}",
+                char::from(c),
+                shown()
             ));
         }
         let head = &mut self.head;
@@ -196,7 +199,8 @@ impl ResponseHeadBuilder {
         }
         if is_hop_by_hop(name) {
             return Err(format!(
-                "hop-by-hop header {shown} is not allowed in an app's response (RFC 9110 §7.6.1)"
+                "hop-by-hop header {} is not allowed in an app's response (RFC 9110 §7.6.1)",
+                shown()
             ));
         }
         if is("content-length") {

@@ -240,6 +240,31 @@ impl Forwarding {
     /// # Errors
     /// A malformed honoured header, or two that disagree (see the module docs).
     pub fn resolve(&self, head: &RequestHead) -> Result<Option<Box<Forwarded>>, ForwardedError> {
+        // Most requests, even through a proxy, carry none of these headers: one pass of
+        // one compare per field says so before anything else is set up.
+        if !head.header_pairs().any(|(name, _)| self.may_read(name)) {
+            return Ok(None);
+        }
+        self.resolve_fields(head)
+    }
+
+    /// Whether `name` may be a header this module reads: each of the standard ones starts
+    /// with `F` or `X` (any case) and is at least `Forwarded` long; a secure scheme header
+    /// (any name, `X-TLS` say) shares its first letter.
+    #[inline]
+    fn may_read(&self, name: &[u8]) -> bool {
+        let Some(first) = name.first().map(u8::to_ascii_lowercase) else {
+            return false;
+        };
+        (matches!(first, b'f' | b'x') && name.len() >= FORWARDED.len())
+            || self
+                .secure_scheme_headers
+                .iter()
+                .any(|(n, _)| n.as_bytes().first().map(u8::to_ascii_lowercase) == Some(first))
+    }
+
+    #[inline(never)]
+    fn resolve_fields(&self, head: &RequestHead) -> Result<Option<Box<Forwarded>>, ForwardedError> {
         let fields = Fields::collect(self, head);
         if fields.is_empty() {
             return Ok(None);

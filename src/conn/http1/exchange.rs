@@ -92,7 +92,7 @@ impl<'a, T: Transport> Exchange<'a, T> {
     /// After the response: drains what is left of the request body (or decides to close)
     /// and writes the access record.
     async fn close_out(
-        mut self,
+        &mut self,
         result: Result<(), ConnError>,
         access: Option<&(AccessStart, Option<Box<Forwarded>>)>,
         method: metrics::MethodClass,
