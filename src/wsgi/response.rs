@@ -4,7 +4,8 @@
 //!    a `FileWrapper` over a regular file with sendfile, anything else by iteration
 //!    (bytes only; the head goes out with the first non-empty chunk);
 //! 3. call the iterable's `close()` exactly once, whatever happened, before the response
-//!    is ended;
+//!    is ended; an exception from `close()` is logged and ends nothing: a complete body
+//!    is still ended properly;
 //! 4. an exception is logged with its traceback and aborts the response: before the head
 //!    was sent the server answers with its 500 page (`conn::respond`), after it the
 //!    connection closes.
@@ -106,15 +107,12 @@ pub fn call_app(
     // server or gateway must call that method upon completion of the current request,
     // whether the request was completed normally, or terminated early due to an
     // application error during iteration or an early disconnect of the browser."
-    let close_error = iterable.and_then(|it| close(py, &it).err());
-    let outcome = match (outcome, close_error) {
-        (Outcome::Done, Some(err)) => Outcome::Failed(err),
-        (outcome, Some(err)) => {
-            log_app_error(py, &request, "in close()", &err);
-            outcome
-        }
-        (outcome, None) => outcome,
-    };
+    // A close() that raises is logged and changes nothing else: after a complete body the
+    // response still ends properly (its last chunk, or a connection that stays open), as
+    // gunicorn does; the body the client got is the whole body.
+    if let Some(err) = iterable.and_then(|it| close(py, &it).err()) {
+        log_app_error(py, &request, "in close()", &err);
+    }
     // The client got the server's 500 page when the app failed before its head went out
     // (only asked when post_request will be told).
     let answered_500 = ctx.post_request.is_some()

@@ -27,6 +27,8 @@ from urllib.parse import parse_qs
 from wsgiref.validate import validator
 
 TEXT = [("Content-Type", "text/plain")]
+# The body of the close-raises-after-* faults: several chunks, the last one small.
+CHUNKS = [b"first chunk\n", b"second chunk\n" * 100, b"last\n"]
 
 
 def _query(environ) -> dict[str, str]:
@@ -147,7 +149,13 @@ def fault(environ, start_response):
         raise _base_exception(kind[len("base-"):], token)
     if kind == "evil-str":
         raise _EvilStr()
+    if kind == "close-raises-after-length":
+        # A complete body of several chunks with its Content-Length, then close() raises.
+        start_response("200 OK", TEXT + [("Content-Length", str(len(b"".join(CHUNKS))))])
+        return _Body(CHUNKS, close=lambda: _raise(RuntimeError(message)))
     start_response("200 OK", TEXT)
+    if kind == "close-raises-after-chunks":
+        return _Body(CHUNKS, close=lambda: _raise(RuntimeError(message)))
     if kind == "close-raises":
         return _Body([b"complete body"], close=lambda: _raise(RuntimeError(message)))
     if kind == "list-close-raises":
