@@ -135,8 +135,14 @@ pub fn call_app(
         }
         Outcome::Failed(err) => {
             log_app_error(py, &request, "", &err);
+            // A bug in ferrule rather than the app's: closed like one (`pool` reports it).
+            let reason = if err.is_instance_of::<super::InternalError>(py) {
+                AbortReason::Internal
+            } else {
+                AbortReason::AppError
+            };
             // A failed send means the client is gone; there is nobody left to tell.
-            let _ = send_event(py, &events, ResponseEvent::Abort(AbortReason::AppError));
+            let _ = send_event(py, &events, ResponseEvent::Abort(reason));
         }
     }
     if let (Some(post), Some(env)) = (&ctx.post_request, kept_env) {
@@ -299,6 +305,8 @@ fn iterate(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartRespon
                 type_name(&item)
             )));
         };
+        #[cfg(debug_assertions)]
+        super::panic_on_demand(chunk.as_bytes());
         let data = super::body_bytes(chunk);
         if let Err(e) = sr.borrow_mut().send_body(py, data) {
             return e.into();
@@ -343,9 +351,10 @@ impl std::fmt::Display for RequestLine<'_> {
     }
 }
 
-/// Logs an app error with its Python traceback, once.
+/// Logs an app error with its Python traceback, once. An `InternalError` is not the app's:
+/// `pool` reports the panic behind it, with the request.
 pub fn log_app_error(py: Python<'_>, request: &RequestLine<'_>, context: &str, err: &PyErr) {
-    if !log::enabled(Level::Error) {
+    if !log::enabled(Level::Error) || err.is_instance_of::<super::InternalError>(py) {
         return;
     }
     let trace = format_exception(py, err);

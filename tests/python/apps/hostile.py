@@ -17,6 +17,9 @@ Routes (anything else is `echo`):
 Faulty routes (not wrapped: the validator would stop most of them before the server saw
 them); each fault carries `?token=T` into its message so a test finds its own log record:
 - `/fault?kind=K&token=T`: `FAULTS[K]`, an app that breaks in one way.
+- `/panic?where=W&token=T`: makes ferrule's own code panic (debug builds only, see
+  `wsgi::panic_on_demand`): `errors` inside `wsgi.errors.write`, `body` in `call_app` while
+  it handles a body chunk. A release build answers 200 with the text.
 """
 
 from __future__ import annotations
@@ -184,6 +187,15 @@ def fault(environ, start_response):
     raise AssertionError(f"no fault {kind}")
 
 
+def panic(environ, start_response):
+    q = _query(environ)
+    text = f"ferrule-test-panic:zz-panic-{q['where']}-{q.get('token', '')}"
+    if q["where"] == "errors":
+        environ["wsgi.errors"].write(text)
+    start_response("200 OK", TEXT)
+    return iter([text.encode()])
+
+
 ROUTES = {
     "/echo": echo,
     "/pid": pid,
@@ -191,8 +203,9 @@ ROUTES = {
     "/stream-then-read": stream_then_read,
     "/slow-read": slow_read,
     "/fault": fault,
+    "/panic": panic,
 }
-UNVALIDATED = {fault}
+UNVALIDATED = {fault, panic}
 _WRAPPED = {path: (route if route in UNVALIDATED else validator(route)) for path, route in ROUTES.items()}
 _ECHO = validator(echo)
 
