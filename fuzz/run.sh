@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")"
 secs=${1:-720}
 shift 2>/dev/null || true
-targets=${*:-request_stream request_head chunked_body proxy_header uwsgi_packet forwarded}
+targets=${*:-request_stream request_head chunked_body proxy_header uwsgi_packet forwarded conn_loop}
 mkdir -p logs
 python3 seed.py
 for t in $targets; do

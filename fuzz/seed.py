@@ -14,7 +14,7 @@ from pathlib import Path
 FUZZ = Path(__file__).resolve().parent
 REQUESTS = FUZZ.parent / "tests" / "corpus" / "requests"
 TARGETS = ("request_head", "request_stream", "chunked_body", "proxy_header", "uwsgi_packet",
-           "forwarded")
+           "forwarded", "conn_loop")
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
@@ -38,9 +38,50 @@ def main() -> None:
         put("uwsgi_packet", data)
     for data in forwarding_blocks():
         put("forwarded", data)
+    for data in conn_scripts():
+        put("conn_loop", data)
     for target in TARGETS:
         for kept in sorted((FUZZ / "corpus-min" / target).glob("*")):
             put(target, kept.read_bytes())
+
+
+def conn_script(client: bytes, app: bytes, data: bytes) -> bytes:
+    """A `conn_loop` input: the client's script, the app's script, the client's bytes."""
+    return bytes([len(client), len(app)]) + client + app + data
+
+
+def conn_scripts() -> list[bytes]:
+    """Connections for `conn_loop`: each request of the corpus as it comes, and pipelined or
+    trickled requests with delays, stops, resets and app faults (see fuzz/src/conn_loop.rs
+    for the encoding)."""
+    get = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+    post = b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+    chunked = b"POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    expect = b"PUT /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
+    http10 = b"GET /old HTTP/1.0\r\n\r\n"
+    head = b"HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n"
+    out = [conn_script(b"", b"", http.read_bytes()) for http in sorted(REQUESTS.glob("*/*.http"))]
+    flags_short = 8  # short timeouts
+    out += [
+        conn_script(b"", b"", get + post + chunked + head + http10),
+        # Trickled: one byte per read, with pauses; short timeouts.
+        conn_script(bytes([flags_short]) + bytes([0] * 40) + bytes([0x45, 0x3f]), b"", get + post),
+        # The app starts chunked, sends data, trailers; then a Content-Length it breaks.
+        conn_script(b"", bytes([3, 0x30, 4, 9, 6, 0, 2, 0x28, 4, 40, 5, 0]), get + get + get),
+        # Reads the body, early hints, then an app error, an internal abort, a timeout.
+        conn_script(b"", bytes([1, 0, 7, 0, 8, 0, 9, 0, 9, 1]), post + chunked + expect + get),
+        # Sleeps past the client, which stops the worker and resets.
+        conn_script(bytes([flags_short, 0x10, 0x50, 0xC0, 0x20, 0xC3]), bytes([10, 200, 11, 0, 11, 1]),
+                    get + post + get),
+        # A reader that stalls (send timeout), partial writes, a half close.
+        conn_script(bytes([flags_short | 32, 0xC5 | 0x3c, 0x30, 0xC2]), bytes([2, 0xff, 4, 200, 4, 200]),
+                    get + get),
+        # The handler is gone (503), one permit.
+        conn_script(bytes([0xC0]), b"", get + get),
+        # Small limits: 413, 431.
+        conn_script(bytes([4]), b"", post.replace(b"5\r\n\r\nhello", b"500\r\n\r\n" + b"z" * 500)),
+    ]
+    return out
 
 
 def proxy_headers() -> list[bytes]:

@@ -6,7 +6,7 @@
 //! every job it hands over (`server` sizes the permits, see `QUEUED_REQUESTS`), and the
 //! thread that runs the job releases it when the job is done.
 //! A panic while running a job costs that job (its connection gets a 500 or is closed),
-//! never the thread.
+//! never the thread, and is logged once, with the request (`log::panics`).
 //!
 //! With `request_timeout`, each thread records the job it runs in a `Slot`, and a watchdog
 //! thread checks the slots: past the timeout the client gets a 504 (if nothing was sent)
@@ -14,7 +14,6 @@
 //! past a further grace, the thread's Python stack is logged, the `worker_abort` hook runs
 //! (when set) and `stuck` is set, which makes the worker ask the master to replace it.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -23,7 +22,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 
 use crate::bridge::{AbortReason, EventSender, Handler, Job, ResponseEvent};
-use crate::log::Level;
+use crate::log::{panics, Level};
 use crate::wsgi::{self, Context};
 
 /// The running threads and the sending side of their job queue.
@@ -72,6 +71,24 @@ impl Handler for Pool {
     }
 }
 
+/// `GET /path?query` of a job, for the log line of a panic: shares the head's bytes.
+struct JobLine {
+    raw: bytes::Bytes,
+    method: std::ops::Range<usize>,
+    target: std::ops::Range<usize>,
+}
+
+impl std::fmt::Display for JobLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let part = |range: &std::ops::Range<usize>| {
+            self.raw
+                .get(range.clone())
+                .map_or_else(|| "?".into(), String::from_utf8_lossy)
+        };
+        write!(f, "{} {}", part(&self.method), part(&self.target))
+    }
+}
+
 /// What one thread is running, for the watchdog.
 #[derive(Default)]
 struct Slot {
@@ -101,6 +118,7 @@ impl Pool {
         request_timeout: Option<Duration>,
         on_stuck: Option<Py<PyAny>>,
     ) -> std::io::Result<Pool> {
+        panics::install();
         let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         let ctx = Arc::new(ctx);
         let slots: Option<Slots> = request_timeout
@@ -311,6 +329,12 @@ fn run_thread(
         } = job;
         crate::metrics::stats().job_started(received.elapsed());
         let events = request.events.clone();
+        // For the log line of a panic: the request itself is gone by then.
+        let line = JobLine {
+            raw: request.head.raw.clone(),
+            method: request.head.method.clone(),
+            target: request.head.target.clone(),
+        };
         if let Some(slot) = slot {
             slot.lock().unwrap_or_else(PoisonError::into_inner).running = Some(Running {
                 started: Instant::now(),
@@ -318,9 +342,7 @@ fn run_thread(
                 stage: 0,
             });
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            wsgi::call_app(py, ctx, &mut strings, request);
-        }));
+        let outcome = panics::contain(|| wsgi::call_app(py, ctx, &mut strings, request));
         if let Some(slot) = slot {
             let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if slot.running.take().is_some_and(|r| r.stage > 0) {
@@ -333,11 +355,15 @@ fn run_thread(
                 }
             }
         }
-        if outcome.is_err() {
+        // The panic's one report: the hook kept it to itself (also when PyO3 or
+        // `wsgi::guard` caught it inside the job).
+        if let Some(panic) = &outcome.panic {
             log_at!(
                 Level::Error,
-                "internal error (panic) while handling a request; the request was aborted"
+                "panic while handling {line}: {panic}; the request was aborted"
             );
+        }
+        if outcome.value.is_none() {
             // If the client is gone there is nobody to tell.
             let _ = wsgi::start_response::send_event(
                 py,

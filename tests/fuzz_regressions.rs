@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 /// A fuzz target's name (its folder under `fuzz/corpus-min` and `fuzz/regressions`) and entry.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 6] = [
+const TARGETS: [Target; 7] = [
     ("request_head", entries::request_head),
     ("request_stream", entries::request_stream),
     ("chunked_body", entries::chunked_body),
     ("proxy_header", entries::proxy_header),
     ("uwsgi_packet", entries::uwsgi_packet),
     ("forwarded", entries::forwarded),
+    ("conn_loop", entries::conn_loop),
 ];
 
 /// Fewer committed corpus inputs than this means `fuzz/corpus-min` went missing.

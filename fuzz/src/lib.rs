@@ -10,6 +10,16 @@
 //! Debug assertions (`cargo fuzz run -a`) add the `httparse` cross-check of every accepted
 //! head.
 
+mod conn_loop;
+
+/// One connection served by `conn` under a script; see `conn_loop.rs`.
+///
+/// # Panics
+/// When a property breaks.
+pub fn conn_loop(data: &[u8]) {
+    conn_loop::run(data);
+}
+
 use _ferrule::http::body::{BodyDecoder, Decoded};
 use _ferrule::http::parse::{self, HeadProgress};
 use _ferrule::http::{BodyFraming, HttpError, Limits, RequestHead};

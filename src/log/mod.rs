@@ -11,6 +11,7 @@
 
 pub mod access;
 mod json;
+pub mod panics;
 pub mod time;
 
 use std::fs::OpenOptions;

@@ -14,17 +14,23 @@ pub struct ErrorStream;
 #[pymethods]
 #[allow(clippy::unused_self)]
 impl ErrorStream {
-    fn write(&self, s: &str) -> usize {
-        log::raw(s.as_bytes());
-        s.chars().count()
+    fn write(&self, s: &str) -> PyResult<usize> {
+        super::guard(|| {
+            #[cfg(debug_assertions)]
+            super::panic_on_demand(s.as_bytes());
+            log::raw(s.as_bytes());
+            Ok(s.chars().count())
+        })
     }
 
     fn writelines(&self, lines: &Bound<'_, PyAny>) -> PyResult<()> {
-        for line in lines.try_iter()? {
-            let line = line?;
-            log::raw(line.extract::<&str>()?.as_bytes());
-        }
-        Ok(())
+        super::guard(|| {
+            for line in lines.try_iter()? {
+                let line = line?;
+                log::raw(line.extract::<&str>()?.as_bytes());
+            }
+            Ok(())
+        })
     }
 
     /// Every write is already handed to the OS; nothing is buffered here.

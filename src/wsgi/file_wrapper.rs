@@ -36,20 +36,24 @@ impl FileWrapper {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let block = self
-            .filelike
-            .bind(py)
-            .call_method1(intern!(py, "read"), (self.blksize,))?;
-        Ok(if block.len()? == 0 { None } else { Some(block) })
+        super::guard(|| {
+            let block = self
+                .filelike
+                .bind(py)
+                .call_method1(intern!(py, "read"), (self.blksize,))?;
+            Ok(if block.len()? == 0 { None } else { Some(block) })
+        })
     }
 
     /// PEP 3333: "its `close()` method ... must call the file-like object's `close()`".
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let f = self.filelike.bind(py);
-        if f.hasattr(intern!(py, "close"))? {
-            f.call_method0(intern!(py, "close"))?;
-        }
-        Ok(())
+        super::guard(|| {
+            let f = self.filelike.bind(py);
+            if f.hasattr(intern!(py, "close"))? {
+                f.call_method0(intern!(py, "close"))?;
+            }
+            Ok(())
+        })
     }
 }
 

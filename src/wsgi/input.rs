@@ -247,7 +247,7 @@ fn limit_of(size: Option<isize>) -> Option<usize> {
 impl Input {
     #[pyo3(signature = (size=None))]
     fn read<'py>(&mut self, py: Python<'py>, size: Option<isize>) -> PyResult<Bound<'py, PyBytes>> {
-        match limit_of(size) {
+        super::guard(|| match limit_of(size) {
             None => {
                 while self.fill(py)? {}
                 let n = self.pending.len();
@@ -257,7 +257,7 @@ impl Input {
                 while self.pending.len() < n && self.fill(py)? {}
                 self.take(py, n)
             }
-        }
+        })
     }
 
     #[pyo3(signature = (size=None))]
@@ -266,7 +266,7 @@ impl Input {
         py: Python<'py>,
         size: Option<isize>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        self.line(py, limit_of(size))
+        super::guard(|| self.line(py, limit_of(size)))
     }
 
     /// Lines until their total size reaches `hint` (`None`/`<= 0`: all lines).
@@ -276,22 +276,24 @@ impl Input {
         py: Python<'py>,
         hint: Option<isize>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let hint = limit_of(hint).filter(|&h| h > 0);
-        let lines = PyList::empty(py);
-        let mut total = 0;
-        loop {
-            let line = self.line(py, None)?;
-            let len = line.as_bytes().len();
-            if len == 0 {
-                break;
+        super::guard(|| {
+            let hint = limit_of(hint).filter(|&h| h > 0);
+            let lines = PyList::empty(py);
+            let mut total = 0;
+            loop {
+                let line = self.line(py, None)?;
+                let len = line.as_bytes().len();
+                if len == 0 {
+                    break;
+                }
+                lines.append(line)?;
+                total += len;
+                if hint.is_some_and(|h| total >= h) {
+                    break;
+                }
             }
-            lines.append(line)?;
-            total += len;
-            if hint.is_some_and(|h| total >= h) {
-                break;
-            }
-        }
-        Ok(lines)
+            Ok(lines)
+        })
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -299,11 +301,13 @@ impl Input {
     }
 
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let line = self.line(py, None)?;
-        Ok(if line.as_bytes().is_empty() {
-            None
-        } else {
-            Some(line)
+        super::guard(|| {
+            let line = self.line(py, None)?;
+            Ok(if line.as_bytes().is_empty() {
+                None
+            } else {
+                Some(line)
+            })
         })
     }
 }

@@ -17,6 +17,46 @@ use pyo3::types::{PyBytes, PyDict};
 pub use environ::EnvironStrings;
 pub use response::call_app;
 
+pyo3::create_exception!(
+    ferrule._ferrule,
+    InternalError,
+    pyo3::exceptions::PyBaseException,
+    "A bug in ferrule (a panic) while the app called into it; the request is aborted. A \
+     BaseException, like PyO3's PanicException, so that `except Exception` does not hide it."
+);
+
+/// Runs the body of a method the app calls (`start_response`, `write`, `wsgi.input`,
+/// `wsgi.errors`, `wsgi.file_wrapper`), turning a panic into `InternalError`. Without it
+/// `PyO3` would raise its `PanicException`, and print the panic again when `call_app` gets
+/// it back; this way `pool` alone reports it (see `log::panics`), and `call_app` answers
+/// the request as an internal failure.
+pub(crate) fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(_) => Err(InternalError::new_err(
+            "internal error in the server (a panic, logged); the request is aborted",
+        )),
+    }
+}
+
+/// Debug builds only: text that makes ferrule's own code panic on demand, as a bug would,
+/// for the panic-containment tests (`tests/python/e2e/test_hostile_panics.py`). Written to
+/// `wsgi.errors`, it panics inside that method (Python calling into ferrule); yielded as a
+/// body chunk, in `call_app` itself. Release builds know no such text.
+#[cfg(debug_assertions)]
+const TEST_PANIC: &[u8] = b"ferrule-test-panic:";
+
+/// Panics when `bytes` start with `TEST_PANIC` (debug builds only).
+///
+/// # Panics
+/// That is its purpose.
+#[cfg(debug_assertions)]
+fn panic_on_demand(bytes: &[u8]) {
+    if let Some(rest) = bytes.strip_prefix(TEST_PANIC) {
+        panic!("on demand: {}", String::from_utf8_lossy(rest));
+    }
+}
+
 /// What every request of a worker shares, built once with the GIL held.
 pub struct Context {
     pub app: Py<PyAny>,

@@ -4,7 +4,8 @@
 //!    a `FileWrapper` over a regular file with sendfile, anything else by iteration
 //!    (bytes only; the head goes out with the first non-empty chunk);
 //! 3. call the iterable's `close()` exactly once, whatever happened, before the response
-//!    is ended;
+//!    is ended; an exception from `close()` is logged and ends nothing: a complete body
+//!    is still ended properly;
 //! 4. an exception is logged with its traceback and aborts the response: before the head
 //!    was sent the server answers with its 500 page (`conn::respond`), after it the
 //!    connection closes.
@@ -106,15 +107,12 @@ pub fn call_app(
     // server or gateway must call that method upon completion of the current request,
     // whether the request was completed normally, or terminated early due to an
     // application error during iteration or an early disconnect of the browser."
-    let close_error = iterable.and_then(|it| close(py, &it).err());
-    let outcome = match (outcome, close_error) {
-        (Outcome::Done, Some(err)) => Outcome::Failed(err),
-        (outcome, Some(err)) => {
-            log_app_error(py, &request, "in close()", &err);
-            outcome
-        }
-        (outcome, None) => outcome,
-    };
+    // A close() that raises is logged and changes nothing else: after a complete body the
+    // response still ends properly (its last chunk, or a connection that stays open), as
+    // gunicorn does; the body the client got is the whole body.
+    if let Some(err) = iterable.and_then(|it| close(py, &it).err()) {
+        log_app_error(py, &request, "in close()", &err);
+    }
     // The client got the server's 500 page when the app failed before its head went out
     // (only asked when post_request will be told).
     let answered_500 = ctx.post_request.is_some()
@@ -137,8 +135,14 @@ pub fn call_app(
         }
         Outcome::Failed(err) => {
             log_app_error(py, &request, "", &err);
+            // A bug in ferrule rather than the app's: closed like one (`pool` reports it).
+            let reason = if err.is_instance_of::<super::InternalError>(py) {
+                AbortReason::Internal
+            } else {
+                AbortReason::AppError
+            };
             // A failed send means the client is gone; there is nobody left to tell.
-            let _ = send_event(py, &events, ResponseEvent::Abort(AbortReason::AppError));
+            let _ = send_event(py, &events, ResponseEvent::Abort(reason));
         }
     }
     if let (Some(post), Some(env)) = (&ctx.post_request, kept_env) {
@@ -301,6 +305,8 @@ fn iterate(py: Python<'_>, result: &Bound<'_, PyAny>, sr: &Bound<'_, StartRespon
                 type_name(&item)
             )));
         };
+        #[cfg(debug_assertions)]
+        super::panic_on_demand(chunk.as_bytes());
         let data = super::body_bytes(chunk);
         if let Err(e) = sr.borrow_mut().send_body(py, data) {
             return e.into();
@@ -345,9 +351,10 @@ impl std::fmt::Display for RequestLine<'_> {
     }
 }
 
-/// Logs an app error with its Python traceback, once.
+/// Logs an app error with its Python traceback, once. An `InternalError` is not the app's:
+/// `pool` reports the panic behind it, with the request.
 pub fn log_app_error(py: Python<'_>, request: &RequestLine<'_>, context: &str, err: &PyErr) {
-    if !log::enabled(Level::Error) {
+    if !log::enabled(Level::Error) || err.is_instance_of::<super::InternalError>(py) {
         return;
     }
     let trace = format_exception(py, err);

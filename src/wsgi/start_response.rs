@@ -249,60 +249,64 @@ impl StartResponse {
         headers: &Bound<'py, PyAny>,
         exc_info: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let exc_info = exc_info.filter(|e| !e.is_none());
-        {
-            let this = slf.borrow();
-            if let Some(exc_info) = exc_info {
-                // PEP 3333: if the headers were already sent, re-raise the app's exception.
-                if this.headers_sent {
-                    let value = exc_info.get_item(1)?;
-                    return Err(PyErr::from_value(value));
+        super::guard(|| {
+            let exc_info = exc_info.filter(|e| !e.is_none());
+            {
+                let this = slf.borrow();
+                if let Some(exc_info) = exc_info {
+                    // PEP 3333: if the headers were already sent, re-raise the app's exception.
+                    if this.headers_sent {
+                        let value = exc_info.get_item(1)?;
+                        return Err(PyErr::from_value(value));
+                    }
+                } else if this.head.is_some() || this.headers_sent {
+                    return Err(PyRuntimeError::new_err(
+                        "start_response() called a second time without exc_info (PEP 3333)",
+                    ));
                 }
-            } else if this.head.is_some() || this.headers_sent {
-                return Err(PyRuntimeError::new_err(
-                    "start_response() called a second time without exc_info (PEP 3333)",
-                ));
             }
-        }
-        let status = status.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "status must be str, not {}",
-                status
-                    .get_type()
-                    .name()
-                    .map_or_else(|_| "?".into(), |n| n.to_string())
-            ))
-        })?;
-        let mut head =
-            ResponseHeadBuilder::new(&status.to_cow()?).map_err(PyValueError::new_err)?;
-        add_headers(&mut head, headers)?;
-        let mut this = slf.borrow_mut();
-        this.head = Some(head.finish());
-        if let Some(recorded) = &mut this.recorded {
-            recorded.status = Some(status.clone().into_any().unbind());
-            recorded.headers = Some(headers.clone().unbind());
-        }
-        drop(this);
-        slf.getattr(pyo3::intern!(slf.py(), "write"))
+            let status = status.cast::<PyString>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "status must be str, not {}",
+                    status
+                        .get_type()
+                        .name()
+                        .map_or_else(|_| "?".into(), |n| n.to_string())
+                ))
+            })?;
+            let mut head =
+                ResponseHeadBuilder::new(&status.to_cow()?).map_err(PyValueError::new_err)?;
+            add_headers(&mut head, headers)?;
+            let mut this = slf.borrow_mut();
+            this.head = Some(head.finish());
+            if let Some(recorded) = &mut this.recorded {
+                recorded.status = Some(status.clone().into_any().unbind());
+                recorded.headers = Some(headers.clone().unbind());
+            }
+            drop(this);
+            slf.getattr(pyo3::intern!(slf.py(), "write"))
+        })
     }
 
     /// `write(data)`: the imperative body API. Sends at once (PEP 3333: the data must be
     /// handed on before `write` returns).
     fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
-        let data = data.cast::<PyBytes>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "write() takes bytes, not {}",
-                data.get_type()
-                    .name()
-                    .map_or_else(|_| "?".into(), |n| n.to_string())
-            ))
-        })?;
-        match self.send_body(py, super::body_bytes(data)) {
-            Ok(()) => Ok(()),
-            Err(SendError::App(err)) => Err(err),
-            Err(SendError::Disconnected) => {
-                Err(pyo3::exceptions::PyOSError::new_err("client disconnected"))
+        super::guard(|| {
+            let data = data.cast::<PyBytes>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "write() takes bytes, not {}",
+                    data.get_type()
+                        .name()
+                        .map_or_else(|_| "?".into(), |n| n.to_string())
+                ))
+            })?;
+            match self.send_body(py, super::body_bytes(data)) {
+                Ok(()) => Ok(()),
+                Err(SendError::App(err)) => Err(err),
+                Err(SendError::Disconnected) => {
+                    Err(pyo3::exceptions::PyOSError::new_err("client disconnected"))
+                }
             }
-        }
+        })
     }
 }

@@ -4,7 +4,7 @@ Routes: `/scope` (the scope as JSON), `/echo` (the body back, with how it came),
 (a chunked response), `/big` (a response far larger than the server's queue, to prove
 backpressure), `/progress` (what the slow routes have recorded), `/wait-disconnect` (waits
 for `http.disconnect`, then tries to send), the failure routes (`/raise-before`,
-`/raise-after`, `/no-response`, `/incomplete`, `/bad-header`, `/not-bytes`) and `/state`
+`/raise-after`, `/raise-after-complete`, `/no-response`, `/incomplete`, `/bad-header`, `/not-bytes`) and `/state`
 (the lifespan state).
 
 Lifespan follows `ASGI_LIFESPAN`: `ok` (default: startup puts `greeting` in the state;
@@ -18,6 +18,9 @@ import asyncio
 import json
 import os
 from urllib.parse import parse_qs
+
+# The body `/raise-after-complete` sends in full before it raises.
+COMPLETE_CHUNKS = [b"first chunk\n", b"second chunk\n" * 100, b"last\n"]
 
 #: What slow routes have done so far, by key; read with `/progress`.
 progress: dict[str, object] = {}
@@ -262,6 +265,14 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"partial", "more_body": True})
         raise RuntimeError("boom after the response started")
+    elif path == "/raise-after-complete":
+        # The whole body, in several messages, then an exception: WSGI's close() raising
+        # after a complete body, in ASGI's terms.
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for chunk in COMPLETE_CHUNKS[:-1]:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": COMPLETE_CHUNKS[-1], "more_body": False})
+        raise RuntimeError("boom after the response was complete")
     elif path == "/no-response":
         return
     elif path == "/incomplete":

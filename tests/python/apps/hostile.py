@@ -17,6 +17,9 @@ Routes (anything else is `echo`):
 Faulty routes (not wrapped: the validator would stop most of them before the server saw
 them); each fault carries `?token=T` into its message so a test finds its own log record:
 - `/fault?kind=K&token=T`: `FAULTS[K]`, an app that breaks in one way.
+- `/panic?where=W&token=T`: makes ferrule's own code panic (debug builds only, see
+  `wsgi::panic_on_demand`): `errors` inside `wsgi.errors.write`, `body` in `call_app` while
+  it handles a body chunk. A release build answers 200 with the text.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from urllib.parse import parse_qs
 from wsgiref.validate import validator
 
 TEXT = [("Content-Type", "text/plain")]
+# The body of the close-raises-after-* faults: several chunks, the last one small.
+CHUNKS = [b"first chunk\n", b"second chunk\n" * 100, b"last\n"]
 
 
 def _query(environ) -> dict[str, str]:
@@ -147,7 +152,13 @@ def fault(environ, start_response):
         raise _base_exception(kind[len("base-"):], token)
     if kind == "evil-str":
         raise _EvilStr()
+    if kind == "close-raises-after-length":
+        # A complete body of several chunks with its Content-Length, then close() raises.
+        start_response("200 OK", TEXT + [("Content-Length", str(len(b"".join(CHUNKS))))])
+        return _Body(CHUNKS, close=lambda: _raise(RuntimeError(message)))
     start_response("200 OK", TEXT)
+    if kind == "close-raises-after-chunks":
+        return _Body(CHUNKS, close=lambda: _raise(RuntimeError(message)))
     if kind == "close-raises":
         return _Body([b"complete body"], close=lambda: _raise(RuntimeError(message)))
     if kind == "list-close-raises":
@@ -176,6 +187,15 @@ def fault(environ, start_response):
     raise AssertionError(f"no fault {kind}")
 
 
+def panic(environ, start_response):
+    q = _query(environ)
+    text = f"ferrule-test-panic:zz-panic-{q['where']}-{q.get('token', '')}"
+    if q["where"] == "errors":
+        environ["wsgi.errors"].write(text)
+    start_response("200 OK", TEXT)
+    return iter([text.encode()])
+
+
 ROUTES = {
     "/echo": echo,
     "/pid": pid,
@@ -183,8 +203,9 @@ ROUTES = {
     "/stream-then-read": stream_then_read,
     "/slow-read": slow_read,
     "/fault": fault,
+    "/panic": panic,
 }
-UNVALIDATED = {fault}
+UNVALIDATED = {fault, panic}
 _WRAPPED = {path: (route if route in UNVALIDATED else validator(route)) for path, route in ROUTES.items()}
 _ECHO = validator(echo)
 

@@ -13,6 +13,7 @@ import socket
 import time
 
 import pytest
+from apps.asgi import COMPLETE_CHUNKS
 from ferrule_proc import start_server
 from rawhttp import Conn
 
@@ -197,6 +198,20 @@ def test_app_failures_cost_one_request_and_are_logged_once(server, target, statu
     assert line
     server.wait_for_log(logged)
     assert server.log().count(f"Error handling request GET {target}") == 1
+    still_serves(server)
+
+
+def test_an_app_that_raises_after_a_complete_response_delivers_it_whole(server):
+    # ASGI's counterpart of a WSGI close() that raises after the body: the response is
+    # complete (last chunk sent), the error is logged once, and the connection is kept.
+    with Conn(server.address) as c:
+        c.send(b"GET /raise-after-complete HTTP/1.1\r\nHost: t\r\n\r\n")
+        response = c.read_response()
+        assert response.status == 200 and response.chunked
+        assert response.body == b"".join(COMPLETE_CHUNKS)
+        assert c.request("GET", "/").status == 200
+    server.wait_for_log("boom after the response was complete")
+    assert server.log().count("Error handling request GET /raise-after-complete") == 1
     still_serves(server)
 
 

@@ -16,6 +16,7 @@ import itertools
 import re
 
 import pytest
+from apps.hostile import CHUNKS
 from ferrule_proc import start_server
 from rawhttp import Conn
 
@@ -83,11 +84,34 @@ def test_keyboard_interrupt_in_the_iterable_after_the_head_cuts_the_response(ser
 @pytest.mark.parametrize("kind", ["close-raises", "list-close-raises", "close-not-callable"])
 def test_a_failing_close_is_logged_once_and_the_worker_serves_on(server, kind):
     token, raw = fault(server, kind)
-    # A failing close() fails the request: the body went out, but the last chunk is
-    # withheld and the connection closed, so the client cannot take it for a success.
+    # The body was complete when close() failed: it is ended properly (the last chunk), and
+    # the failure is only logged.
     assert raw.startswith(b"HTTP/1.1 200 OK\r\n"), raw[:200]
-    assert raw.endswith(b"\r\n\r\nd\r\ncomplete body\r\n"), raw
+    assert raw.endswith(b"\r\n\r\nd\r\ncomplete body\r\n0\r\n\r\n"), raw
     assert len(records_for(server, kind, token)) == 1
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize("kind", ["close-raises-after-chunks", "close-raises-after-length"])
+def test_a_close_that_raises_after_a_complete_body_still_delivers_the_whole_body(server, kind):
+    # The body is complete when close() raises: the client gets all of it, properly ended
+    # (the chunked terminator, or exactly Content-Length bytes), and the error is logged.
+    token = f"{kind}-{next(_tokens)}"
+    with Conn(server.address, timeout=5) as c:
+        c.send(f"GET /fault?kind={kind}&token={token} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        resp = c.read_response()
+        assert resp.status == 200
+        assert resp.body == b"".join(CHUNKS)
+        if kind.endswith("chunks"):
+            assert resp.chunked, resp.raw_head
+        else:
+            assert resp.header("Content-Length") == str(len(b"".join(CHUNKS))), resp.raw_head
+        # Nothing after the response, however the connection goes on.
+        if not c.is_closed_by_peer(timeout=0.5):
+            assert c.buf == b"", c.buf
+    records = records_for(server, kind, token)
+    assert len(records) == 1 and records[0].endswith("in close()"), records
+    assert f"RuntimeError: zz-{kind}-{token}" in server.log()
     assert_still_serving(server)
 
 
