@@ -271,6 +271,59 @@ fn hup_applies_the_reloaded_worker_count() {
     assert_eq!(second_generation, 3, "{journal:#?}");
 }
 
+/// The workers of generation 2 the master started.
+fn second_generation(journal: &[String]) -> usize {
+    journal
+        .iter()
+        .filter(|e| e.starts_with("spawn") && e.contains("gen 2"))
+        .count()
+}
+
+#[test]
+fn hup_keeps_the_worker_count_ttin_and_ttou_set() {
+    // The settings still say 1 worker: TTIN twice made it 3, and a reload keeps 3.
+    let mut spawner = FakeSpawner::new([
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Hup),
+        Event::Signal(Sig::Term),
+    ]);
+    spawner.reload = Some(settings(1));
+    let master = run_with(settings(1), spawner);
+    let journal = &master.spawner().journal;
+    assert_eq!(second_generation(journal), 3, "{journal:#?}");
+    assert!(!master
+        .spawner()
+        .hooks
+        .iter()
+        .any(|h| h == "nworkers_changed 1 Some(3)"));
+}
+
+#[test]
+fn hup_with_a_new_worker_setting_applies_it_over_ttin() {
+    // The settings changed from 1 to 2 workers: the operator's new number wins.
+    let mut spawner = FakeSpawner::new([
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Hup),
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Hup),
+        Event::Signal(Sig::Term),
+    ]);
+    spawner.reload = Some(settings(2));
+    let master = run_with(settings(1), spawner);
+    let journal = &master.spawner().journal;
+    // The reload starts 2 (not 3); the third of generation 2 is the later TTIN's.
+    assert_eq!(second_generation(journal), 3, "{journal:#?}");
+    assert!(position(journal, "Term 103") < position(journal, "spawn 6 gen 2 = 106"));
+    // A reload with the same settings again: the 3 are kept.
+    let third = journal
+        .iter()
+        .filter(|e| e.starts_with("spawn") && e.contains("gen 3"))
+        .count();
+    assert_eq!(third, 3, "{journal:#?}");
+}
+
 #[test]
 fn ttin_adds_a_worker_and_ttou_stops_the_newest() {
     let (_, phases, journal) = run(

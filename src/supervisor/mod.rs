@@ -319,8 +319,12 @@ pub struct Supervisor<S: Spawn> {
     next_number: u32,
     generation: u32,
     outcome: Outcome,
-    /// The plan in force before the reload under way, restored if it fails.
-    plan_before_reload: Option<WorkerPlan>,
+    /// The worker count the settings say (`plan.workers` before TTIN/TTOU moved it): a
+    /// reload whose settings say the same keeps the moved count.
+    configured_workers: NonZeroUsize,
+    /// The plan and configured count in force before the reload under way, restored if
+    /// it fails.
+    plan_before_reload: Option<(WorkerPlan, NonZeroUsize)>,
     /// After TERM with a `shutdown_delay`: when the workers are told to stop.
     stop_at: Option<Instant>,
     /// Exits by `ExitReason`, recycles by `Limit`, reloads: for `MasterStatus`.
@@ -340,6 +344,7 @@ impl<S: Spawn> Supervisor<S> {
             next_number: 1,
             generation: 1,
             outcome: Outcome::Stopped,
+            configured_workers: plan.workers,
             plan_before_reload: None,
             stop_at: None,
             exits: [0; ExitReason::ALL.len()],
@@ -517,8 +522,16 @@ impl<S: Spawn> Supervisor<S> {
             log_at!(Level::Warning, "reload ignored in phase {:?}", self.phase);
             return Ok(());
         }
-        self.plan_before_reload = Some(self.plan);
-        if let Some(plan) = self.spawner.reload() {
+        self.plan_before_reload = Some((self.plan, self.configured_workers));
+        if let Some(mut plan) = self.spawner.reload() {
+            // TTIN/TTOU's count survives a reload unless the settings now say another
+            // number: then the operator's new number wins. (gunicorn's `Arbiter.setup`
+            // sets `num_workers = cfg.workers` on every reload, losing the count.)
+            if plan.workers == self.configured_workers {
+                plan.workers = self.plan.workers;
+            } else {
+                self.configured_workers = plan.workers;
+            }
             if plan.workers != self.plan.workers {
                 self.spawner
                     .workers_changed(plan.workers.get(), Some(self.plan.workers.get()));
@@ -777,8 +790,9 @@ impl<S: Spawn> Supervisor<S> {
             self.stop_worker(pid, Kill::Quit, "reload failed");
         }
         self.generation = previous;
-        if let Some(plan) = self.plan_before_reload.take() {
+        if let Some((plan, configured)) = self.plan_before_reload.take() {
             self.plan = plan;
+            self.configured_workers = configured;
         }
         self.enter(Phase::Running);
     }
