@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use super::observe::Observer;
+use super::sd_notify::{Notifier, NOTIFY_SOCKET_ENV};
 use super::{
-    Event, ExitStatus, Kill, MasterStatus, Pid, Sig, Spawn, SupervisorError, WorkerPlan, WorkerSpec,
+    Event, ExitStatus, Kill, MasterStatus, Pid, ServiceState, Sig, Spawn, SupervisorError,
+    WorkerPlan, WorkerSpec,
 };
 use crate::config::{BindSpec, ObserveConfig};
 use crate::listener::{self, Listener};
@@ -169,6 +171,8 @@ pub struct ForkSpawner<H: ForkHooks> {
     /// The unix socket files we bound, with their identity then: removed at the final stop
     /// only if still the same file (never another server's).
     unix_files: Vec<(std::path::PathBuf, (u64, u64))>,
+    /// systemd's notification socket (`$NOTIFY_SOCKET`), when there is one.
+    notifier: Notifier,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -222,6 +226,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
             upgrade_child: None,
             observer: Observer::new(observe),
             unix_files: Vec::new(),
+            notifier: Notifier::from_env(),
         })
     }
 
@@ -391,6 +396,10 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
                 }
             }
             self.pipes.clear();
+            // A worker (or its app) must not speak for the service: with systemd's
+            // `NotifyAccess=all` its READY=1 or STOPPING=1 would be believed.
+            // SAFETY (remove_var): the child has one thread.
+            std::env::remove_var(NOTIFY_SOCKET_ENV);
             self.observer.in_child(region);
             drop(rx);
             restore_signal_mask(&previous_mask);
@@ -565,6 +574,20 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn workers_changed(&mut self, new: usize, old: Option<usize>) {
         self.hooks.workers_changed(new, old);
+    }
+
+    fn service_state(&mut self, state: ServiceState) {
+        let main_pid = match state {
+            // A master started by USR2 becomes the service's main process before it stops
+            // the old one (`on_serving`): systemd would otherwise see its main process exit.
+            ServiceState::Ready if std::env::var_os(UPGRADE_FROM_ENV).is_some() => {
+                Some(std::process::id())
+            }
+            // The old master of a USR2 hand-over stops, but the service does not.
+            ServiceState::Stopping if self.upgrade_child.is_some() => return,
+            _ => None,
+        };
+        self.notifier.notify(state, main_pid);
     }
 
     fn on_serving(&mut self) {

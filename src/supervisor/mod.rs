@@ -9,6 +9,7 @@
 
 pub mod fork;
 mod observe;
+pub mod sd_notify;
 mod status;
 
 use std::fmt;
@@ -43,6 +44,18 @@ pub enum WorkerPhase {
     Serving,
     /// Told to stop (TERM or QUIT); finishing what it has.
     Draining,
+}
+
+/// What the master tells a service manager (systemd's `Type=notify`): derived from its phase
+/// changes in `Supervisor::enter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceState {
+    /// The (new) generation serves: after start, and after a reload.
+    Ready,
+    /// A reload started (HUP, `--reload`).
+    Reloading,
+    /// The master stops (TERM, INT, QUIT, a boot failure).
+    Stopping,
 }
 
 /// The signals the master handles, by name.
@@ -282,6 +295,10 @@ pub trait Spawn {
     /// The number of workers to run changed: at start (`old` is None), on TTIN, TTOU, and a
     /// reload that changes it (the `nworkers_changed` hook).
     fn workers_changed(&mut self, _new: usize, _old: Option<usize>) {}
+    /// The service's state changed (systemd's `sd_notify`). `Ready` comes before
+    /// `on_serving`, so a master started by USR2 names itself the main process before it
+    /// stops the old one.
+    fn service_state(&mut self, _state: ServiceState) {}
 }
 
 /// 2 s: how long a QUIT'd worker gets before it is killed. Chosen without measurement;
@@ -437,6 +454,12 @@ impl<S: Spawn> Supervisor<S> {
 
     fn enter(&mut self, phase: Phase) {
         if self.phase != phase {
+            let state = match (self.phase, phase) {
+                (Phase::Spawning | Phase::Reloading, Phase::Running) => Some(ServiceState::Ready),
+                (_, Phase::Reloading) => Some(ServiceState::Reloading),
+                (_, Phase::Draining) => Some(ServiceState::Stopping),
+                _ => None,
+            };
             self.phase = phase;
             self.phases.push(phase);
             // Before the sockets are bound there is nothing to report unless it fails.
@@ -446,6 +469,9 @@ impl<S: Spawn> Supervisor<S> {
                 Level::Info
             };
             log_at!(level, "master phase: {phase:?}");
+            if let Some(state) = state {
+                self.spawner.service_state(state);
+            }
         }
     }
 
