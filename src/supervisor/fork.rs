@@ -173,6 +173,9 @@ pub struct ForkSpawner<H: ForkHooks> {
     unix_files: Vec<(std::path::PathBuf, (u64, u64))>,
     /// systemd's notification socket (`$NOTIFY_SOCKET`), when there is one.
     notifier: Notifier,
+    /// Our ends of the workers' log hand-over channels (`log::handover`), by pid: on USR1
+    /// each worker gets the files the master reopened, before its signal.
+    log_channels: HashMap<Pid, OwnedFd>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -227,6 +230,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
             observer: Observer::new(observe),
             unix_files: Vec::new(),
             notifier: Notifier::from_env(),
+            log_channels: HashMap::new(),
         })
     }
 
@@ -296,6 +300,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
                 return;
             }
             self.observer.exited(pid, cpu_seconds(&usage));
+            self.log_channels.remove(&pid);
             // Read what the worker said before it exited (its last messages).
             if let Some(fd) = self.pipes.remove(&pid) {
                 Self::read_worker(pid, &fd, events);
@@ -354,6 +359,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
         let (rx, tx) = pipe().map_err(SupervisorError::Spawn)?;
+        let (log_ours, log_theirs) = log::handover::channel().map_err(SupervisorError::Spawn)?;
         self.hooks.pre_fork(spec);
         let region = Observer::region_for_next_worker();
         // Every signal is blocked across fork: one that arrived in the child before it reset
@@ -396,6 +402,9 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
                 }
             }
             self.pipes.clear();
+            self.log_channels.clear();
+            drop(log_ours);
+            log::reopen_from_master(log_theirs);
             // A worker (or its app) must not speak for the service: with systemd's
             // `NotifyAccess=all` its READY=1 or STOPPING=1 would be believed.
             // SAFETY (remove_var): the child has one thread.
@@ -409,7 +418,9 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         self.hooks.after_fork_parent();
         restore_signal_mask(&previous_mask);
         drop(tx);
+        drop(log_theirs);
         self.pipes.insert(pid, rx);
+        self.log_channels.insert(pid, log_ours);
         self.observer.spawned(pid, region);
         Ok(pid)
     }
@@ -418,7 +429,18 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         let signo = match kill {
             Kill::Term => libc::SIGTERM,
             Kill::Quit => libc::SIGQUIT,
-            Kill::Usr1 => libc::SIGUSR1,
+            Kill::Usr1 => {
+                // The files first, so the worker finds them when the signal arrives.
+                if let Some(channel) = self.log_channels.get(&pid) {
+                    if let Err(err) = log::handover::send(channel, &log::open_files()) {
+                        log_at!(
+                            Level::Error,
+                            "cannot hand the reopened log files to worker pid {pid}: {err}"
+                        );
+                    }
+                }
+                libc::SIGUSR1
+            }
             Kill::Kill => libc::SIGKILL,
         };
         // SAFETY: kill(2) on a child we have not reaped yet (its pid cannot be reused).
@@ -502,7 +524,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
     }
 
     fn reopen_logs(&mut self) {
-        if let Err(err) = log::reopen() {
+        if let Err(err) = log::reopen().map(drop) {
             log_at!(Level::Error, "cannot reopen log files: {err}");
         }
     }
