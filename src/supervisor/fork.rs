@@ -46,8 +46,8 @@ pub trait ForkHooks {
     fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, pipe: MasterPipe) -> !;
     /// HUP: re-read the settings; `None` keeps the current ones.
     fn reload(&mut self) -> Option<WorkerPlan>;
-    /// `--reload`: whether watched files changed since the last call (called about once a
-    /// second); a change reloads like HUP.
+    /// `--reload`: whether watched files changed since the last call (called on every turn
+    /// of the master's loop, at least once a second); a change reloads like HUP.
     fn files_changed(&mut self) -> bool;
     /// USR2: how to start a new master; `None` when this master cannot be re-executed.
     fn upgrade_command(&mut self) -> Option<UpgradeCommand>;

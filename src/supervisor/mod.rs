@@ -11,6 +11,7 @@ pub mod fork;
 mod observe;
 pub mod sd_notify;
 mod status;
+pub mod watch;
 
 use std::fmt;
 use std::num::NonZeroUsize;

@@ -230,14 +230,19 @@ def test_usr1_reopens_the_log_files_in_master_and_workers(tmp_path):
             proc.wait()
 
 
-def test_reload_restarts_workers_when_a_py_file_changes(tmp_path):
+@pytest.mark.parametrize("engine", ["inotify", "poll", None])
+def test_reload_restarts_workers_when_a_py_file_changes(tmp_path, engine):
+    """With each `--reload-engine` (None: the default, auto, which is inotify here)."""
     (tmp_path / "reloadedapp.py").write_text(
         "import os\nVERSION = 1\n"
         "def app(environ, start_response):\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "    return [f'version={VERSION} pid={os.getpid()}'.encode()]\n")
-    server = start_server("--reload", "--workers", "1", "reloadedapp:app", cwd=str(tmp_path))
+    flags = ("--reload-engine", engine) if engine else ()
+    server = start_server("--reload", *flags, "--workers", "1", "reloadedapp:app",
+                          cwd=str(tmp_path))
     wait_for_count(server, r"master phase: Running", 1)
+    server.wait_for_log(rf"--reload: watching {re.escape(str(tmp_path))} \({engine or 'inotify'}\)")
     assert get(server, "/").startswith("version=1")
     source = (tmp_path / "reloadedapp.py")
     # A different size: a same-size edit within the same second would leave the cached
@@ -363,3 +368,11 @@ def test_hup_keeps_the_worker_count_ttin_set():
     new = set(children(server.proc.pid))
     assert len(new) == 3 and not new & old, server.log()
     assert server.stop() == 0
+
+
+def test_reload_engine_must_be_one_of_its_choices():
+    result = subprocess.run(
+        [sys.executable, "-m", "ferrule", "--reload", "--reload-engine", "fsevents", APP],
+        capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith("ferrule: --reload-engine must be one of auto, poll, inotify")
