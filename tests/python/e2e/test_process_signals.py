@@ -355,19 +355,21 @@ def test_a_reload_whose_code_cannot_be_imported_keeps_the_old_workers_serving(tm
 def test_hup_keeps_the_worker_count_ttin_set():
     """TTIN/TTOU's count survives HUP while the settings (1 worker) are unchanged."""
     server = start(workers=1)
-    for serving in (2, 3):
-        server.proc.send_signal(signal.SIGTTIN)
-        wait_for_count(server, r"worker \d+ \(pid \d+\) serving", serving)
-    old = set(children(server.proc.pid))
-    assert len(old) == 3
-    server.proc.send_signal(signal.SIGHUP)
-    server.wait_for_log(r"master phase: Reloading")
-    wait_for_count(server, r"master phase: Running", 2)
-    for pid in old:
-        server.wait_for_log(rf"\(pid {pid}\) exited \(exit code 0\)")
-    new = set(children(server.proc.pid))
-    assert len(new) == 3 and not new & old, server.log()
-    assert server.stop() == 0
+    try:
+        for serving in (2, 3):
+            server.proc.send_signal(signal.SIGTTIN)
+            wait_for_count(server, r"worker \d+ \(pid \d+\) serving", serving)
+        old = set(children(server.proc.pid))
+        assert len(old) == 3
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for_log(r"master phase: Reloading")
+        wait_for_count(server, r"master phase: Running", 2)
+        for pid in old:
+            server.wait_for_log(rf"\(pid {pid}\) exited \(exit code 0\)")
+        new = set(children(server.proc.pid))
+        assert len(new) == 3 and not new & old, server.log()
+    finally:
+        assert server.stop() == 0
 
 
 def test_reload_engine_must_be_one_of_its_choices():

@@ -109,18 +109,23 @@ def test_start_hup_usr2_and_term_are_told_to_systemd_in_order(notify):
 
 def test_a_quick_stop_says_stopping_too(notify):
     server = start(workers=1, env={"NOTIFY_SOCKET": notify.address})
-    assert notify.recv() == (server.proc.pid, "READY=1")
-    server.proc.send_signal(signal.SIGINT)
-    assert notify.recv() == (server.proc.pid, "STOPPING=1")
-    assert server.proc.wait(timeout=10) == 0
+    try:
+        assert notify.recv() == (server.proc.pid, "READY=1")
+        server.proc.send_signal(signal.SIGINT)
+        assert notify.recv() == (server.proc.pid, "STOPPING=1")
+        assert server.proc.wait(timeout=10) == 0
+    finally:
+        server.stop()
 
 
 def test_an_unreachable_notify_socket_is_logged_once_and_serving_goes_on(tmp_path):
     missing = str(tmp_path / "nobody-listens")
     server = start(workers=1, env={"NOTIFY_SOCKET": missing})
-    server.wait_for_log(r"cannot notify systemd \(NOTIFY_SOCKET=.*nobody-listens\)")
-    assert get(server).startswith("pid=")
-    server.proc.send_signal(signal.SIGHUP)
-    wait_for_count(server, r"master phase: Running", 2)
-    assert server.stop() == 0
+    try:
+        server.wait_for_log(r"cannot notify systemd \(NOTIFY_SOCKET=.*nobody-listens\)")
+        assert get(server).startswith("pid=")
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for_count(server, r"master phase: Running", 2)
+    finally:
+        assert server.stop() == 0
     assert server.log().count("cannot notify systemd") == 1
