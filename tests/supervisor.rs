@@ -9,8 +9,8 @@ use std::time::Duration;
 use _ferrule::log::Level;
 use _ferrule::log::LogConfig;
 use _ferrule::supervisor::{
-    Event, ExitStatus, Kill, MasterStatus, Outcome, Phase, Pid, Sig, Spawn, Supervisor,
-    SupervisorError, WorkerPhase, WorkerPlan, WorkerSpec, WorkerStatus,
+    Event, ExitStatus, Kill, MasterStatus, Outcome, Phase, Pid, ServiceState, Sig, Spawn,
+    Supervisor, SupervisorError, WorkerPhase, WorkerPlan, WorkerSpec, WorkerStatus,
 };
 use _ferrule::worker::recycle::Limit;
 
@@ -45,6 +45,8 @@ struct FakeSpawner {
     hooks: Vec<String>,
     /// What `when_ready` answers.
     ready_ok: bool,
+    /// What the master told the service manager, with the journal's length then.
+    states: Vec<(usize, ServiceState)>,
 }
 
 impl FakeSpawner {
@@ -61,6 +63,7 @@ impl FakeSpawner {
             readiness: Vec::new(),
             hooks: Vec::new(),
             ready_ok: true,
+            states: Vec::new(),
         }
     }
 }
@@ -164,6 +167,10 @@ impl Spawn for FakeSpawner {
     fn workers_changed(&mut self, new: usize, old: Option<usize>) {
         self.hooks.push(format!("nworkers_changed {new} {old:?}"));
     }
+
+    fn service_state(&mut self, state: ServiceState) {
+        self.states.push((self.journal.len(), state));
+    }
 }
 
 fn settings(workers: usize) -> WorkerPlan {
@@ -199,6 +206,7 @@ fn position(journal: &[String], entry: &str) -> usize {
 }
 
 use Phase::{Binding, Draining, Reloading, Running, Spawning, Starting, Stopped};
+use ServiceState::{Ready, Stopping};
 
 #[test]
 fn term_drains_every_worker_and_stops() {
@@ -269,6 +277,59 @@ fn hup_applies_the_reloaded_worker_count() {
         .filter(|e| e.starts_with("spawn") && e.contains("gen 2"))
         .count();
     assert_eq!(second_generation, 3, "{journal:#?}");
+}
+
+/// The workers of generation 2 the master started.
+fn second_generation(journal: &[String]) -> usize {
+    journal
+        .iter()
+        .filter(|e| e.starts_with("spawn") && e.contains("gen 2"))
+        .count()
+}
+
+#[test]
+fn hup_keeps_the_worker_count_ttin_and_ttou_set() {
+    // The settings still say 1 worker: TTIN twice made it 3, and a reload keeps 3.
+    let mut spawner = FakeSpawner::new([
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Hup),
+        Event::Signal(Sig::Term),
+    ]);
+    spawner.reload = Some(settings(1));
+    let master = run_with(settings(1), spawner);
+    let journal = &master.spawner().journal;
+    assert_eq!(second_generation(journal), 3, "{journal:#?}");
+    assert!(!master
+        .spawner()
+        .hooks
+        .iter()
+        .any(|h| h == "nworkers_changed 1 Some(3)"));
+}
+
+#[test]
+fn hup_with_a_new_worker_setting_applies_it_over_ttin() {
+    // The settings changed from 1 to 2 workers: the operator's new number wins.
+    let mut spawner = FakeSpawner::new([
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Hup),
+        Event::Signal(Sig::Ttin),
+        Event::Signal(Sig::Hup),
+        Event::Signal(Sig::Term),
+    ]);
+    spawner.reload = Some(settings(2));
+    let master = run_with(settings(1), spawner);
+    let journal = &master.spawner().journal;
+    // The reload starts 2 (not 3); the third of generation 2 is the later TTIN's.
+    assert_eq!(second_generation(journal), 3, "{journal:#?}");
+    assert!(position(journal, "Term 103") < position(journal, "spawn 6 gen 2 = 106"));
+    // A reload with the same settings again: the 3 are kept.
+    let third = journal
+        .iter()
+        .filter(|e| e.starts_with("spawn") && e.contains("gen 3"))
+        .count();
+    assert_eq!(third, 3, "{journal:#?}");
 }
 
 #[test]
@@ -596,4 +657,37 @@ fn liveness_fails_for_a_serving_worker_past_its_heartbeat_timeout_only() {
         why.starts_with("worker 4 (pid 104) sent no heartbeat for 1.5"),
         "{why}"
     );
+}
+
+#[test]
+fn the_service_manager_hears_ready_reloading_ready_stopping_in_order() {
+    let master = run_with(
+        settings(2),
+        FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]),
+    );
+    let spawner = master.spawner();
+    let journal = &spawner.journal;
+    let states: Vec<ServiceState> = spawner.states.iter().map(|(_, s)| *s).collect();
+    assert_eq!(
+        states,
+        [Ready, ServiceState::Reloading, Ready, Stopping],
+        "{journal:#?}"
+    );
+    // Ready once every worker serves and before `on_serving` (where a USR2 master stops
+    // the old one); Ready again only once the new generation serves.
+    let at = |i: usize| spawner.states[i].0;
+    assert_eq!(journal[at(0) - 1], "ready 102");
+    assert_eq!(journal[at(0)], "serving");
+    assert_eq!(journal[at(1) - 1], "reload settings");
+    assert!(position(journal, "ready 104") < at(2));
+    assert_eq!(journal[at(3) - 1], "event Signal(Term)");
+}
+
+#[test]
+fn a_failed_reload_is_ready_again_with_the_old_generation() {
+    let mut spawner = FakeSpawner::new([Event::Signal(Sig::Hup), Event::Signal(Sig::Term)]);
+    spawner.fails_from_generation = Some((2, 1));
+    let master = run_with(settings(1), spawner);
+    let states: Vec<ServiceState> = master.spawner().states.iter().map(|(_, s)| *s).collect();
+    assert_eq!(states, [Ready, ServiceState::Reloading, Ready, Stopping]);
 }

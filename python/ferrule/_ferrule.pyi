@@ -3,6 +3,7 @@
 Checked against the built module with `python -m mypy.stubtest ferrule._ferrule`.
 """
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, final
 
@@ -11,6 +12,7 @@ __all__ = [
     "CORE_SETTINGS",
     "ErrorStream",
     "FileWrapper",
+    "Inotify",
     "Input",
     "RequestBodyError",
     "StartResponse",
@@ -74,6 +76,16 @@ def serve(
 def log(level: str, message: str) -> None:
     """Writes one line to the error log at `level` (`debug` ... `critical`), as the core's
     own lines are written (`server.log` and `worker.log` in hooks use it)."""
+
+@final
+class Inotify:
+    """`--reload`'s inotify engine: directories watched, changed paths read without waiting.
+    Raises `OSError` (with its errno) when inotify cannot be set up or a directory watched."""
+
+    def __new__(cls) -> Inotify: ...
+    def add(self, directory: str | os.PathLike[str]) -> None: ...
+    def read(self) -> tuple[list[tuple[str, bool]], bool]: ...
+    def __len__(self) -> int: ...
 
 # The types of objects the core puts in the environ and hands to the app. Apps only see them
 # through PEP 3333's interfaces; they are not constructed from Python.

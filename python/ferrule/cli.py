@@ -163,7 +163,10 @@ def _run(args: list[str]) -> int:
     watch = None
     if config.reload:
         directory = app_directory(spec) if paste_uri is None else os.path.dirname(paste_uri)
-        watch = SourceWatcher(directory, config.reload_extra)
+        try:
+            watch = SourceWatcher(directory, config.reload_extra, engine=config.reload_engine)
+        except ConfigError as err:
+            return _fail(err, config_error)
     name = spec if paste_uri is None else os.path.basename(paste_uri)
     settings = config.to_core()
     logging_options: dict[str, Any] = {}

@@ -95,6 +95,7 @@ class Config:
     worker_class: str
     preload: bool
     reload: bool
+    reload_engine: str
     reload_extra: tuple[str, ...]
     max_requests: int
     max_requests_jitter: int

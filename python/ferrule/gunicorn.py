@@ -146,7 +146,6 @@ _STRICT = "ferrule's HTTP parser is strict and has no switch for it (docs/hostil
 STANCES: dict[str, Stance] = {
     "check_config": Same("--check-config: load the config and the app, print problems, exit 0/1"),
     "print_config": Same("--print-config: print every setting with where its value came from"),
-    "reload_engine": NotNeeded("--reload rescans the files once a second"),
     "spew": Unsupported("tracing every line executed is a debugger's job: run the app under "
                         "python -m trace or pdb"),
     "daemon": Unsupported("ferrule does not daemonize: run it under systemd, supervisord or a "

@@ -1573,8 +1573,24 @@ SETTINGS: tuple[Setting, ...] = (
         flags=("--reload",),
         help=(
             "Development: start a new generation of workers (as on SIGHUP) when a `.py` file "
-            "under the app's directory, or a file matching `reload_extra`, changes. Checked "
-            "once a second by rescanning; not for production."
+            "under the app's directory, or a file matching `reload_extra`, changes. Watched "
+            "as `reload_engine` says; not for production."
+        ),
+    ),
+    Setting(
+        name="reload_engine",
+        section="Workers",
+        type=_Choice("auto", "poll", "inotify"),
+        default="auto",
+        flags=("--reload-engine",),
+        metavar="auto|poll|inotify",
+        help=(
+            "How `reload` learns of changes. `inotify`: the kernel tells (Linux inotify; a "
+            "change reloads within about a second, nothing is rescanned); it is an error when "
+            "inotify cannot be set up (the watch limit, sysctl `fs.inotify.max_user_watches`). "
+            "`poll`: the files are rescanned once a second and their modification times "
+            "compared. `auto`: inotify, or polling (with a warning) when inotify cannot be "
+            "set up."
         ),
     ),
     Setting(

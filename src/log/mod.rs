@@ -10,6 +10,7 @@
 //! per record is spent on the possibility.
 
 pub mod access;
+pub mod handover;
 mod json;
 pub mod panics;
 pub mod time;
@@ -145,15 +146,72 @@ pub fn init(config: &LogConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// Reopens the log files at their configured paths (SIGUSR1, after logrotate moved them).
-/// Console sinks stay as they are.
+/// A worker's end of its master's hand-over channel (`handover`), set after fork.
+static HANDED_OVER: Mutex<Option<std::os::fd::OwnedFd>> = Mutex::new(None);
+
+/// From now on `reopen` takes the files the master sends on `channel` instead of opening
+/// the paths (a worker, right after fork).
+pub fn reopen_from_master(channel: std::os::fd::OwnedFd) {
+    *HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner) = Some(channel);
+}
+
+/// The open log files (tag, descriptor) for `handover::send`: the master's, right after
+/// its own reopen. The descriptors stay owned by the sinks; only the master's thread
+/// replaces them, and it is the one sending.
+pub fn open_files() -> Vec<(u8, std::os::fd::RawFd)> {
+    use std::os::fd::AsRawFd;
+    let Some(logs) = LOGS.get() else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    if let Sink::File(f) = &*logs.error.lock().unwrap_or_else(PoisonError::into_inner) {
+        files.push((handover::ERROR_LOG, f.as_raw_fd()));
+    }
+    if let Some((_, Some(access))) = &logs.access {
+        if let Sink::File(f) = &*access.lock().unwrap_or_else(PoisonError::into_inner) {
+            files.push((handover::ACCESS_LOG, f.as_raw_fd()));
+        }
+    }
+    files
+}
+
+/// Reopens the log files (SIGUSR1, after logrotate moved them): at their configured paths,
+/// or, in a worker, as the master hands them over (it reopened them first). Console sinks
+/// stay as they are. False when a worker found nothing handed over (a USR1 that did not
+/// come from its master, which sends its own once the files are reopened).
 ///
 /// # Errors
 /// A file that cannot be opened, named in the message; the old file stays in use.
-pub fn reopen() -> Result<(), String> {
+pub fn reopen() -> Result<bool, String> {
     let Some(logs) = LOGS.get() else {
-        return Ok(());
+        return Ok(true);
     };
+    if let Some(channel) = &*HANDED_OVER.lock().unwrap_or_else(PoisonError::into_inner) {
+        let Some(files) = handover::receive(channel)
+            .map_err(|e| format!("cannot receive the reopened log files from the master: {e}"))?
+        else {
+            return Ok(false);
+        };
+        for (tag, fd) in files {
+            let sink = Sink::File(std::fs::File::from(fd));
+            match (tag, &logs.access) {
+                (handover::ERROR_LOG, _) => {
+                    *logs.error.lock().unwrap_or_else(PoisonError::into_inner) = sink;
+                }
+                (handover::ACCESS_LOG, Some((_, Some(access)))) => {
+                    *access.lock().unwrap_or_else(PoisonError::into_inner) = sink;
+                }
+                // Not a sink this worker has: the file is closed.
+                _ => {}
+            }
+        }
+        // Python `logging` handlers reopen by path (the master gave the files to the
+        // workers' user before it sent these).
+        if let Some(forward) = forward() {
+            forward.reopen();
+        }
+        return Ok(true);
+    }
     let (error_target, access_target) = &logs.targets;
     if error_target != "-" {
         let sink = Sink::open(error_target, Sink::Stderr)
@@ -175,7 +233,7 @@ pub fn reopen() -> Result<(), String> {
     if let Some(forward) = forward() {
         forward.reopen();
     }
-    chown()
+    chown().map(|()| true)
 }
 
 /// The workers' user and group (`--user`, `--group`), set in the master only: the files

@@ -74,6 +74,18 @@ impl ForkHooks for PyHooks<'_> {
         // The master gives files to the workers' user; a worker cannot.
         // Clearing the owner cannot fail: there is nothing to chown.
         let _ = crate::log::set_owner(None, None);
+        // The fork removed `NOTIFY_SOCKET` from the C environment; Python's `os.environ`
+        // is a copy made at start-up, where the app would still find it. Popping a key
+        // with a default cannot raise but for a broken `os` module: nothing to do then.
+        let _ = self.py.import("os").and_then(|os| {
+            os.getattr("environ")?.call_method1(
+                "pop",
+                (
+                    crate::supervisor::sd_notify::NOTIFY_SOCKET_ENV,
+                    self.py.None(),
+                ),
+            )
+        });
         let log_thread = super::logs::start_in_worker(self.py);
         title::set(&format!("ferrule: worker {} [{}]", spec.number, self.label));
         // gunicorn runs post_fork before the worker switches user and loads the app; a

@@ -12,6 +12,7 @@ mod hooks;
 mod logs;
 mod master;
 mod settings;
+mod watch;
 mod wsgi_host;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -257,6 +258,7 @@ fn _ferrule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Input>()?;
     m.add_class::<ErrorStream>()?;
     m.add_class::<FileWrapper>()?;
+    m.add_class::<watch::Inotify>()?;
     m.add_class::<wsgi::start_response::StartResponse>()?;
     Ok(())
 }

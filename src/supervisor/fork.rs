@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use super::observe::Observer;
+use super::sd_notify::{Notifier, NOTIFY_SOCKET_ENV};
 use super::{
-    Event, ExitStatus, Kill, MasterStatus, Pid, Sig, Spawn, SupervisorError, WorkerPlan, WorkerSpec,
+    Event, ExitStatus, Kill, MasterStatus, Pid, ServiceState, Sig, Spawn, SupervisorError,
+    WorkerPlan, WorkerSpec,
 };
 use crate::config::{BindSpec, ObserveConfig};
 use crate::listener::{self, Listener};
@@ -44,8 +46,8 @@ pub trait ForkHooks {
     fn run_worker(&mut self, spec: WorkerSpec, listeners: Vec<Listener>, pipe: MasterPipe) -> !;
     /// HUP: re-read the settings; `None` keeps the current ones.
     fn reload(&mut self) -> Option<WorkerPlan>;
-    /// `--reload`: whether watched files changed since the last call (called about once a
-    /// second); a change reloads like HUP.
+    /// `--reload`: whether watched files changed since the last call (called on every turn
+    /// of the master's loop, at least once a second); a change reloads like HUP.
     fn files_changed(&mut self) -> bool;
     /// USR2: how to start a new master; `None` when this master cannot be re-executed.
     fn upgrade_command(&mut self) -> Option<UpgradeCommand>;
@@ -169,6 +171,11 @@ pub struct ForkSpawner<H: ForkHooks> {
     /// The unix socket files we bound, with their identity then: removed at the final stop
     /// only if still the same file (never another server's).
     unix_files: Vec<(std::path::PathBuf, (u64, u64))>,
+    /// systemd's notification socket (`$NOTIFY_SOCKET`), when there is one.
+    notifier: Notifier,
+    /// Our ends of the workers' log hand-over channels (`log::handover`), by pid: on USR1
+    /// each worker gets the files the master reopened, before its signal.
+    log_channels: HashMap<Pid, OwnedFd>,
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -222,6 +229,8 @@ impl<H: ForkHooks> ForkSpawner<H> {
             upgrade_child: None,
             observer: Observer::new(observe),
             unix_files: Vec::new(),
+            notifier: Notifier::from_env(),
+            log_channels: HashMap::new(),
         })
     }
 
@@ -291,6 +300,7 @@ impl<H: ForkHooks> ForkSpawner<H> {
                 return;
             }
             self.observer.exited(pid, cpu_seconds(&usage));
+            self.log_channels.remove(&pid);
             // Read what the worker said before it exited (its last messages).
             if let Some(fd) = self.pipes.remove(&pid) {
                 Self::read_worker(pid, &fd, events);
@@ -349,6 +359,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn spawn(&mut self, spec: WorkerSpec) -> Result<Pid, SupervisorError> {
         let (rx, tx) = pipe().map_err(SupervisorError::Spawn)?;
+        let (log_ours, log_theirs) = log::handover::channel().map_err(SupervisorError::Spawn)?;
         self.hooks.pre_fork(spec);
         let region = Observer::region_for_next_worker();
         // Every signal is blocked across fork: one that arrived in the child before it reset
@@ -391,6 +402,13 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
                 }
             }
             self.pipes.clear();
+            self.log_channels.clear();
+            drop(log_ours);
+            log::reopen_from_master(log_theirs);
+            // A worker (or its app) must not speak for the service: with systemd's
+            // `NotifyAccess=all` its READY=1 or STOPPING=1 would be believed.
+            // SAFETY (remove_var): the child has one thread.
+            std::env::remove_var(NOTIFY_SOCKET_ENV);
             self.observer.in_child(region);
             drop(rx);
             restore_signal_mask(&previous_mask);
@@ -400,7 +418,9 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         self.hooks.after_fork_parent();
         restore_signal_mask(&previous_mask);
         drop(tx);
+        drop(log_theirs);
         self.pipes.insert(pid, rx);
+        self.log_channels.insert(pid, log_ours);
         self.observer.spawned(pid, region);
         Ok(pid)
     }
@@ -409,7 +429,18 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
         let signo = match kill {
             Kill::Term => libc::SIGTERM,
             Kill::Quit => libc::SIGQUIT,
-            Kill::Usr1 => libc::SIGUSR1,
+            Kill::Usr1 => {
+                // The files first, so the worker finds them when the signal arrives.
+                if let Some(channel) = self.log_channels.get(&pid) {
+                    if let Err(err) = log::handover::send(channel, &log::open_files()) {
+                        log_at!(
+                            Level::Error,
+                            "cannot hand the reopened log files to worker pid {pid}: {err}"
+                        );
+                    }
+                }
+                libc::SIGUSR1
+            }
             Kill::Kill => libc::SIGKILL,
         };
         // SAFETY: kill(2) on a child we have not reaped yet (its pid cannot be reused).
@@ -493,7 +524,7 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
     }
 
     fn reopen_logs(&mut self) {
-        if let Err(err) = log::reopen() {
+        if let Err(err) = log::reopen().map(drop) {
             log_at!(Level::Error, "cannot reopen log files: {err}");
         }
     }
@@ -565,6 +596,20 @@ impl<H: ForkHooks> Spawn for ForkSpawner<H> {
 
     fn workers_changed(&mut self, new: usize, old: Option<usize>) {
         self.hooks.workers_changed(new, old);
+    }
+
+    fn service_state(&mut self, state: ServiceState) {
+        let main_pid = match state {
+            // A master started by USR2 becomes the service's main process before it stops
+            // the old one (`on_serving`): systemd would otherwise see its main process exit.
+            ServiceState::Ready if std::env::var_os(UPGRADE_FROM_ENV).is_some() => {
+                Some(std::process::id())
+            }
+            // The old master of a USR2 hand-over stops, but the service does not.
+            ServiceState::Stopping if self.upgrade_child.is_some() => return,
+            _ => None,
+        };
+        self.notifier.notify(state, main_pid);
     }
 
     fn on_serving(&mut self) {

@@ -9,7 +9,9 @@
 
 pub mod fork;
 mod observe;
+pub mod sd_notify;
 mod status;
+pub mod watch;
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -43,6 +45,18 @@ pub enum WorkerPhase {
     Serving,
     /// Told to stop (TERM or QUIT); finishing what it has.
     Draining,
+}
+
+/// What the master tells a service manager (systemd's `Type=notify`): derived from its phase
+/// changes in `Supervisor::enter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceState {
+    /// The (new) generation serves: after start, and after a reload.
+    Ready,
+    /// A reload started (HUP, `--reload`).
+    Reloading,
+    /// The master stops (TERM, INT, QUIT, a boot failure).
+    Stopping,
 }
 
 /// The signals the master handles, by name.
@@ -282,6 +296,10 @@ pub trait Spawn {
     /// The number of workers to run changed: at start (`old` is None), on TTIN, TTOU, and a
     /// reload that changes it (the `nworkers_changed` hook).
     fn workers_changed(&mut self, _new: usize, _old: Option<usize>) {}
+    /// The service's state changed (systemd's `sd_notify`). `Ready` comes before
+    /// `on_serving`, so a master started by USR2 names itself the main process before it
+    /// stops the old one.
+    fn service_state(&mut self, _state: ServiceState) {}
 }
 
 /// 2 s: how long a QUIT'd worker gets before it is killed. Chosen without measurement;
@@ -319,8 +337,12 @@ pub struct Supervisor<S: Spawn> {
     next_number: u32,
     generation: u32,
     outcome: Outcome,
-    /// The plan in force before the reload under way, restored if it fails.
-    plan_before_reload: Option<WorkerPlan>,
+    /// The worker count the settings say (`plan.workers` before TTIN/TTOU moved it): a
+    /// reload whose settings say the same keeps the moved count.
+    configured_workers: NonZeroUsize,
+    /// The plan and configured count in force before the reload under way, restored if
+    /// it fails.
+    plan_before_reload: Option<(WorkerPlan, NonZeroUsize)>,
     /// After TERM with a `shutdown_delay`: when the workers are told to stop.
     stop_at: Option<Instant>,
     /// Exits by `ExitReason`, recycles by `Limit`, reloads: for `MasterStatus`.
@@ -340,6 +362,7 @@ impl<S: Spawn> Supervisor<S> {
             next_number: 1,
             generation: 1,
             outcome: Outcome::Stopped,
+            configured_workers: plan.workers,
             plan_before_reload: None,
             stop_at: None,
             exits: [0; ExitReason::ALL.len()],
@@ -432,6 +455,12 @@ impl<S: Spawn> Supervisor<S> {
 
     fn enter(&mut self, phase: Phase) {
         if self.phase != phase {
+            let state = match (self.phase, phase) {
+                (Phase::Spawning | Phase::Reloading, Phase::Running) => Some(ServiceState::Ready),
+                (_, Phase::Reloading) => Some(ServiceState::Reloading),
+                (_, Phase::Draining) => Some(ServiceState::Stopping),
+                _ => None,
+            };
             self.phase = phase;
             self.phases.push(phase);
             // Before the sockets are bound there is nothing to report unless it fails.
@@ -441,6 +470,9 @@ impl<S: Spawn> Supervisor<S> {
                 Level::Info
             };
             log_at!(level, "master phase: {phase:?}");
+            if let Some(state) = state {
+                self.spawner.service_state(state);
+            }
         }
     }
 
@@ -517,8 +549,16 @@ impl<S: Spawn> Supervisor<S> {
             log_at!(Level::Warning, "reload ignored in phase {:?}", self.phase);
             return Ok(());
         }
-        self.plan_before_reload = Some(self.plan);
-        if let Some(plan) = self.spawner.reload() {
+        self.plan_before_reload = Some((self.plan, self.configured_workers));
+        if let Some(mut plan) = self.spawner.reload() {
+            // TTIN/TTOU's count survives a reload unless the settings now say another
+            // number: then the operator's new number wins. (gunicorn's `Arbiter.setup`
+            // sets `num_workers = cfg.workers` on every reload, losing the count.)
+            if plan.workers == self.configured_workers {
+                plan.workers = self.plan.workers;
+            } else {
+                self.configured_workers = plan.workers;
+            }
             if plan.workers != self.plan.workers {
                 self.spawner
                     .workers_changed(plan.workers.get(), Some(self.plan.workers.get()));
@@ -777,8 +817,9 @@ impl<S: Spawn> Supervisor<S> {
             self.stop_worker(pid, Kill::Quit, "reload failed");
         }
         self.generation = previous;
-        if let Some(plan) = self.plan_before_reload.take() {
+        if let Some((plan, configured)) = self.plan_before_reload.take() {
             self.plan = plan;
+            self.configured_workers = configured;
         }
         self.enter(Phase::Running);
     }

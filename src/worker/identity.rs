@@ -31,6 +31,15 @@ pub fn switch(user: Option<u32>, group: Option<u32>) -> io::Result<()> {
                 return Err(io::Error::last_os_error());
             }
         }
+        if user.is_some() || group.is_some() {
+            // The kernel clears the parent-death signal when credentials change
+            // (commit_creds): arm it again, or a worker whose master is killed serves on as
+            // an orphan. A master that died before this is seen as a new parent (init).
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            if libc::getppid() == 1 {
+                return Err(io::Error::other("the master is gone"));
+            }
+        }
     }
     Ok(())
 }

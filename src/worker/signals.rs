@@ -38,7 +38,11 @@ impl Signals for OsSignals {
         tokio::spawn(async move {
             while usr1.recv().await.is_some() {
                 match log::reopen() {
-                    Ok(()) => log::write(Level::Info, "reopened the log files"),
+                    Ok(true) => log::write(Level::Info, "reopened the log files"),
+                    Ok(false) => log::write(
+                        Level::Debug,
+                        "USR1 not from the master: the log files come with the master's",
+                    ),
                     Err(err) => log_at!(Level::Error, "{err}"),
                 }
             }

@@ -271,3 +271,48 @@ def test_usr1_reopens_every_log_file_after_a_move_even_when_workers_run_as_anoth
                 proc.wait(timeout=10)
     finally:
         shutil.rmtree(logs, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching the workers' user needs root")
+def test_usr1_gives_workers_their_reopened_files_in_a_directory_only_root_may_enter():
+    """/var/log/myapp as packages make it (root, 0700): the workers' user cannot reach the
+    files by path at all, and logrotate's `create 0600 root root` leaves new files to root.
+    The master reopens them and hands the workers the open files."""
+    nobody = pwd.getpwnam("nobody")
+    logs = Path(tempfile.mkdtemp(prefix="ferrule-usr1-root-", dir="/tmp"))
+    os.chmod(logs, 0o700)
+    try:
+        error_file, access_file = logs / "error.log", logs / "access.log"
+        port = _free_port()
+        # --preload: the interpreter under /root is not readable by nobody.
+        flags = ["--bind", f"127.0.0.1:{port}", "--workers", "2", "--preload", "--user", "nobody",
+                 "--group", str(nobody.pw_gid), "--error-log", str(error_file),
+                 "--access-log", str(access_file)]
+        proc = subprocess.Popen([sys.executable, "-m", "ferrule", "--pythonpath", str(HERE), *flags, APP],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_lines(error_file, r"master phase: Running", timeout=20)
+            for _ in range(4):
+                assert get(("127.0.0.1", port), "/status?code=201") == 201
+            wait_for_lines(access_file, r" 201 ", 4)
+            # logrotate's `create 0600 root root`: move, create the new files, signal.
+            for path in (access_file, error_file):
+                os.rename(path, path.with_name(path.name + ".1"))
+                path.touch(mode=0o600)
+            os.kill(proc.pid, signal.SIGUSR1)
+            wait_for_lines(error_file, r"reopened the log files", 2)
+            for _ in range(4):
+                assert get(("127.0.0.1", port), "/status?code=202") == 202
+            wait_for_lines(access_file, r" 202 ", 4)
+            assert " 202 " not in (logs / "access.log.1").read_text()
+            assert not re.search(r"cannot reopen|Permission denied", error_file.read_text())
+            assert not re.search(r"cannot reopen|Permission denied",
+                                 (logs / "error.log.1").read_text())
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import socket
 import stat
+import time
 
 import pytest
 from ferrule_proc import children, start_server
@@ -37,6 +39,33 @@ def test_workers_run_as_user_and_group_while_the_master_keeps_its_own():
     assert uids(server.proc.pid) == (0, 0)
     assert get(server) == f"pid={worker}"
     assert server.stop() == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root")
+def test_workers_under_another_user_stop_when_the_master_is_killed():
+    """The kernel clears a process's parent-death signal when its credentials change, so the
+    worker arms it again after switching user; otherwise it serves on as an orphan."""
+    server = start("--user", "nobody", "--preload", workers=2)
+    workers = children(server.proc.pid)
+    try:
+        server.proc.kill()
+        server.proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_running(pid) for pid in workers)
+    finally:
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_unix_socket_mode_and_umask(tmp_path):

@@ -230,14 +230,19 @@ def test_usr1_reopens_the_log_files_in_master_and_workers(tmp_path):
             proc.wait()
 
 
-def test_reload_restarts_workers_when_a_py_file_changes(tmp_path):
+@pytest.mark.parametrize("engine", ["inotify", "poll", None])
+def test_reload_restarts_workers_when_a_py_file_changes(tmp_path, engine):
+    """With each `--reload-engine` (None: the default, auto, which is inotify here)."""
     (tmp_path / "reloadedapp.py").write_text(
         "import os\nVERSION = 1\n"
         "def app(environ, start_response):\n"
         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
         "    return [f'version={VERSION} pid={os.getpid()}'.encode()]\n")
-    server = start_server("--reload", "--workers", "1", "reloadedapp:app", cwd=str(tmp_path))
+    flags = ("--reload-engine", engine) if engine else ()
+    server = start_server("--reload", *flags, "--workers", "1", "reloadedapp:app",
+                          cwd=str(tmp_path))
     wait_for_count(server, r"master phase: Running", 1)
+    server.wait_for_log(rf"--reload: watching {re.escape(str(tmp_path))} \({engine or 'inotify'}\)")
     assert get(server, "/").startswith("version=1")
     source = (tmp_path / "reloadedapp.py")
     # A different size: a same-size edit within the same second would leave the cached
@@ -345,3 +350,31 @@ def test_a_reload_whose_code_cannot_be_imported_keeps_the_old_workers_serving(tm
     assert all(get(server, "/").endswith("v1") for _ in range(10))
     assert server.is_alive()
     assert server.stop() == 0
+
+
+def test_hup_keeps_the_worker_count_ttin_set():
+    """TTIN/TTOU's count survives HUP while the settings (1 worker) are unchanged."""
+    server = start(workers=1)
+    try:
+        for serving in (2, 3):
+            server.proc.send_signal(signal.SIGTTIN)
+            wait_for_count(server, r"worker \d+ \(pid \d+\) serving", serving)
+        old = set(children(server.proc.pid))
+        assert len(old) == 3
+        server.proc.send_signal(signal.SIGHUP)
+        server.wait_for_log(r"master phase: Reloading")
+        wait_for_count(server, r"master phase: Running", 2)
+        for pid in old:
+            server.wait_for_log(rf"\(pid {pid}\) exited \(exit code 0\)")
+        new = set(children(server.proc.pid))
+        assert len(new) == 3 and not new & old, server.log()
+    finally:
+        assert server.stop() == 0
+
+
+def test_reload_engine_must_be_one_of_its_choices():
+    result = subprocess.run(
+        [sys.executable, "-m", "ferrule", "--reload", "--reload-engine", "fsevents", APP],
+        capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.startswith("ferrule: --reload-engine must be one of auto, poll, inotify")

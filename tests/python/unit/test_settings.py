@@ -78,6 +78,7 @@ EXPECTED_DEFAULTS = {
     "worker_class": "gthread",
     "preload": False,
     "reload": False,
+    "reload_engine": "auto",
     "reload_extra": (),
     "max_requests": 0,
     "max_requests_jitter": 0,
@@ -134,7 +135,7 @@ EXPECTED_DEFAULTS = {
 HOOKS = {setting.name for setting in SETTINGS if setting.section == "Hooks"}
 
 PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "paste", "preload", "umask", "reload",
-               "reload_extra", "ssl_version", "ciphers", "do_handshake_on_connect",
+               "reload_engine", "reload_extra", "ssl_version", "ciphers", "do_handshake_on_connect",
                "suppress_ragged_eofs", "log_config", "log_config_json", "log_config_dict", "env",
                "worker_class"} | HOOKS
 
