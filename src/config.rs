@@ -249,22 +249,6 @@ impl Default for Http2Config {
     }
 }
 
-impl Config {
-    /// The HTTP/2 settings connections use: HTTP/1.x only while static mounts are set,
-    /// because static files are served on the HTTP/1.1 exchange only (TODO(#10): serve
-    /// them on HTTP/2 streams too). The master's ALPN list follows it.
-    pub fn effective_http2(&self) -> Http2Config {
-        if self.statics.mounts.is_empty() {
-            self.http2
-        } else {
-            Http2Config {
-                protocols: HttpProtocols::H1,
-                ..self.http2
-            }
-        }
-    }
-}
-
 impl Http2Config {
     /// HTTP/2 is served at all.
     pub fn is_enabled(&self) -> bool {

@@ -17,6 +17,7 @@ mod http1;
 mod http2;
 mod proxy_header;
 mod respond;
+mod static_file;
 mod tls;
 mod transport;
 mod uwsgi;

@@ -24,6 +24,7 @@ use crate::bridge::{
 use crate::conn::access::AccessStart;
 use crate::conn::dispatch;
 use crate::conn::respond::Page;
+use crate::conn::static_file::{self, StaticAnswer};
 use crate::http::{BodyFraming, HttpError, RequestHead};
 use crate::log::Level;
 use crate::metrics;
@@ -214,6 +215,27 @@ impl<H: Handler> Stream<H> {
             self.record_access(access.as_ref().map(|(a, _)| a), forwarded.as_deref());
             return StreamEnd::Answered;
         }
+        // A static file (`--static-map`) is answered here, before any request permit.
+        if let Some(routed) = ctx.statics.mounts.route(&head) {
+            let received = std::time::Instant::now();
+            match static_file::answer(ctx, &shared.remote, &head, routed) {
+                StaticAnswer::App => {}
+                StaticAnswer::Page(page) => {
+                    self.page(&page).await;
+                    self.finish_record(access.as_ref(), method, received);
+                    return StreamEnd::Answered;
+                }
+                StaticAnswer::File {
+                    response,
+                    inline,
+                    body,
+                } => {
+                    let end = self.send_static(response, inline, body).await;
+                    self.finish_record(access.as_ref(), method, received);
+                    return end;
+                }
+            }
+        }
         self.continue_sent = !head.expects_continue;
         let link = Link::new(Arc::clone(&ctx.waker), crate::conn::RESPONSE_QUEUE);
         let guard = LinkGuard(Arc::clone(&link));
@@ -340,6 +362,40 @@ impl<H: Handler> Stream<H> {
                 Some(self.on_abort(&AbortReason::Internal).await)
             }
         }
+    }
+
+    /// A static file's answer: its head, then the inline bytes or the file's part.
+    async fn send_static(
+        &mut self,
+        response: crate::bridge::ResponseHead,
+        inline: Bytes,
+        body: Option<FileBody>,
+    ) -> StreamEnd {
+        let status = response.status;
+        let Ok(fields) = head::response_fields(&response) else {
+            return self.server_reset(Reason::INTERNAL_ERROR);
+        };
+        self.sent.status = status;
+        self.sent.declared = response.content_length;
+        self.sent.header_block = response.header_block;
+        let ends_now = self.head_only || (inline.is_empty() && body.is_none());
+        if let Err(end) = self.send_head(status, fields, ends_now) {
+            return end;
+        }
+        if ends_now {
+            return StreamEnd::Answered;
+        }
+        if let Some(end) = self.write(inline, body.is_none()).await {
+            return end;
+        }
+        if let Some(body) = body {
+            if let Some(end) = self.write_file(body).await {
+                return end;
+            }
+        }
+        self.write(Bytes::new(), true)
+            .await
+            .unwrap_or(StreamEnd::Answered)
     }
 
     /// `wsgi.input` wants bytes: answer from the stream (or say it ended).

@@ -232,6 +232,38 @@ def test_request_bodies_and_file_bodies_stream_over_http2(plain, tmp_path):
     assert out.read_bytes() == data
 
 
+def test_static_files_are_served_on_http2_streams(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    small, big = b"s" * 1000, os.urandom(300_000)
+    (site / "small.txt").write_bytes(small)
+    (site / "big.bin").write_bytes(big)
+    server = start_server("--static-map", f"/static={site}", APP)
+    try:
+        def get(path: str, *args: str) -> tuple[bytes, bytes]:
+            got = curl("--http2-prior-knowledge", "-D", "-", *args, url(server, path))
+            assert got.returncode == 0, got
+            head, _, body = got.stdout.partition(b"\r\n\r\n")
+            return head, body
+        head, body = get("/static/small.txt")
+        assert head.startswith(b"HTTP/2 200"), head
+        assert body == small
+        etag = next(line.split(b": ", 1)[1] for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"etag:"))
+        head, body = get("/static/big.bin")
+        assert head.startswith(b"HTTP/2 200") and body == big
+        head, body = get("/static/big.bin", "-H", "Range: bytes=10-19")
+        assert head.startswith(b"HTTP/2 206") and body == big[10:20]
+        head, body = get("/static/small.txt", "-H", "If-None-Match: " + etag.decode())
+        assert head.startswith(b"HTTP/2 304") and body == b""
+        head, body = get("/static/nothing.txt")
+        assert head.startswith(b"HTTP/2 404"), head
+        head, body = get("/environ")  # not under the mount: the app
+        assert json.loads(body)["SERVER_PROTOCOL"] == "HTTP/2"
+    finally:
+        server.stop()
+
+
 def test_curl_negotiates_http2_by_alpn_over_tls(tls):
     got = curl("--http2", "--cacert", tls.cafile, "-w", "\n%{http_version}",
                url(tls, "/environ", "https", "localhost"))
