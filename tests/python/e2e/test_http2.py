@@ -274,6 +274,7 @@ def test_curl_negotiates_http2_by_alpn_over_tls(tls):
     assert environ["SERVER_PROTOCOL"] == "HTTP/2"
     assert environ["wsgi.url_scheme"] == "https"
     assert environ["HTTPS"] == "on"
+    assert environ["SSL_PROTOCOL"] == "TLSv1.3"
     got = curl("--http1.1", "--cacert", tls.cafile, "-w", "\n%{http_version}",
                url(tls, "/environ", "https", "localhost"))
     assert got.stdout.rsplit(b"\n", 1)[1] == b"1.1"
