@@ -343,6 +343,15 @@ def test_asgi_scope_says_http_version_2_and_early_hints_arrive(tmp_path):
         assert kinds.index("InformationalResponseReceived") < kinds.index("ResponseReceived")
         hint = next(ev for ev in client.events if isinstance(ev, h2.events.InformationalResponseReceived))
         assert dict(hint.headers)[":status"] == "103"
+        # ASGI trailers: a trailing HEADERS frame.
+        sid = client.headers("/trailers")
+        client.pump(lambda ev: isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid)
+        trailers = [dict(ev.headers) for ev in client.events
+                    if isinstance(ev, h2.events.TrailersReceived) and ev.stream_id == sid]
+        assert trailers == [{"x-checksum": "abc123", "x-count": "2"}], client.events
+        body = b"".join(ev.data for ev in client.events
+                        if isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid)
+        assert body == b"part one;part two"
         # A reset stream is the app's http.disconnect (its receive() waits for it, and
         # the server does not spin meanwhile).
         sid = client.headers("/wait-disconnect?key=h2wait")
