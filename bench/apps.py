@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json as _json
 import os
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -112,6 +113,28 @@ def file_app(environ, start_response):
     if wrapper is not None:
         return wrapper(f, 64 * 1024)
     return iter(lambda: f.read(64 * 1024), b"")   # no file_wrapper: plain iteration
+
+
+# --- TLS: a self-signed certificate for the https rows -----------------------------------
+
+TLS_DIR = os.path.join(tempfile.gettempdir(), "ferrule-bench-tls")
+
+
+def ensure_cert() -> tuple[str, str]:
+    """(certfile, keyfile): a P-256 self-signed certificate for localhost/127.0.0.1, made
+    once with openssl (no key is committed). wrk and h2load do not verify it."""
+    cert, key = os.path.join(TLS_DIR, "cert.pem"), os.path.join(TLS_DIR, "key.pem")
+    if not (os.path.exists(cert) and os.path.exists(key)):
+        os.makedirs(TLS_DIR, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=TLS_DIR, prefix=".tmp-")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj",
+                        "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", os.path.join(tmp, "key.pem"), "-out",
+                        os.path.join(tmp, "cert.pem")], check=True, capture_output=True)
+        os.replace(os.path.join(tmp, "key.pem"), key)
+        os.replace(os.path.join(tmp, "cert.pem"), cert)
+    return cert, key
 
 
 # --- static files: one folder served by each server's own static mount ------------------
@@ -459,6 +482,9 @@ class Workload:
     nginx: bool = False            # nginx has a canned answer for it (ceiling reference)
     static: bool = False           # a file of ensure_static_dir(), from each server's static mount
     interface: str = "wsgi"        # "wsgi" or "asgi": which servers can run it
+    tls: bool = False              # served over https (the servers' own TLS)
+    http2: bool = False            # h2load over cleartext HTTP/2 (prior knowledge)
+    wrk_headers: tuple[str, ...] = ()   # extra request headers for wrk ("Name: value")
 
     @property
     def target(self) -> str:
@@ -473,6 +499,23 @@ WORKLOADS: dict[str, Workload] = {
         expect_body=HELLO_BODY,
         expect_headers={"content-type": "text/plain", "content-length": "13"},
         nginx=True,
+    ),
+    "h2-hello": Workload(
+        name="h2-hello", attr="hello",
+        description="hello over cleartext HTTP/2 (prior knowledge): h2load -c 16 -m 16, "
+                    "16 streams in flight per connection (Granian: --http 2)",
+        expect_body=HELLO_BODY, kind="h2load", http2=True,
+    ),
+    "tls-hello": Workload(
+        name="tls-hello", attr="hello",
+        description="hello over https (TLS 1.3, P-256 certificate), keep-alive: wrk",
+        expect_body=HELLO_BODY, tls=True,
+    ),
+    "tls-handshake": Workload(
+        name="tls-handshake", attr="hello",
+        description="hello over https with a new connection (a full TLS handshake) per "
+                    "request: wrk with Connection: close",
+        expect_body=HELLO_BODY, tls=True, wrk_headers=("Connection: close",),
     ),
     "json": Workload(
         name="json", attr="json_app",

@@ -370,6 +370,33 @@ def parse_wrk(out: str) -> dict:
     return r
 
 
+def parse_h2load(out: str) -> dict:
+    """h2load's summary: req/s, requests done, status classes, failures; mean latency from
+    "time for request" (h2load reports no percentiles)."""
+    r: dict = {"non_2xx_3xx": 0,
+               "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0}}
+    m = re.search(r"finished in ([\d.]+)(\w+), ([\d.]+) req/s", out)
+    r["rps"] = float(m.group(3)) if m else None
+    if m:
+        r["elapsed_s"] = _ms(m.group(1) + m.group(2)) / 1000.0
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
+    if m:
+        r["requests"] = int(m.group(4))
+        r["socket_errors"] = {"connect": 0, "read": int(m.group(6)), "write": 0,
+                              "timeout": int(m.group(7))}
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    if m:
+        r["non_2xx_3xx"] = int(m.group(3)) + int(m.group(4))
+    m = re.search(r"^time for request:\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", out, re.M)
+    if m:
+        r["latency_avg_ms"], r["latency_stdev_ms"], r["latency_max_ms"] = (
+            _ms(m.group(3)), _ms(m.group(4)), _ms(m.group(2)))
+    for pct in ("50", "75", "90", "99"):
+        r[f"p{pct}_ms"] = None
+    return r
+
+
 def run_wrk(args, port: int, wl: Workload, duration: float) -> dict:
     url = f"http://127.0.0.1:{port}{wl.path}"
     cmd = ["taskset", "-c", str(args.client_cpu), "wrk", f"-t{args.wrk_threads}",

@@ -43,6 +43,9 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 apt_pkgs=()
 command -v wrk >/dev/null 2>&1 || apt_pkgs+=(wrk)
+# h2load (the h2-hello row) and openssl (the TLS rows' self-signed certificate)
+command -v h2load >/dev/null 2>&1 || apt_pkgs+=(nghttp2-client)
+command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 command -v taskset >/dev/null 2>&1 || apt_pkgs+=(util-linux)
 command -v "$PYTHON" >/dev/null 2>&1 || apt_pkgs+=(python3)
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_pkgs+=(python3-venv); fi

@@ -28,6 +28,7 @@ import os
 import resource
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -39,7 +40,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 import run as R  # noqa: E402  (the /proc helpers, wrk parsing, machine facts)
-from apps import WORKLOADS, Workload, ensure_file, ensure_static_dir  # noqa: E402
+from apps import WORKLOADS, Workload, ensure_cert, ensure_file, ensure_static_dir  # noqa: E402
 
 SUBJECT = "ferrule"
 BASELINE = "ferrule-base"     # --ferrule-baseline: another Ferrule build, as a peer
@@ -113,6 +114,10 @@ def _ferrule(c: Ctx) -> list[str]:
         argv += ["--interface", "asgi"]
     if c.wl.static:
         argv += ["--static-map", f"/static={ensure_static_dir()}"]
+    if c.wl.tls:
+        cert, key = ensure_cert()
+        argv += ["--certfile", cert, "--keyfile", key]
+    # h2-hello: cleartext HTTP/2 by prior knowledge is on by default (--http2-cleartext).
     return argv + [c.wl.target]
 
 
@@ -147,7 +152,8 @@ def ferrule_has_workers(venv_bin: Path) -> bool:
 def _granian(c: Ctx) -> list[str]:
     return [str(c.venv_bin / "granian"), "--interface", c.wl.interface, "--host", "127.0.0.1",
             "--port", str(c.port), "--workers", str(c.workers),
-            "--blocking-threads", str(c.threads), "--runtime-threads", "1", "--http", "1",
+            "--blocking-threads", str(c.threads), "--runtime-threads", "1",
+            "--http", "2" if c.wl.http2 else "1",
             *([] if c.wl.kind == "ws" or c.wl.name == "ws-idle" else ["--no-ws"]),
             "--no-access-log",
             "--log-level", "warning",
@@ -157,7 +163,9 @@ def _granian(c: Ctx) -> list[str]:
         ["--backlog", "4096", "--backpressure", str(IDLE_CONNECTIONS + 2000)]
         if c.wl.kind == "idle" else []) + (
         ["--static-path-route", "/static", "--static-path-mount", ensure_static_dir()]
-        if c.wl.static else []) + [c.wl.target]
+        if c.wl.static else []) + (
+        ["--ssl-certificate", ensure_cert()[0], "--ssl-keyfile", ensure_cert()[1]]
+        if c.wl.tls else []) + [c.wl.target]
 
 
 def _gunicorn_sync(c: Ctx) -> list[str]:
@@ -180,6 +188,11 @@ def _gunicorn_gthread(c: Ctx) -> list[str]:
             "--chdir", str(BENCH_DIR), "--log-level", "warning"]
     if c.wl.kind == "idle":
         argv += ["--worker-connections", str(IDLE_CONNECTIONS + 2000), "--keep-alive", "600"]
+    if c.wl.http2:
+        raise NotApplicable("gunicorn's HTTP/2 (beta) needs TLS and the h2 package")
+    if c.wl.tls:
+        cert, key = ensure_cert()
+        argv += ["--certfile", cert, "--keyfile", key]
     if c.wl.static:
         # gunicorn has no static files: whitenoise in the app, as Django projects deploy it
         return argv + ["apps:whitenoise_app"]
@@ -308,20 +321,30 @@ def _hypercorn(c: Ctx) -> list[str]:
             c.wl.target]
 
 
+def _http1_plain(build: Callable[[Ctx], list[str]], who: str) -> Callable[[Ctx], list[str]]:
+    """A peer measured here over plain HTTP/1.1 only: n/a for the TLS and HTTP/2 rows."""
+    def checked(c: Ctx) -> list[str]:
+        if c.wl.tls or c.wl.http2:
+            raise NotApplicable(f"{who}: TLS and HTTP/2 rows run against Ferrule, Granian "
+                                "(and gunicorn gthread for TLS) only")
+        return build(c)
+    return checked
+
+
 PEERS: dict[str, Peer] = {p.name: p for p in [
     Peer("ferrule", "Ferrule", "ferrule", _ferrule),
     Peer("ferrule-observed", "Ferrule, metrics + statsd on", "ferrule", _ferrule_observed),
     Peer("granian", "Granian", "granian", _granian),
-    Peer("gunicorn-sync", "gunicorn sync", "gunicorn", _gunicorn_sync),
+    Peer("gunicorn-sync", "gunicorn sync", "gunicorn", _http1_plain(_gunicorn_sync, "gunicorn sync")),
     Peer("gunicorn-gthread", "gunicorn gthread", "gunicorn", _gunicorn_gthread),
-    Peer("uwsgi", "uWSGI", "uwsgi", _uwsgi),
-    Peer("waitress", "waitress", "waitress", _waitress),
-    Peer("bjoern", "bjoern", "bjoern", _bjoern),
-    Peer("fastwsgi", "fastwsgi", "fastwsgi", _fastwsgi),
-    Peer("nginx", "nginx (static)", None, _nginx),
-    Peer("uvicorn", "uvicorn", "uvicorn", _uvicorn),
-    Peer("gunicorn-asgi", "gunicorn ASGI worker", "uvicorn-worker", _gunicorn_asgi),
-    Peer("hypercorn", "hypercorn", "hypercorn", _hypercorn),
+    Peer("uwsgi", "uWSGI", "uwsgi", _http1_plain(_uwsgi, "uWSGI")),
+    Peer("waitress", "waitress", "waitress", _http1_plain(_waitress, "waitress")),
+    Peer("bjoern", "bjoern", "bjoern", _http1_plain(_bjoern, "bjoern")),
+    Peer("fastwsgi", "fastwsgi", "fastwsgi", _http1_plain(_fastwsgi, "fastwsgi")),
+    Peer("nginx", "nginx (static)", None, _http1_plain(_nginx, "nginx (static)")),
+    Peer("uvicorn", "uvicorn", "uvicorn", _http1_plain(_uvicorn, "uvicorn")),
+    Peer("gunicorn-asgi", "gunicorn ASGI worker", "uvicorn-worker", _http1_plain(_gunicorn_asgi, "gunicorn ASGI worker")),
+    Peer("hypercorn", "hypercorn", "hypercorn", _http1_plain(_hypercorn, "hypercorn")),
 ]}
 
 
@@ -352,8 +375,31 @@ TOPOS = {
 # Requests: the readiness check, wrk Lua scripts
 # --------------------------------------------------------------------------------------
 
+def check_answer_h2(port: int, wl: Workload, timeout: float = 2.0) -> tuple[bool, str]:
+    """The readiness check of an HTTP/2 row: curl by prior knowledge (Granian's --http 2
+    serves no HTTP/1.1)."""
+    p = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--max-time", f"{timeout:g}",
+                        "-w", "\n%{http_code} %{http_version}", f"http://127.0.0.1:{port}{wl.path}"],
+                       capture_output=True, timeout=timeout + 5, check=False)
+    if p.returncode != 0:
+        raise OSError(p.stderr.decode(errors="replace").strip() or f"curl exited {p.returncode}")
+    body, _, tail = p.stdout.rpartition(b"\n")
+    problems = []
+    if tail != f"{wl.expect_status} 2".encode():
+        problems.append(f"status and version {tail!r} != {wl.expect_status} 2")
+    if wl.expect_body is not None and body != wl.expect_body:
+        problems.append(f"body {body[:60]!r} != {wl.expect_body[:60]!r}")
+    return (not problems), ("; ".join(problems) if problems else tail.decode())
+
+
 def check_answer(port: int, wl: Workload, timeout: float = 2.0) -> tuple[bool, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    if wl.http2:
+        return check_answer_h2(port, wl, timeout)
+    if wl.tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout,
+                                           context=ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {}
         if wl.body is not None:
@@ -455,14 +501,25 @@ class Run:
 
     def wrk(self, duration: float, connections: int, path: str | None = None,
             script: Path | None = None) -> dict:
-        url = f"http://127.0.0.1:{self.port}{path or self.wl.path}"
+        scheme = "https" if self.wl.tls else "http"
+        url = f"{scheme}://127.0.0.1:{self.port}{path or self.wl.path}"
         cmd = _taskset(self.topo.client_cpu) + [
             "wrk", f"-t{self.topo.wrk_threads}", f"-c{connections}", f"-d{max(1, round(duration))}s",
             "--latency", "--timeout", f"{self.args.wrk_timeout:g}s"]
+        for header in self.wl.wrk_headers:
+            cmd += ["-H", header]
         if script is not None:
             cmd += ["-s", str(script)]
         cmd.append(url)
         return self._client(cmd, duration, R.parse_wrk, "Requests/sec")
+
+    def h2load(self, duration: float) -> dict:
+        """h2load over cleartext HTTP/2: 16 connections, 16 streams in flight on each (the
+        issue's `h2load -c 16 -m 16`), for `duration` seconds."""
+        cmd = _taskset(self.topo.client_cpu) + [
+            "h2load", "-c", "16", "-m", "16", "-t", str(self.topo.wrk_threads),
+            "-D", str(max(1, round(duration))), f"http://127.0.0.1:{self.port}{self.wl.path}"]
+        return self._client(cmd, duration, R.parse_h2load, "req/s")
 
     def uploads(self, duration: float) -> dict:
         cmd = _taskset(self.topo.client_cpu) + [
@@ -547,6 +604,8 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
                 warm = run.uploads(args.warmup)
             elif wl.kind == "ws":
                 warm = run.ws(args.warmup, args.connections)
+            elif wl.kind == "h2load":
+                warm = run.h2load(args.warmup)
             else:
                 warm = run.wrk(args.warmup, args.connections, script=script)
             rec["warmup"] = {k: warm.get(k) for k in ("rps", "non_2xx_3xx", "socket_errors")}
@@ -556,6 +615,8 @@ def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
             res = run.uploads(args.duration)
         elif wl.kind == "ws":
             res = run.ws(args.duration, args.connections)
+        elif wl.kind == "h2load":
+            res = run.h2load(args.duration)
         else:
             res = run.wrk(args.duration, args.connections, script=script)
         cpu1, srv1 = R.cpu_times(), R.tree_cpu_seconds(run.tree)
@@ -671,7 +732,7 @@ def _cell_status(s: dict) -> str:
 
 
 def targets(report: dict) -> list[tuple[str, str, str]]:
-    """The "must reach" targets of issue #5: (target, measured, holds?)."""
+    """The "must reach" targets of issues #5 and #10: (target, measured, holds?)."""
     rows = {(r["workload"], r["topology"]): r for r in report["rows"]}
 
     def ratio(w, t, peer, key="rps"):
@@ -695,7 +756,12 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
                              ("flask", "1p", "gunicorn-gthread", 2.0),
                              ("django", "1p", "granian", 1.1),
                              ("django", "1p", "gunicorn-gthread", 2.0),
-                             ("hello", "2p", "granian", 1.5)]:
+                             ("hello", "2p", "granian", 1.5),
+                             # issue #10
+                             ("tls-hello", "1p", "granian", 1.3),
+                             ("tls-hello", "1p", "gunicorn-gthread", 3.0),
+                             ("h2-hello", "1p", "granian", 1.3),
+                             ("tls-handshake", "1p", "granian", 1.0)]:
         v = ratio(w, t, peer)
         check(f"{w} {t} ≥ {need}× {PEERS[peer].label}", v, v is not None and v >= need,
               f"{v:.2f}×" if v else "")
@@ -1150,7 +1216,8 @@ def main(argv: list[str] | None = None) -> int:
     rows_plan = [(w, t) for w in wls for t in topos if t == "1p" or w in two]
     if not rows_plan:
         ap.error("nothing to run")
-    for tool in ("wrk", "taskset"):
+    tools = ["wrk", "taskset"] + (["h2load"] if any(WORKLOADS[w].http2 for w in wls) else [])
+    for tool in tools:
         if shutil.which(tool) is None:
             ap.error(f"{tool} not found; run bench/run.sh, which installs it")
     if not {0, 1} <= os.sched_getaffinity(0):
@@ -1240,7 +1307,9 @@ def main(argv: list[str] | None = None) -> int:
                     if rec.get("na"):
                         msg = "n/a: " + rec["na"]
                     elif rec.get("ok"):
-                        msg = (f"{rec['rps']:,.0f} req/s, p99 {rec['p99_ms']:.2f} ms, err "
+                        p99 = (f"{rec['p99_ms']:.2f} ms" if rec.get("p99_ms") is not None
+                               else "n/a")
+                        msg = (f"{rec['rps']:,.0f} req/s, p99 {p99}, err "
                                f"{rec['non_2xx_3xx']}+{sum(rec['socket_errors'].values())}, "
                                f"RSS {rec['memory']['vmhwm_sum_kib'] / 1024:.0f} MiB, other "
                                f"{rec['server_core_other_pct']:.0f}/"

@@ -86,6 +86,10 @@ macro_rules! for_each_core_setting {
             ws_ping_interval => websocket.ping_interval,
             ws_ping_timeout => websocket.ping_timeout,
             ws_per_message_deflate => websocket.per_message_deflate,
+            http_protocols => http2.protocols,
+            http2_cleartext => http2.cleartext,
+            http2_max_concurrent_streams => http2.max_concurrent_streams,
+            http2_initial_window_size => http2.initial_window_size,
         }
     };
 }
@@ -143,6 +147,7 @@ pub struct Config {
     pub statics: StaticConfig,
     pub proxy: ProxyConfig,
     pub websocket: WebSocketConfig,
+    pub http2: Http2Config,
 }
 
 /// TLS on every listener, when `certfile` is set (`--certfile`, `--keyfile`, `--ca-certs`,
@@ -216,6 +221,93 @@ impl Default for WebSocketConfig {
             per_message_deflate: true,
         }
     }
+}
+
+/// HTTP/2 (`--http-protocols`, `--http2-*`). Read by `conn` (which protocol a connection
+/// speaks, the limits of an HTTP/2 connection) and by the master's `tls::load` (ALPN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Http2Config {
+    pub protocols: HttpProtocols,
+    pub cleartext: Cleartext,
+    /// Streams a client may have open at once on one connection (SETTINGS
+    /// `MAX_CONCURRENT_STREAMS`); also bounds the streams the server still works on after
+    /// the client reset them. Default 100 (RFC 9113 §6.5.2 recommends at least 100).
+    pub max_concurrent_streams: u32,
+    /// Each stream's receive window (SETTINGS `INITIAL_WINDOW_SIZE`): the request body a
+    /// client may send ahead of the app's reads. Default 64 KiB (the protocol's 65 535).
+    pub initial_window_size: u32,
+}
+
+impl Default for Http2Config {
+    fn default() -> Self {
+        Http2Config {
+            protocols: HttpProtocols::default(),
+            cleartext: Cleartext::default(),
+            max_concurrent_streams: 100,
+            initial_window_size: 65_535,
+        }
+    }
+}
+
+impl Http2Config {
+    /// HTTP/2 is served at all.
+    pub fn is_enabled(&self) -> bool {
+        self.protocols != HttpProtocols::H1
+    }
+
+    /// ALPN protocol names a TLS listener offers, the server's preference first.
+    pub fn alpn(&self) -> Vec<Vec<u8>> {
+        match self.protocols {
+            HttpProtocols::H1 => vec![b"http/1.1".to_vec()],
+            HttpProtocols::H2H1 => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            HttpProtocols::H1H2 => vec![b"http/1.1".to_vec(), b"h2".to_vec()],
+        }
+    }
+
+    /// A plain (cleartext) connection that opens with the HTTP/2 preface is served as
+    /// HTTP/2.
+    pub fn serves_prior_knowledge(&self) -> bool {
+        self.is_enabled() && self.cleartext == Cleartext::PriorKnowledge
+    }
+}
+
+/// Which HTTP versions are served, in ALPN preference order (`--http-protocols`,
+/// gunicorn's spelling `h2,h1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum HttpProtocols {
+    /// HTTP/1.x only.
+    H1,
+    /// HTTP/2 preferred, HTTP/1.1 for clients without it.
+    #[default]
+    H2H1,
+    /// HTTP/1.1 preferred: ALPN picks h2 only for clients that do not offer http/1.1.
+    H1H2,
+}
+
+impl Choice for HttpProtocols {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("h1", HttpProtocols::H1),
+        ("h2,h1", HttpProtocols::H2H1),
+        ("h1,h2", HttpProtocols::H1H2),
+    ];
+}
+
+/// HTTP/2 without TLS (`--http2-cleartext`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Cleartext {
+    /// Plain listeners speak HTTP/1.x only.
+    Off,
+    /// A plain connection whose first bytes are the HTTP/2 connection preface
+    /// (RFC 9113 §3.3, "prior knowledge") is HTTP/2; any other is HTTP/1.x.
+    #[default]
+    PriorKnowledge,
+}
+
+impl Choice for Cleartext {
+    const CHOICES: &'static [(&'static str, Self)] = &[
+        ("off", Cleartext::Off),
+        ("prior-knowledge", Cleartext::PriorKnowledge),
+    ];
 }
 
 /// The app interface (`--interface`).
@@ -659,6 +751,7 @@ impl Default for Config {
             statics: StaticConfig::default(),
             proxy: ProxyConfig::default(),
             websocket: WebSocketConfig::default(),
+            http2: Http2Config::default(),
         }
     }
 }

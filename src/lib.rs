@@ -16,7 +16,8 @@
 //!   safe paths, conditional and range requests, precompressed siblings, response heads.
 //! - `bridge`: the seam between connections and the app side: `Request`, `Job`, the event
 //!   types, `trait Handler`.
-//! - `conn`: one connection: the socket, timeouts, keep-alive, the HTTP/1.1 exchange.
+//! - `conn`: one connection: the socket, timeouts, keep-alive, the HTTP/1.1 exchange,
+//!   HTTP/2 streams (over the `h2` crate).
 //! - `server`: inside a worker: the accept loops, connection limits, the drain.
 //! - `worker`: the worker process, from fork to exit: identity, signals, heartbeats,
 //!   recycling; the app side comes in through `worker::AppHost`.

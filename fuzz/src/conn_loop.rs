@@ -517,6 +517,7 @@ pub fn run(data: &[u8]) {
             statics: conn::StaticRoots::default(),
             proxy: _ferrule::config::ProxyConfig::default(),
             websocket: _ferrule::config::WebSocketConfig::default(),
+            http2: _ferrule::config::Http2Config::default(),
         });
         let info = Arc::new(ConnInfo {
             peer: None,

@@ -64,6 +64,10 @@ class Config:
     threads: int
     reuse_port: bool
     ws_per_message_deflate: bool
+    http_protocols: str
+    http2_cleartext: str
+    http2_max_concurrent_streams: int
+    http2_initial_window_size: int
     sendfile: str
     sched_policy: str
     unix_socket_mode: int | None

@@ -172,12 +172,11 @@ STANCES: dict[str, Stance] = {
     "default_proc_name": NotNeeded("it is internal to gunicorn; proc_name defaults to the app"),
     "raw_paste_global_conf": Planned(12, "PasteDeploy apps"),
     "ssl_context": Planned(10, _TLS),
-    "http_protocols": Planned(10, "HTTP/2"),
-    "http2_cleartext": Planned(10, "HTTP/2"),
-    "http2_max_concurrent_streams": Planned(10, "HTTP/2"),
-    "http2_initial_window_size": Planned(10, "HTTP/2"),
-    "http2_max_frame_size": Planned(10, "HTTP/2"),
-    "http2_max_header_list_size": Planned(10, "HTTP/2"),
+    "http2_max_frame_size": NotNeeded("HTTP/2 frames are read up to the protocol's 16 KiB "
+                                      "default; larger frames gain nothing for request bodies"),
+    "http2_max_header_list_size": NotNeeded("an HTTP/2 header list is bounded by max_head_bytes, "
+                                            "max_header_bytes and max_header_count, as an "
+                                            "HTTP/1.1 head is"),
     "permit_obsolete_folding": Fixed(False, "ferrule always rejects obsolete line folding with "
                                      "400 (RFC 9112 §5.2; " + _STRICT + ")"),
     "strip_header_spaces": Fixed(False, "ferrule always rejects whitespace before a header's "

@@ -386,6 +386,48 @@ class _CertReqs(ValueType):
         raise InvalidValue("must be 0 (none), 1 (optional) or 2 (required)", repr(raw))
 
 
+class _HttpProtocols(ValueType):
+    """The HTTP versions served, in ALPN preference order: gunicorn's comma list of `h1` and
+    `h2` (`"h2, h1"`, or a list), converted to `h1`, `h2,h1` or `h1,h2`. HTTP/1.x cannot be
+    left out: plain connections without the HTTP/2 preface, and TLS clients without ALPN,
+    speak it."""
+
+    name = "h1, h2,h1 or h1,h2"
+    choices = ("h1", "h2,h1", "h1,h2")
+    RULE = "must be h1, h2,h1 or h1,h2 (HTTP/1.1 cannot be left out)"
+
+    def convert(self, raw: object) -> str:
+        if isinstance(raw, str):
+            items = [part.strip().lower() for part in raw.split(",")]
+        elif isinstance(raw, (list, tuple)) and all(isinstance(part, str) for part in raw):
+            items = [part.strip().lower() for part in raw]
+        else:
+            raise InvalidValue(self.RULE, repr(raw))
+        text = ",".join(items)
+        if text in self.choices:
+            return text
+        raise InvalidValue(self.RULE, repr(raw))
+
+
+class _Cleartext(ValueType):
+    """HTTP/2 without TLS: `prior-knowledge` or `off`. gunicorn's `upgrade` and `both`
+    (HTTP/1.1 `Upgrade: h2c`, which RFC 9113 deprecated) are refused with the reason."""
+
+    name = "prior-knowledge or off"
+    choices = ("off", "prior-knowledge")
+
+    def convert(self, raw: object) -> str:
+        text = raw.strip().lower() if isinstance(raw, str) else None
+        if text in self.choices:
+            return text
+        if text in ("upgrade", "both"):
+            raise InvalidValue(
+                "must be prior-knowledge or off (the HTTP/1.1 Upgrade: h2c handshake is not "
+                "served: RFC 9113 deprecates it, and every h2c client and proxy speaks prior "
+                "knowledge)", repr(raw))
+        raise InvalidValue("must be prior-knowledge or off", repr(raw))
+
+
 class _Account(ValueType):
     """A user or group, by name or number, converted to its numeric id."""
 
@@ -1106,6 +1148,68 @@ SETTINGS: tuple[Setting, ...] = (
             "Accept a client's permessage-deflate offer (RFC 7692) on WebSockets. The server "
             "compresses without context takeover (no window kept between messages) and inflates "
             "under `ws_max_message_bytes`, so a compressed bomb costs at most that."
+        ),
+    ),
+    Setting(
+        name="http_protocols",
+        section="Server",
+        type=_HttpProtocols(),
+        default="h2,h1",
+        flags=("--http-protocols",),
+        metavar="h2,h1",
+        core=True,
+        help=(
+            "The HTTP versions served, in order of preference: `h2,h1` (HTTP/2 offered by ALPN "
+            "on TLS listeners, and on plain ones to clients that open with the HTTP/2 preface, "
+            "see `http2_cleartext`), `h1,h2`, or `h1` (HTTP/1.x only). gunicorn's spelling "
+            "(`h2, h1`) is accepted."
+        ),
+    ),
+    Setting(
+        name="http2_cleartext",
+        section="Server",
+        type=_Cleartext(),
+        default="prior-knowledge",
+        flags=("--http2-cleartext",),
+        metavar="prior-knowledge|off",
+        core=True,
+        help=(
+            "HTTP/2 on plain (non-TLS) listeners: `prior-knowledge` serves a connection that "
+            "opens with the HTTP/2 connection preface (`PRI * HTTP/2.0`, what Envoy, Google "
+            "Cloud load balancers and `curl --http2-prior-knowledge` send) as HTTP/2 and every "
+            "other as HTTP/1.x; `off` serves HTTP/1.x only. No HTTP/1.1 request starts with "
+            "the preface, so the check changes nothing for HTTP/1.x clients. The HTTP/1.1 "
+            "`Upgrade: h2c` handshake is not served."
+        ),
+    ),
+    Setting(
+        name="http2_max_concurrent_streams",
+        section="Limits",
+        type=INT,
+        default=100,
+        flags=("--http2-max-concurrent-streams",),
+        metavar="N",
+        core=True,
+        checks=(at_least(1), at_most(2**31 - 1)),
+        help=(
+            "Streams (requests) one HTTP/2 client may have open at once. Also bounds the "
+            "streams still being worked on after the client reset them; a client that keeps "
+            "resetting past it gets a GOAWAY (the rapid reset attack, CVE-2023-44487)."
+        ),
+    ),
+    Setting(
+        name="http2_initial_window_size",
+        section="Limits",
+        type=BYTE_SIZE,
+        default=65535,
+        flags=("--http2-initial-window-size",),
+        metavar="SIZE",
+        core=True,
+        checks=(at_least(1), at_most(2**31 - 1)),
+        help=(
+            "How much request body an HTTP/2 client may send on a stream ahead of the app's "
+            "reads of it (the stream's flow-control window); the window reopens as the app "
+            "reads. Bounds request-body memory per stream."
         ),
     ),
     Setting(

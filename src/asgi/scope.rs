@@ -158,6 +158,7 @@ impl ScopeContext {
         let version = match head.version {
             Version::Http11 => intern!(py, "1.1"),
             Version::Http10 => intern!(py, "1.0"),
+            Version::Http2 => intern!(py, "2"),
         };
         scope.set_item(intern!(py, "http_version"), version)?;
         let root = self.root_path.as_str();

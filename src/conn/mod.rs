@@ -2,8 +2,8 @@
 //! PROXY protocol header first when the listener expects one (`proxy_header`), then picks
 //! the wire protocol and runs it until the connection closes: HTTP/1.1 (`http1`), which
 //! hands over to WebSockets (`websocket`) when an upgrade is accepted, or uwsgi packets
-//! (`uwsgi`, nginx's `uwsgi_pass`); HTTP/2 will be chosen here too (by prior knowledge or
-//! ALPN). Whatever the protocol, a request reaches the app side through `dispatch` as the
+//! (`uwsgi`, nginx's `uwsgi_pass`); or HTTP/2 (`http2`), chosen here by prior knowledge on a
+//! plain connection (its first bytes are the HTTP/2 preface) and in `tls` by ALPN. Whatever the protocol, a request reaches the app side through `dispatch` as the
 //! same `bridge::Job`, the server's own answers come from `respond`, and access records from
 //! `access`.
 //!
@@ -14,8 +14,10 @@ mod counted;
 mod dispatch;
 mod files;
 mod http1;
+mod http2;
 mod proxy_header;
 mod respond;
+mod static_file;
 mod tls;
 mod transport;
 mod uwsgi;
@@ -26,10 +28,11 @@ use std::io;
 use std::sync::Arc;
 
 use bytes::BytesMut;
+use tokio::io::AsyncReadExt;
 use tokio::sync::{watch, Semaphore};
 
 use crate::bridge::{ConnInfo, Handler};
-use crate::config::{ProxyConfig, Sendfile, Timeouts, WebSocketConfig, WireProtocol};
+use crate::config::{Http2Config, ProxyConfig, Sendfile, Timeouts, WebSocketConfig, WireProtocol};
 use crate::http::{HttpError, Limits};
 use crate::log::Level;
 use crate::proxy::header::ProxyProtocol;
@@ -38,6 +41,8 @@ use crate::relay::LoopWaker;
 pub use files::StaticRoots;
 pub use respond::Page;
 pub use transport::Transport;
+
+use http1::RESPONSE_QUEUE;
 
 /// Settings and shared state every connection of a worker reads.
 #[derive(Debug)]
@@ -57,6 +62,8 @@ pub struct ConnContext {
     pub proxy: ProxyConfig,
     /// WebSocket limits and timers.
     pub websocket: WebSocketConfig,
+    /// Whether HTTP/2 is served, and its limits.
+    pub http2: Http2Config,
 }
 
 /// Why a connection ended other than by a clean close. Logged at debug level: these are
@@ -114,7 +121,28 @@ pub async fn serve<T: Transport, H: Handler>(
             }
         },
     };
-    let conn = http1::Connection::new(
+    // The protocol seam. HTTP/2 by prior knowledge: the connection opens with the preface
+    // (RFC 9113 §3.3), which no HTTP/1.x request can start with.
+    let mut buf = buf;
+    // The first request's head is due `header_timeout` after accept, sniffed or not.
+    let first_deadline = tokio::time::Instant::now() + ctx.timeouts.header;
+    let mut sniffed = false;
+    if ctx.proxy.protocol == WireProtocol::Http && ctx.http2.serves_prior_knowledge() {
+        sniffed = true;
+        match sniff_preface(&mut stream, &mut buf, first_deadline).await {
+            Sniffed::Http2 => {
+                let io = http2::Prefixed {
+                    read: buf,
+                    inner: counted::Counted(stream),
+                };
+                // Boxed: only HTTP/2 connections carry its state.
+                return Box::pin(http2::serve(io, info, socket_peer, handler, ctx, shutdown)).await;
+            }
+            Sniffed::Http1 => {}
+            Sniffed::Gone => return,
+        }
+    }
+    let mut conn = http1::Connection::new(
         counted::Counted(stream),
         info,
         socket_peer,
@@ -122,10 +150,61 @@ pub async fn serve<T: Transport, H: Handler>(
         ctx,
         shutdown,
     );
-    // The protocol seam.
+    if sniffed {
+        conn.set_first_deadline(first_deadline);
+    }
     match conn.ctx().proxy.protocol {
         WireProtocol::Http => http1::serve(conn, handler.as_ref()).await,
         WireProtocol::Uwsgi => uwsgi::serve(conn, handler.as_ref()).await,
+    }
+}
+
+/// What a plain connection's first bytes say.
+enum Sniffed {
+    Http2,
+    Http1,
+    /// Closed, failed or silent past `header_timeout` before saying (nothing to answer).
+    Gone,
+}
+
+/// Reads until `buf` holds the HTTP/2 preface or bytes that cannot start it. An HTTP/1.x
+/// request differs at its first read (no method is `PRI`), so it costs no extra read:
+/// the head reader goes on from `buf`.
+async fn sniff_preface<T: Transport>(
+    stream: &mut T,
+    buf: &mut BytesMut,
+    deadline: tokio::time::Instant,
+) -> Sniffed {
+    loop {
+        let seen = buf.len().min(http2::PREFACE.len());
+        if buf[..seen] != http2::PREFACE[..seen] {
+            return Sniffed::Http1;
+        }
+        if seen == http2::PREFACE.len() {
+            return Sniffed::Http2;
+        }
+        if buf.capacity() == 0 {
+            // As the HTTP/1.1 head reader: an idle new connection holds no buffer.
+            match tokio::time::timeout_at(deadline, stream.readable()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Sniffed::Gone,
+                Err(_) => {
+                    crate::metrics::stats().timed_out(crate::metrics::Timeout::Head);
+                    return Sniffed::Gone;
+                }
+            }
+            // 8 KiB: the HTTP/1.1 head reader's own read size.
+            buf.reserve(8 * 1024);
+        }
+        match tokio::time::timeout_at(deadline, stream.read_buf(buf)).await {
+            // Read before the stream is wrapped in `Counted`: counted here.
+            Ok(Ok(n)) if n > 0 => crate::metrics::stats().received(n),
+            Ok(_) => return Sniffed::Gone,
+            Err(_) => {
+                crate::metrics::stats().timed_out(crate::metrics::Timeout::Head);
+                return Sniffed::Gone;
+            }
+        }
     }
 }
 

@@ -104,6 +104,7 @@ fn context(limits: Limits, timeouts: Timeouts) -> Arc<ConnContext> {
         statics: crate::conn::StaticRoots::default(),
         proxy: crate::config::ProxyConfig::default(),
         websocket: crate::config::WebSocketConfig::default(),
+        http2: crate::config::Http2Config::default(),
     })
 }
 

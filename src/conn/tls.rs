@@ -2,7 +2,7 @@
 //! HTTP sent to a TLS port gets a 400 in plaintext, as nginx answers it; the handshake runs
 //! under `header_timeout` (a client that opens TLS and sends nothing is cut like a
 //! slowloris, holding its connection permit meanwhile); then the facts the environ shows
-//! are read and the connection is served like a plain one.
+//! are read and the connection is served like a plain one, in HTTP/2 when ALPN chose `h2`.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsAcceptor;
 
 use super::respond::Page;
-use super::{http1, ConnContext};
+use super::{http1, http2, ConnContext};
 use crate::bridge::{ClientCert, ConnInfo, Handler, TlsFacts};
 use crate::log::Level;
 use crate::tls::ServerTls;
@@ -68,13 +68,18 @@ pub(super) async fn serve<H: Handler>(
             return;
         }
     };
-    // Step 3: what the environ shows of it, then HTTP as on any connection.
+    // Step 3: what the environ shows of it, then HTTP as on any connection: HTTP/2 when
+    // ALPN chose it (RFC 9113 §3.2), else HTTP/1.x.
     let facts = facts(stream.get_ref().1);
     let info = Arc::new(ConnInfo {
         scheme: "https",
         tls: Some(Arc::new(facts)),
         ..(*info).clone()
     });
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let io = super::counted::Counted(stream);
+        return Box::pin(http2::serve(io, info, socket_peer, handler, ctx, shutdown)).await;
+    }
     http1::serve(
         http1::Connection::new(
             super::counted::Counted(stream),

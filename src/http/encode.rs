@@ -59,7 +59,8 @@ pub fn response_framing(
     }
     match (content_length, version) {
         (Some(n), _) => ResponseFraming::Length(n),
-        (None, Version::Http11) => ResponseFraming::Chunked,
+        // HTTP/2 frames its own bodies; `Chunked` there only says "length unknown".
+        (None, Version::Http11 | Version::Http2) => ResponseFraming::Chunked,
         // RFC 9112 §6.3 ¶8: without a length, an HTTP/1.0 body ends when the connection does.
         (None, Version::Http10) => ResponseFraming::CloseDelimited,
     }
@@ -229,6 +230,8 @@ pub fn typed_response(
 }
 
 const SERVER_FIELD: &[u8] = b"Server: ferrule\r\n";
+/// The `Server` value the server adds when the app sets none.
+pub const SERVER_VALUE: &str = "ferrule";
 
 /// Length of an IMF-fixdate (RFC 9110 §5.6.7): `Sun, 06 Nov 1994 08:49:37 GMT`.
 const IMF_FIXDATE_LEN: usize = 29;
@@ -242,12 +245,20 @@ thread_local! {
 
 /// Writes `Date: <IMF-fixdate>\r\n` for the current second (RFC 9110 §6.6.1).
 fn write_date_field(dst: &mut BytesMut) {
+    dst.extend_from_slice(b"Date: ");
+    dst.extend_from_slice(&date_value());
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// The `Date` value for the current second (RFC 9110 §6.6.1), from the per-thread cache:
+/// HTTP/2 responses carry it as a header value.
+pub fn date_value() -> [u8; IMF_FIXDATE_LEN] {
     // A clock set before 1970 is not the client's doing and must not fail a response:
     // such a clock reads as the epoch.
     let second = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
-    let date = CACHED_DATE.with(|cached| {
+    CACHED_DATE.with(|cached| {
         let (cached_second, date) = cached.get();
         if cached_second == second {
             return date;
@@ -255,10 +266,7 @@ fn write_date_field(dst: &mut BytesMut) {
         let date = format_date(second);
         cached.set((second, date));
         date
-    });
-    dst.extend_from_slice(b"Date: ");
-    dst.extend_from_slice(&date);
-    dst.extend_from_slice(b"\r\n");
+    })
 }
 
 fn format_date(unix_second: u64) -> [u8; IMF_FIXDATE_LEN] {

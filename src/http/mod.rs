@@ -43,19 +43,32 @@ pub use host::is_host_value;
 pub use limits::Limits;
 pub use response::{ResponseHead, ResponseHeadBuilder};
 
-/// The protocol version of a request. Only HTTP/1.0 and HTTP/1.1 are served on this port;
-/// anything else is rejected in `parse` (505).
+/// The protocol version of a request. `parse` accepts HTTP/1.0 and HTTP/1.1 only (505
+/// otherwise); `Http2` is set by `conn`'s HTTP/2 streams on the head they build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
     Http10,
     Http11,
+    Http2,
 }
 
 impl Version {
+    /// `SERVER_PROTOCOL` (RFC 9113 names the version `HTTP/2`, as Apache's `mod_http2` and
+    /// gunicorn write it in the environ).
     pub fn as_str(self) -> &'static str {
         match self {
             Version::Http10 => "HTTP/1.0",
             Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2",
+        }
+    }
+
+    /// The access log's protocol (`%(H)s`): `HTTP/2.0` for HTTP/2, as gunicorn and nginx
+    /// log it.
+    pub fn log_str(self) -> &'static str {
+        match self {
+            Version::Http2 => "HTTP/2.0",
+            v => v.as_str(),
         }
     }
 }

@@ -487,7 +487,8 @@ impl Facts {
         let framing = self.framing(version)?;
         // 4. Persistence, RFC 9112 §9.3.
         let keep_alive = match version {
-            Version::Http11 => !self.connection_close,
+            // (`parse` reads HTTP/1.x only; HTTP/2 has no Connection header.)
+            Version::Http11 | Version::Http2 => !self.connection_close,
             Version::Http10 => self.connection_keep_alive && !self.connection_close,
         };
         // 5. RFC 9110 §10.1.1: "A server that receives a 100-continue expectation in an
@@ -566,7 +567,8 @@ fn cross_check_with_httparse(head: &RequestHead) {
     assert_eq!(request.path.map(str::as_bytes), Some(head.target()));
     let minor = match head.version {
         Version::Http10 => 0,
-        Version::Http11 => 1,
+        // HTTP/2 heads are set after parsing their HTTP/1.1 form.
+        Version::Http11 | Version::Http2 => 1,
     };
     assert_eq!(request.version, Some(minor));
     let ours: Vec<(&[u8], &[u8])> = head.header_pairs().collect();

@@ -236,12 +236,12 @@ fn push_atom(out: &mut String, atom: &Atom, r: &Record<'_>) {
             out.push(' ');
             push_escaped(out, head.target());
             out.push(' ');
-            out.push_str(head.version.as_str());
+            out.push_str(head.version.log_str());
         }
         Atom::Method => out.push_str(head.method()),
         Atom::Path => push_escaped(out, head.path()),
         Atom::Query => push_escaped(out, head.query()),
-        Atom::Protocol => out.push_str(head.version.as_str()),
+        Atom::Protocol => out.push_str(head.version.log_str()),
         Atom::Status => {
             let _ = write!(out, "{}", r.status);
         }

@@ -49,7 +49,7 @@ pub(super) fn render(r: &Record<'_>) -> String {
     out.push_str(",\"query\":");
     push_str(&mut out, head.query());
     out.push_str(",\"protocol\":");
-    push_str(&mut out, head.version.as_str().as_bytes());
+    push_str(&mut out, head.version.log_str().as_bytes());
     // Writing to a String cannot fail.
     let _ = write!(
         out,

@@ -192,7 +192,7 @@ impl ForkHooks for PyHooks<'_> {
         };
         // New certificates and keys are read now: a bad one keeps the current generation
         // serving, with the files it has loaded.
-        let tls = match tls::load(&config.tls) {
+        let tls = match tls::load(&config.tls, config.http2.alpn()) {
             Ok(tls) => tls,
             Err(err) => {
                 log_at!(Level::Error, "reload: keeping the current settings: {err}");

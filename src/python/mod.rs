@@ -138,7 +138,8 @@ fn serve(
     }
     // Certificates and keys: read here, before any worker exists, so that a bad file stops
     // the server at startup with its name (exit 1).
-    let tls = crate::tls::load(&config.tls).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let tls = crate::tls::load(&config.tls, config.http2.alpn())
+        .map_err(|e| PyOSError::new_err(e.to_string()))?;
     let plan = worker_plan(&config);
     let binds = config.binds.clone();
     let observe = config.observe.clone();

@@ -18,8 +18,9 @@ use pyo3::types::{PyDict, PyTuple};
 use pyo3::IntoPyObjectExt;
 
 use crate::config::{
-    for_each_core_setting, BindSpec, Choice, ClientCerts, Config, EventLoop, Interface, Lifespan,
-    SchedPolicy, Sendfile, StaticMount, TlsVersion, WireProtocol,
+    for_each_core_setting, BindSpec, Choice, Cleartext, ClientCerts, Config, EventLoop,
+    HttpProtocols, Interface, Lifespan, SchedPolicy, Sendfile, StaticMount, TlsVersion,
+    WireProtocol,
 };
 use crate::log::Level;
 use crate::proxy::header::ProxyProtocol;
@@ -249,6 +250,8 @@ macro_rules! choice_core_value {
 }
 
 choice_core_value!(
+    HttpProtocols,
+    Cleartext,
     Level,
     Sendfile,
     SchedPolicy,
@@ -286,6 +289,11 @@ pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         PyTuple::new(py, choices::<ProxyProtocol>())?,
     )?;
     d.set_item("protocol", PyTuple::new(py, choices::<WireProtocol>())?)?;
+    d.set_item(
+        "http_protocols",
+        PyTuple::new(py, choices::<HttpProtocols>())?,
+    )?;
+    d.set_item("http2_cleartext", PyTuple::new(py, choices::<Cleartext>())?)?;
     Ok(d)
 }
 

@@ -61,6 +61,7 @@ pub async fn run<H: Handler>(
         statics: crate::conn::StaticRoots::open(&config.statics)?,
         proxy: config.proxy.clone(),
         websocket: config.websocket,
+        http2: config.http2,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut accept_tasks = Vec::new();

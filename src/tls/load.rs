@@ -44,13 +44,14 @@ pub enum TlsError {
     Rustls(String),
 }
 
-/// Loads and checks `config`'s files; `None` when TLS is off (no `certfile`). A certificate
+/// Loads and checks `config`'s files, offering `alpn` (`Http2Config::alpn`); `None` when
+/// TLS is off (no `certfile`). A certificate
 /// that has expired or is not valid yet is served with a warning (the operator may be
 /// rotating it); everything else that is wrong is an error.
 ///
 /// # Errors
 /// See `TlsError`: every one names the file.
-pub fn load(config: &TlsConfig) -> Result<Option<ServerTls>, TlsError> {
+pub fn load(config: &TlsConfig, alpn: Vec<Vec<u8>>) -> Result<Option<ServerTls>, TlsError> {
     let Some(certfile) = &config.certfile else {
         return Ok(None);
     };
@@ -96,8 +97,9 @@ pub fn load(config: &TlsConfig) -> Result<Option<ServerTls>, TlsError> {
             key: keyfile.clone(),
             reason: e.to_string(),
         })?;
-    // HTTP/1.1 only until HTTP/2 lands: a client that offers h2 falls back to it.
-    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // ALPN (RFC 7301): the server's preference order; a client that offers none of them
+    // still speaks HTTP/1.1.
+    server.alpn_protocols = alpn;
     Ok(Some(Arc::new(server)))
 }
 
@@ -231,13 +233,15 @@ mod tests {
         let (cert, key) = self_signed("localhost");
         let c = files.write("c.pem", &cert);
         let k = files.write("k.pem", &key);
-        assert!(load(&config(&c, &k)).expect("valid").is_some());
-        assert!(load(&TlsConfig::default()).expect("off").is_none());
+        assert!(load(&config(&c, &k), Vec::new()).expect("valid").is_some());
+        assert!(load(&TlsConfig::default(), Vec::new())
+            .expect("off")
+            .is_none());
         // Both in one file, without --keyfile.
         let both = files.write("both.pem", &format!("{cert}{key}"));
         let mut one = config(&both, &both);
         one.keyfile = None;
-        assert!(load(&one).expect("valid").is_some());
+        assert!(load(&one, Vec::new()).expect("valid").is_some());
     }
 
     #[test]
@@ -278,7 +282,7 @@ mod tests {
             ),
         ];
         for (config, expected) in rows {
-            let err = load(&config).expect_err(expected).to_string();
+            let err = load(&config, Vec::new()).expect_err(expected).to_string();
             assert!(err.contains(expected), "{err} / {expected}");
         }
     }

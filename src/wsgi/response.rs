@@ -93,6 +93,13 @@ pub fn call_app(
         Ok(sr) => sr,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
+    // `wsgi.early_hints`: a bound method of this request's start_response.
+    if let Err(err) = sr
+        .getattr(intern!(py, "early_hints"))
+        .and_then(|hints| env.set_item(intern!(py, "wsgi.early_hints"), hints))
+    {
+        return fail_before_head(py, &events, &request, &err);
+    }
     if let Some(pre) = &ctx.pre_request {
         if let Err(err) = pre.call1(py, (&env,)) {
             return fail_before_head(py, &events, &request, &err);

@@ -288,6 +288,23 @@ impl StartResponse {
         })
     }
 
+    /// `wsgi.early_hints(headers)` (gunicorn 25's extension): a `103 Early Hints`
+    /// (RFC 8297) with these `(name, value)` fields, checked as response headers are, before
+    /// the response's head. Ignored once the head is out; `conn` drops it for HTTP/1.0.
+    fn early_hints(&self, py: Python<'_>, headers: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.headers_sent {
+            return Ok(());
+        }
+        let mut fields = ResponseHeadBuilder::fields_only();
+        add_headers(&mut fields, headers)?;
+        let block = fields.finish().header_block;
+        if !block.is_empty() {
+            // A disconnected client shows at the response's own send.
+            let _ = send_event(py, &self.events, ResponseEvent::EarlyHints(block));
+        }
+        Ok(())
+    }
+
     /// `write(data)`: the imperative body API. Sends at once (PEP 3333: the data must be
     /// handed on before `write` returns).
     fn write(&mut self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {

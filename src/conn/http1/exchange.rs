@@ -27,7 +27,7 @@ use crate::relay::QueueLimits;
 /// 1 MiB: `big` (16 x 64 KiB) goes out in one writev, as fastwsgi's does, which took its
 /// kernel time per response from ~230 to ~150 us; the bytes are mostly the app's own
 /// objects, shared, not copies. 16 events: gathers small chunks of a generator.
-pub(super) const RESPONSE_QUEUE: QueueLimits = QueueLimits {
+pub(in crate::conn) const RESPONSE_QUEUE: QueueLimits = QueueLimits {
     events: 16,
     bytes: 1024 * 1024,
 };

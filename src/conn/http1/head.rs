@@ -44,10 +44,13 @@ pub(super) async fn read<T: Transport>(
         ctx,
         shutdown,
         pooled_by_proxy,
+        first_deadline,
         ..
     } = conn;
     let timeouts = &ctx.timeouts;
-    let mut deadline = if first || !buf.is_empty() {
+    let mut deadline = if first {
+        first_deadline.unwrap_or_else(|| Instant::now() + timeouts.header)
+    } else if !buf.is_empty() {
         Instant::now() + timeouts.header
     } else {
         Instant::now() + timeouts.keepalive

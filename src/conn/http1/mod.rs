@@ -30,6 +30,8 @@ use crate::proxy::header::ProxyProtocol;
 use crate::proxy::Forwarded;
 use head::HeadFailure;
 
+pub(super) use exchange::RESPONSE_QUEUE;
+
 /// Longest we keep reading (and discarding) after deciding to close while the client may
 /// still be sending, so it sees the response instead of a reset. Arbitrary.
 const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -65,6 +67,10 @@ pub(super) struct Connection<T> {
     /// Turns true when the worker stops: the response in progress says `Connection: close`
     /// and an idle connection closes.
     shutdown: watch::Receiver<bool>,
+    /// When the first request's head is due, when its wait began before this connection
+    /// existed (the HTTP/2 preface check read its first bytes); else `header_timeout` from
+    /// the first read.
+    first_deadline: Option<Instant>,
 }
 
 impl<T: Transport> Connection<T> {
@@ -95,7 +101,13 @@ impl<T: Transport> Connection<T> {
             pooled_by_proxy,
             ctx,
             shutdown,
+            first_deadline: None,
         }
+    }
+
+    /// The first request's head is due at `at` (see `first_deadline`).
+    pub(in crate::conn) fn set_first_deadline(&mut self, at: Instant) {
+        self.first_deadline = Some(at);
     }
 
     pub(in crate::conn) fn ctx(&self) -> &ConnContext {

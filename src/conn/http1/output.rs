@@ -496,6 +496,7 @@ mod tests {
             statics: crate::conn::StaticRoots::default(),
             proxy: crate::config::ProxyConfig::default(),
             websocket: crate::config::WebSocketConfig::default(),
+            http2: crate::config::Http2Config::default(),
         };
         let (mut a, mut b) = UnixStream::pair().expect("pair");
         let head = Bytes::from(b"3\r\n".repeat(10));

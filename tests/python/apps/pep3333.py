@@ -521,6 +521,12 @@ def garbage_route(environ, start_response):
     return GARBAGE[kind]()
 
 
+def early_hints_route(environ, start_response):
+    """Sends `wsgi.early_hints` (gunicorn 25's extension) before its response."""
+    environ["wsgi.early_hints"]([("Link", "</style.css>; rel=preload; as=style")])
+    return _text(start_response, b"hinted")
+
+
 def ok_route(environ, start_response):
     return _text(start_response, b"ok")
 
@@ -556,6 +562,7 @@ ROUTES = {
     "raise-after": raise_after_route,
     "garbage": garbage_route,
     "ok": ok_route,
+    "early-hints": early_hints_route,
 }
 _WRAPPED = {name: (route if route in UNVALIDATED else validator(route)) for name, route in ROUTES.items()}
 _NOT_FOUND = validator(lambda environ, start_response: _text(start_response, b"no such route", "404 Not Found"))

@@ -45,6 +45,10 @@ def test_rust_side_dict_holds_exactly_the_settings_it_reads() -> None:
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
         "ws_per_message_deflate": True,
+        "http_protocols": "h2,h1",
+        "http2_cleartext": "prior-knowledge",
+        "http2_max_concurrent_streams": 100,
+        "http2_initial_window_size": 65535,
         "bind": ["127.0.0.1:8000"],
         "threads": 4,
         "reuse_port": False,
@@ -135,6 +139,8 @@ def test_rust_side_dict_value_types_follow_the_contract() -> None:
         "proxy_allow_ips": list, "protocol": str, "uwsgi_allow_ips": list,
         "ws_max_message_bytes": int, "ws_ping_interval": float, "ws_ping_timeout": float,
         "ws_per_message_deflate": bool,
+        "http_protocols": str, "http2_cleartext": str, "http2_max_concurrent_streams": int,
+        "http2_initial_window_size": int,
     }
     assert {name: type(value) for name, value in core.items()} == expected_types
     assert core["bind"] == ["[::1]:0", "unix:/tmp/f.sock"]

@@ -46,6 +46,10 @@ EXPECTED_DEFAULTS = {
     "threads": 4,
     "reuse_port": False,
     "ws_per_message_deflate": True,
+    "http_protocols": "h2,h1",
+    "http2_cleartext": "prior-knowledge",
+    "http2_max_concurrent_streams": 100,
+    "http2_initial_window_size": 65535,
     "sendfile": "auto",
     "sched_policy": "batch",
     "unix_socket_mode": 0o666,
@@ -614,6 +618,10 @@ _EVERY_CORE_SETTING_CHANGED = {
     "ws_ping_interval": 10.5,
     "ws_ping_timeout": 11.5,
     "ws_per_message_deflate": False,
+    "http_protocols": "h1,h2",
+    "http2_cleartext": "off",
+    "http2_max_concurrent_streams": 7,
+    "http2_initial_window_size": 1 << 20,
 }
 
 
@@ -627,6 +635,26 @@ def test_every_core_setting_reaches_its_own_field(changed: bool) -> None:
     config = Config(**_EVERY_CORE_SETTING_CHANGED) if changed else Config()
     settings = config.to_core()
     assert core.core_round_trip(settings) == settings
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("h2,h1", "h2,h1"), ("h2, h1", "h2,h1"), (" H1 ", "h1"), (["h1", "h2"], "h1,h2"),
+    ("h2", Err("must be h1, h2,h1 or h1,h2 (HTTP/1.1 cannot be left out), got 'h2'")),
+    ("h3,h1", Err("must be h1, h2,h1 or h1,h2 (HTTP/1.1 cannot be left out), got 'h3,h1'")),
+])
+def test_http_protocols_takes_gunicorns_list(raw: object, expected: object) -> None:
+    check_conversion(by_name("http_protocols").type.convert, raw, expected)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("prior-knowledge", "prior-knowledge"), ("OFF", "off"),
+    ("upgrade", Err("must be prior-knowledge or off (the HTTP/1.1 Upgrade: h2c handshake is not "
+                    "served: RFC 9113 deprecates it, and every h2c client and proxy speaks prior "
+                    "knowledge), got 'upgrade'")),
+    ("yes", Err("must be prior-knowledge or off, got 'yes'")),
+])
+def test_http2_cleartext_refuses_the_upgrade_handshake(raw: object, expected: object) -> None:
+    check_conversion(by_name("http2_cleartext").type.convert, raw, expected)
 
 
 @pytest.mark.parametrize(("raw", "expected"), [
