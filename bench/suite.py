@@ -537,8 +537,10 @@ class Run:
         return self._client(cmd, duration + 60, parse, '"requests"')
 
     def ws(self, duration: float, connections: int) -> dict:
+        # The bench venv's Python: it has the `websockets` client (the suite's own may not).
         cmd = _taskset(self.topo.client_cpu) + [
-            sys.executable, str(BENCH_DIR / "ws_client.py"), "--port", str(self.port),
+            str(self.args.venv / "bin" / "python"), str(BENCH_DIR / "ws_client.py"),
+            "--port", str(self.port),
             "--connections", str(connections), "--duration", f"{duration:g}"]
 
         def parse(out: str) -> dict:
