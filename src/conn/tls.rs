@@ -1,4 +1,6 @@
-//! TLS on a connection, in the connection's own task (never in the accept loop): plaintext
+//! TLS on a connection, in the connection's own task (never in the accept loop): a PROXY
+//! header first when the listener expects one (read before the handshake; the bytes that
+//! came after it are replayed to rustls through `transport::Prefixed`); plaintext
 //! HTTP sent to a TLS port gets a 400 in plaintext, as nginx answers it; the handshake runs
 //! under `header_timeout` (a client that opens TLS and sends nothing is cut like a
 //! slowloris, holding its connection permit meanwhile); then the facts the environ shows
@@ -13,10 +15,13 @@ use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::TlsAcceptor;
 
+use super::proxy_header;
 use super::respond::Page;
+use super::transport::Prefixed;
 use super::{http1, http2, ConnContext};
 use crate::bridge::{ClientCert, ConnInfo, Handler, TlsFacts};
 use crate::log::Level;
+use crate::proxy::header::ProxyProtocol;
 use crate::tls::ServerTls;
 
 /// The first byte of every TLS client's first record: a handshake (RFC 8446 §5.1).
@@ -24,7 +29,7 @@ const HANDSHAKE_RECORD: u8 = 0x16;
 
 /// Serves one connection accepted on a TLS listener.
 pub(super) async fn serve<H: Handler>(
-    stream: TcpStream,
+    mut stream: TcpStream,
     tls: ServerTls,
     info: Arc<ConnInfo>,
     handler: Arc<H>,
@@ -33,10 +38,21 @@ pub(super) async fn serve<H: Handler>(
 ) {
     let deadline = Instant::now() + ctx.timeouts.header;
     let socket_peer = info.peer;
-    // Step 1: a TLS client speaks first, with a handshake record.
-    let mut first = [0u8; 1];
-    match timeout_at(deadline, stream.peek(&mut first)).await {
-        Ok(Ok(n)) if n > 0 && first[0] != HANDSHAKE_RECORD => {
+    // A PROXY header, when expected, comes before the handshake (HAProxy's `send-proxy` in
+    // front of a TLS listener); what was read after it is the handshake's start.
+    let (info, early) = match ctx.proxy.proxy_protocol {
+        ProxyProtocol::Off => (info, bytes::BytesMut::new()),
+        versions => match proxy_header::read(&mut stream, &info, &ctx, versions).await {
+            Ok(found) => found,
+            Err(err) => {
+                log_at!(Level::Debug, "{}: {err}", super::peer_text(socket_peer));
+                return;
+            }
+        },
+    };
+    let stream = Prefixed::new(early, stream);
+    match timeout_at(deadline, stream.peek_first()).await {
+        Ok(Ok(Some(first))) if first != HANDSHAKE_RECORD => {
             let mut conn = http1::Connection::new(
                 stream,
                 info,
@@ -48,11 +64,9 @@ pub(super) async fn serve<H: Handler>(
             conn.refuse(&Page::PlainHttpOnTlsPort).await;
             return;
         }
-        Ok(Ok(n)) if n > 0 => {}
-        // Gone, failed, or silent until the deadline: nothing to answer.
+        Ok(Ok(Some(_))) => {}
         _ => return,
     }
-    // Step 2: the handshake.
     let remote = info.peer.map_or_else(String::new, |p| p.ip().to_string());
     let stream = match timeout_at(deadline, TlsAcceptor::from(tls).accept(stream)).await {
         Ok(Ok(stream)) => stream,

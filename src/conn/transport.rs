@@ -103,10 +103,10 @@ impl Transport for UnixStream {
     }
 }
 
-/// TLS over TCP. Readiness is the socket's, which says little about decrypted bytes: rustls
-/// may hold plaintext already read with the handshake, so `readable` answers at once (the
-/// read that follows waits properly).
-impl Transport for TlsStream<TcpStream> {
+/// TLS over a socket. Readiness is the socket's, which says little about decrypted bytes:
+/// rustls may hold plaintext already read with the handshake, so `readable` answers at once
+/// (the read that follows waits properly).
+impl<T: Transport> Transport for TlsStream<T> {
     fn writable(&self) -> impl Future<Output = io::Result<()>> + Send {
         self.get_ref().0.writable()
     }
@@ -123,7 +123,7 @@ impl Transport for TlsStream<TcpStream> {
     }
 
     fn set_nodelay(&self) -> io::Result<()> {
-        self.get_ref().0.set_nodelay(true)
+        self.get_ref().0.set_nodelay()
     }
 
     fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
@@ -145,5 +145,125 @@ impl Transport for TlsStream<TcpStream> {
 
     fn can_sendfile(&self) -> bool {
         false
+    }
+}
+
+/// A socket whose first bytes were already read by the server: after a PROXY header, the
+/// start of the TLS handshake that came in the same segment. Reads return those bytes
+/// first, then the socket's; everything else is the socket's.
+pub(super) struct Prefixed<T> {
+    head: BytesMut,
+    inner: T,
+}
+
+impl<T> Prefixed<T> {
+    pub(super) fn new(head: BytesMut, inner: T) -> Self {
+        Prefixed { head, inner }
+    }
+}
+
+impl Prefixed<TcpStream> {
+    /// The first byte the connection will read, waiting for it: `None` at EOF.
+    ///
+    /// # Errors
+    /// The OS error.
+    pub(super) async fn peek_first(&self) -> io::Result<Option<u8>> {
+        if let Some(&b) = self.head.first() {
+            return Ok(Some(b));
+        }
+        let mut first = [0u8; 1];
+        let n = self.inner.peek(&mut first).await?;
+        Ok((n > 0).then_some(first[0]))
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.head.is_empty() {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        let n = this.head.len().min(buf.remaining());
+        buf.put_slice(&this.head.split_to(n));
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+impl<T: AsRawFd> AsRawFd for Prefixed<T> {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.as_raw_fd()
+    }
+}
+
+impl<T: Transport> Transport for Prefixed<T> {
+    fn writable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        self.inner.writable()
+    }
+
+    fn readable(&self) -> impl Future<Output = io::Result<()>> + Send {
+        let held = !self.head.is_empty();
+        let inner = self.inner.readable();
+        async move {
+            if held {
+                Ok(())
+            } else {
+                inner.await
+            }
+        }
+    }
+
+    fn try_sendfile(&self, file: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
+        self.inner.try_sendfile(file, offset, len)
+    }
+
+    fn set_nodelay(&self) -> io::Result<()> {
+        self.inner.set_nodelay()
+    }
+
+    fn try_read_buf(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        if self.head.is_empty() {
+            return self.inner.try_read_buf(buf);
+        }
+        let n = self.head.len();
+        buf.extend_from_slice(&self.head.split());
+        Ok(n)
+    }
+
+    fn can_sendfile(&self) -> bool {
+        self.inner.can_sendfile()
     }
 }

@@ -195,6 +195,34 @@ global
     return proxy
 
 
+def start_haproxy_tls_passthrough(workdir: Path, server) -> Proxy:
+    """HAProxy in TCP mode in front of a TLS `server`: the TLS session is the client's and
+    Ferrule's (HAProxy never decrypts), the client's address travels in a v2 PROXY header
+    sent before the handshake (`docs/tls.md`, "Behind a TCP load balancer")."""
+    binary = require("haproxy")
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    (workdir / "haproxy.cfg").write_text(f"""
+global
+    log stdout format raw local0 info
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend tls_in
+    bind 127.0.0.1:{port}
+    default_backend app
+backend app
+    server s1 {ferrule_upstream(server)} send-proxy-v2
+""")
+    proc = subprocess.Popen([binary, "-db", "-f", str(workdir / "haproxy.cfg")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proxy = Proxy("haproxy", proc, port, workdir)
+    wait_listening(proxy, port)
+    return proxy
+
+
 def haproxy_server_status(proxy: Proxy) -> str:
     """The `status` column of `show stat` for the backend's server (`UP`, `DOWN`, ...)."""
     with socket.socket(socket.AF_UNIX) as sock:

@@ -240,3 +240,109 @@ def test_gunicorns_tls_flags_without_effect_are_accepted_with_a_warning(tmp_path
         assert get_environ(server, client_context(ca))["HTTPS"] == "on"
     finally:
         server.stop()
+
+
+def tls_request_after(server, ca, preamble: bytes, same_segment: bool) -> dict:
+    """GET /environ over TLS on a socket that first carried `preamble` (a PROXY header).
+    `same_segment`: the header and the ClientHello leave in one write, as a load balancer
+    may send them, so the server reads part of the handshake with the header."""
+    ctx = client_context(ca)
+    sock = socket.create_connection(server.address, timeout=10)
+    try:
+        if not same_segment:
+            sock.sendall(preamble)
+            tls = ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+        else:
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            obj = ctx.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+            with pytest.raises(ssl.SSLWantReadError):
+                obj.do_handshake()
+            sock.sendall(preamble + outgoing.read())
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    sock.sendall(outgoing.read())
+                    data = sock.recv(65536)
+                    assert data, "closed during the handshake"
+                    incoming.write(data)
+            sock.sendall(outgoing.read())
+            obj.write(b"GET /environ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            sock.sendall(outgoing.read())
+            raw = b""
+            while True:
+                try:
+                    chunk = obj.read(65536)
+                except ssl.SSLWantReadError:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    incoming.write(data)
+                    continue
+                except ssl.SSLZeroReturnError:
+                    break
+                if not chunk:
+                    break
+                raw += chunk
+            head, _, body = raw.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            return json.loads(body)
+        tls.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        raw = b""
+        while chunk := tls.recv(65536):
+            raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200"), head
+        return json.loads(body)
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("same_segment", [False, True], ids=["separate", "one-segment"])
+def test_a_proxy_header_before_the_tls_handshake_names_the_client(tmp_path, ca, same_segment):
+    server = tls_server(tmp_path, ca, "--proxy-protocol", "auto")
+    try:
+        v1 = b"PROXY TCP4 203.0.113.7 192.0.2.1 56324 443\r\n"
+        got = tls_request_after(server, ca, v1, same_segment)
+        assert (got["REMOTE_ADDR"], got["REMOTE_PORT"]) == ("203.0.113.7", "56324")
+        assert got["wsgi.url_scheme"] == "https" and got["HTTPS"] == "on"
+        v2 = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + socket.inet_aton("198.51.100.9")
+              + socket.inet_aton("192.0.2.1") + (4711).to_bytes(2, "big")
+              + (443).to_bytes(2, "big"))
+        got = tls_request_after(server, ca, v2, same_segment)
+        assert (got["REMOTE_ADDR"], got["REMOTE_PORT"]) == ("198.51.100.9", "4711")
+        # No header where one is required: closed without an answer; others still served.
+        sock = client_context(ca).wrap_socket(
+            socket.create_connection(server.address, timeout=10), server_hostname="127.0.0.1",
+            do_handshake_on_connect=False)
+        with sock, pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            sock.do_handshake()
+        got = tls_request_after(server, ca, v1, same_segment)
+        assert got["REMOTE_ADDR"] == "203.0.113.7"
+    finally:
+        assert server.stop() == 0
+
+
+def test_haproxy_passing_tls_through_sends_the_client_in_a_proxy_header(tmp_path, ca, proxies):
+    from proxies import start_haproxy_tls_passthrough
+
+    server = tls_server(tmp_path, ca, "--proxy-protocol", "v2")
+    try:
+        haproxy = proxies(start_haproxy_tls_passthrough, server)
+        ctx = client_context(ca)
+        for _ in range(3):
+            raw = socket.create_connection(haproxy.address, timeout=10,
+                                           source_address=("127.0.0.2", 0))
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"GET /environ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                got = b""
+                while chunk := tls.recv(65536):
+                    got += chunk
+            head, _, body = got.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            environ = json.loads(body)
+            assert environ["REMOTE_ADDR"] == "127.0.0.2"
+            assert environ["HTTPS"] == "on"
+    finally:
+        assert server.stop() == 0
