@@ -143,18 +143,7 @@ pub fn simple_response(
     with_body: bool,
     connection: ConnectionHeader,
 ) {
-    typed_response(
-        dst,
-        status,
-        reason,
-        SimpleBody {
-            content_type: "text/plain; charset=utf-8",
-            extra_fields: b"",
-            body,
-            with_body,
-        },
-        connection,
-    );
+    simple_response_with(dst, status, reason, b"", body, with_body, connection);
 }
 
 /// `simple_response` with more header fields (`Allow`, `Location`, `Content-Range`),
