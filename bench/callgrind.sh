@@ -6,6 +6,7 @@
 #   SMALL=100 BIG=4100 TOP=25 bench/callgrind.sh
 #   VENV=/path/to/venv APP=json_app bench/callgrind.sh ferrule   # another build, another app
 #   WORKLOAD=fastapi bench/callgrind.sh ferrule uvicorn bare      # a row of apps.WORKLOADS
+#   HASHSEED=7 bench/callgrind.sh      # PYTHONHASHSEED for the servers (default 0; "random")
 #
 # For each server it runs the server twice under `valgrind --tool=callgrind` (one worker,
 # one Python thread, `apps:hello` from bench/apps.py, 127.0.0.1 only), sends SMALL requests
@@ -44,7 +45,7 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 [ -x "$VENV/bin/python" ] || { echo "no $VENV: run bench/run.sh --build-only first" >&2; exit 1; }
 
-OUT="$BENCH/results/tmp/callgrind-$(date -u +%Y%m%d-%H%M%S)"
+OUT="$BENCH/results/tmp/callgrind-$(date -u +%Y%m%d-%H%M%S)-$$"
 mkdir -p "$OUT"
 
 exec "$VENV/bin/python" - "$BENCH" "$OUT" "$SMALL" "$BIG" "$TOP" "${servers[@]}" <<'PY'
@@ -56,6 +57,7 @@ venv_bin = os.path.join(os.environ["VENV"], "bin")
 APP = os.environ["APP"]
 READY_TIMEOUT = 300      # s: Python start-up under callgrind is slow
 BODY = b"Hello, world!"
+HASHSEED = os.environ.get("HASHSEED", "0")
 TRACE = os.environ.get("TRACE_CHILDREN", "yes")   # Granian spawns its workers by exec
 
 
@@ -73,9 +75,12 @@ HEADERS = {"Content-Type": WL.content_type} if WL.content_type else {}
 
 def argv_for(name, port):
     if name == "ferrule":
+        # --interface only for ASGI: WSGI is the default, and builds from before ASGI (an
+        # A/B baseline) do not know the flag
+        iface = ["--interface", "asgi"] if WL.interface == "asgi" else []
         return [os.path.join(venv_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
                 "--threads", "1", "--pythonpath", bench, "--log-level", "warning",
-                "--interface", WL.interface, f"apps:{APP}"]
+                *iface, f"apps:{APP}"]
     if name == "granian":
         return [os.path.join(venv_bin, "granian"), "--interface", WL.interface, "--host",
                 "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", "1",
@@ -168,8 +173,21 @@ def run_bare(n):
     cmd = ["valgrind", "--tool=callgrind", os.path.join(venv_bin, "python"), "-c", BARE,
            bench, APP, os.environ.get("WORKLOAD", ""), str(n)]
     with open(f"{out}/{tag}.log", "wb") as log:
-        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=rundir, check=True)
+        subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=rundir, check=True,
+                       env=run_env())
     return rundir
+
+
+def run_env():
+    """The environment of a counted process. One hash seed for every run: str hashes decide
+    where environ keys land in the dict and how long its probe chains are, which moved
+    hello's dict lookups by ~650 instructions/request between runs of one build
+    (HASHSEED=random shows it)."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    if HASHSEED != "random":
+        env["PYTHONHASHSEED"] = HASHSEED
+    env.pop("PYTHONPATH", None)
+    return env
 
 
 def free_port():
@@ -201,9 +219,7 @@ def run_once(name, n):
     os.makedirs(rundir, exist_ok=True)
     cmd = ["valgrind", "--tool=callgrind", f"--trace-children={TRACE}"] + argv_for(name, port)
     log = open(f"{out}/{tag}.log", "wb")
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    env.pop("PYTHONPATH", None)
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=rundir, env=env,
+    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=rundir, env=run_env(),
                          start_new_session=True)
     try:
         deadline = time.monotonic() + READY_TIMEOUT

@@ -10,6 +10,7 @@ from typing import Any, final
 __all__ = [
     "CORE_CHOICES",
     "CORE_SETTINGS",
+    "EarlyHints",
     "ErrorStream",
     "FileWrapper",
     "Inotify",
@@ -127,4 +128,9 @@ class StartResponse:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Callable[[bytes], None]: ...
     def write(self, data: bytes) -> None: ...
-    def early_hints(self, headers: Any) -> None: ...
+
+@final
+class EarlyHints:
+    """`wsgi.early_hints`: a `103 Early Hints` for the request the calling thread runs."""
+
+    def __call__(self, headers: Any) -> None: ...

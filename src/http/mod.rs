@@ -185,6 +185,6 @@ impl RequestHead {
     }
 
     pub fn is_head(&self) -> bool {
-        self.method() == "HEAD"
+        &self.raw[self.method.clone()] == b"HEAD"
     }
 }

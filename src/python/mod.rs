@@ -261,5 +261,6 @@ fn _ferrule(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FileWrapper>()?;
     m.add_class::<watch::Inotify>()?;
     m.add_class::<wsgi::start_response::StartResponse>()?;
+    m.add_class::<wsgi::start_response::EarlyHints>()?;
     Ok(())
 }

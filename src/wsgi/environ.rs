@@ -14,6 +14,7 @@ use pyo3::{intern, IntoPyObjectExt};
 use super::error_stream::ErrorStream;
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
+use super::start_response::EarlyHints;
 use crate::bridge::{ConnInfo, TlsFacts};
 use crate::http::RequestHead;
 use crate::proxy::Forwarded;
@@ -54,6 +55,7 @@ pub fn template(
     d.set_item("wsgi.run_once", false)?;
     d.set_item("wsgi.input_terminated", true)?;
     d.set_item("wsgi.file_wrapper", py.get_type::<FileWrapper>())?;
+    d.set_item("wsgi.early_hints", Py::new(py, EarlyHints)?)?;
     d.set_item("SCRIPT_NAME", root_path)?;
     d.set_item(
         "SERVER_SOFTWARE",
@@ -127,12 +129,21 @@ pub fn path_info<'a>(path: &'a [u8], root_path: &str) -> Cow<'a, [u8]> {
 
 /// Bytes as a Python `str`, one character per byte (PEP 3333: "native strings" are
 /// latin-1 decoded).
+///
+/// # Panics
+/// Out of memory, as `PyString::new` does.
 pub fn latin1<'py>(py: Python<'py>, bytes: &[u8]) -> Bound<'py, PyString> {
-    match std::str::from_utf8(bytes) {
-        Ok(s) if s.is_ascii() => PyString::new(py, s),
-        _ => {
-            let s: String = bytes.iter().map(|&b| char::from(b)).collect();
-            PyString::new(py, &s)
+    // CPython's latin-1 decoder: one pass (ASCII is checked a word at a time and copied),
+    // where `str::from_utf8` + `is_ascii` + `PyString::new` (which decodes UTF-8 again)
+    // took three.
+    let len = isize::try_from(bytes.len()).expect("a slice is at most isize::MAX bytes");
+    // SAFETY: `bytes` is valid for `len` bytes, and `errors` may be null; decoding latin-1
+    // cannot fail, so a null result means only that memory ran out.
+    unsafe {
+        let ptr = pyo3::ffi::PyUnicode_DecodeLatin1(bytes.as_ptr().cast(), len, std::ptr::null());
+        match Bound::from_owned_ptr_or_err(py, ptr) {
+            Ok(s) => s.cast_into_unchecked(),
+            Err(err) => panic!("cannot allocate a str: {err}"),
         }
     }
 }

@@ -21,7 +21,7 @@ use pyo3::types::{PyBytes, PyList};
 
 use super::file_wrapper::FileWrapper;
 use super::input::Input;
-use super::start_response::{send_event, SendError, StartResponse};
+use super::start_response::{send_event, SendError, Serving, StartResponse};
 use super::{environ, Context};
 use crate::bridge::{AbortReason, EventSender, FileBody, Request, ResponseEvent, ResponseHead};
 use crate::http::{BodyFraming, RequestHead};
@@ -93,13 +93,8 @@ pub fn call_app(
         Ok(sr) => sr,
         Err(err) => return fail_before_head(py, &events, &request, &err),
     };
-    // `wsgi.early_hints`: a bound method of this request's start_response.
-    if let Err(err) = sr
-        .getattr(intern!(py, "early_hints"))
-        .and_then(|hints| env.set_item(intern!(py, "wsgi.early_hints"), hints))
-    {
-        return fail_before_head(py, &events, &request, &err);
-    }
+    // `wsgi.early_hints` (the template's) sends for this request until call_app returns.
+    let _serving = Serving::new(&sr);
     if let Some(pre) = &ctx.pre_request {
         if let Err(err) = pre.call1(py, (&env,)) {
             return fail_before_head(py, &events, &request, &err);

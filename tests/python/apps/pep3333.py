@@ -527,6 +527,29 @@ def early_hints_route(environ, start_response):
     return _text(start_response, b"hinted")
 
 
+def early_hints_in_body_route(environ, start_response):
+    """Sends its hints from the body's generator, before the first chunk: the head is not
+    out yet, so they still come first."""
+    def body():
+        environ["wsgi.early_hints"]([("Link", "</late.js>; rel=preload; as=script")])
+        yield b"hinted"
+    start_response("200 OK", [TEXT])
+    return body()
+
+
+def early_hints_elsewhere_route(environ, start_response):
+    """Calls `wsgi.early_hints` from another thread during the request (joined before the
+    response), and from one more thread 0.3 s after the response: neither is this
+    thread's request, so neither sends anything."""
+    hints = environ["wsgi.early_hints"]
+    link = [("Link", "</elsewhere.css>; rel=preload; as=style")]
+    during = threading.Thread(target=hints, args=(link,))
+    during.start()
+    during.join()
+    threading.Timer(0.3, hints, args=(link,)).start()
+    return _text(start_response, b"not hinted")
+
+
 def ok_route(environ, start_response):
     return _text(start_response, b"ok")
 
@@ -563,6 +586,8 @@ ROUTES = {
     "garbage": garbage_route,
     "ok": ok_route,
     "early-hints": early_hints_route,
+    "early-hints-in-body": early_hints_in_body_route,
+    "early-hints-elsewhere": early_hints_elsewhere_route,
 }
 _WRAPPED = {name: (route if route in UNVALIDATED else validator(route)) for name, route in ROUTES.items()}
 _NOT_FOUND = validator(lambda environ, start_response: _text(start_response, b"no such route", "404 Not Found"))

@@ -397,6 +397,31 @@ def test_wsgi_early_hints_send_103_on_http11_and_http2_not_on_http10(plain):
     client.close()
 
 
+def test_wsgi_early_hints_belong_to_the_thread_running_the_request(plain):
+    """`wsgi.early_hints` is one object per worker that sends for the request its calling
+    thread runs: from the body's generator it still hints; from another thread, during
+    the request or after it, it sends nothing, to this client or the next request's."""
+    with socket.create_connection(plain.address, timeout=10) as sock:
+        def exchange(path: bytes, end: bytes) -> bytes:
+            sock.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while not data.endswith(end):
+                chunk = sock.recv(65536)
+                assert chunk, data
+                data += chunk
+            return data
+        elsewhere = exchange(b"/early-hints-elsewhere", b"\r\n\r\nnot hinted")
+        assert elsewhere.startswith(b"HTTP/1.1 200 OK\r\n") and b" 103 " not in elsewhere, elsewhere
+        time.sleep(0.6)  # the late call has been made by now, while this connection idles
+        after = exchange(b"/ok", b"\r\n\r\nok")
+        assert after.startswith(b"HTTP/1.1 200 OK\r\n") and b"elsewhere" not in after, after
+        in_body = exchange(b"/early-hints-in-body", b"\r\nhinted\r\n0\r\n\r\n")
+        assert in_body.startswith(
+            b"HTTP/1.1 103 Early Hints\r\nLink: </late.js>; rel=preload; as=script\r\n"), in_body
+        assert b"HTTP/1.1 200 OK\r\n" in in_body
+    assert plain.is_alive()
+
+
 # --- limits and attacks --------------------------------------------------------------------
 
 
