@@ -87,7 +87,8 @@ def render(results: dict[str, dict]) -> str:
     lines = [
         f"Instructions per request (callgrind; ({first['big']} requests − {first['small']} "
         f"requests) ÷ {first['big'] - first['small']}, over one keep-alive connection, one "
-        f"worker, one Python thread; {', '.join(dates)}; bench at {', '.join(heads)}; "
+        f"worker, one Python thread; user-space instructions only, the kernel's share is not "
+        f"counted; {', '.join(dates)}; bench scripts at {', '.join(heads)}; "
         f"{first.get('valgrind', 'valgrind')}):",
         "",
         "| server | hello | json | json − hello | Ferrule ÷ server, hello | Ferrule ÷ server, json |",
