@@ -7,7 +7,9 @@ gunicorn's ASGI worker (uvicorn-worker) and hypercorn on the ASGI ones, in two t
 Normally started by `bench/run.sh --suite full` (which installs everything first);
 `--workloads hello,json` and `--topologies 1p` narrow it down. `--ferrule-baseline VENV`
 adds a second Ferrule build (another commit's) as the peer `ferrule-base`, same flags, in
-the same interleaved rounds: its ratio column is this build ÷ that one. See bench/README.md.
+the same interleaved rounds: its ratio column is this build ÷ that one. `--threads 1,4`
+measures every WSGI row once per thread count, as separate rows ('hello 1p 4t'), and
+checks the targets in each. See bench/README.md.
 
 Per row (workload x topology), per round, each server in turn (interleaved A B C, A B C):
   wait (bounded) for a quiet machine; start the server on 127.0.0.1 and a free port

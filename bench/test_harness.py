@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,27 @@ def test_upload_client_counts_a_wrong_byte_count(tmp_path):
                            capture_output=True, text=True, timeout=30)
         r = json.loads(p.stdout)
         assert r["errors"]["wrong_body"] == 1
+    finally:
+        srv.kill()
+        srv.wait(timeout=10)
+
+
+def test_upload_client_gives_up_on_a_server_that_never_answers():
+    code = ("import socket\n"
+            "s=socket.create_server(('127.0.0.1',0)); print(s.getsockname()[1], flush=True)\n"
+            "c,_=s.accept()\n"
+            "while c.recv(1<<20): pass\n")
+    srv = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(srv.stdout.readline())
+        t0 = time.monotonic()
+        p = subprocess.run([sys.executable, str(BENCH / "upload_client.py"), "--port",
+                            str(port), "--size", str(100_000), "--connections", "1",
+                            "--max-uploads", "1", "--duration", "10", "--timeout", "1"],
+                           capture_output=True, text=True, timeout=30)
+        r = json.loads(p.stdout)
+        assert r["errors"]["timeout"] == 1 and r["requests"] == 0
+        assert time.monotonic() - t0 < 8
     finally:
         srv.kill()
         srv.wait(timeout=10)

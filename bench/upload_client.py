@@ -19,8 +19,8 @@ loopback runs on the sender's core. Each connection (one thread) sends `POST /` 
 Content-Length SIZE, reads the answer (the app's byte count, checked: status 2xx and body
 == str(SIZE)), and starts the next upload on the same keep-alive connection (a new one if
 the server closed it), until --duration has passed (no new upload starts after it) or
---max-uploads were started in all. Bounded: every send and receive times out after
---timeout s (SO_SNDTIMEO / SO_RCVTIMEO). Prints one JSON object: uploads done, errors,
+--max-uploads were started in all. Bounded: a send or receive that makes no progress for
+--timeout s fails (SO_SNDTIMEO / SO_RCVTIMEO) and is counted as a timeout. Prints one JSON object: uploads done, errors,
 per-upload latency p50/p99/max (ms), elapsed s, uploads/s, MB/s, and the client's own CPU
 time over the uploads (getrusage of this process: user, system, % of one core, ms per GB),
 so a run can show that the client was not the limit.
