@@ -49,6 +49,9 @@ BASELINE = "ferrule-base"     # --ferrule-baseline: another Ferrule build, as a 
 IDLE_CONNECTIONS = 10_000
 UPLOAD_SIZE = 100_000_000
 DEFAULT_2P = "hello,json,flask"
+# the rows measured with every --threads count (the others with the first only): those
+# with an issue #14 target, which must hold in both configurations
+DEFAULT_ALL_THREADS = "hello,json,big,echo,upload,file,flask,django"
 
 
 def parse_thread_counts(text: str) -> list[int]:
@@ -71,13 +74,15 @@ def parse_thread_counts(text: str) -> list[int]:
     return out
 
 
-def row_thread_configs(wl: Workload, counts: list[int]) -> list[int | None]:
-    """The --threads counts a workload is measured with: each, for the WSGI rows; the
-    first only for the ASGI rows (an event loop: the pool size is not what they measure);
-    none (None: the row's own count) for a row with its own, like sleep's 8."""
+def row_thread_configs(wl: Workload, counts: list[int],
+                       every: set[str] | None = None) -> list[int | None]:
+    """The --threads counts a workload is measured with: each, for the WSGI rows in
+    `every` (None: all of them); the first only for the others and for the ASGI rows (an
+    event loop: the pool size is not what they measure); none (None: the row's own count)
+    for a row with its own, like sleep's 8."""
     if wl.threads is not None:
         return [None]
-    if wl.interface == "asgi":
+    if wl.interface == "asgi" or (every is not None and wl.name not in every):
         return counts[:1]
     return list(counts)
 
@@ -823,6 +828,8 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
                     "n/a" if value is None else ("yes" if ok else "**no**")))
 
     for tc in counts:
+        start = len(out)
+
         def row(w, t, tc=tc):
             r = rows.get((w, t, tc))
             return r if r and not r.get("skipped") else None
@@ -916,6 +923,10 @@ def targets(report: dict) -> list[tuple[str, str, str]]:
                    else PEERS[peer].label)
             check(f"{name('static-small', '1p')} ≥ {need}× {who} (#12)", v,
                   v is not None and v >= need, f"{v:.2f}×" if v else "")
+        if tc != counts[0]:
+            # rows not planned with this count (--workloads-threads): no target line (every
+            # target name starts with its row's workload and topology)
+            out[start:] = [e for e in out[start:] if (*e[0].split()[:2], tc) in rows]
 
     # once: the ASGI rows (the first thread count) and the rows with their own count
     first = counts[0]
@@ -1001,8 +1012,9 @@ def render(report: dict) -> str:
                  f"**{t}**: {TOPOS[t].note}" for t in cfg["topologies"]) +
              f". Python threads per server: {', '.join(map(str, counts))} (sleep: 8), the "
              f"same for every threaded server in a row"
-             + (f"; each WSGI row is measured once per count, named by it ('hello 1p "
-                f"{counts[-1]}t'), the ASGI rows with {counts[0]} only; in a row of more than "
+             + (f"; the WSGI rows of {cfg.get('workloads_threads', 'all')} are measured "
+                f"once per count, named by it ('hello 1p {counts[-1]}t'), the other rows with "
+                f"{counts[0]} only; in a row of more than "
                 f"one thread, bjoern and fastwsgi (no threads) run their only configuration "
                 f"as the single-threaded reference, gunicorn sync is n/a"
                 if len(counts) > 1 or counts != [1] else "")
@@ -1348,6 +1360,10 @@ def main(argv: list[str] | None = None) -> int:
                          "row once per count, as separate rows ('hello 1p 4t'). Rows with "
                          "their own count (sleep = 8) and the ASGI rows (the first count) "
                          "run once (default: 1)")
+    ap.add_argument("--workloads-threads", default=DEFAULT_ALL_THREADS,
+                    help="the WSGI workloads measured with every --threads count, the "
+                         "others with the first only (default: %(default)s, the rows with "
+                         "an issue #14 target; 'all' for every WSGI row)")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--wrk-timeout", type=float, default=2.0)
     ap.add_argument("--upload-size", type=int, default=UPLOAD_SIZE)
@@ -1409,7 +1425,9 @@ def main(argv: list[str] | None = None) -> int:
     two = set(WORKLOADS) if args.workloads_2p == "all" else set(args.workloads_2p.split(","))
     # most important first (each thread count, 2p right after 1p, next to the same
     # workload's other rows), so that a row the time budget leaves out is one of the last
-    rows_plan = [(w, t, tc) for w in wls for tc in row_thread_configs(WORKLOADS[w], args.threads)
+    every = None if args.workloads_threads == "all" else set(args.workloads_threads.split(","))
+    rows_plan = [(w, t, tc) for w in wls
+                 for tc in row_thread_configs(WORKLOADS[w], args.threads, every)
                  for t in topos if t == "1p" or w in two]
     if not rows_plan:
         ap.error("nothing to run")

@@ -46,6 +46,13 @@ def test_rows_run_once_per_thread_count_unless_they_have_their_own(workload, exp
     assert suite.row_thread_configs(WORKLOADS[workload], [1, 4]) == expected
 
 
+def test_rows_outside_workloads_threads_run_with_the_first_count_only():
+    every = set(suite.DEFAULT_ALL_THREADS.split(","))
+    assert suite.row_thread_configs(WORKLOADS["echo"], [1, 4], every) == [1, 4]
+    assert suite.row_thread_configs(WORKLOADS["tls-hello"], [1, 4], every) == [1]
+    assert suite.row_thread_configs(WORKLOADS["sleep"], [1, 4], every) == [None]
+
+
 @pytest.mark.parametrize("tc, counts, label", [
     (1, [1], "hello 1p"), (4, [4], "hello 1p 4t"), (1, [1, 4], "hello 1p 1t"),
     (4, [1, 4], "hello 1p 4t"), (None, [1, 4], "hello 1p"),
@@ -101,7 +108,9 @@ def test_targets_are_checked_in_each_thread_count_separately():
     assert t["hello 1p 4t ≥ 1.0× fastwsgi (#14)"] == ("1.05×", "yes")
     assert t["hello 1p 1t server CPU per request ≤ fastwsgi's (#14)"] == ("1.12×", "**no**")
     assert t["hello 1p 4t server CPU per request ≤ fastwsgi's (#14)"] == ("0.98×", "yes")
-    assert t["json 1p 4t ≥ 1.5× Granian (#14)"] == ("not measured", "n/a")
+    # a row not run: "not measured" with the first count, no line with the others
+    assert t["json 1p 1t ≥ 1.5× Granian (#14)"] == ("not measured", "n/a")
+    assert "json 1p 4t ≥ 1.5× Granian (#14)" not in t
 
 
 def test_file_timeouts_count_every_round_that_ran_not_only_the_used_ones():
