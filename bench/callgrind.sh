@@ -21,14 +21,14 @@
 # WORKLOAD names a row of bench/apps.py's WORKLOADS instead of APP: its app, interface,
 # method, path and body (WSGI or ASGI). Servers: ferrule, granian, uvicorn (httptools +
 # uvloop, ASGI rows), fastwsgi and bjoern (single-threaded C servers, WSGI rows; run by
-# bench/serve_other.py, as in the suite), and `bare`: the app alone, called in-process by a loop with no server
-# and no socket (WSGI: app(environ, start_response); ASGI: await app(scope, receive, send)
+# bench/serve_other.py, as in the suite), and `bare`: the app alone, called in-process by a
+# loop with no server and no socket (WSGI: app(environ, start_response); ASGI: await app(scope, receive, send)
 # on one asyncio loop) -- the floor that no server can go below, which says how much of a
 # row is the server's to win.
 # Uses the servers in bench/.venv (bench/run.sh --build-only installs them), or in $VENV
 # (e.g. a venv built from another commit, to compare two builds); FERRULE_VENV takes
-# Ferrule alone from another venv (default: $VENV), the peers staying in $VENV; APP names the app in
-# bench/apps.py (default hello; its answers must all be the same); installs
+# Ferrule alone from another venv (default: $VENV), the peers staying in $VENV; APP names
+# the app in bench/apps.py (default hello; its answers must all be the same); installs
 # valgrind with apt-get if missing. Output files: bench/results/tmp/callgrind-<stamp>/ (or
 # $OUT), with result.json: instructions per request per server, app, venvs, date and commit
 # (bench/callgrind_table.py turns those into a markdown table).
