@@ -7,6 +7,8 @@
 #   VENV=/path/to/venv APP=json_app bench/callgrind.sh ferrule   # another build, another app
 #   WORKLOAD=fastapi bench/callgrind.sh ferrule uvicorn bare      # a row of apps.WORKLOADS
 #   HASHSEED=7 bench/callgrind.sh      # PYTHONHASHSEED for the servers (default 0; "random")
+#   FERRULE_VENV=/tmp/ferrule-rel APP=json_app bench/callgrind.sh ferrule granian fastwsgi
+#   bench/callgrind_table.py            # hello and json for ferrule, granian, fastwsgi: a table
 #
 # For each server it runs the server twice under `valgrind --tool=callgrind` (one worker,
 # one Python thread, `apps:hello` from bench/apps.py, 127.0.0.1 only), sends SMALL requests
@@ -19,20 +21,25 @@
 # Then the top inclusive functions of Ferrule's BIG run (callgrind_annotate --inclusive).
 # WORKLOAD names a row of bench/apps.py's WORKLOADS instead of APP: its app, interface,
 # method, path and body (WSGI or ASGI). Servers: ferrule, granian, uvicorn (httptools +
-# uvloop, ASGI rows), and `bare`: the app alone, called in-process by a loop with no server
-# and no socket (WSGI: app(environ, start_response); ASGI: await app(scope, receive, send)
+# uvloop, ASGI rows), fastwsgi and bjoern (single-threaded C servers, WSGI rows; run by
+# bench/serve_other.py, as in the suite), and `bare`: the app alone, called in-process by a
+# loop with no server and no socket (WSGI: app(environ, start_response); ASGI: await app(scope, receive, send)
 # on one asyncio loop) -- the floor that no server can go below, which says how much of a
 # row is the server's to win.
 # Uses the servers in bench/.venv (bench/run.sh --build-only installs them), or in $VENV
-# (e.g. a venv built from another commit, to compare two builds); APP names the app in
-# bench/apps.py (default hello; its answers must all be the same); installs
-# valgrind with apt-get if missing. Output files: bench/results/tmp/callgrind-<stamp>/.
+# (e.g. a venv built from another commit, to compare two builds); FERRULE_VENV takes
+# Ferrule alone from another venv (default: $VENV), the peers staying in $VENV; APP names
+# the app in bench/apps.py (default hello; its answers must all be the same); installs
+# valgrind with apt-get if missing. Output files: bench/results/tmp/callgrind-<stamp>/ (or
+# $OUT), with result.json: instructions per request per server, app, venvs, date and commit
+# (bench/callgrind_table.py turns those into a markdown table).
 # Slow: Python under callgrind runs ~50x slower; about 2-4 minutes per server.
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${VENV:-$BENCH/.venv}"
-export VENV APP="${APP:-hello}" WORKLOAD="${WORKLOAD:-}"
+FERRULE_VENV="${FERRULE_VENV:-$VENV}"
+export VENV FERRULE_VENV APP="${APP:-hello}" WORKLOAD="${WORKLOAD:-}"
 SMALL="${SMALL:-100}"
 BIG="${BIG:-4100}"
 TOP="${TOP:-25}"
@@ -45,15 +52,19 @@ if ! command -v valgrind >/dev/null 2>&1; then
 fi
 [ -x "$VENV/bin/python" ] || { echo "no $VENV: run bench/run.sh --build-only first" >&2; exit 1; }
 
-OUT="$BENCH/results/tmp/callgrind-$(date -u +%Y%m%d-%H%M%S)-$$"
+[ -x "$FERRULE_VENV/bin/ferrule" ] || [[ " ${servers[*]} " != *" ferrule "* ]] ||
+    { echo "no $FERRULE_VENV/bin/ferrule" >&2; exit 1; }
+
+OUT="${OUT:-$BENCH/results/tmp/callgrind-$(date -u +%Y%m%d-%H%M%S)-$$}"
 mkdir -p "$OUT"
 
 exec "$VENV/bin/python" - "$BENCH" "$OUT" "$SMALL" "$BIG" "$TOP" "${servers[@]}" <<'PY'
-import glob, http.client, os, re, signal, socket, subprocess, sys, time
+import datetime, glob, http.client, json, os, re, signal, socket, subprocess, sys, time
 
 bench, out, small, big, top = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 servers = sys.argv[6:]
 venv_bin = os.path.join(os.environ["VENV"], "bin")
+ferrule_bin = os.path.join(os.environ["FERRULE_VENV"], "bin")
 APP = os.environ["APP"]
 READY_TIMEOUT = 300      # s: Python start-up under callgrind is slow
 BODY = b"Hello, world!"
@@ -78,7 +89,7 @@ def argv_for(name, port):
         # --interface only for ASGI: WSGI is the default, and builds from before ASGI (an
         # A/B baseline) do not know the flag
         iface = ["--interface", "asgi"] if WL.interface == "asgi" else []
-        return [os.path.join(venv_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
+        return [os.path.join(ferrule_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
                 "--threads", "1", "--pythonpath", bench, "--log-level", "warning",
                 *iface, f"apps:{APP}"]
     if name == "granian":
@@ -90,7 +101,13 @@ def argv_for(name, port):
         return [os.path.join(venv_bin, "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
                 "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                 "--log-level", "warning", "--app-dir", bench, f"apps:{APP}"]
-    sys.exit(f"unknown server {name!r} (ferrule, granian, uvicorn, bare)")
+    if name in ("fastwsgi", "bjoern"):
+        if WL.interface != "wsgi":
+            sys.exit(f"{name} serves WSGI apps only")
+        # one process, one thread: how bench/suite.py runs them too
+        return [os.path.join(venv_bin, "python"), os.path.join(bench, "serve_other.py"), name,
+                str(port), f"apps:{APP}"]
+    sys.exit(f"unknown server {name!r} (ferrule, granian, uvicorn, fastwsgi, bjoern, bare)")
 
 
 BARE = r"""
@@ -181,7 +198,7 @@ def run_bare(n):
 def run_env():
     """The environment of a counted process. One hash seed for every run: str hashes decide
     where environ keys land in the dict and how long its probe chains are, which moved
-    hello's dict lookups by ~650 instructions/request between runs of one build
+    hello's count by up to ~800 instructions/request between runs of one build
     (HASHSEED=random shows it)."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     if HASHSEED != "random":
@@ -266,12 +283,52 @@ def count(rundir, name):
     return total, files
 
 
+def git(*a):
+    r = subprocess.run(["git", "-C", bench, *a], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else None
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def write_result():
+    """result.json, rewritten after every server (a later failure keeps the earlier ones)."""
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump({"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                   "app": APP, "workload": os.environ.get("WORKLOAD") or None,
+                   "small": small, "big": big, "instructions_per_request": results,
+                   "venv": os.environ["VENV"], "ferrule_venv": os.environ["FERRULE_VENV"],
+                   "ferrule_build": read(os.path.join(os.environ["FERRULE_VENV"], "ferrule-build.txt")),
+                   "repo_head": git("rev-parse", "--short", "HEAD"),
+                   "valgrind": subprocess.run(["valgrind", "--version"], capture_output=True,
+                                              text=True).stdout.strip(),
+                   "versions": versions}, f, indent=1)
+
+
+def dist_version(d):
+    import importlib.metadata as m
+    try:
+        return m.version(d)
+    except m.PackageNotFoundError:
+        return None
+
+
+versions = {d: dist_version(d) for d in servers if d in ("granian", "uvicorn", "fastwsgi", "bjoern")}
+if "ferrule" in servers:
+    versions["ferrule"] = subprocess.run([os.path.join(ferrule_bin, "ferrule"), "--version"],
+                                         capture_output=True, text=True).stdout.strip()
 results = {}
 for name in servers:
     a, _ = run_once(name, small)
     b, files = run_once(name, big)
     per = (b - a) / (big - small)
     results[name] = per
+    write_result()
     print(f"{name}: {a:,} instructions for {small} requests, {b:,} for {big}: "
           f"{per:,.0f} instructions/request", flush=True)
     print(f"  processes: " + ", ".join(f"{os.path.basename(f)}: {n:,}" for f, n in files.items()))

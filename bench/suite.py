@@ -7,7 +7,9 @@ gunicorn's ASGI worker (uvicorn-worker) and hypercorn on the ASGI ones, in two t
 Normally started by `bench/run.sh --suite full` (which installs everything first);
 `--workloads hello,json` and `--topologies 1p` narrow it down. `--ferrule-baseline VENV`
 adds a second Ferrule build (another commit's) as the peer `ferrule-base`, same flags, in
-the same interleaved rounds: its ratio column is this build ÷ that one. See bench/README.md.
+the same interleaved rounds: its ratio column is this build ÷ that one. `--threads 1,4`
+measures every WSGI row once per thread count, as separate rows ('hello 1p 4t'), and
+checks the targets in each. See bench/README.md.
 
 Per row (workload x topology), per round, each server in turn (interleaved A B C, A B C):
   wait (bounded) for a quiet machine; start the server on 127.0.0.1 and a free port
@@ -47,6 +49,63 @@ BASELINE = "ferrule-base"     # --ferrule-baseline: another Ferrule build, as a 
 IDLE_CONNECTIONS = 10_000
 UPLOAD_SIZE = 100_000_000
 DEFAULT_2P = "hello,json,flask"
+# the rows measured with every --threads count (the others with the first only): those
+# with an issue #14 target, which must hold in both configurations
+DEFAULT_ALL_THREADS = "hello,json,big,echo,upload,file,flask,django"
+
+
+def parse_thread_counts(text: str) -> list[int]:
+    """--threads: "4" or "1,4" -> [1, 4] (distinct, in the order given, each >= 1)."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            n = int(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a thread count: {part!r}") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"thread counts start at 1, not {n}")
+        if n not in out:
+            out.append(n)
+    if not out:
+        raise argparse.ArgumentTypeError("no thread count given")
+    return out
+
+
+def row_thread_configs(wl: Workload, counts: list[int],
+                       every: set[str] | None = None) -> list[int | None]:
+    """The --threads counts a workload is measured with: each, for the WSGI rows in
+    `every` (None: all of them); the first only for the others and for the ASGI rows (an
+    event loop: the pool size is not what they measure); none (None: the row's own count)
+    for a row with its own, like sleep's 8."""
+    if wl.threads is not None:
+        return [None]
+    if wl.interface == "asgi" or (every is not None and wl.name not in every):
+        return counts[:1]
+    return list(counts)
+
+
+def config_thread_counts(cfg: dict) -> list[int]:
+    """The run's --threads as a list (an older report stored one int)."""
+    t = cfg.get("threads", 1)
+    return [t] if isinstance(t, int) else list(t)
+
+
+def row_thread_config(row: dict, counts: list[int]) -> int | None:
+    if "thread_config" in row:
+        return row["thread_config"]
+    # an older report: every row without its own count ran the one --threads
+    return None if WORKLOADS[row["workload"]].threads is not None else counts[0]
+
+
+def row_label(row: dict, counts: list[int]) -> str:
+    """'hello 1p', or 'hello 1p 4t' when the run measures several thread counts (or one
+    other than 1): the name of the row in the tables, the chart and the targets."""
+    tc = row_thread_config(row, counts)
+    base = f"{row['workload']} {row['topology']}"
+    return f"{base} {tc}t" if tc is not None and (len(counts) > 1 or tc != 1) else base
 
 
 class NotApplicable(Exception):
@@ -61,6 +120,10 @@ class Ctx:
     wl: Workload
     tmp: Path          # per-run scratch dir (nginx config, ...)
     venv_bin: Path
+    # True when the thread count is the row's own (sleep: 8), which a server without
+    # threads cannot honour; False when it is a --threads configuration, where a server
+    # without threads runs its only configuration, one thread, as the reference.
+    own_threads: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,7 +236,9 @@ def _gunicorn_sync(c: Ctx) -> list[str]:
         raise NotApplicable("the whitenoise row runs under gunicorn gthread")
     _wsgi_only(c, "gunicorn's sync worker")
     if c.threads > 1:
-        raise NotApplicable("sync worker: one request at a time per process, no threads")
+        raise NotApplicable("sync worker: one request at a time per process, no threads"
+                            + ("" if c.own_threads else
+                               " (its one-thread figure is in the 1-thread row)"))
     if c.wl.kind == "idle":
         raise NotApplicable("sync worker: no keep-alive, closes every connection")
     return [str(c.venv_bin / "gunicorn"), "--worker-class", "sync", "--workers", str(c.workers),
@@ -234,9 +299,12 @@ def _waitress(c: Ctx) -> list[str]:
 
 
 def _one_thread_only(c: Ctx, who: str) -> None:
+    """bjoern and fastwsgi: one process, one thread. In a --threads N row (N > 1) they run
+    that one thread all the same, as the single-threaded reference the issue #14 targets
+    compare with in both configurations; only a row that needs threads (sleep) is n/a."""
     if c.workers > 1:
         raise NotApplicable(f"{who}: one process only (no workers)")
-    if c.threads > 1:
+    if c.threads > 1 and c.own_threads:
         raise NotApplicable(f"{who}: one thread, no thread pool (a blocking app blocks all)")
 
 
@@ -452,10 +520,11 @@ def _taskset(cpus: str | None) -> list[str]:
 
 class Run:
     def __init__(self, peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
-                 log: Path):
+                 log: Path, own_threads: bool = False):
         self.peer, self.wl, self.topo, self.args, self.log = peer, wl, topo, args, log
         self.port = R.free_port()
-        self.ctx = Ctx(self.port, threads, topo.workers, wl, tmp, peer_bin(peer, args))
+        self.ctx = Ctx(self.port, threads, topo.workers, wl, tmp, peer_bin(peer, args),
+                       own_threads)
         self.argv = peer.build(self.ctx)               # may raise NotApplicable
         self.cmd = _taskset(topo.server_cpu) + self.argv
         self.proc: subprocess.Popen | None = None
@@ -524,15 +593,17 @@ class Run:
     def uploads(self, duration: float) -> dict:
         cmd = _taskset(self.topo.client_cpu) + [
             sys.executable, str(BENCH_DIR / "upload_client.py"), "--port", str(self.port),
-            "--size", str(self.args.upload_size), "--connections", "2", "--duration",
-            f"{duration:g}", "--max-uploads", str(self.args.max_uploads)]
+            "--size", str(self.args.upload_size), "--connections",
+            str(self.args.upload_connections), "--duration", f"{duration:g}",
+            "--max-uploads", str(self.args.max_uploads)]
 
         def parse(out: str) -> dict:
             r = json.loads(out.strip().splitlines()[-1])
             e = r.pop("errors")
             r["non_2xx_3xx"] = e["non_2xx"]
             r["wrong_body"] = e["wrong_body"]
-            r["socket_errors"] = {"connect": 0, "read": e["socket"], "write": 0, "timeout": 0}
+            r["socket_errors"] = {"connect": 0, "read": e["socket"], "write": 0,
+                                  "timeout": e.get("timeout", 0)}
             return r
         return self._client(cmd, duration + 60, parse, '"requests"')
 
@@ -569,10 +640,11 @@ class Run:
 
 
 def measure(peer: Peer, wl: Workload, topo: Topo, threads: int, args, tmp: Path,
-            log_dir: Path, rnd: int) -> dict:
+            log_dir: Path, rnd: int, own_threads: bool = False) -> dict:
     rec: dict = {"server": peer.name, "round": rnd, "ok": False}
     try:
-        run = Run(peer, wl, topo, threads, args, tmp, log_dir / f"{peer.name}-r{rnd}.log")
+        run = Run(peer, wl, topo, threads, args, tmp, log_dir / f"{peer.name}-r{rnd}.log",
+                  own_threads)
     except NotApplicable as e:
         rec["na"] = str(e)
         return rec
@@ -693,6 +765,8 @@ def summarize(records: list[dict], keep_noisy: bool) -> dict:
             s["idle_rss_now_mib"] = max(r.get("idle_rss_now_mib", 0) for r in used)
         if any("mb_per_s" in r for r in used):
             s["mb_per_s"] = R._median([r.get("mb_per_s") for r in used])
+            # the upload client's own CPU (getrusage in the client): % of its core
+            s["upload_client_cpu_pct"] = R._median([r.get("self_cpu_pct") for r in used])
     return s
 
 
@@ -733,90 +807,202 @@ def _cell_status(s: dict) -> str:
     return ""
 
 
+NOT_PEERS = (SUBJECT, BASELINE, "ferrule-observed", "nginx")   # not "the fastest peer"
+# upload: a client core this busy (its own CPU and the kernel's loopback work there) means
+# the client, not the server, may have set the rate; chosen without measurement
+CLIENT_BOUND_PCT = 90.0
+
+
 def targets(report: dict) -> list[tuple[str, str, str]]:
-    """The "must reach" targets of issues #5 and #10: (target, measured, holds?)."""
-    rows = {(r["workload"], r["topology"]): r for r in report["rows"]}
-
-    def ratio(w, t, peer, key="rps"):
-        r = rows.get((w, t))
-        x = r and r.get("ratios", {}).get(peer)
-        return x.get(key) if x else None
-
-    def summ(w, t, server, key):
-        r = rows.get((w, t))
-        return r and r.get("summary", {}).get(server, {}).get(key)
-
+    """The "must reach" targets of issues #5, #10, #12, #14 and #16: (target, measured,
+    holds?). The speed targets are checked once per --threads count (issue #14: "every
+    target holds in both configurations"); the rows with their own thread count (sleep)
+    and the ASGI rows once."""
+    counts = config_thread_counts(report["config"])
+    rows = {(r["workload"], r["topology"], row_thread_config(r, counts)): r
+            for r in report["rows"]}
     out = []
 
     def check(name, value, ok, shown):
         out.append((name, shown if value is not None else "not measured",
                     "n/a" if value is None else ("yes" if ok else "**no**")))
 
-    for w, t, peer, need in [("hello", "1p", "granian", 1.5), ("json", "1p", "granian", 1.5),
-                             ("echo", "1p", "granian", 1.3), ("upload", "1p", "granian", 1.3),
-                             ("flask", "1p", "granian", 1.1),
-                             ("flask", "1p", "gunicorn-gthread", 2.0),
-                             ("django", "1p", "granian", 1.1),
-                             ("django", "1p", "gunicorn-gthread", 2.0),
-                             ("hello", "2p", "granian", 1.5),
-                             # issue #10
-                             ("tls-hello", "1p", "granian", 1.3),
-                             ("tls-hello", "1p", "gunicorn-gthread", 3.0),
-                             ("h2-hello", "1p", "granian", 1.3),
-                             ("tls-handshake", "1p", "granian", 1.0)]:
-        v = ratio(w, t, peer)
-        check(f"{w} {t} ≥ {need}× {PEERS[peer].label}", v, v is not None and v >= need,
-              f"{v:.2f}×" if v else "")
-    for w in ("big", "file"):
-        r = rows.get((w, "1p"))
-        best = None
-        if r:
+    for tc in counts:
+        start = len(out)
+
+        def row(w, t, tc=tc):
+            r = rows.get((w, t, tc))
+            return r if r and not r.get("skipped") else None
+
+        def ratio(w, t, peer, key="rps"):
+            r = row(w, t)
+            x = r and r.get("ratios", {}).get(peer)
+            return x.get(key) if x else None
+
+        def summ(w, t, server, key):
+            r = row(w, t)
+            return r and r.get("summary", {}).get(server, {}).get(key)
+
+        def name(w, t, tc=tc):
+            return row_label({"workload": w, "topology": t, "thread_config": tc}, counts)
+
+        def at_least(w, t, peer, need, issue):
+            v = ratio(w, t, peer)
+            check(f"{name(w, t)} ≥ {need}× {PEERS[peer].label} ({issue})", v,
+                  v is not None and v >= need, f"{v:.2f}×" if v else "")
+
+        def fastest_peer(w, t, issue, what="≥ 1.0× the fastest peer"):
+            r = row(w, t)
             cands = [(s.get("rps_median"), p) for p, s in r["summary"].items()
-                     if p not in (SUBJECT, BASELINE, "nginx") and s.get("rps_median")]
+                     if p not in NOT_PEERS and s.get("rps_median")] if r else []
             best = max(cands) if cands else None
-        f = summ(w, "1p", SUBJECT, "rps_median")
-        v = f / best[0] if best and f else None
-        check(f"{w} 1p ≥ 1.0× the fastest peer", v, v is not None and v >= 1.0,
-              f"{v:.2f}× ({PEERS[best[1]].label})" if v else "")
-    # issue #12: static files from the worker's Rust side
-    for peer, need in (("nginx", 0.8), ("granian", 1.5), ("gunicorn-gthread", 10.0)):
-        v = ratio("static-small", "1p", peer)
-        who = "whitenoise (gunicorn gthread)" if peer == "gunicorn-gthread" else PEERS[peer].label
-        check(f"static-small 1p ≥ {need}× {who}", v, v is not None and v >= need,
-              f"{v:.2f}×" if v else "")
-    # Issue #16 (ASGI): must reach 1.0x Granian and 2x uvicorn on asgi-hello and fastapi.
+            f = summ(w, t, SUBJECT, "rps_median")
+            v = f / best[0] if best and f else None
+            check(f"{name(w, t)} {what} ({issue})", v, v is not None and v >= 1.0,
+                  f"{v:.2f}× ({PEERS[best[1]].label})" if v else "")
+
+        # issue #14's table (speed round 2)
+        for w, peer, need in [("hello", "fastwsgi", 1.0),
+                              ("json", "granian", 1.5), ("json", "fastwsgi", 1.0),
+                              ("echo", "granian", 1.3), ("echo", "fastwsgi", 1.0)]:
+            at_least(w, "1p", peer, need, "#14")
+        # upload: valid only if the client was not the limit. Its core (its own CPU plus
+        # the loopback receive work the kernel does there) near 100 % busy says it was.
+        v = ratio("upload", "1p", "granian")
+        busy = [summ("upload", "1p", p, "client_core_busy_pct") for p in (SUBJECT, "granian")]
+        busy = max((b for b in busy if b is not None), default=None)
+        bound = busy is not None and busy >= CLIENT_BOUND_PCT
+        check(f"{name('upload', '1p')} ≥ 1.3× Granian, client not the limit (#14)", v,
+              v is not None and v >= 1.3 and not bound,
+              f"{v:.2f}× (client core {busy:.0f} % busy"
+              f"{': client-bound' if bound else ''})" if v and busy is not None
+              else (f"{v:.2f}×" if v else ""))
+        v = ratio("hello", "1p", "fastwsgi", "cpu_per_req")
+        check(f"{name('hello', '1p')} server CPU per request ≤ fastwsgi's (#14)", v,
+              v is not None and v <= 1.0, f"{v:.2f}×" if v else "")
+        v = ratio("file", "1p", "granian", "p99")
+        check(f"{name('file', '1p')} p99 ≤ Granian's (#14)", v, v is not None and v <= 1.0,
+              f"{v:.2f}× ({summ('file', '1p', SUBJECT, 'p99_ms'):,.0f} vs "
+              f"{summ('file', '1p', 'granian', 'p99_ms'):,.0f} ms)" if v else "")
+        r = row("file", "1p")
+        ran = [x for x in r["rounds"].get(SUBJECT, []) if x.get("ok")] if r else []
+        v = sum(x["socket_errors"]["timeout"] for x in ran) if ran else None
+        check(f"{name('file', '1p')} zero wrk timeouts, every round (#14)", v, v == 0,
+              f"{v} in {len(ran)} round(s)" if v is not None else "")
+        fastest_peer("file", "1p", "#5, #14: throughput kept")
+        # "stay ahead": big, flask, django and the 2p rows
+        for w, t in [("big", "1p"), ("flask", "1p"), ("django", "1p"), ("hello", "2p"),
+                     ("json", "2p"), ("flask", "2p")]:
+            fastest_peer(w, t, "#14: stay ahead" if (w, t) != ("big", "1p") else "#5, #14")
+        # issue #5
+        for w, t, peer, need in [("hello", "1p", "granian", 1.5),
+                                 ("flask", "1p", "granian", 1.1),
+                                 ("flask", "1p", "gunicorn-gthread", 2.0),
+                                 ("django", "1p", "granian", 1.1),
+                                 ("django", "1p", "gunicorn-gthread", 2.0),
+                                 ("hello", "2p", "granian", 1.5)]:
+            at_least(w, t, peer, need, "#5")
+        v = ratio("hello", "1p", "granian", "p99")
+        check(f"{name('hello', '1p')} p99 ≤ Granian (#5)", v, v is not None and v <= 1.0,
+              f"{v:.2f}× ({summ('hello', '1p', SUBJECT, 'p99_ms'):.2f} vs "
+              f"{summ('hello', '1p', 'granian', 'p99_ms'):.2f} ms)" if v else "")
+        v = ratio("idle", "1p", "granian", "rss")
+        check(f"{name('idle', '1p')} peak RSS ≤ Granian (#5)", v, v is not None and v <= 1.0,
+              f"{v:.2f}× ({summ('idle', '1p', SUBJECT, 'rss_tree_mib'):.0f} vs "
+              f"{summ('idle', '1p', 'granian', 'rss_tree_mib'):.0f} MiB)" if v else "")
+        # issue #10: TLS and HTTP/2
+        for w, peer, need in [("tls-hello", "granian", 1.3),
+                              ("tls-hello", "gunicorn-gthread", 3.0),
+                              ("h2-hello", "granian", 1.3),
+                              ("tls-handshake", "granian", 1.0)]:
+            at_least(w, "1p", peer, need, "#10")
+        # issue #12: static files from the worker's Rust side
+        for peer, need in (("nginx", 0.8), ("granian", 1.5), ("gunicorn-gthread", 10.0)):
+            v = ratio("static-small", "1p", peer)
+            who = ("whitenoise (gunicorn gthread)" if peer == "gunicorn-gthread"
+                   else PEERS[peer].label)
+            check(f"{name('static-small', '1p')} ≥ {need}× {who} (#12)", v,
+                  v is not None and v >= need, f"{v:.2f}×" if v else "")
+        if tc != counts[0]:
+            # rows not planned with this count (--workloads-threads): no target line (every
+            # target name starts with its row's workload and topology)
+            out[start:] = [e for e in out[start:] if (*e[0].split()[:2], tc) in rows]
+
+    # once: the ASGI rows (the first thread count) and the rows with their own count
+    first = counts[0]
     for w, peer, need in [("asgi-hello", "granian", 1.0), ("asgi-hello", "uvicorn", 2.0),
                           ("fastapi", "granian", 1.0), ("fastapi", "uvicorn", 2.0)]:
-        v = ratio(w, "1p", peer)
+        r = rows.get((w, "1p", first))
+        x = r and r.get("ratios", {}).get(peer)
+        v = x.get("rps") if x else None
         check(f"{w} 1p ≥ {need}× {PEERS[peer].label} (#16)", v, v is not None and v >= need,
               f"{v:.2f}×" if v else "")
-    v = summ("sleep", "1p", SUBJECT, "rps_median")
-    check("sleep 1p ≥ 0.95 × 800 req/s (760)", v, v is not None and v >= 760,
-          f"{v:,.0f} req/s" if v else "")
-    v = ratio("ws-idle", "1p", "granian", "rss")
+    r = rows.get(("ws-idle", "1p", first))
+    x = r and r.get("ratios", {}).get("granian")
+    v = x.get("rss") if x else None
     check("ws-idle 1p peak RSS ≤ Granian (#16)", v, v is not None and v <= 1.0,
           f"{v:.2f}×" if v else "")
-    v = ratio("idle", "1p", "granian", "rss")
-    check("idle 1p peak RSS ≤ Granian", v, v is not None and v <= 1.0,
-          f"{v:.2f}× ({summ('idle', '1p', SUBJECT, 'rss_tree_mib'):.0f} vs "
-          f"{summ('idle', '1p', 'granian', 'rss_tree_mib'):.0f} MiB)" if v else "")
-    v = ratio("hello", "1p", "granian", "p99")
-    check("hello 1p p99 ≤ Granian", v, v is not None and v <= 1.0,
-          f"{v:.2f}× ({summ('hello', '1p', SUBJECT, 'p99_ms'):.2f} vs "
-          f"{summ('hello', '1p', 'granian', 'p99_ms'):.2f} ms)" if v else "")
+    r = rows.get(("sleep", "1p", None))
+    v = r and r.get("summary", {}).get(SUBJECT, {}).get("rps_median")
+    check("sleep 1p ≥ 0.95 × 800 req/s (760) (#5)", v, v is not None and v >= 760,
+          f"{v:,.0f} req/s" if v else "")
     return out
 
 
 def render_targets(report: dict) -> list[str]:
-    L = ["| target (issues #5, #12: must reach) | measured (Ferrule ÷ peer) | holds |",
+    L = ["| target (issue: must reach) | measured (Ferrule ÷ peer) | holds |",
          "|---|---:|:-:|"]
     L += [f"| {a} | {b} | {c} |" for a, b, c in targets(report)]
+    return L
+
+
+def label_rows(report: dict) -> None:
+    """Every row's display name (also for reports written before rows had one)."""
+    counts = config_thread_counts(report["config"])
+    for row in report["rows"]:
+        row["label"] = row_label(row, counts)
+
+
+def render_cpu_per_worker(report: dict) -> list[str]:
+    """Issue #14: the cost per core as workers are added. Server CPU per request in µs
+    (the whole tree, so at 2p both workers and the master), 1p next to 2p, for every
+    workload and thread count measured in both."""
+    peers = report["config"]["servers"]
+    by = {}
+    for row in report["rows"]:
+        if not row.get("skipped"):
+            key = row["label"].replace(f" {row['topology']}", "", 1)
+            by.setdefault(key, {})[row["topology"]] = row
+    pairs = [(k, v) for k, v in by.items() if "1p" in v and "2p" in v]
+    if not pairs:
+        return []
+
+    def us(row, p):
+        c = row["summary"].get(p, {}).get("cpu_s_per_1k")
+        return f"{1000 * c:.1f}" if c else "–"
+
+    shown = [p for p in peers
+             if any(k["2p"]["summary"].get(p, {}).get("cpu_s_per_1k") for _, k in pairs)]
+    L = ["### Server CPU per request, µs: 1p / 2p (the cost per core)", "",
+         "utime+stime of the whole process tree (at 2p: both workers and the master) per "
+         "request, median over rounds, absolute. Equal figures at 1p and 2p mean adding a "
+         "worker costs nothing per request; 10⁶ ÷ µs is the req/s one fully busy core "
+         "would serve. Servers with one process only (waitress, bjoern, fastwsgi) have no "
+         "2p row.", "",
+         "| workload | " + " | ".join(PEERS[p].label for p in shown) + " |",
+         "|---|" + "---:|" * len(shown)]
+    for key, v in pairs:
+        L.append(f"| {key} | " + " | ".join(f"{us(v['1p'], p)} / {us(v['2p'], p)}"
+                                             for p in shown) + " |")
+    L.append("")
     return L
 
 
 def render(report: dict) -> str:
     cfg = report["config"]
     peers = cfg["servers"]
+    label_rows(report)
+    counts = config_thread_counts(cfg)
     others = [p for p in peers if p != SUBJECT]
     L = [f"# Ferrule benchmark suite, {report['started']}", ""]
     L.append(f"{cfg['rounds']} round(s) per row, interleaved (every server once per round), "
@@ -824,8 +1010,15 @@ def render(report: dict) -> str:
              f"`-c{cfg['connections']} --latency --timeout {cfg['wrk_timeout']:g}s`; medians "
              f"over rounds. Topologies: " + "; ".join(
                  f"**{t}**: {TOPOS[t].note}" for t in cfg["topologies"]) +
-             f". Python threads per server: {cfg['threads']} (sleep: 8), the same for every "
-             f"threaded server in a row. Wall time: {report['elapsed_min']:.1f} min.")
+             f". Python threads per server: {', '.join(map(str, counts))} (sleep: 8), the "
+             f"same for every threaded server in a row"
+             + (f"; the WSGI rows of {cfg.get('workloads_threads', 'all')} are measured "
+                f"once per count, named by it ('hello 1p {counts[-1]}t'), the other rows with "
+                f"{counts[0]} only; in a row of more than "
+                f"one thread, bjoern and fastwsgi (no threads) run their only configuration "
+                f"as the single-threaded reference, gunicorn sync is n/a"
+                if len(counts) > 1 or counts != [1] else "")
+             + f". Wall time: {report['elapsed_min']:.1f} min.")
     L.append("")
     L.append("## Ratios: Ferrule ÷ peer, requests/s (>1: Ferrule faster)")
     L.append("")
@@ -857,7 +1050,7 @@ def render(report: dict) -> str:
                 cells.append(f"(Ferrule {_cell_status(subj)})")
             else:
                 cells.append("–")
-        L.append(f"| {row['workload']} {row['topology']} | " + " | ".join(cells) + " |")
+        L.append(f"| {row['label']} | " + " | ".join(cells) + " |")
     L.append("")
     L.append("### Server CPU time per request: Ferrule ÷ peer (<1: Ferrule cheaper)")
     L.append("")
@@ -875,8 +1068,9 @@ def render(report: dict) -> str:
             st = _cell_status(row["summary"].get(p, {}))
             cells.append(f"{r['cpu_per_req']:.2f}" if r and r.get("cpu_per_req")
                          else (st or "–"))
-        L.append(f"| {row['workload']} {row['topology']} | " + " | ".join(cells) + " |")
+        L.append(f"| {row['label']} | " + " | ".join(cells) + " |")
     L.append("")
+    L.extend(render_cpu_per_worker(report))
     L.append("### Targets")
     L.append("")
     L.extend(render_targets(report))
@@ -888,7 +1082,7 @@ def render(report: dict) -> str:
             s = row["summary"].get(p, {})
             if s.get("na"):
                 na_lines.setdefault((PEERS[p].label, s["na"]), []).append(
-                    f"{row['workload']} {row['topology']}")
+                    row["label"])
     if na_lines:
         L.append("n/a:")
         L.append("")
@@ -908,9 +1102,12 @@ def render(report: dict) -> str:
     failures = []
     for row in report["rows"]:
         wl = WORKLOADS[row["workload"]]
-        L.append(f"### {row['workload']} {row['topology']}")
+        L.append(f"### {row['label']}")
         L.append("")
-        L.append(f"{wl.description}. Threads: {row['threads']}.")
+        L.append(f"{wl.description}. Threads: {row['threads']}"
+                 + (" (servers without threads, bjoern and fastwsgi, run their one thread "
+                    "as the single-threaded reference)" if row["threads"] > 1
+                    and row_thread_config(row, counts) is not None else "") + ".")
         if row.get("skipped"):
             L.append("")
             L.append(f"Not run: {row['skipped']}.")
@@ -921,7 +1118,7 @@ def render(report: dict) -> str:
         if wl.kind == "idle":
             extra = " idle conns answered / still open at end | RSS with them held MiB |"
         if wl.kind == "upload":
-            extra = " MB/s |"
+            extra = " MB/s | client CPU % | client core busy % |"
         L.append("| server | req/s | p50 | p99 | max | errors | peak RSS MiB | CPU s / 1k req "
                  "| other % | rounds |" + extra)
         L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|" +
@@ -934,7 +1131,7 @@ def render(report: dict) -> str:
                 continue
             if not s.get("rps_median"):
                 err = (s.get("error") or "failed").strip()
-                failures.append((f"{row['workload']} {row['topology']}", label, err))
+                failures.append((row["label"], label, err))
                 first = err.splitlines()[0][:120].replace("|", "\\|") if err else ""
                 L.append(f"| {label} | FAILED: {first} |" + " |" * (9 + extra.count("|")))
                 continue
@@ -952,7 +1149,9 @@ def render(report: dict) -> str:
                          f"{R._f(s.get('idle_still_open_min'), '{}', '?')} | "
                          f"{R._f(s.get('idle_rss_now_mib'), '{:.1f}')} |")
             if wl.kind == "upload":
-                line += f" {R._f(s.get('mb_per_s'), '{:.0f}')} |"
+                line += (f" {R._f(s.get('mb_per_s'), '{:.0f}')} |"
+                         f" {R._f(s.get('upload_client_cpu_pct'), '{:.0f}')} |"
+                         f" {R._f(s.get('client_core_busy_pct'), '{:.0f}')} |")
             L.append(line)
         L.append("")
     if failures:
@@ -1042,6 +1241,7 @@ def chart(report: dict, path: Path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError as e:
         return f"no chart: {e}"
+    label_rows(report)
     peers = [p for p in report["config"]["servers"] if p != SUBJECT]
     rows = [r for r in report["rows"] if not r.get("skipped")]
     if not rows:
@@ -1057,8 +1257,9 @@ def chart(report: dict, path: Path) -> str | None:
                 continue
             xs.append(j + (i - (len(peers) - 1) / 2) * width)
             ys.append(r["rps"])
-            lo.append(r["rps"] - (r["rps_per_round_min"] or r["rps"]))
-            hi.append((r["rps_per_round_max"] or r["rps"]) - r["rps"])
+            # the ratio of medians can fall outside the per-round range: no negative bars
+            lo.append(max(0.0, r["rps"] - (r["rps_per_round_min"] or r["rps"])))
+            hi.append(max(0.0, (r["rps_per_round_max"] or r["rps"]) - r["rps"]))
         if xs:
             ax.bar(xs, ys, width, label=PEERS[p].label, color=cmap(i % 10),
                    yerr=[lo, hi], capsize=2, error_kw={"elinewidth": 0.8})
@@ -1070,7 +1271,7 @@ def chart(report: dict, path: Path) -> str | None:
     ax.yaxis.set_minor_formatter(fmt)
     ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([f"{r['workload']}\n{r['topology']}" for r in rows])
+    ax.set_xticklabels([r["label"].replace(" ", "\n", 1) for r in rows])
     ax.set_ylabel("Ferrule req/s ÷ peer req/s (log scale; >1 = Ferrule faster)")
     ax.set_title(f"Ferrule ÷ peer, requests/s (median of rounds, bars = per-round range)\n"
                  f"{report['started']}, {report['machine']['cpu_model']}", fontsize=9)
@@ -1154,14 +1355,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=int, default=4, help="seconds per measured run")
     ap.add_argument("--warmup", type=int, default=1, help="seconds of discarded warm-up")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="Python threads per server (rows with their own count, e.g. sleep "
-                         "= 8, keep theirs)")
+    ap.add_argument("--threads", type=parse_thread_counts, default=[1], metavar="N[,M...]",
+                    help="Python threads per server; a list (e.g. 1,4) measures every WSGI "
+                         "row once per count, as separate rows ('hello 1p 4t'). Rows with "
+                         "their own count (sleep = 8) and the ASGI rows (the first count) "
+                         "run once (default: 1)")
+    ap.add_argument("--workloads-threads", default=DEFAULT_ALL_THREADS,
+                    help="the WSGI workloads measured with every --threads count, the "
+                         "others with the first only (default: %(default)s, the rows with "
+                         "an issue #14 target; 'all' for every WSGI row)")
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--wrk-timeout", type=float, default=2.0)
     ap.add_argument("--upload-size", type=int, default=UPLOAD_SIZE)
-    ap.add_argument("--max-uploads", type=int, default=40,
-                    help="at most this many uploads per measured run")
+    ap.add_argument("--max-uploads", type=int, default=500,
+                    help="at most this many uploads per measured run (a bound: normally "
+                         "--duration ends the run first)")
+    ap.add_argument("--upload-connections", type=int, default=4,
+                    help="connections of the upload client (default: %(default)s)")
     ap.add_argument("--idle-connections", type=int, default=IDLE_CONNECTIONS)
     ap.add_argument("--quiet-wait", type=float, default=3.0,
                     help="max seconds to wait before each run for both cores to be idle")
@@ -1213,9 +1423,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.ferrule_baseline is not None and BASELINE not in servers:
         servers.insert(1, BASELINE)
     two = set(WORKLOADS) if args.workloads_2p == "all" else set(args.workloads_2p.split(","))
-    # most important first (2p right after 1p of the same workload), so that a row the
-    # time budget leaves out is one of the last
-    rows_plan = [(w, t) for w in wls for t in topos if t == "1p" or w in two]
+    # most important first (each thread count, 2p right after 1p, next to the same
+    # workload's other rows), so that a row the time budget leaves out is one of the last
+    every = None if args.workloads_threads == "all" else set(args.workloads_threads.split(","))
+    rows_plan = [(w, t, tc) for w in wls
+                 for tc in row_thread_configs(WORKLOADS[w], args.threads, every)
+                 for t in topos if t == "1p" or w in two]
     if not rows_plan:
         ap.error("nothing to run")
     tools = ["wrk", "taskset"] + (["h2load"] if any(WORKLOADS[w].http2 for w in wls) else [])
@@ -1252,22 +1465,23 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.monotonic()
     budget = args.budget_minutes * 60
 
-    def cells(w: str, t: str) -> int:
+    def cells(w: str, t: str, tc: int | None) -> int:
         """Runs a row will really measure (n/a cells cost nothing)."""
         n = 0
         for s in servers:
             try:
-                PEERS[s].build(Ctx(1, WORKLOADS[w].threads or args.threads, TOPOS[t].workers,
-                                   WORKLOADS[w], work, peer_bin(PEERS[s], args)))
+                PEERS[s].build(Ctx(1, tc or WORKLOADS[w].threads, TOPOS[t].workers,
+                                   WORKLOADS[w], work, peer_bin(PEERS[s], args), tc is None))
                 n += 1
             except NotApplicable:
                 pass
         return n * args.rounds
 
-    plan_est = [estimate_cell(WORKLOADS[w], args) * cells(w, t) for w, t in rows_plan]
+    plan_est = [estimate_cell(WORKLOADS[w], args) * cells(w, t, tc) for w, t, tc in rows_plan]
     spent_est = 0.0          # estimate of what has been run so far
     print(f"suite: estimated {sum(plan_est) / 60:.1f} min; "
-          f"{len(rows_plan)} rows x {len(servers)} servers x {args.rounds} rounds; "
+          f"{len(rows_plan)} rows (threads {','.join(map(str, args.threads))}) x "
+          f"{len(servers)} servers x {args.rounds} rounds; "
           f"budget {args.budget_minutes:g} min; logs in {work}", file=sys.stderr)
     rows = []
 
@@ -1277,26 +1491,30 @@ def main(argv: list[str] | None = None) -> int:
         return max(1.0, el / spent_est) if spent_est > 30 else 1.0
 
     try:
-        for i, (wname, tname) in enumerate(rows_plan):
+        for i, (wname, tname, tc) in enumerate(rows_plan):
             wl, topo = WORKLOADS[wname], TOPOS[tname]
-            threads = wl.threads or args.threads
+            threads = tc or wl.threads
+            # thread_config: the --threads count this row measures (None: the row's own)
             row = {"workload": wname, "topology": tname, "threads": threads,
-                   "rounds": {s: [] for s in servers}}
+                   "thread_config": tc, "rounds": {s: [] for s in servers}}
+            row["label"] = row_label(row, args.threads)
             rows.append(row)
+            rtag = row["label"]
             est = plan_est[i] * scale()
             if time.monotonic() - t_start + est > budget:
                 row["skipped"] = (f"time budget ({args.budget_minutes:g} min) would be "
                                   f"exceeded (row estimated at {est / 60:.1f} min)")
-                print(f"[{wname} {tname}] skipped: {row['skipped']}", file=sys.stderr)
+                print(f"[{rtag}] skipped: {row['skipped']}", file=sys.stderr)
                 continue
-            tmp = work / f"{wname}-{tname}"
+            tmp = work / rtag.replace(" ", "-")
             tmp.mkdir(exist_ok=True)
             row_t0 = time.monotonic()
             for rnd in range(1, args.rounds + 1):
                 for s in servers:
                     discarded = []
                     while True:
-                        rec = measure(PEERS[s], wl, topo, threads, args, tmp, tmp, rnd)
+                        rec = measure(PEERS[s], wl, topo, threads, args, tmp, tmp, rnd,
+                                      own_threads=tc is None)
                         rec["noisy"] = R.is_noisy(rec, args)
                         # retry a noisy run only while the rest of the plan still fits
                         left = (sum(plan_est[i:]) * scale() - (time.monotonic() - row_t0))
@@ -1320,7 +1538,7 @@ def main(argv: list[str] | None = None) -> int:
                                   if 'idle_setup' in rec else ""))
                     else:
                         msg = "FAILED: " + (rec.get("error") or "?").splitlines()[0][:150]
-                    print(f"[{wname} {tname}] r{rnd} {s:16s} {msg}", file=sys.stderr)
+                    print(f"[{rtag}] r{rnd} {s:16s} {msg}", file=sys.stderr)
             spent_est += plan_est[i]
     except KeyboardInterrupt:
         print("interrupted; reporting what was measured", file=sys.stderr)
