@@ -7,6 +7,7 @@
 #   VENV=/path/to/venv APP=json_app bench/callgrind.sh ferrule   # another build, another app
 #   WORKLOAD=fastapi bench/callgrind.sh ferrule uvicorn bare      # a row of apps.WORKLOADS
 #   HASHSEED=7 bench/callgrind.sh      # PYTHONHASHSEED for the servers (default 0; "random")
+#   THREADS=4 bench/callgrind.sh       # Python threads of ferrule and granian (default 1)
 #   FERRULE_VENV=/tmp/ferrule-rel APP=json_app bench/callgrind.sh ferrule granian fastwsgi
 #   bench/callgrind_table.py            # hello and json for ferrule, granian, fastwsgi: a table
 #
@@ -69,6 +70,7 @@ APP = os.environ["APP"]
 READY_TIMEOUT = 300      # s: Python start-up under callgrind is slow
 BODY = b"Hello, world!"
 HASHSEED = os.environ.get("HASHSEED", "0")
+THREADS = os.environ.get("THREADS", "1")   # Python threads of ferrule and granian
 TRACE = os.environ.get("TRACE_CHILDREN", "yes")   # Granian spawns its workers by exec
 
 
@@ -90,11 +92,11 @@ def argv_for(name, port):
         # A/B baseline) do not know the flag
         iface = ["--interface", "asgi"] if WL.interface == "asgi" else []
         return [os.path.join(ferrule_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
-                "--threads", "1", "--pythonpath", bench, "--log-level", "warning",
+                "--threads", THREADS, "--pythonpath", bench, "--log-level", "warning",
                 *iface, f"apps:{APP}"]
     if name == "granian":
         return [os.path.join(venv_bin, "granian"), "--interface", WL.interface, "--host",
-                "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", "1",
+                "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", THREADS,
                 "--runtime-threads", "1", "--http", "1", "--no-ws", "--no-access-log",
                 "--log-level", "warning", "--working-dir", bench, f"apps:{APP}"]
     if name == "uvicorn":

@@ -31,6 +31,7 @@ use pyo3::types::PyDict;
 use super::awaitable::Ready;
 use super::http::HttpCycle;
 use super::lifespan;
+use super::loop_bound::Grave;
 use super::scope::ScopeContext;
 use super::websocket::WsCycle;
 use crate::bridge::{Handler, Job, RequestKind};
@@ -98,6 +99,8 @@ pub(crate) enum Item {
     Wake(u64),
     /// Stop taking requests, finish, run lifespan shutdown, end the thread.
     Stop,
+    /// A request's state whose Python object went on another thread: dropped here.
+    Bury(Grave),
 }
 
 /// The crossing from tokio (and any thread) to the loop. See the module docs.
@@ -500,6 +503,7 @@ impl Drain {
                     RequestKind::WebSocket => WsCycle::spawn(py, &self.core, job),
                 },
                 Item::Wake(id) => self.core.on_wake(py, id),
+                Item::Bury(grave) => drop(grave),
                 Item::Stop => {
                     if let Err(err) = self.core.begin_stop(py) {
                         log_at!(Level::Error, "cannot stop the ASGI loop in order: {err}");

@@ -34,11 +34,12 @@ mod extensions;
 
 use super::awaitable::Ready;
 use super::event_loop::{Core, Cycle};
+use super::loop_bound::LoopBound;
 use super::outbox::{Flush, Outbox};
 use super::waiters::Waiters;
 use super::{each_header, log_app_error, message_of, RequestLine};
 use crate::bridge::{
-    AbortReason, BodyEvent, BodyReceiver, Job, Request, ResponseEvent, ResponseHead,
+    AbortReason, BodyEvent, BodyReceiver, EventSender, Job, Request, ResponseEvent, ResponseHead,
 };
 use crate::http::{BodyFraming, RequestHead, ResponseHeadBuilder};
 use crate::log::{self, Level};
@@ -84,9 +85,15 @@ enum TaskState {
     Done,
 }
 
-/// See the module docs.
-#[pyclass(unsendable, module = "ferrule._ferrule")]
+/// See the module docs: the request's `receive`, `send` and the task's done-callback.
+/// Its state stays on the loop's thread (`LoopBound`), so the app may let go of it on any.
+#[pyclass(module = "ferrule._ferrule")]
 pub(crate) struct HttpCycle {
+    state: LoopBound<HttpState>,
+}
+
+/// One request's state, on the loop's thread.
+pub(crate) struct HttpState {
     core: Rc<Core>,
     id: u64,
     /// For log lines.
@@ -171,10 +178,59 @@ impl HttpCycle {
                 return;
             }
         };
-        let body_left = body_length(&head);
         let id = core.next_id();
         crate::metrics::stats().job_started(received.elapsed());
+        let state = HttpState::new(core, id, head, body, permit, events);
         let cycle = HttpCycle {
+            state: LoopBound::new(state, Arc::clone(&core.inbox)),
+        };
+        let started = (|| -> PyResult<Py<HttpCycle>> {
+            let cycle = Bound::new(py, cycle)?;
+            let called = core.app.bind(py).call1((
+                scope,
+                cycle.getattr(intern!(py, "receive"))?,
+                cycle.getattr(intern!(py, "send"))?,
+            ));
+            let coroutine = match called {
+                Ok(coroutine) => coroutine,
+                Err(err) => {
+                    let mut this = cycle.borrow_mut();
+                    let this = this.state.get_mut()?;
+                    this.on_app_error(py, &err);
+                    this.flush();
+                    return Ok(cycle.unbind());
+                }
+            };
+            let task = core.create_task(py, &coroutine)?;
+            task.call_method1(
+                intern!(py, "add_done_callback"),
+                (cycle.getattr(intern!(py, "_done"))?,),
+            )?;
+            cycle.borrow_mut().state.get_mut()?.task = Some(task.unbind());
+            core.track(id, Cycle::Http(cycle.clone().unbind()));
+            Ok(cycle.unbind())
+        })();
+        if let Err(err) = started {
+            log_at!(
+                Level::Error,
+                "cannot start the ASGI task\n{}",
+                super::format_exception(py, &err)
+            );
+        }
+    }
+}
+
+impl HttpState {
+    fn new(
+        core: &Rc<Core>,
+        id: u64,
+        head: RequestHead,
+        body: BodyReceiver,
+        permit: OwnedSemaphorePermit,
+        events: EventSender,
+    ) -> HttpState {
+        let body_left = body_length(&head);
+        HttpState {
             core: Rc::clone(core),
             id,
             head,
@@ -195,38 +251,6 @@ impl HttpCycle {
             task: None,
             state: TaskState::Running,
             started: Instant::now(),
-        };
-        let started = (|| -> PyResult<Py<HttpCycle>> {
-            let cycle = Bound::new(py, cycle)?;
-            let called = core.app.bind(py).call1((
-                scope,
-                cycle.getattr(intern!(py, "receive"))?,
-                cycle.getattr(intern!(py, "send"))?,
-            ));
-            let coroutine = match called {
-                Ok(coroutine) => coroutine,
-                Err(err) => {
-                    let mut this = cycle.borrow_mut();
-                    this.on_app_error(py, &err);
-                    this.flush();
-                    return Ok(cycle.unbind());
-                }
-            };
-            let task = core.create_task(py, &coroutine)?;
-            task.call_method1(
-                intern!(py, "add_done_callback"),
-                (cycle.getattr(intern!(py, "_done"))?,),
-            )?;
-            cycle.borrow_mut().task = Some(task.unbind());
-            core.track(id, Cycle::Http(cycle.clone().unbind()));
-            Ok(cycle.unbind())
-        })();
-        if let Err(err) = started {
-            log_at!(
-                Level::Error,
-                "cannot start the ASGI task\n{}",
-                super::format_exception(py, &err)
-            );
         }
     }
 
@@ -470,23 +494,6 @@ impl HttpCycle {
         }
     }
 
-    /// Something this request waited for happened (room among the events, a body event,
-    /// the end of the request): resumes what waits.
-    pub(crate) fn on_wake(cycle: &Bound<'_, HttpCycle>) {
-        let py = cycle.py();
-        let mut this = cycle.borrow_mut();
-        if let Err(err) = this.resume(py) {
-            log_at!(
-                Level::Error,
-                "ASGI request {}: cannot resume a waiting receive() or send(): {err}",
-                this.line()
-            );
-        }
-        if this.state == TaskState::Done && this.out.is_empty() && !this.waiters.has_receivers(py) {
-            this.core.untrack(py, this.id);
-        }
-    }
-
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
         let flushed = self.flush();
         self.waiters.settle_send(
@@ -501,43 +508,10 @@ impl HttpCycle {
         answered
     }
 
-    /// The task runs past `timeout` and has not been told yet.
-    pub(crate) fn is_overdue(&self, timeout: Duration) -> bool {
+    fn is_overdue(&self, timeout: Duration) -> bool {
         self.state == TaskState::Running && self.started.elapsed() >= timeout
     }
 
-    /// `request_timeout` passed: 504 if no response started (else the connection closes),
-    /// and the task is cancelled, so the app sees `CancelledError` at its next `await`.
-    pub(crate) fn on_timeout(cycle: &Bound<'_, HttpCycle>, timeout: Duration) {
-        let py = cycle.py();
-        let mut this = cycle.borrow_mut();
-        this.state = TaskState::TimedOut;
-        log_at!(
-            Level::Error,
-            "{}: the request ran past request_timeout ({timeout:?}); answering 504 and cancelling its task",
-            this.line()
-        );
-        this.abort(AbortReason::Timeout);
-        this.flush();
-        if let Some(task) = &this.task {
-            // A task that cannot be cancelled is finishing anyway.
-            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
-        }
-    }
-
-    /// Cancels the task (a stopping worker's leftovers).
-    pub(crate) fn cancel(cycle: &Bound<'_, HttpCycle>) {
-        let py = cycle.py();
-        if let Some(task) = &cycle.borrow().task {
-            // A task that cannot be cancelled is finishing anyway.
-            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
-        }
-    }
-}
-
-#[pymethods]
-impl HttpCycle {
-    /// ASGI `receive()`.
     fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if !self.waiters.has_receive_queued() {
             if let Some(message) = self.poll_message(py)? {
@@ -547,7 +521,6 @@ impl HttpCycle {
         self.waiters.wait_receive(&self.core, py)
     }
 
-    /// ASGI `send(message)`.
     fn send(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let (message, kind) = message_of(message)?;
         if self.client_gone && !matches!(self.response, Response::Done) {
@@ -583,8 +556,8 @@ impl HttpCycle {
         }
     }
 
-    /// The task's done-callback: the failure rules (module docs), then the permit goes.
-    fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// The failure rules (module docs), then the permit goes.
+    fn done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
         self.state = TaskState::Done;
         self.task = None;
         if let Some(permit) = self.permit.take() {
@@ -635,6 +608,88 @@ impl HttpCycle {
             self.core.untrack(py, self.id);
         }
         Ok(())
+    }
+}
+
+impl HttpCycle {
+    /// The task runs past `timeout` and has not been told yet.
+    pub(crate) fn is_overdue(&self, timeout: Duration) -> bool {
+        self.state.get().is_ok_and(|s| s.is_overdue(timeout))
+    }
+
+    /// Something this request waited for happened (room among the events, a body event,
+    /// the end of the request): resumes what waits.
+    pub(crate) fn on_wake(cycle: &Bound<'_, HttpCycle>) {
+        let py = cycle.py();
+        let mut this = cycle.borrow_mut();
+        let Ok(this) = this.state.get_mut() else {
+            return;
+        };
+        if let Err(err) = this.resume(py) {
+            log_at!(
+                Level::Error,
+                "ASGI request {}: cannot resume a waiting receive() or send(): {err}",
+                this.line()
+            );
+        }
+        if this.state == TaskState::Done && this.out.is_empty() && !this.waiters.has_receivers(py) {
+            this.core.untrack(py, this.id);
+        }
+    }
+
+    /// `request_timeout` passed: 504 if no response started (else the connection closes),
+    /// and the task is cancelled, so the app sees `CancelledError` at its next `await`.
+    pub(crate) fn on_timeout(cycle: &Bound<'_, HttpCycle>, timeout: Duration) {
+        let py = cycle.py();
+        let mut this = cycle.borrow_mut();
+        let Ok(this) = this.state.get_mut() else {
+            return;
+        };
+        this.state = TaskState::TimedOut;
+        log_at!(
+            Level::Error,
+            "{}: the request ran past request_timeout ({timeout:?}); answering 504 and cancelling its task",
+            this.line()
+        );
+        this.abort(AbortReason::Timeout);
+        this.flush();
+        if let Some(task) = &this.task {
+            // A task that cannot be cancelled is finishing anyway.
+            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
+        }
+    }
+
+    /// Cancels the task (a stopping worker's leftovers).
+    pub(crate) fn cancel(cycle: &Bound<'_, HttpCycle>) {
+        let py = cycle.py();
+        if let Some(task) = cycle
+            .borrow()
+            .state
+            .get()
+            .ok()
+            .and_then(|s| s.task.as_ref())
+        {
+            // A task that cannot be cancelled is finishing anyway.
+            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
+        }
+    }
+}
+
+#[pymethods]
+impl HttpCycle {
+    /// ASGI `receive()`.
+    fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.state.get_mut()?.receive(py)
+    }
+
+    /// ASGI `send(message)`.
+    fn send(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.state.get_mut()?.send(py, message)
+    }
+
+    /// The task's done-callback.
+    fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.state.get_mut()?.done(py, task)
     }
 }
 

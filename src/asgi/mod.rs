@@ -14,6 +14,7 @@ mod awaitable;
 pub mod event_loop;
 mod http;
 mod lifespan;
+mod loop_bound;
 mod outbox;
 mod scope;
 mod waiters;

@@ -25,6 +25,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::awaitable::Ready;
 use super::event_loop::{Core, Cycle};
+use super::loop_bound::LoopBound;
 use super::outbox::{Flush, Outbox};
 use super::waiters::Waiters;
 use super::{each_header, log_app_error, message_of, RequestLine};
@@ -51,8 +52,14 @@ enum Phase {
 }
 
 /// See the module docs.
-#[pyclass(unsendable, module = "ferrule._ferrule")]
+#[pyclass(module = "ferrule._ferrule")]
 pub(crate) struct WsCycle {
+    state: LoopBound<WsState>,
+}
+
+/// One WebSocket's state, on the loop's thread (`LoopBound`: the app may let go of its
+/// `receive` and `send` on any thread).
+pub(crate) struct WsState {
     core: Rc<Core>,
     id: u64,
     /// For log lines.
@@ -110,7 +117,7 @@ impl WsCycle {
             }
         };
         let id = core.next_id();
-        let cycle = WsCycle {
+        let state = WsState {
             core: Rc::clone(core),
             id,
             head,
@@ -124,6 +131,9 @@ impl WsCycle {
             task: None,
             task_done: false,
         };
+        let cycle = WsCycle {
+            state: LoopBound::new(state, Arc::clone(&core.inbox)),
+        };
         let started = (|| -> PyResult<()> {
             let cycle = Bound::new(py, cycle)?;
             let called = core.app.bind(py).call1((
@@ -134,8 +144,9 @@ impl WsCycle {
             let coroutine = match called {
                 Ok(coroutine) => coroutine,
                 Err(err) => {
-                    log_app_error(py, &cycle.borrow().line(), &err);
                     let mut this = cycle.borrow_mut();
+                    let this = this.state.get_mut()?;
+                    log_app_error(py, &this.line(), &err);
                     this.out.push(ResponseEvent::Abort(AbortReason::AppError));
                     this.out.flush();
                     return Ok(());
@@ -146,7 +157,7 @@ impl WsCycle {
                 intern!(py, "add_done_callback"),
                 (cycle.getattr(intern!(py, "_done"))?,),
             )?;
-            cycle.borrow_mut().task = Some(task.unbind());
+            cycle.borrow_mut().state.get_mut()?.task = Some(task.unbind());
             core.track(id, Cycle::WebSocket(cycle.unbind()));
             Ok(())
         })();
@@ -158,7 +169,9 @@ impl WsCycle {
             );
         }
     }
+}
 
+impl WsState {
     fn line(&self) -> RequestLine<'_> {
         RequestLine {
             head: &self.head,
@@ -364,21 +377,6 @@ impl WsCycle {
         Ok(())
     }
 
-    pub(crate) fn on_wake(cycle: &Bound<'_, WsCycle>) {
-        let py = cycle.py();
-        let mut this = cycle.borrow_mut();
-        if let Err(err) = this.resume(py) {
-            log_at!(
-                Level::Error,
-                "ASGI websocket {}: cannot resume a waiting receive() or send(): {err}",
-                this.line()
-            );
-        }
-        if this.task_done && this.out.is_empty() && !this.waiters.has_receivers(py) {
-            this.core.untrack(py, this.id);
-        }
-    }
-
     fn resume(&mut self, py: Python<'_>) -> PyResult<()> {
         let flushed = self.out.flush();
         self.waiters
@@ -387,14 +385,6 @@ impl WsCycle {
         let answered = waiters.answer_receives(py, || self.poll_message(py));
         self.waiters = waiters;
         answered
-    }
-
-    pub(crate) fn cancel(cycle: &Bound<'_, WsCycle>) {
-        let py = cycle.py();
-        if let Some(task) = &cycle.borrow().task {
-            // A task that cannot be cancelled is finishing anyway.
-            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
-        }
     }
 
     fn disconnected_error(&self, py: Python<'_>) -> PyErr {
@@ -410,8 +400,7 @@ impl WsCycle {
     }
 }
 
-#[pymethods]
-impl WsCycle {
+impl WsState {
     /// ASGI `receive()`.
     fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         if !self.waiters.has_receive_queued() {
@@ -457,7 +446,7 @@ impl WsCycle {
     }
 
     /// The task's done-callback: the failure rules (module docs), then the permit goes.
-    fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
         self.task_done = true;
         self.task = None;
         drop(self.permit.take());
@@ -519,6 +508,58 @@ impl WsCycle {
 
 /// `headers` of `websocket.accept` or `websocket.http.response.start`: `[name, value]`
 /// pairs of bytes, checked as response headers.
+impl WsCycle {
+    pub(crate) fn on_wake(cycle: &Bound<'_, WsCycle>) {
+        let py = cycle.py();
+        let mut this = cycle.borrow_mut();
+        let Ok(this) = this.state.get_mut() else {
+            return;
+        };
+        if let Err(err) = this.resume(py) {
+            log_at!(
+                Level::Error,
+                "ASGI websocket {}: cannot resume a waiting receive() or send(): {err}",
+                this.line()
+            );
+        }
+        if this.task_done && this.out.is_empty() && !this.waiters.has_receivers(py) {
+            this.core.untrack(py, this.id);
+        }
+    }
+
+    pub(crate) fn cancel(cycle: &Bound<'_, WsCycle>) {
+        let py = cycle.py();
+        if let Some(task) = cycle
+            .borrow()
+            .state
+            .get()
+            .ok()
+            .and_then(|s| s.task.as_ref())
+        {
+            // A task that cannot be cancelled is finishing anyway.
+            let _ = task.bind(py).call_method0(intern!(py, "cancel"));
+        }
+    }
+}
+
+#[pymethods]
+impl WsCycle {
+    /// ASGI `receive()`.
+    fn receive(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.state.get_mut()?.receive(py)
+    }
+
+    /// ASGI `send(message)`.
+    fn send(&mut self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.state.get_mut()?.send(py, message)
+    }
+
+    /// The task's done-callback.
+    fn _done(&mut self, py: Python<'_>, task: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.state.get_mut()?.done(py, task)
+    }
+}
+
 fn add_headers(head: &mut ResponseHeadBuilder, headers: Option<Bound<'_, PyAny>>) -> PyResult<()> {
     match headers.filter(|h| !h.is_none()) {
         Some(headers) => each_header(&headers, |name, value| {

@@ -1,5 +1,5 @@
 //! The response extensions of an HTTP request (asgiref `specs/extensions.rst`), as more
-//! `HttpCycle::send` messages: `http.response.pathsend` and `http.response.zerocopysend`
+//! `HttpState::send` messages: `http.response.pathsend` and `http.response.zerocopysend`
 //! (file bodies, sent with sendfile(2) under `--sendfile`), `http.response.trailers` (a
 //! trailer section after the last chunk) and `http.response.early_hint` (a `103`).
 
@@ -9,7 +9,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use super::{HttpCycle, Response};
+use super::{HttpState, Response};
 use crate::asgi::each_header;
 use crate::bridge::{FileBody, ResponseEvent};
 use crate::http::ResponseHeadBuilder;
@@ -32,7 +32,7 @@ fn is_forbidden_trailer(name: &[u8]) -> bool {
     .any(|f| name.eq_ignore_ascii_case(f.as_bytes()))
 }
 
-impl HttpCycle {
+impl HttpState {
     /// Queues a file body: `http.response.pathsend` (`more` false) and
     /// `http.response.zerocopysend`. The head goes first when it waits; a whole response
     /// from one file gets the file's length as its `Content-Length`.

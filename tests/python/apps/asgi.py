@@ -232,6 +232,41 @@ async def app(scope, receive, send):
         await respond(send, 200, b"spawned")
     elif path == "/pid":
         await respond(send, 200, str(os.getpid()).encode())
+    elif path == "/drop-elsewhere":
+        # receive and send kept by another thread, which lets go of them after the
+        # response (as a framework's thread pool may): the last references to the
+        # request's objects go on that thread.
+        import threading
+        import gc
+        kept = [receive, send]
+        ready = threading.Event()
+
+        def let_go():
+            ready.wait(5)
+            threading.Event().wait(0.2)  # the request's task has finished by now
+            kept.clear()
+            gc.collect()
+
+        threading.Thread(target=let_go, daemon=True).start()
+        del receive, send
+        await respond(kept[1], 200, b"dropped elsewhere")
+        ready.set()
+    elif path == "/call-elsewhere":
+        # receive() called on another thread: refused there with a RuntimeError.
+        import threading
+        got = []
+
+        def call():
+            try:
+                receive()
+                got.append(b"accepted")
+            except RuntimeError as err:
+                got.append(str(err).encode())
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        caller.join()
+        await respond(send, 200, got[0])
     elif path == "/slow-read":
         # Reads the body with a pause after each message; records how it ended.
         key, delay, total = arg("key", "slow-read"), float(arg("delay", "0")), 0

@@ -140,6 +140,24 @@ def test_a_client_that_does_not_read_holds_the_app_back(server):
     still_serves(server)
 
 
+def test_receive_and_send_let_go_on_another_thread_are_freed_without_an_error(server):
+    """A framework's thread pool may hold a request's receive and send last (Django's
+    sync_to_async): the request's state goes back to the loop and is freed there, with no
+    "unsendable ... dropped on another thread" error; a call from another thread is
+    refused with a RuntimeError instead of touching the loop's state."""
+    for _ in range(5):
+        response = get(server, "/drop-elsewhere")
+        assert (response.status, response.body) == (200, b"dropped elsewhere")
+    time.sleep(1.0)  # every thread has let go by now
+    still_serves(server)  # and the loop has freed what came back (its next drain)
+    log = server.log()
+    assert "another thread" not in log and "unsendable" not in log, log[-2000:]
+    response = get(server, "/call-elsewhere")
+    assert response.status == 200
+    assert response.body.startswith(b"ASGI receive() and send() must be called on the event loop's thread"), response.body
+    still_serves(server)
+
+
 def test_receive_gives_http_disconnect_and_send_then_raises_client_disconnected(server):
     c = socket.create_connection(server.address)
     c.sendall(b"GET /wait-disconnect?key=gone HTTP/1.1\r\nHost: t\r\n\r\n")
