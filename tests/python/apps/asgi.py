@@ -236,8 +236,8 @@ async def app(scope, receive, send):
         # receive and send kept by another thread, which lets go of them after the
         # response (as a framework's thread pool may): the last references to the
         # request's objects go on that thread.
-        import threading
         import gc
+        import threading
         kept = [receive, send]
         ready = threading.Event()
 
