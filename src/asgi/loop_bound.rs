@@ -19,7 +19,7 @@ use super::event_loop::{Inbox, Item};
 
 /// See the module docs.
 pub(crate) struct LoopBound<T: 'static> {
-    value: ManuallyDrop<Box<T>>,
+    value: ManuallyDrop<T>,
     owner: ThreadId,
     inbox: Arc<Inbox>,
 }
@@ -35,7 +35,7 @@ impl<T> LoopBound<T> {
     /// Binds `value` to the calling thread (the loop's), whose inbox is `inbox`.
     pub(crate) fn new(value: T, inbox: Arc<Inbox>) -> LoopBound<T> {
         LoopBound {
-            value: ManuallyDrop::new(Box::new(value)),
+            value: ManuallyDrop::new(value),
             owner: thread::current().id(),
             inbox,
         }
@@ -86,8 +86,9 @@ impl<T> Drop for LoopBound<T> {
         } else {
             // The loop drops it with its next drain. A loop that has ended drains no
             // more: the value is then leaked with the inbox, at the worker's exit.
+            // Boxing moves the bytes; nothing in them is read or written.
             self.inbox.push(Item::Bury(Grave {
-                value: ManuallyDrop::new(value),
+                value: ManuallyDrop::new(Box::new(value)),
                 owner: self.owner,
             }));
         }
