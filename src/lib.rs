@@ -46,6 +46,11 @@
 //!
 //! `tests/python/unit/test_layout.py` checks every `crate::` path against these lines.
 
+/// Ferrule's Rust allocations go to mimalloc (Python's own stay with pymalloc): see the
+/// dependency's note in Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod http;
 #[macro_use]
 pub mod log;
