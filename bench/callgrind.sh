@@ -27,20 +27,30 @@
 # loop with no server and no socket (WSGI: app(environ, start_response); ASGI: await app(scope, receive, send)
 # on one asyncio loop) -- the floor that no server can go below, which says how much of a
 # row is the server's to win.
+# TLS rows (tls-hello, tls-handshake) run the servers with the suite's certificate
+# (apps.ensure_cert()) and a Python `ssl` client that does not verify it, as wrk does not:
+# tls-hello over one keep-alive connection; tls-handshake with a new connection per
+# request (`Connection: close`), resuming the previous connection's session as wrk does
+# (its SSL_shutdown + SSL_clear keep the session: a TLS 1.3 PSK handshake with ECDHE, no
+# certificate; RESUME=0 for full handshakes). HTTP/2 rows (h2-hello) use `h2load -n N -c 1
+# -m 16` over cleartext prior knowledge as the client, every answer counted as a 2xx.
+# Clients run outside valgrind: only the server's processes are counted.
 # Uses the servers in bench/.venv (bench/run.sh --build-only installs them), or in $VENV
 # (e.g. a venv built from another commit, to compare two builds); FERRULE_VENV takes
-# Ferrule alone from another venv (default: $VENV), the peers staying in $VENV; APP names
-# the app in bench/apps.py (default hello; its answers must all be the same); installs
-# valgrind with apt-get if missing. Output files: bench/results/tmp/callgrind-<stamp>/ (or
-# $OUT), with result.json: instructions per request per server, app, venvs, date and commit
-# (bench/callgrind_table.py turns those into a markdown table).
+# Ferrule alone from another venv (default: $VENV), the client and the peers staying in
+# $VENV; APP names the app in bench/apps.py (default hello; its answers must all be the
+# same); OPENSSL_CONF (a file whose system_default section sets `Ciphersuites`) changes the
+# TLS client's suite order; installs valgrind with apt-get if missing. Output files:
+# bench/results/tmp/callgrind-<stamp>-<pid>/ (or $OUT), with result.json: instructions per
+# request per server, app, venvs, date and commit (bench/callgrind_table.py turns those
+# into a markdown table).
 # Slow: Python under callgrind runs ~50x slower; about 2-4 minutes per server.
 set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="${VENV:-$BENCH/.venv}"
 FERRULE_VENV="${FERRULE_VENV:-$VENV}"
-export VENV FERRULE_VENV APP="${APP:-hello}" WORKLOAD="${WORKLOAD:-}"
+export VENV FERRULE_VENV APP="${APP:-hello}" WORKLOAD="${WORKLOAD:-}" RESUME="${RESUME:-1}"
 SMALL="${SMALL:-100}"
 BIG="${BIG:-4100}"
 TOP="${TOP:-25}"
@@ -60,7 +70,7 @@ OUT="${OUT:-$BENCH/results/tmp/callgrind-$(date -u +%Y%m%d-%H%M%S)-$$}"
 mkdir -p "$OUT"
 
 exec "$VENV/bin/python" - "$BENCH" "$OUT" "$SMALL" "$BIG" "$TOP" "${servers[@]}" <<'PY'
-import datetime, glob, http.client, json, os, re, signal, socket, subprocess, sys, time
+import datetime, glob, http.client, json, os, re, signal, socket, ssl, subprocess, sys, time
 
 bench, out, small, big, top = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 servers = sys.argv[6:]
@@ -84,6 +94,7 @@ else:
     WL = _apps.Workload(name=APP, attr=APP, description=APP,
                         expect_body=BODY if APP == "hello" else None)
 HEADERS = {"Content-Type": WL.content_type} if WL.content_type else {}
+CERT = _apps.ensure_cert() if WL.tls else None
 
 
 def argv_for(name, port):
@@ -93,12 +104,15 @@ def argv_for(name, port):
         iface = ["--interface", "asgi"] if WL.interface == "asgi" else []
         return [os.path.join(ferrule_bin, "ferrule"), "--bind", f"127.0.0.1:{port}",
                 "--threads", THREADS, "--pythonpath", bench, "--log-level", "warning",
-                *iface, f"apps:{APP}"]
+                *iface, *(["--certfile", CERT[0], "--keyfile", CERT[1]] if WL.tls else []),
+                f"apps:{APP}"]
     if name == "granian":
         return [os.path.join(venv_bin, "granian"), "--interface", WL.interface, "--host",
                 "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads", THREADS,
-                "--runtime-threads", "1", "--http", "1", "--no-ws", "--no-access-log",
-                "--log-level", "warning", "--working-dir", bench, f"apps:{APP}"]
+                "--runtime-threads", "1", "--http", "2" if WL.http2 else "1", "--no-ws",
+                "--no-access-log", "--log-level", "warning", "--working-dir", bench,
+                *(["--ssl-certificate", CERT[0], "--ssl-keyfile", CERT[1]] if WL.tls else []),
+                f"apps:{APP}"]
     if name == "uvicorn":
         return [os.path.join(venv_bin, "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
                 "--loop", "uvloop", "--http", "httptools", "--no-access-log",
@@ -247,16 +261,12 @@ def run_once(name, n):
                 raise SystemExit(f"{name} did not start (see {out}/{tag}.log)")
             time.sleep(0.5)
         time.sleep(2.0)          # let a pre-forked worker finish its own start-up
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        expected = WL.expect_body
-        for i in range(n):
-            conn.request(WL.method, WL.path, body=WL.body, headers=HEADERS)
-            r = conn.getresponse()
-            body = r.read()
-            expected = body if expected is None else expected
-            if r.status != WL.expect_status or body != expected:
-                raise SystemExit(f"{name}: request {i}: {r.status} {body[:60]!r}")
-        conn.close()
+        if WL.http2:
+            drive_h2load(name, port, n)
+        elif WL.tls and "Connection: close" in WL.wrk_headers:
+            drive_handshakes(name, port, n)
+        else:
+            drive_keepalive(name, port, n)
         time.sleep(1.0)
     finally:
         if p.poll() is None:
@@ -268,6 +278,58 @@ def run_once(name, n):
                 p.wait()
         log.close()
     return count(rundir, name)
+
+
+def drive_keepalive(name, port, n):
+    """n requests over one keep-alive connection (https for a TLS row)."""
+    if WL.tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=120,
+                                           context=ssl._create_unverified_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    expected = WL.expect_body
+    for i in range(n):
+        conn.request(WL.method, WL.path, body=WL.body, headers=HEADERS)
+        r = conn.getresponse()
+        body = r.read()
+        expected = body if expected is None else expected
+        if r.status != WL.expect_status or body != expected:
+            raise SystemExit(f"{name}: request {i}: {r.status} {body[:60]!r}")
+    conn.close()
+
+
+def drive_handshakes(name, port, n):
+    """n requests, each on a new TLS connection with `Connection: close`, resuming the last
+    connection's session unless RESUME=0 (wrk resumes: see the header)."""
+    ctx = ssl._create_unverified_context()
+    req = (f"{WL.method} {WL.path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+           "Connection: close\r\n\r\n").encode()
+    session, resumed = None, 0
+    for i in range(n):
+        with socket.create_connection(("127.0.0.1", port), timeout=120) as raw:
+            with ctx.wrap_socket(raw, session=session) as tls:
+                tls.sendall(req)
+                data = b""
+                while chunk := tls.recv(65536):
+                    data += chunk
+                resumed += tls.session_reused
+                if os.environ["RESUME"] != "0":
+                    session = tls.session
+        head, _, body = data.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 %d" % WL.expect_status) or (
+                WL.expect_body is not None and body != WL.expect_body):
+            raise SystemExit(f"{name}: connection {i}: {data[:80]!r}")
+    print(f"  {name}: {resumed} of {n} handshakes resumed a session", flush=True)
+
+
+def drive_h2load(name, port, n):
+    """n requests by h2load over cleartext HTTP/2 (prior knowledge): one connection, 16
+    streams in flight."""
+    cmd = ["h2load", "-n", str(n), "-c", "1", "-m", "16", f"http://127.0.0.1:{port}{WL.path}"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    m = re.search(r"status codes: (\d+) 2xx", res.stdout)
+    if res.returncode != 0 or not m or int(m.group(1)) != n:
+        raise SystemExit(f"{name}: h2load: {res.stdout[-600:]}{res.stderr[-300:]}")
 
 
 def count(rundir, name):

@@ -226,7 +226,12 @@ pub async fn serve_tls<H: Handler>(
     ctx: Arc<ConnContext>,
     shutdown: watch::Receiver<bool>,
 ) {
-    tls::serve(stream, tls, info, handler, ctx, shutdown).await;
+    // Boxed: the TLS connection's state (rustls' connection, its buffers, the HTTP/1.1 or
+    // HTTP/2 connection over it) is the largest of a connection task's; unboxed, it made
+    // every connection's task that large, and tokio moves a task's future several times
+    // as it spawns and finishes it (~90,000 instructions of memcpy per TLS connection,
+    // bench/PROFILE.md, issue #10).
+    Box::pin(tls::serve(stream, tls, info, handler, ctx, shutdown)).await;
 }
 
 /// Runs one write under `send_timeout`.

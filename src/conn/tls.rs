@@ -13,7 +13,7 @@ use base64::Engine as _;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{timeout_at, Instant};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
 
 use super::proxy_header;
 use super::respond::Page;
@@ -68,7 +68,28 @@ pub(super) async fn serve<H: Handler>(
         _ => return,
     }
     let remote = info.peer.map_or_else(String::new, |p| p.ip().to_string());
-    let stream = match timeout_at(deadline, TlsAcceptor::from(tls).accept(stream)).await {
+    // The ClientHello first: its suite order picks the configuration (`ServerTls`).
+    let start = match timeout_at(
+        deadline,
+        LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream),
+    )
+    .await
+    {
+        Ok(Ok(start)) => start,
+        Ok(Err(err)) => {
+            log_at!(Level::Debug, "{remote}: TLS handshake failed: {err}");
+            return;
+        }
+        Err(_elapsed) => {
+            log_at!(
+                Level::Debug,
+                "{remote}: TLS handshake not done within header_timeout"
+            );
+            return;
+        }
+    };
+    let config = Arc::clone(tls.for_client(start.client_hello().cipher_suites()));
+    let stream = match timeout_at(deadline, start.into_stream(config)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(err)) => {
             log_at!(Level::Debug, "{remote}: TLS handshake failed: {err}");

@@ -63,7 +63,13 @@ pub fn load(config: &TlsConfig, alpn: Vec<Vec<u8>>) -> Result<Option<ServerTls>,
     // (X25519MLKEM768), which only aws-lc-rs offers; aws-lc-rs needs cmake to build, and
     // `pip install .` must work with cargo and a C compiler alone (see Cargo.toml).
     #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    // The server's suite order (see `ServerTls`); a stable sort keeps ring's order within
+    // a rank (ECDSA before RSA).
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| super::server_rank(suite.suite()));
+    let provider = Arc::new(provider);
     let versions: &[&rustls::SupportedProtocolVersion] = match config.min_version {
         TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::Tls13 => &[&rustls::version::TLS13],
@@ -100,7 +106,14 @@ pub fn load(config: &TlsConfig, alpn: Vec<Vec<u8>>) -> Result<Option<ServerTls>,
     // ALPN (RFC 7301): the server's preference order; a client that offers none of them
     // still speaks HTTP/1.1.
     server.alpn_protocols = alpn;
-    Ok(Some(Arc::new(server)))
+    // Both share the session cache (an `Arc`): a session resumes under either.
+    let mut client_order = server.clone();
+    client_order.ignore_client_order = false;
+    server.ignore_client_order = true;
+    Ok(Some(ServerTls {
+        preferred: Arc::new(server),
+        client_order: Arc::new(client_order),
+    }))
 }
 
 fn unreadable(setting: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> TlsError {

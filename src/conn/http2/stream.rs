@@ -505,44 +505,44 @@ impl<H: Handler> Stream<H> {
             }
             if end && self.sent.body_bytes + data.len() as u64 != declared {
                 // RFC 9113 §8.1.1: a body shorter than its content-length is malformed.
-                let _ = self.send_data(data).await; // the reset below is the answer
+                let _ = self.send_data(data, false).await; // the reset below is the answer
                 return Some(self.server_reset(Reason::INTERNAL_ERROR));
             }
         }
         let Respond::Sending(_) = &self.respond else {
             return end.then_some(StreamEnd::Answered);
         };
-        if let Err(failure) = self.send_data(data).await {
-            return Some(self.on_send_failure(&failure));
-        }
-        if end {
-            if let Respond::Sending(stream) = &mut self.respond {
-                if stream.send_data(Bytes::new(), true).is_err() {
-                    return Some(StreamEnd::ResetByServer);
-                }
+        match self.send_data(data, end).await {
+            Err(failure) => Some(self.on_send_failure(&failure)),
+            Ok(()) if end => {
+                self.respond = Respond::Done;
+                Some(StreamEnd::Answered)
             }
-            self.respond = Respond::Done;
-            return Some(StreamEnd::Answered);
+            Ok(()) => None,
         }
-        None
     }
 
-    /// Sends `data` as the client's window allows, each wait under `send_timeout`.
-    async fn send_data(&mut self, mut data: Bytes) -> Result<(), SendFailure> {
+    /// Sends `data` as the client's window allows, each wait under `send_timeout`; `end`
+    /// closes the stream with the last DATA frame (`END_STREAM` on it: a body sent whole
+    /// costs one DATA frame, not a second empty one to end the stream).
+    async fn send_data(&mut self, mut data: Bytes, end: bool) -> Result<(), SendFailure> {
         let send_timeout = self.shared.ctx.timeouts.send;
         let Respond::Sending(stream) = &mut self.respond else {
             return Ok(());
         };
         if self.head_only {
-            return Ok(());
+            data.clear();
         }
         while !data.is_empty() {
             stream.reserve_capacity(data.len());
-            let granted = match timeout(send_timeout, poll_fn(|cx| stream.poll_capacity(cx))).await
-            {
-                Ok(Some(Ok(n))) => n,
-                Ok(Some(Err(_)) | None) => return Err(SendFailure::Gone),
-                Err(_) => return Err(SendFailure::Timeout),
+            // The window usually has room: then no timer is set up for the wait.
+            let granted = match stream.capacity() {
+                0 => match timeout(send_timeout, poll_fn(|cx| stream.poll_capacity(cx))).await {
+                    Ok(Some(Ok(n))) => n,
+                    Ok(Some(Err(_)) | None) => return Err(SendFailure::Gone),
+                    Err(_) => return Err(SendFailure::Timeout),
+                },
+                n => n,
             };
             if granted == 0 {
                 continue;
@@ -550,9 +550,18 @@ impl<H: Handler> Stream<H> {
             let piece = data.split_to(granted.min(data.len()));
             let len = piece.len() as u64;
             stream
-                .send_data(piece, false)
+                .send_data(piece, end && data.is_empty())
                 .map_err(|_| SendFailure::Gone)?;
             self.sent.body_bytes += len;
+            if data.is_empty() {
+                return Ok(());
+            }
+        }
+        if end {
+            // Nothing (left) to send: an empty DATA frame ends the stream.
+            stream
+                .send_data(Bytes::new(), true)
+                .map_err(|_| SendFailure::Gone)?;
         }
         Ok(())
     }

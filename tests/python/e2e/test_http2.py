@@ -425,6 +425,27 @@ def test_wsgi_early_hints_belong_to_the_thread_running_the_request(plain):
 # --- limits and attacks --------------------------------------------------------------------
 
 
+def test_a_whole_body_goes_out_in_one_data_frame_that_ends_the_stream(plain):
+    """A body the app gives whole (a one-item list, as the bench's hello): HEADERS, then one
+    DATA frame with END_STREAM, not a second, empty DATA frame to end the stream (one frame
+    less per response, as hyper sends it)."""
+    client = H2Client(plain.address)
+    try:
+        for _ in range(2):
+            sid = client.headers("/list?n=1&size=5")
+            client.pump(lambda ev, sid=sid: isinstance(ev, h2.events.StreamEnded) and ev.stream_id == sid)
+            data = [ev for ev in client.events
+                    if isinstance(ev, h2.events.DataReceived) and ev.stream_id == sid]
+            assert [ev.data for ev in data] == [b"aaaaa"]
+            assert data[0].stream_ended is not None
+        # A body in pieces (a generator) still ends its stream, and HEAD sends no body.
+        assert client.get("/gen?n=3") == (200, b"chunk-0\nchunk-1\nchunk-2\n")
+        status, body = client.get("/ok", method="HEAD")
+        assert (status, body) == (200, b"")
+    finally:
+        client.close()
+
+
 def test_settings_advertise_the_stream_limit(plain):
     client = H2Client(plain.address)
     client.pump(lambda ev: isinstance(ev, h2.events.RemoteSettingsChanged))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import socket
 import ssl
@@ -79,6 +81,94 @@ def test_a_tls_request_sees_https_and_the_tls_facts(tmp_path, ca):
         tls12 = get_environ(server, client_context(ca, maximum_version=ssl.TLSVersion.TLSv1_2))
         assert tls12["SSL_PROTOCOL"] == "TLSv1.2"
         assert "ECDHE" in tls12["SSL_CIPHER"], tls12["SSL_CIPHER"]
+    finally:
+        assert server.stop() == 0
+
+
+def request_on_new_connection(server, ctx, session=None) -> tuple[bytes, ssl.SSLSession, bool]:
+    """One GET on a new TLS connection (`Connection: close`), offering `session`: the raw
+    answer, the session to resume next time, and whether this handshake resumed one."""
+    host, port = server.address
+    with socket.create_connection((host, port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as tls:
+            tls.sendall(b"GET /ok HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := tls.recv(65536):
+                answer += chunk
+            # TLS 1.3 tickets come after the handshake: the session is read after the answer.
+            return answer, tls.session, tls.session_reused
+
+
+@pytest.mark.parametrize("version", ["TLSv1_3", "TLSv1_2"])
+def test_a_client_resumes_its_session_on_a_new_connection(tmp_path, ca, version):
+    """A returning client (wrk with Connection: close does this) skips the certificate and
+    its signature: TLS 1.3 tickets, TLS 1.2 session ids, both kept by the worker."""
+    server = tls_server(tmp_path, ca)
+    try:
+        ctx = client_context(ca, maximum_version=getattr(ssl.TLSVersion, version))
+        answer, session, resumed = request_on_new_connection(server, ctx)
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\nok"), answer
+        assert not resumed
+        for _ in range(3):
+            answer, session, resumed = request_on_new_connection(server, ctx, session)
+            assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\nok"), answer
+            assert resumed, f"{version}: the session was not resumed"
+        # A session the server never issued is not resumed (a full handshake, still served).
+        (tmp_path / "other").mkdir()
+        other = tls_server(tmp_path / "other", ca)
+        try:
+            answer, _, resumed = request_on_new_connection(other, ctx, session)
+            assert answer.startswith(b"HTTP/1.1 200") and not resumed
+        finally:
+            other.stop()
+    finally:
+        assert server.stop() == 0
+
+
+def negotiated_suite(server, ctx) -> str:
+    host, port = server.address
+    with socket.create_connection((host, port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.cipher()[0]
+
+
+def openssl_tls13_suite(server, ca_file, client_order: str) -> str:
+    """The TLS 1.3 suite `openssl s_client` gets offering `client_order` (Python's `ssl`
+    cannot set TLS 1.3 suites)."""
+    host, port = server.address
+    out = subprocess.run(["openssl", "s_client", "-connect", f"{host}:{port}", "-tls1_3",
+                          "-CAfile", ca_file, "-ciphersuites", client_order],
+                         input=b"", capture_output=True, timeout=20, check=False).stdout.decode()
+    found = re.search(r"Cipher is (\S+)", out)
+    assert found, out
+    return found.group(1)
+
+
+def test_the_server_prefers_aes_128_gcm_unless_the_client_asks_for_chacha20_first(tmp_path, ca):
+    """OpenSSL clients ask for AES-256-GCM first; the server answers in its own order,
+    AES-128-GCM first, except to a client that puts ChaCha20-Poly1305 first (no AES
+    hardware), which gets it (docs/tls.md)."""
+    server = tls_server(tmp_path, ca)
+    try:
+        assert negotiated_suite(server, client_context(ca)) == "TLS_AES_128_GCM_SHA256"
+        tls12 = client_context(ca, maximum_version=ssl.TLSVersion.TLSv1_2)
+        tls12.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
+        assert negotiated_suite(server, tls12).endswith("AES128-GCM-SHA256")
+        tls12.set_ciphers("ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                          "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256")
+        assert negotiated_suite(server, tls12).endswith("CHACHA20-POLY1305")
+        if shutil.which("openssl"):
+            ca_file = tmp_path / "ca.pem"
+            ca.cert_pem.write_to_path(str(ca_file))
+            assert openssl_tls13_suite(server, str(ca_file),
+                                       "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+                                       ) == "TLS_CHACHA20_POLY1305_SHA256"
+            assert openssl_tls13_suite(server, str(ca_file),
+                                       "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+                                       ) == "TLS_AES_256_GCM_SHA384"
+        # The environ names what was negotiated.
+        assert get_environ(server, client_context(ca))["SSL_CIPHER"] == "TLS_AES_128_GCM_SHA256"
     finally:
         assert server.stop() == 0
 
