@@ -25,6 +25,16 @@ const GATHER_PIECES: usize = 64;
 /// write carries both; larger ones are written from their own buffer. Arbitrary.
 const COALESCE_LIMIT: usize = 16 * 1024;
 
+/// A copied file body goes out at most this many bytes per turn of the runtime (one read
+/// and one write), then the task yields: the other connections on the worker's one I/O
+/// thread are served between pieces, not after the whole file. Unbounded, a fast local
+/// reader got a whole 5 MiB body in one turn (20 writes in a row), a small request on
+/// another connection waited tens of ms behind four such downloads, and wrk's 64
+/// connections were served very unevenly (issue #14, `bench/PROFILE.md`). 256 KiB: the
+/// body read size, chosen without further measurement; a turn costs one more
+/// `epoll_wait`, 40 per 10 MiB.
+const FILE_PIECE: u64 = 256 * 1024;
+
 /// Where the response stands.
 enum Writing {
     /// Nothing sent yet.
@@ -368,13 +378,14 @@ async fn copy_file<T: Transport>(
     len: u64,
 ) -> Result<(), ConnError> {
     use std::os::unix::fs::FileExt;
-    /// Bytes per read and write; chosen as the body read size.
-    const PIECE: u64 = 256 * 1024;
-    let mut piece = vec![0u8; usize::try_from(len.min(PIECE)).unwrap_or(0)];
+    let mut piece = vec![0u8; usize::try_from(len.min(FILE_PIECE)).unwrap_or(0)];
     let mut offset = file.offset;
     let mut remaining = len;
     while remaining > 0 {
-        let want = usize::try_from(remaining.min(PIECE)).unwrap_or(piece.len());
+        if remaining < len {
+            tokio::task::yield_now().await;
+        }
+        let want = usize::try_from(remaining.min(FILE_PIECE)).unwrap_or(piece.len());
         // A page-cache read; a cold disk blocks the loop as sendfile(2) would.
         let got = file.file.read_at(&mut piece[..want], offset)?;
         if got == 0 {
@@ -402,7 +413,10 @@ async fn sendfile_all<T: Transport>(
     let mut remaining = len;
     while remaining > 0 {
         with_send_timeout(&conn.ctx, conn.stream.writable()).await?;
-        // 1 GiB per call keeps the count inside what sendfile(2) accepts everywhere.
+        // 1 GiB per call keeps the count inside what sendfile(2) accepts everywhere. Not
+        // `FILE_PIECE` and a yield, as copying does: that cost 15-33 % of `file`'s requests
+        // per second to 4 local connections (issue #14, `bench/PROFILE.md`). So one call
+        // still sends until the socket is full, a whole body to a fast local reader.
         let step = remaining.min(1 << 30) as usize;
         match conn.stream.try_sendfile(fd, &mut offset, step) {
             Ok(0) => {
