@@ -14,10 +14,21 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[3] / "bench"
+
+# bench/ has a module named `apps`, as tests/python has a package: the bench modules are
+# imported with theirs in place and the tests' put back, so both keep working in one run.
+_TESTS_APPS = {name: sys.modules.pop(name) for name in list(sys.modules)
+               if name == "apps" or name.startswith("apps.")}
+_PATH = list(sys.path)
 sys.path.insert(0, str(BENCH))
-import callgrind_table  # noqa: E402
-import suite  # noqa: E402
-from apps import WORKLOADS  # noqa: E402
+try:
+    import callgrind_table  # noqa: E402
+    import suite  # noqa: E402
+    from apps import WORKLOADS  # noqa: E402
+finally:
+    sys.path[:] = _PATH  # the bench modules put bench/ on it too
+    sys.modules.pop("apps", None)
+    sys.modules.update(_TESTS_APPS)
 
 # The committed full run whose figures issue #14 quotes.
 COMMITTED = BENCH / "results" / "suite-20261124-075609.json"
