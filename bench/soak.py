@@ -697,9 +697,10 @@ def render(report: dict, a: dict, args) -> str:
                f"clients ({c['slow_byte_ms']} ms per head byte); {c['idle']} idle keep-alive "
                f"connections (GET / after {0.53 * c['keepalive_timeout_s']:.0f}-"
                f"{0.93 * c['keepalive_timeout_s']:.0f} s of silence each).",
-             f"- Reloads (SIGHUP every {c['reload_every_s']} s): {len(report['reloads'])} sent, "
-             f"{sum(1 for r in report['reloads'] if r['old_gone_at'] is not None)} completed "
-             "(new generation serving, old workers gone).",
+             (f"- Reloads (SIGHUP every {c['reload_every_s']:g} s): {len(report['reloads'])} "
+              f"sent, {sum(1 for r in report['reloads'] if r['old_gone_at'] is not None)} "
+              "completed (new generation serving, old workers gone)."
+              if c["reload_every_s"] else "- No reloads (`--reload-every 0`)."),
              f"- **Requests: {a['requests']:,}. Failures: {a['failures']}** "
              f"(wrk {a['wrk_failures']}, slow/idle clients {a['client_failures']}).",
              f"- Idle connections closed by the server while idle (reload drains; not "
