@@ -191,6 +191,20 @@ def sleep_app(environ, start_response):
     return [b"ok"]
 
 
+_SOAK_ROUTES = {"/": hello, "/echo": echo, "/big": big, "/sleep": sleep_app}
+
+
+def soak_app(environ, start_response):
+    """The soak's one app (`bench/soak.py`): hello at `/`, echo at `/echo`, big at `/big`,
+    sleep at `/sleep`, the same apps as their rows; anything else is a 404."""
+    app = _SOAK_ROUTES.get(environ.get("PATH_INFO", ""))
+    if app is None:
+        start_response("404 Not Found", [("Content-Type", "text/plain"),
+                                          ("Content-Length", "9")])
+        return [b"not found"]
+    return app(environ, start_response)
+
+
 # --- frameworks: a small real view each: routing, a JSON request body, a template -----
 
 ITEM_REQUEST = {"name": "widget", "qty": 3, "tags": ["red", "small", "sale"]}
