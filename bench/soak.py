@@ -933,6 +933,12 @@ def main(argv: list[str] | None = None) -> int:
     reloads: list[dict] = []
     harness_errors: list[str] = []
     aborted = None
+    interrupted = False
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         for th in [*loops, idle, *slow]:
             th.start()
@@ -974,14 +980,25 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"soak: t={now - t0:.0f}s SIGHUP #{len(reloads)}", flush=True)
                 next_reload += args.reload_every
             time.sleep(0.25)
+    except KeyboardInterrupt:
+        # SIGINT or SIGTERM: the server goes first, so the clients' threads end at once
+        # (their failures after this point are the interruption's, reported as such).
+        interrupted = True
+        aborted = f"interrupted at {time.monotonic() - t0:.0f} s"
     finally:
+        if interrupted:
+            stop = stop_server(proc)
         for th in [*loops, idle, *slow]:
-            th.join(timeout=max(1.0, end - time.monotonic()) + WRK_SLACK + IO_TIMEOUT)
+            # Interrupted: the threads are daemons and go with the process; a wrk run
+            # ends by itself within its -d.
+            th.join(timeout=0.5 if interrupted
+                    else max(1.0, end - time.monotonic()) + WRK_SLACK + IO_TIMEOUT)
         stuck = [th.name for th in [*loops, idle, *slow] if th.is_alive()]
         if stuck:
             harness_errors.append(f"client threads still running at the end: {stuck}")
         elapsed = time.monotonic() - t0
-        stop = stop_server(proc)
+        if not interrupted:
+            stop = stop_server(proc)
     for lp in loops:
         harness_errors += [f"wrk {lp.row.name}: {e}" for e in lp.harness_errors]
     log_lines = log_path.read_text(errors="replace").splitlines()

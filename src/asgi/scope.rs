@@ -24,8 +24,10 @@ use crate::http::{HttpError, RequestHead, Version};
 const CACHED_NAMES: usize = 256;
 
 /// Connections whose `client` and `server` tuples are remembered (formatting an address is
-/// ~1,800 instructions, the rest of the scope's keys ~10,000): cleared when full.
-const CACHED_CONNECTIONS: usize = 4096;
+/// ~1,800 instructions, the rest of the scope's keys ~10,000): cleared when full. 512, as
+/// `wsgi::environ`'s table, for the same reason (memory grew with every new connection
+/// until the bound).
+const CACHED_CONNECTIONS: usize = 512;
 
 /// A connection's `(local, peer)` addresses.
 type AddrKey = (Option<SocketAddr>, Option<SocketAddr>);

@@ -163,8 +163,11 @@ pub struct EnvironStrings {
 type ConnAddrs = (Option<SocketAddr>, Option<SocketAddr>);
 
 /// Connections whose address strings a thread remembers; the table is emptied when full.
-/// 4096: more than a worker's default `max_connections`, chosen without measurement.
-const CACHED_CONNECTIONS: usize = 4096;
+/// 512: more than the keep-alive connections a thread serves in turn in usual deployments
+/// (a proxy's upstream pool; the benchmarks' 64). An entry is ~640 bytes, so a thread's
+/// table stays under ~330 KiB; at 4096, a worker with 4 threads grew by 10 MiB as new
+/// connections filled them (the soak's RSS slope).
+const CACHED_CONNECTIONS: usize = 512;
 
 /// Header names remembered per thread. 256: far above the distinct names real clients
 /// send, chosen without measurement.
