@@ -37,6 +37,11 @@ pub fn is_tchar(b: u8) -> bool {
     TCHAR[usize::from(b)]
 }
 
+/// Whether every byte of `value` may appear in a `field-value` (RFC 9110 §5.5).
+pub(super) fn is_field_value(value: &[u8]) -> bool {
+    value.iter().all(|&b| FIELD_VALUE[usize::from(b)])
+}
+
 /// Optional whitespace (RFC 9110 §5.6.3): SP and HTAB only. Nothing else is stripped,
 /// whatever `char::is_whitespace` thinks of `\x0b`, `\x0c`, `\x85` or `\xa0`.
 pub(super) fn is_ows(b: u8) -> bool {

@@ -60,6 +60,163 @@ pub fn request_head(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Reques
     Ok(Some(head))
 }
 
+/// The head of a request that arrived as parts rather than text (an HTTP/2 HEADERS frame,
+/// decoded by `h2`): the `RequestHead` that `request_head` returns for the text
+/// `method SP target SP HTTP/1.1 CRLF`, `name: value CRLF` per field in order, `CRLF`: the
+/// same `raw` bytes, ranges, rules, limits and error variants, checked in the same order,
+/// but without searching the text for line ends and colons it was just written from.
+/// The caller sets the version (the text's is HTTP/1.1, so `Host` is required).
+///
+/// # Errors
+/// The `HttpError` that `request_head` would return for that text; a name or value holding
+/// bytes that would end its line or the head early (CR, LF, NUL, a `:` in a name) is
+/// `InvalidHeaderName` / `InvalidHeaderValue` before anything else is judged.
+pub fn request_head_from_parts<'a>(
+    method: &[u8],
+    target: &[u8],
+    fields: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    limits: &Limits,
+) -> Result<RequestHead, HttpError> {
+    // Writing the text would have refused a line-breaking field before anything else; it
+    // is looked for only when something was refused (the checks below refuse such bytes
+    // too, so an accepted head has none).
+    head_from_parts(method, target, fields.clone(), limits)
+        .map_err(|err| line_breaking_field(fields).unwrap_or(err))
+}
+
+/// The error for the first field whose name or value holds bytes that would end its line
+/// or the head early in the text form (CR, LF, NUL; `:` or nothing in a name).
+fn line_breaking_field<'a>(
+    mut fields: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+) -> Option<HttpError> {
+    fields.find_map(|(name, value)| {
+        if name.is_empty() || name.iter().any(|b| matches!(b, b'\r' | b'\n' | b':' | 0)) {
+            Some(HttpError::InvalidHeaderName)
+        } else if value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            Some(HttpError::InvalidHeaderValue)
+        } else {
+            None
+        }
+    })
+}
+
+/// `request_head_from_parts` but for line-breaking fields, which it answers with the
+/// error of the line-breaking field instead (a name with `:` may pass here).
+fn head_from_parts<'a>(
+    method: &[u8],
+    target: &[u8],
+    fields: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+    limits: &Limits,
+) -> Result<RequestHead, HttpError> {
+    const VERSION_LINE_END: &[u8] = b" HTTP/1.1\r\n";
+    let line_len = method.len() + 1 + target.len() + VERSION_LINE_END.len() - 2;
+    // The text's length: `scan` searches its first `max_head_bytes` only.
+    let len = fields.clone().fold(line_len + 2 + 2, |len, (name, value)| {
+        len + name.len() + 2 + value.len() + 2
+    });
+    let window = len.min(limits.max_head_bytes);
+    let mut raw = BytesMut::with_capacity(len);
+    raw.extend_from_slice(method);
+    raw.extend_from_slice(b" ");
+    raw.extend_from_slice(target);
+    raw.extend_from_slice(VERSION_LINE_END);
+    check_line(
+        0,
+        line_len,
+        limits.max_request_line_bytes,
+        HttpError::RequestLineTooLong,
+        window,
+    )?;
+    let (method, target, version) = request_line(&raw[..line_len])?;
+    let mut headers = Vec::with_capacity(TYPICAL_HEADER_COUNT);
+    let mut facts = Facts::default();
+    for (name, value) in fields {
+        let start = raw.len();
+        raw.extend_from_slice(name);
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value);
+        raw.extend_from_slice(b"\r\n");
+        let line_len = raw.len() - 2 - start;
+        check_line(
+            start,
+            line_len,
+            limits.max_header_bytes,
+            HttpError::HeaderTooLarge,
+            window,
+        )?;
+        match name.first() {
+            None => return Err(HttpError::InvalidHeaderName),
+            Some(&b) if field::is_ows(b) => return Err(HttpError::ObsoleteLineFolding),
+            Some(_) => {}
+        }
+        if headers.len() == limits.max_header_count {
+            return Err(HttpError::TooManyHeaders);
+        }
+        let line = &raw[start..start + line_len];
+        let FieldLine { name, value } =
+            if name.iter().all(|&b| field::is_tchar(b)) && field::is_field_value(value) {
+                // Trimmed as `split_field_line` trims: after the colon, the space included.
+                let value_start = name.len() + 1;
+                let trimmed = field::trim_ows(&line[value_start..]);
+                FieldLine {
+                    name: 0..name.len(),
+                    value: value_start + trimmed.start..value_start + trimmed.end,
+                }
+            } else {
+                // Refused with the variant the text gets; `Ok` only for a name with `:`,
+                // which the caller refuses.
+                field::split_field_line(line)?;
+                return Err(HttpError::InvalidHeaderName);
+            };
+        facts.note(&line[name.clone()], &line[value.clone()]);
+        headers.push(HeaderField {
+            name: start + name.start..start + name.end,
+            value: start + value.start..start + value.end,
+        });
+    }
+    check_line(
+        raw.len(),
+        0,
+        limits.max_header_bytes,
+        HttpError::HeaderTooLarge,
+        window,
+    )?;
+    raw.extend_from_slice(b"\r\n");
+    let (framing, keep_alive, expects_continue) = facts.decide(version)?;
+    let head = RequestHead {
+        raw: raw.freeze(),
+        method,
+        target,
+        version,
+        headers,
+        framing,
+        keep_alive,
+        expects_continue,
+    };
+    #[cfg(debug_assertions)]
+    cross_check_with_httparse(&head);
+    Ok(head)
+}
+
+/// What `field::line_end` in `scan` answers for a complete line of `len` bytes (CRLF
+/// excluded) at `start`, of a head whose first `window` bytes are searched: the line's limit
+/// first, then the head limit (a line that does not end inside the window).
+fn check_line(
+    start: usize,
+    len: usize,
+    max_len: usize,
+    too_long: HttpError,
+    window: usize,
+) -> Result<(), HttpError> {
+    if len > max_len && window.saturating_sub(start) > max_len {
+        return Err(too_long);
+    }
+    if start + len + 2 > window {
+        return Err(HttpError::HeadTooLarge);
+    }
+    Ok(())
+}
+
 /// Remembers what the last `request_head` call that answered `Ok(None)` saw, so the caller
 /// can skip calls that cannot answer anything else. Without it, a head trickled in one byte
 /// per read is rescanned from its start per byte: O(n²) for an n-byte head.

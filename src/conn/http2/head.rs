@@ -1,11 +1,13 @@
 //! HTTP/2 heads in both directions, without I/O. A request's pseudo-headers and fields
 //! (decoded and HPACK-bounded by the `h2` crate) become the same `RequestHead` an HTTP/1.1
-//! request is: they are written as an HTTP/1.1 head and parsed by `http::parse`, so every
-//! rule and limit of the HTTP/1.1 path (token methods, targets, field syntax, `Host`, the
+//! request is: `http::parse::request_head_from_parts` builds it from them directly, with
+//! the bytes, rules and limits of the head written as HTTP/1.1 text, so every rule and
+//! limit of the HTTP/1.1 path (token methods, targets, field syntax, `Host`, the
 //! head limits, duplicate `Content-Type`, names with `_`) holds for HTTP/2 too, with one
 //! implementation. An app's `ResponseHead` becomes the field map of a HEADERS frame.
 
-use bytes::BytesMut;
+use std::cell::RefCell;
+
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::bridge::ResponseHead;
@@ -29,7 +31,7 @@ pub(super) struct Pseudo<'a> {
 /// # Errors
 /// The `HttpError` the same request over HTTP/1.1 would get (400, 414, 431...).
 pub(super) fn request_head<'a>(
-    pseudo: &Pseudo<'_>,
+    pseudo: &Pseudo<'a>,
     fields: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
     end_of_stream: bool,
     limits: &Limits,
@@ -38,31 +40,19 @@ pub(super) fn request_head<'a>(
     let Some(path) = pseudo.path.filter(|p| !p.is_empty()) else {
         return Err(HttpError::InvalidTarget);
     };
-    let mut raw = BytesMut::with_capacity(256);
-    raw.extend_from_slice(pseudo.method.as_bytes());
-    raw.extend_from_slice(b" ");
-    raw.extend_from_slice(path.as_bytes());
-    raw.extend_from_slice(b" HTTP/1.1\r\n");
     // RFC 9113 §8.3.1: `:authority` stands for `Host`; a `Host` field beside it must name
     // the same authority (RFC 9110 §7.2), else which one the app sees would be a guess.
-    if let Some(authority) = pseudo.authority {
-        for (name, value) in fields.clone() {
+    // RFC 9113 §8.2.3: a client may split `cookie` into one field per pair; they are
+    // joined with "; " before reaching an HTTP/1.1-shaped app.
+    let authority = pseudo.authority.map(str::as_bytes);
+    let mut cookie: Option<Vec<u8>> = None;
+    for (name, value) in fields.clone() {
+        if let Some(authority) = authority {
             if name.eq_ignore_ascii_case(b"host")
-                && !value
-                    .trim_ascii()
-                    .eq_ignore_ascii_case(authority.as_bytes())
+                && !value.trim_ascii().eq_ignore_ascii_case(authority)
             {
                 return Err(HttpError::DuplicateHost);
             }
-        }
-        push_field(&mut raw, b"host", authority.as_bytes())?;
-    }
-    // RFC 9113 §8.2.3: a client may split `cookie` into one field per pair; they are
-    // joined with "; " before reaching an HTTP/1.1-shaped app.
-    let mut cookie: Option<Vec<u8>> = None;
-    for (name, value) in fields {
-        if pseudo.authority.is_some() && name.eq_ignore_ascii_case(b"host") {
-            continue;
         }
         if name.eq_ignore_ascii_case(b"cookie") {
             let joined = cookie.get_or_insert_with(Vec::new);
@@ -70,24 +60,19 @@ pub(super) fn request_head<'a>(
                 joined.extend_from_slice(b"; ");
             }
             joined.extend_from_slice(value);
-            continue;
         }
-        push_field(&mut raw, name, value)?;
     }
-    if let Some(cookie) = cookie {
-        push_field(&mut raw, b"cookie", &cookie)?;
-    }
-    raw.extend_from_slice(b"\r\n");
-    // The head ends with its blank line, so the parser has all of it: `None` can only mean
-    // a limit the parser reports late. Refuse it as too large.
-    let Some(mut head) = parse::request_head(&mut raw, limits)? else {
-        return Err(HttpError::HeadTooLarge);
-    };
-    if !raw.is_empty() {
-        // A name or value that ended the head early would leave bytes behind; field
-        // checks make it impossible, and a second head must never be served.
-        return Err(HttpError::InvalidHeaderValue);
-    }
+    // The fields in the order the head keeps them: `host` from `:authority` first, the
+    // joined `cookie` last.
+    let host = authority.map(|a| (b"host".as_slice(), a));
+    let rest = fields.filter(move |(name, _)| {
+        !(name.eq_ignore_ascii_case(b"cookie")
+            || (authority.is_some() && name.eq_ignore_ascii_case(b"host")))
+    });
+    let cookie = cookie.as_deref().map(|c| (b"cookie".as_slice(), c));
+    let lines = host.into_iter().chain(rest.map(shorten)).chain(cookie);
+    let mut head =
+        parse::request_head_from_parts(pseudo.method.as_bytes(), path.as_bytes(), lines, limits)?;
     head.version = Version::Http2;
     // HTTP/2 has no Connection header: the stream ends, the connection stays.
     head.keep_alive = true;
@@ -97,20 +82,10 @@ pub(super) fn request_head<'a>(
     Ok(head)
 }
 
-/// Appends `name: value\r\n`, refusing bytes that would end the line or the head early
-/// (`h2` has checked them already; the parser re-checks the rest of the field grammar).
-fn push_field(raw: &mut BytesMut, name: &[u8], value: &[u8]) -> Result<(), HttpError> {
-    if name.is_empty() || name.iter().any(|b| matches!(b, b'\r' | b'\n' | b':' | 0)) {
-        return Err(HttpError::InvalidHeaderName);
-    }
-    if value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-        return Err(HttpError::InvalidHeaderValue);
-    }
-    raw.extend_from_slice(name);
-    raw.extend_from_slice(b": ");
-    raw.extend_from_slice(value);
-    raw.extend_from_slice(b"\r\n");
-    Ok(())
+/// A field borrowed for a shorter time: the request's fields and the joined `cookie` (a
+/// local) in one iterator.
+fn shorten<'s, 'a: 's>(field: (&'a [u8], &'a [u8])) -> (&'s [u8], &'s [u8]) {
+    field
 }
 
 /// RFC 9113 §8.2.2: fields that mean something for one HTTP/1.1 connection only, never sent
@@ -150,11 +125,28 @@ pub(super) fn response_fields(head: &ResponseHead) -> Result<HeaderMap, String> 
         );
     }
     if !head.has_date {
-        let date = encode::date_value();
-        let value = HeaderValue::from_bytes(&date).map_err(|e| format!("date: {e}"))?;
-        map.append(http::header::DATE, value);
+        map.append(http::header::DATE, date_value()?);
     }
     Ok(map)
+}
+
+thread_local! {
+    /// The `date` value of the current second (`encode::date_value`) as a `HeaderValue`,
+    /// made at most once per second per thread; responses take a clone (a reference count).
+    static DATE: RefCell<([u8; 29], HeaderValue)> =
+        const { RefCell::new(([0; 29], HeaderValue::from_static(""))) };
+}
+
+/// The `date` field's value for the current second.
+fn date_value() -> Result<HeaderValue, String> {
+    let date = encode::date_value();
+    DATE.with_borrow_mut(|(cached, value)| {
+        if *cached != date {
+            *value = HeaderValue::from_bytes(&date).map_err(|e| format!("date: {e}"))?;
+            *cached = date;
+        }
+        Ok(value.clone())
+    })
 }
 
 /// `Name: value\r\n` lines (a response's fields, a trailer section, early hints) as a field

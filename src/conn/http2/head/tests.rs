@@ -1,5 +1,7 @@
 use proptest::prelude::*;
 
+use bytes::BytesMut;
+
 use super::*;
 
 fn pseudo<'a>(method: &'a str, path: Option<&'a str>, authority: Option<&'a str>) -> Pseudo<'a> {
@@ -16,6 +18,80 @@ fn head_of(
     end_of_stream: bool,
 ) -> Result<RequestHead, HttpError> {
     request_head(p, fields.iter().copied(), end_of_stream, &Limits::default())
+}
+
+/// The mapping as it was before `parse::request_head_from_parts`: the head written as
+/// HTTP/1.1 text and parsed by `parse::request_head`. The oracle of the proptest below.
+fn head_via_text(
+    p: &Pseudo<'_>,
+    fields: &[(&[u8], &[u8])],
+    end_of_stream: bool,
+    limits: &Limits,
+) -> Result<RequestHead, HttpError> {
+    fn push_field(raw: &mut BytesMut, name: &[u8], value: &[u8]) -> Result<(), HttpError> {
+        if name.is_empty() || name.iter().any(|b| matches!(b, b'\r' | b'\n' | b':' | 0)) {
+            return Err(HttpError::InvalidHeaderName);
+        }
+        if value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(HttpError::InvalidHeaderValue);
+        }
+        raw.extend_from_slice(name);
+        raw.extend_from_slice(b": ");
+        raw.extend_from_slice(value);
+        raw.extend_from_slice(b"\r\n");
+        Ok(())
+    }
+    let Some(path) = p.path.filter(|p| !p.is_empty()) else {
+        return Err(HttpError::InvalidTarget);
+    };
+    let mut raw = BytesMut::new();
+    raw.extend_from_slice(p.method.as_bytes());
+    raw.extend_from_slice(b" ");
+    raw.extend_from_slice(path.as_bytes());
+    raw.extend_from_slice(b" HTTP/1.1\r\n");
+    if let Some(authority) = p.authority {
+        for (name, value) in fields {
+            if name.eq_ignore_ascii_case(b"host")
+                && !value
+                    .trim_ascii()
+                    .eq_ignore_ascii_case(authority.as_bytes())
+            {
+                return Err(HttpError::DuplicateHost);
+            }
+        }
+        push_field(&mut raw, b"host", authority.as_bytes())?;
+    }
+    let mut cookie: Option<Vec<u8>> = None;
+    for (name, value) in fields {
+        if p.authority.is_some() && name.eq_ignore_ascii_case(b"host") {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"cookie") {
+            let joined = cookie.get_or_insert_with(Vec::new);
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(value);
+            continue;
+        }
+        push_field(&mut raw, name, value)?;
+    }
+    if let Some(cookie) = cookie {
+        push_field(&mut raw, b"cookie", &cookie)?;
+    }
+    raw.extend_from_slice(b"\r\n");
+    let Some(mut head) = parse::request_head(&mut raw, limits)? else {
+        return Err(HttpError::HeadTooLarge);
+    };
+    if !raw.is_empty() {
+        return Err(HttpError::InvalidHeaderValue);
+    }
+    head.version = Version::Http2;
+    head.keep_alive = true;
+    if head.framing == BodyFraming::Empty && !end_of_stream {
+        head.framing = BodyFraming::Chunked;
+    }
+    Ok(head)
 }
 
 fn field<'h>(head: &'h RequestHead, name: &str) -> Vec<&'h [u8]> {
@@ -177,5 +253,47 @@ proptest! {
             prop_assert_eq!(field(&head, "host"), vec![b"example.com".as_slice()]);
             prop_assert_eq!(head.version, Version::Http2);
         }
+    }
+
+    /// The head built from the parts is the head their HTTP/1.1 text parses to: the same
+    /// bytes, ranges and framing, or the same error, under tight and default limits alike
+    /// (the text's rules and limits are checked in the same order).
+    #[test]
+    fn the_head_built_from_parts_is_the_head_their_text_parses_to(
+        method in "(GET|POST|HEAD|OPTIONS|get|G@T|CONNECT)",
+        path in "(\\*|/[!-~]{0,40}|[a-z:/]{0,12})",
+        authority in proptest::option::of("[a-z.:0-9\\[\\]@ ]{0,20}"),
+        fields in proptest::collection::vec(
+            (
+                "(host|cookie|content-length|transfer-encoding|content-type|expect|connection|[a-zA-Z0-9_:\r\n \t-]{0,12})",
+                "[ \t]?(chunked|gzip|100-continue|close|0|12|1, 1|a=1|[\t -~\\x{80}-\\x{ff}\r\n\x00]{0,24})[ \t]?",
+            ),
+            0..12,
+        ),
+        limits in (20usize..120, 0usize..10, 10usize..60, 40usize..400),
+        tight in any::<bool>(),
+        end in any::<bool>(),
+    ) {
+        let fields: Vec<(Vec<u8>, Vec<u8>)> = fields
+            .into_iter()
+            .map(|(n, v)| (n.into_bytes(), v.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()))
+            .collect();
+        let borrowed: Vec<(&[u8], &[u8])> =
+            fields.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).collect();
+        let limits = if tight {
+            Limits {
+                max_request_line_bytes: limits.0,
+                max_header_count: limits.1,
+                max_header_bytes: limits.2,
+                max_head_bytes: limits.3,
+                ..Limits::default()
+            }
+        } else {
+            Limits::default()
+        };
+        let p = pseudo(&method, Some(&path), authority.as_deref());
+        let direct = request_head(&p, borrowed.iter().copied(), end, &limits);
+        let text = head_via_text(&p, &borrowed, end, &limits);
+        prop_assert_eq!(direct, text);
     }
 }
