@@ -499,6 +499,7 @@ class Workload:
     tls: bool = False              # served over https (the servers' own TLS)
     http2: bool = False            # h2load over cleartext HTTP/2 (prior knowledge)
     wrk_headers: tuple[str, ...] = ()   # extra request headers for wrk ("Name: value")
+    imports: tuple[str, ...] = ()  # modules the app needs in the server's venv (frameworks)
 
     @property
     def target(self) -> str:
@@ -585,14 +586,14 @@ WORKLOADS: dict[str, Workload] = {
         description=f"Flask: POST {ITEM_PATH} with a JSON body, routed among 4 routes, "
                     "JSON parsed, a Jinja template rendered",
         path=ITEM_PATH, method="POST", body=ITEM_REQUEST_BODY,
-        content_type="application/json", expect_body=ITEM_HTML,
+        content_type="application/json", expect_body=ITEM_HTML, imports=("flask",),
     ),
     "django": Workload(
         name="django", attr="django_app",
         description=f"Django: POST {ITEM_PATH} with a JSON body, routed among 4 URL "
                     "patterns, JSON parsed, a Django template rendered (CommonMiddleware)",
         path=ITEM_PATH, method="POST", body=ITEM_REQUEST_BODY,
-        content_type="application/json", expect_body=ITEM_HTML,
+        content_type="application/json", expect_body=ITEM_HTML, imports=("django",),
     ),
     "idle": Workload(
         name="idle", attr="hello",
@@ -635,5 +636,6 @@ WORKLOADS: dict[str, Workload] = {
                     "validated into a pydantic model, JSON answer",
         path=ITEM_PATH, method="POST", body=ITEM_REQUEST_BODY,
         content_type="application/json", expect_body=FASTAPI_BODY,
+        imports=("fastapi", "pydantic"),
     ),
 }

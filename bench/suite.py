@@ -139,6 +139,28 @@ def peer_bin(peer: Peer, args) -> Path:
     return (peer.venv or args.venv) / "bin"
 
 
+def missing_imports(venv: Path, workloads: list[str]) -> str | None:
+    """What `venv`'s Python cannot import of what the `workloads`' apps need (Ferrule runs
+    the app in its own venv, so a venv with only Ferrule answers 500 on the framework rows),
+    as one line with the fix; None when it has all of it."""
+    need: dict[str, list[str]] = {}
+    for w in workloads:
+        for mod in WORKLOADS[w].imports:
+            need.setdefault(mod, []).append(w)
+    if not need:
+        return None
+    probe = ("import importlib.util, sys\n"
+             "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))")
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe, *need],
+                         capture_output=True, text=True, check=False)
+    missing = out.stdout.split() if out.returncode == 0 else list(need)
+    if not missing:
+        return None
+    rows = sorted({w for m in missing for w in need[m]})
+    return (f"cannot import {', '.join(missing)} (the app of the {', '.join(rows)} "
+            f"row(s)); install it there: {venv / 'bin' / 'pip'} install {' '.join(missing)}")
+
+
 def use_ferrule_venvs(ferrule_venv: Path | None, baseline: Path | None) -> None:
     """--ferrule-venv: the Ferrule row runs that venv's ferrule; --ferrule-baseline: a
     second Ferrule build as the peer `ferrule-base`, with exactly the Ferrule row's flags
@@ -1406,6 +1428,11 @@ def main(argv: list[str] | None = None) -> int:
         if venv is not None and not (venv / "bin" / "ferrule").exists():
             ap.error(f"{flag}: no {venv / 'bin' / 'ferrule'}")
     use_ferrule_venvs(args.ferrule_venv, args.ferrule_baseline)
+    wanted = [w.strip() for w in args.workloads.split(",") if w.strip() in WORKLOADS]
+    for flag, venv in (("--ferrule-venv", args.ferrule_venv),
+                       ("--ferrule-baseline", args.ferrule_baseline)):
+        if venv is not None and (why := missing_imports(venv, wanted)):
+            ap.error(f"{flag} {venv}: {why}")
     if args.ferrule_baseline is not None:
         args.no_readme = True      # an A/B run is not the suite's latest full results
 

@@ -246,3 +246,43 @@ def test_callgrind_table_renders_ratios_and_marks_what_was_not_measured():
     assert "| Ferrule | 30,000 | 50,000 | +20,000 | 1.00 | 1.00 |" in md
     assert "| Granian | 60,000 | not measured | – | 0.50 | – |" in md
     assert "2026-12-07" in md and "abc1234" in md
+
+
+def _venv_with(tmp_path: Path, *python_flags: str) -> Path:
+    """A directory shaped like a venv whose bin/python is this Python with `python_flags`."""
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    python = bin_dir / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" {" ".join(python_flags)} "$@"\n')
+    python.chmod(0o755)
+    return bin_dir.parent
+
+
+def test_a_ferrule_venv_without_the_frameworks_is_named_with_the_fix(tmp_path):
+    # -I -S: no site-packages, so no flask, django or fastapi (a venv with only Ferrule)
+    venv = _venv_with(tmp_path, "-I", "-S")
+    why = suite.missing_imports(venv, ["hello", "flask", "django", "fastapi"])
+    assert why is not None
+    for mod in ("flask", "django", "fastapi", "pydantic"):
+        assert mod in why
+    assert f"{venv / 'bin' / 'pip'} install flask django fastapi pydantic" in why
+    assert "hello" not in why
+    # rows whose apps need nothing of the venv ask nothing of it
+    assert suite.missing_imports(venv, ["hello", "json", "echo", "ws-echo"]) is None
+
+
+def test_a_ferrule_venv_with_the_frameworks_passes(tmp_path):
+    venv = _venv_with(tmp_path)   # this Python: the test dependencies have the frameworks
+    assert suite.missing_imports(venv, ["flask", "django", "fastapi"]) is None
+
+
+def test_the_suite_refuses_a_ferrule_venv_that_cannot_run_its_rows(tmp_path, capsys):
+    venv = _venv_with(tmp_path, "-I", "-S")
+    (venv / "bin" / "ferrule").write_text("#!/bin/sh\nexit 0\n")
+    (venv / "bin" / "ferrule").chmod(0o755)
+    with pytest.raises(SystemExit) as exc:
+        suite.main(["--ferrule-venv", str(venv), "--workloads", "flask", "--no-readme",
+                    "--out-dir", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    assert f"--ferrule-venv {venv}: cannot import flask" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()    # refused before anything ran
