@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 
 use crate::bridge::{AbortReason, EventSender, Handler, Job, ResponseEvent};
+use crate::config::SchedPolicy;
 use crate::log::{panics, Level};
+use crate::worker::scheduling;
 use crate::wsgi::{self, Context};
 
 /// The running threads and the sending side of their job queue.
@@ -107,14 +109,16 @@ struct Running {
 type Slots = Arc<Vec<Mutex<Slot>>>;
 
 impl Pool {
-    /// Starts `count` Python threads serving `ctx.app`, and the watchdog when
-    /// `request_timeout` is set.
+    /// Starts `count` Python threads serving `ctx.app` (their scheduling policy:
+    /// `worker::scheduling::python_thread`), and the watchdog when `request_timeout` is
+    /// set.
     ///
     /// # Errors
     /// The OS refused to create a thread.
     pub fn start(
         ctx: Context,
         count: usize,
+        sched_policy: SchedPolicy,
         request_timeout: Option<Duration>,
         on_stuck: Option<Py<PyAny>>,
     ) -> std::io::Result<Pool> {
@@ -132,6 +136,7 @@ impl Pool {
             let handle = std::thread::Builder::new()
                 .name(format!("ferrule-thread-{n}"))
                 .spawn(move || {
+                    scheduling::python_thread(sched_policy, count);
                     Python::attach(|py| {
                         name_thread(py, n);
                         run_thread(py, &ctx, &rx, slot.as_ref());

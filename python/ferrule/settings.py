@@ -1244,7 +1244,11 @@ SETTINGS: tuple[Setting, ...] = (
             "on 1 core, hello went from 100k to 134k req/s and Django from 14k to 19k, with "
             "lower p50 and p99. The cost: when other processes keep the CPUs busy, a woken "
             "worker thread waits for the running one's time slice (~1-3 ms) instead of "
-            "preempting it. `normal` is SCHED_OTHER."
+            "preempting it. With more than one Python thread per worker, the Python threads "
+            "themselves stay SCHED_OTHER under `batch`: CPython hands the GIL between them "
+            "when a waiting thread's 5 ms timer wakes it, and a batch thread woke too late "
+            "(flask at 4 threads on 1 core: p99 64 ms against 44). `normal` is SCHED_OTHER "
+            "for every thread."
         ),
     ),
     Setting(

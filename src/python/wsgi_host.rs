@@ -32,6 +32,12 @@ pub(super) fn start(
         })?;
     (ctx.pre_request, ctx.post_request) = hooks.request_hooks(py);
     let on_stuck = hooks.method(py, "worker_abort", "worker_abort");
-    Pool::start(ctx, config.threads.get(), config.timeouts.request, on_stuck)
-        .map_err(|err| BootError::Failed(format!("cannot start the Python threads: {err}")))
+    Pool::start(
+        ctx,
+        config.threads.get(),
+        config.sched_policy,
+        config.timeouts.request,
+        on_stuck,
+    )
+    .map_err(|err| BootError::Failed(format!("cannot start the Python threads: {err}")))
 }

@@ -94,24 +94,37 @@ def test_reuse_port_lets_a_second_server_share_the_port():
 SCHED_OTHER, SCHED_BATCH = 0, 3
 
 
-def thread_policies(pid: int) -> set[int]:
-    """The scheduling policy of every thread of `pid` (field 41 of /proc/PID/task/TID/stat)."""
-    policies = set()
+def thread_policies(pid: int) -> dict[str, set[int]]:
+    """The scheduling policies of `pid`'s threads (field 41 of /proc/PID/task/TID/stat),
+    split into the Python threads of the WSGI pool ('python') and the others ('other')."""
+    policies: dict[str, set[int]] = {"python": set(), "other": set()}
     for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as file:
+            kind = "python" if file.read().startswith("ferrule-thread-") else "other"
         with open(f"/proc/{pid}/task/{tid}/stat") as file:
             fields = file.read().rsplit(")", 1)[1].split()
-        policies.add(int(fields[38]))  # field 41 counts pid and comm, split off here
+        policies[kind].add(int(fields[38]))  # field 41 counts pid and comm, split off here
     return policies
 
 
-@pytest.mark.parametrize(("args", "worker_policy"), [
-    ((), SCHED_BATCH), (("--sched-policy", "normal"), SCHED_OTHER), (("--sched-policy", "batch"), SCHED_BATCH)],
-    ids=["default", "normal", "batch"])
-def test_sched_policy_applies_to_every_worker_thread_not_the_master(args, worker_policy):
-    server = start(*args, "--threads", "3", workers=1)
+@pytest.mark.parametrize(("args", "threads", "python_policy", "other_policy"), [
+    ((), 3, SCHED_OTHER, SCHED_BATCH),
+    ((), 1, SCHED_BATCH, SCHED_BATCH),
+    (("--sched-policy", "normal"), 3, SCHED_OTHER, SCHED_OTHER),
+    (("--sched-policy", "batch"), 3, SCHED_OTHER, SCHED_BATCH),
+    (("--sched-policy", "batch"), 1, SCHED_BATCH, SCHED_BATCH)],
+    ids=["default", "default-1-thread", "normal", "batch", "batch-1-thread"])
+def test_sched_policy_applies_to_the_worker_and_gil_sharing_python_threads_preempt(
+        args, threads, python_policy, other_policy):
+    # batch: the worker's threads run SCHED_BATCH, except Python threads that share the GIL
+    # with other Python threads (more than one): they take SCHED_OTHER back, so that a
+    # thread whose GIL wait timed out runs at once and asks for the GIL (see
+    # worker/scheduling.rs). The master keeps SCHED_OTHER.
+    server = start(*args, "--threads", str(threads), workers=1)
     [worker] = children(server.proc.pid)
     assert get(server) == f"pid={worker}"  # the Python threads exist and serve
-    assert thread_policies(worker) == {worker_policy}
-    assert len(os.listdir(f"/proc/{worker}/task")) >= 4  # the runtime and 3 Python threads
-    assert thread_policies(server.proc.pid) == {SCHED_OTHER}
+    policies = thread_policies(worker)
+    assert len(os.listdir(f"/proc/{worker}/task")) >= 1 + threads  # the runtime and the Python threads
+    assert policies == {"python": {python_policy}, "other": {other_policy}}
+    assert thread_policies(server.proc.pid) == {"python": set(), "other": {SCHED_OTHER}}
     assert server.stop() == 0
