@@ -3,7 +3,8 @@
 Routes: `/pid` answers the worker's pid; `/slow?s=0.5` sleeps that long first; `/grow?mb=N`
 keeps N MiB alive in the worker (for `max_worker_memory`); `/version` answers the `VERSION`
 of the module named by the `PROCESS_APP_VERSION_MODULE` env var (reloaded code shows up there);
-`/env?name=X` answers `X=<the worker's environment variable X, or None>`.
+`/env?name=X` answers `X=<the worker's environment variable X, or None>`; `/burn?ms=N`
+computes in Python (GIL held, no I/O) for N ms of its thread's CPU time.
 Every response is `pid=<pid> <extra>`. Wrapped in `wsgiref.validate.validator`.
 `asgi_app` is the same app for ASGI (`/pid` and `/slow`, with `asyncio.sleep`), so the
 process tests run against both interfaces.
@@ -40,6 +41,11 @@ def _app(environ, start_response):
     elif path == "/version":
         module = importlib.import_module(os.environ["PROCESS_APP_VERSION_MODULE"])
         extra = f"version={module.VERSION}"
+    elif path == "/burn":
+        until = time.thread_time() + float(query.get("ms", ["1"])[0]) / 1000
+        while time.thread_time() < until:
+            sum(range(200))
+        extra = "burnt"
     elif path == "/env":
         name = query.get("name", [""])[0]
         extra = f"{name}={os.environ.get(name)}"
