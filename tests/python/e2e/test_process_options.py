@@ -121,10 +121,12 @@ def test_sched_policy_applies_to_the_worker_and_gil_sharing_python_threads_preem
     # thread whose GIL wait timed out runs at once and asks for the GIL (see
     # worker/scheduling.rs). The master keeps SCHED_OTHER.
     server = start(*args, "--threads", str(threads), workers=1)
-    [worker] = children(server.proc.pid)
-    assert get(server) == f"pid={worker}"  # the Python threads exist and serve
-    policies = thread_policies(worker)
-    assert len(os.listdir(f"/proc/{worker}/task")) >= 1 + threads  # the runtime and the Python threads
-    assert policies == {"python": {python_policy}, "other": {other_policy}}
-    assert thread_policies(server.proc.pid) == {"python": set(), "other": {SCHED_OTHER}}
-    assert server.stop() == 0
+    try:
+        [worker] = children(server.proc.pid)
+        assert get(server) == f"pid={worker}"  # the Python threads exist and serve
+        policies = thread_policies(worker)
+        assert len(os.listdir(f"/proc/{worker}/task")) >= 1 + threads  # the runtime and the Python threads
+        assert policies == {"python": {python_policy}, "other": {other_policy}}
+        assert thread_policies(server.proc.pid) == {"python": set(), "other": {SCHED_OTHER}}
+    finally:
+        assert server.stop() == 0
