@@ -330,46 +330,10 @@ fn run_thread(
             Err(err) => log_at!(Level::Error, "request_timeout is off in this thread: {err}"),
         }
     }
-    let interval = switch_interval(py);
-    // A tenth of the switch interval (500 us at CPython's 5 ms): measured on flask at 4
-    // threads, 300 us to 1 ms all gave p99 12-20 ms against 45 without hand-offs, for ~3 %
-    // of req/s (bench/PROFILE.md).
-    let after = interval / 10;
-    let mut held_since = Instant::now();
+    let mut turn = Turn::new(py);
     loop {
-        // GIL: a job already queued is taken without letting go of the GIL, unless another
-        // Python thread has waited for the GIL with its job while this one held it for
-        // `after`: then the GIL goes to it here, between jobs (`Handoff`).
-        let hand_over = !after.is_zero()
-            && handoff.waiting.load(Ordering::Relaxed) > 0
-            && held_since.elapsed() >= after;
-        let queued = if hand_over {
-            Err(crossbeam_channel::TryRecvError::Empty)
-        } else {
-            jobs.try_recv()
-        };
-        let job = match queued {
-            Ok(job) => job,
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
-            Err(crossbeam_channel::TryRecvError::Empty) => {
-                let seen = hand_over.then(|| handoff.seq.load(Ordering::SeqCst));
-                let taken = py.detach(|| {
-                    if let Some(seen) = seen {
-                        handoff.wait_past(seen, interval);
-                    }
-                    let job = jobs.recv();
-                    if job.is_ok() {
-                        handoff.waiting.fetch_add(1, Ordering::Relaxed);
-                    }
-                    job
-                });
-                let Ok(job) = taken else {
-                    return;
-                };
-                handoff.arrived();
-                held_since = Instant::now();
-                job
-            }
+        let Some(job) = handoff.next_job(py, jobs, &mut turn) else {
+            return;
         };
         let Job {
             request,
@@ -445,7 +409,70 @@ struct Handoff {
     taken: std::sync::Condvar,
 }
 
+/// One thread's turn on the GIL, for `Handoff`.
+struct Turn {
+    /// `sys.getswitchinterval()`.
+    interval: Duration,
+    /// How long a thread keeps the GIL across jobs while another waits: a tenth of the
+    /// switch interval (500 us at the interpreter's 5 ms). Measured on flask at 4 threads,
+    /// 300 us to 1 ms all gave p99 12-20 ms against 45 without hand-offs, for ~3 % of req/s
+    /// (bench/PROFILE.md).
+    after: Duration,
+    /// When this thread last took the GIL with a new job.
+    since: Instant,
+}
+
+impl Turn {
+    fn new(py: Python<'_>) -> Turn {
+        let interval = switch_interval(py);
+        Turn {
+            interval,
+            after: interval / 10,
+            since: Instant::now(),
+        }
+    }
+}
+
 impl Handoff {
+    /// The next job, for a thread holding the GIL; `None` once the queue is closed. GIL: a
+    /// job already queued is taken without letting go of the GIL, unless another pool
+    /// thread has waited with its job while this one held the GIL for `turn.after`: then
+    /// the GIL goes to it first. Otherwise the GIL is released while waiting for a job.
+    fn next_job(
+        &self,
+        py: Python<'_>,
+        jobs: &crossbeam_channel::Receiver<Job>,
+        turn: &mut Turn,
+    ) -> Option<Job> {
+        let hand_over = !turn.after.is_zero()
+            && self.waiting.load(Ordering::Relaxed) > 0
+            && turn.since.elapsed() >= turn.after;
+        if !hand_over {
+            match jobs.try_recv() {
+                Ok(job) => return Some(job),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+        }
+        let seen = hand_over.then(|| self.seq.load(Ordering::SeqCst));
+        let interval = turn.interval;
+        let job = py
+            .detach(|| {
+                if let Some(seen) = seen {
+                    self.wait_past(seen, interval);
+                }
+                let job = jobs.recv();
+                if job.is_ok() {
+                    self.waiting.fetch_add(1, Ordering::Relaxed);
+                }
+                job
+            })
+            .ok()?;
+        self.arrived();
+        turn.since = Instant::now();
+        Some(job)
+    }
+
     /// A waiting thread has the GIL now.
     fn arrived(&self) {
         self.waiting.fetch_sub(1, Ordering::Relaxed);

@@ -4,11 +4,11 @@ between requests, so no request waits in a thread that keeps losing the GIL
 
 from __future__ import annotations
 
-import socket
 import statistics
 import threading
 import time
 
+from rawhttp import Conn
 from test_process_signals import start
 
 CLIENTS = 16
@@ -17,21 +17,13 @@ SECONDS = 3.0
 
 def keep_asking(address, until: float, latencies: list[float], errors: list[str]) -> None:
     """Sequential keep-alive requests for /burn?ms=1 until `until`; each one's latency."""
-    request = b"GET /burn?ms=1 HTTP/1.1\r\nHost: t\r\n\r\n"
     try:
-        with socket.create_connection(address, timeout=10) as conn:
-            reader = conn.makefile("rb")
+        with Conn(address) as conn:
             while time.monotonic() < until:
                 sent = time.monotonic()
-                conn.sendall(request)
-                status = reader.readline()
-                length = 0
-                while (line := reader.readline()) not in (b"\r\n", b""):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                reader.read(length)
-                if not status.startswith(b"HTTP/1.1 200"):
-                    errors.append(status.decode(errors="replace"))
+                resp = conn.request("GET", "/burn?ms=1")
+                if resp.status != 200:
+                    errors.append(f"{resp.status} {resp.reason}")
                     return
                 latencies.append(time.monotonic() - sent)
     except OSError as err:
