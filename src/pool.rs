@@ -411,32 +411,33 @@ struct Handoff {
 
 /// One thread's turn on the GIL, for `Handoff`.
 struct Turn {
-    /// `sys.getswitchinterval()`.
+    /// `sys.getswitchinterval()` (the interpreter keeps it at 1 us or more).
     interval: Duration,
-    /// How long a thread keeps the GIL across jobs while another waits: a tenth of the
-    /// switch interval (500 us at the interpreter's 5 ms). Measured on flask at 4 threads,
-    /// 300 us to 1 ms all gave p99 12-20 ms against 45 without hand-offs, for ~3 % of req/s
-    /// (bench/PROFILE.md).
-    after: Duration,
     /// When this thread last took the GIL with a new job.
     since: Instant,
 }
 
 impl Turn {
     fn new(py: Python<'_>) -> Turn {
-        let interval = switch_interval(py);
         Turn {
-            interval,
-            after: interval / 10,
+            interval: switch_interval(py),
             since: Instant::now(),
         }
+    }
+
+    /// Whether this thread has kept the GIL across jobs long enough to give it to a
+    /// waiter: a tenth of the switch interval (500 us at the interpreter's 5 ms). Measured
+    /// on flask at 4 threads, 300 us to 1 ms all gave p99 12-20 ms against 45 without
+    /// hand-offs, for ~3 % of req/s (bench/PROFILE.md).
+    fn is_over(&self) -> bool {
+        self.since.elapsed() >= self.interval / 10
     }
 }
 
 impl Handoff {
     /// The next job, for a thread holding the GIL; `None` once the queue is closed. GIL: a
     /// job already queued is taken without letting go of the GIL, unless another pool
-    /// thread has waited with its job while this one held the GIL for `turn.after`: then
+    /// thread has waited with its job and this thread's turn is over: then
     /// the GIL goes to it first. Otherwise the GIL is released while waiting for a job.
     fn next_job(
         &self,
@@ -444,9 +445,7 @@ impl Handoff {
         jobs: &crossbeam_channel::Receiver<Job>,
         turn: &mut Turn,
     ) -> Option<Job> {
-        let hand_over = !turn.after.is_zero()
-            && self.waiting.load(Ordering::Relaxed) > 0
-            && turn.since.elapsed() >= turn.after;
+        let hand_over = self.waiting.load(Ordering::Relaxed) > 0 && turn.is_over();
         if !hand_over {
             match jobs.try_recv() {
                 Ok(job) => return Some(job),

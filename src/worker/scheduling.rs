@@ -6,13 +6,14 @@
 //! the I/O thread and the Python threads hand requests over in batches instead of
 //! preempting each other at every hand-off (see ARCHITECTURE.md, "Performance design
 //! notes"). Where a worker has more than one Python thread, those threads go back to
-//! `SCHED_OTHER` (`python_thread`): the interpreter hands the GIL over when a waiting thread's
-//! timed wait (the 5 ms switch interval) wakes it up and it asks the holder to let go; a
-//! batch thread woken by that timer waits for the holder's time slice to end first, and a
-//! request held by such a thread waited far longer than the interval (flask at 4 threads:
-//! p99 64 ms against 44 in `suite-20261207-170556-sched-ab`, at 8 threads 377-841 against
-//! 103-125; bench/PROFILE.md). The I/O thread stays batch, so a Python thread that wakes it
-//! with a response does not preempt it: throughput and CPU per request did not change.
+//! `SCHED_OTHER` (`python_thread`): the interpreter hands the GIL over when a waiting
+//! thread's timed wait (the 5 ms switch interval) wakes it up and it asks the holder to let
+//! go; a batch thread woken by that timer waits for the holder's time slice to end first,
+//! and a request held by such a thread waited far longer than the interval (flask at 4
+//! threads: p99 64 ms against 44 in `suite-20261207-170556-sched-ab`, at 8 threads 377-841
+//! against 103-125; bench/PROFILE.md). The I/O thread stays batch, so a Python thread that
+//! wakes it with a response does not preempt it: throughput and CPU per request did not
+//! change.
 
 use crate::config::SchedPolicy;
 use crate::log::Level;
