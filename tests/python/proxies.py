@@ -109,6 +109,27 @@ def wait_listening(proxy: Proxy, *ports: int) -> None:
             time.sleep(0.05)
 
 
+def wait_unix_listening(proxy: Proxy, path: Path) -> None:
+    """Wait until `proxy` accepts connections on the Unix socket at `path`."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if proxy.proc.poll() is not None:
+            out = proxy.proc.stdout.read().decode(errors="replace") if proxy.proc.stdout else ""
+            raise AssertionError(f"{proxy.name} exited with {proxy.proc.returncode}:\n{out}\n"
+                                 f"{proxy.log()}")
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(1)
+                sock.connect(str(path))
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                proxy.stop()
+                raise AssertionError(f"{proxy.name} did not listen on {path}:\n"
+                                     f"{proxy.log()}") from None
+            time.sleep(0.05)
+
+
 def self_signed(workdir: Path) -> tuple[Path, Path]:
     cert, key = workdir / "site.pem", workdir / "site.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
@@ -192,6 +213,9 @@ global
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     proxy = Proxy("haproxy", proc, port, workdir)
     wait_listening(proxy, port)
+    # HAProxy may listen on the TCP port before it has bound the stats socket (seen in 9
+    # of 40 starts of 2.6), so a caller's first `show stat` could find no socket.
+    wait_unix_listening(proxy, stats)
     return proxy
 
 
