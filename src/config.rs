@@ -1,5 +1,5 @@
 //! Typed settings for the Rust core. The Python side parses and validates user input
-//! (`python/ferrule/settings.py`, the one table of settings); `for_each_core_setting!` below
+//! (`python/ferrule/settings/`, the one table of settings); `for_each_core_setting!` below
 //! declares, once, which of them the core reads and which `Config` field each sets, and
 //! `python::settings` expands it into the conversion from Python. Nothing here reads argv,
 //! env vars or files.
@@ -14,7 +14,7 @@ use crate::log::{Level, LogConfig};
 use crate::proxy::header::ProxyProtocol;
 use crate::proxy::{Forwarding, TrustedPeers};
 
-/// Every setting the core reads, declared once: its name in `settings.py` (where it is
+/// Every setting the core reads, declared once: its name in `ferrule.settings` (where it is
 /// marked `core=True`) and the `Config` field it sets. `$apply` is a macro that receives
 /// the list as `name => field.path,` entries; `python::settings` generates from it the
 /// conversion from the settings dict, the conversion back (for the drift test), and
@@ -96,7 +96,7 @@ macro_rules! for_each_core_setting {
 pub(crate) use for_each_core_setting;
 
 /// A setting whose value is one of a few names (`--sendfile auto|on|off`). The names are
-/// `settings.py`'s; the drift test compares the two lists.
+/// `ferrule.settings`'; the drift test compares the two lists.
 pub trait Choice: Sized + Copy + PartialEq + 'static {
     /// Every value, with its name.
     const CHOICES: &'static [(&'static str, Self)];
@@ -446,7 +446,7 @@ impl Default for ProxyConfig {
     }
 }
 
-/// One `--static-map URL_PREFIX=DIRECTORY[;max_age=SECONDS]`, as `settings.py` normalises
+/// One `--static-map URL_PREFIX=DIRECTORY[;max_age=SECONDS]`, as `ferrule.settings` normalises
 /// it: the prefix starts with `/` and has no trailing `/` (the whole site is `/`), the
 /// directory is non-empty, `max_age` is whole seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -471,7 +471,7 @@ pub enum WireProtocol {
 }
 
 impl StaticMount {
-    /// Parses the normalised spelling `settings.py` hands over.
+    /// Parses the normalised spelling `ferrule.settings` hands over.
     ///
     /// # Errors
     /// A message naming the bad value.
@@ -617,7 +617,7 @@ impl Default for ProcessConfig {
             user: None,
             group: None,
             reuse_port: false,
-            // 0666: see `unix_socket_mode` in settings.py.
+            // 0666: see `unix_socket_mode` in settings/server.py.
             unix_socket_mode: Some(0o666),
         }
     }
@@ -729,7 +729,7 @@ impl fmt::Display for BindSpec {
 }
 
 impl Default for Config {
-    /// Every setting at its default (the defaults of `settings.py`; the drift test compares
+    /// Every setting at its default (the defaults of `ferrule.settings`; the drift test compares
     /// them), with no address to bind.
     fn default() -> Self {
         Config {

@@ -66,8 +66,6 @@ class Config:
     ws_per_message_deflate: bool
     http_protocols: str
     http2_cleartext: str
-    http2_max_concurrent_streams: int
-    http2_initial_window_size: int
     sendfile: str
     sched_policy: str
     unix_socket_mode: int | None
@@ -118,6 +116,8 @@ class Config:
     statsd_host: str | None
     statsd_prefix: str
     dogstatsd_tags: str
+    http2_max_concurrent_streams: int
+    http2_initial_window_size: int
     max_request_line_bytes: int
     max_header_count: int
     max_header_bytes: int

@@ -5,7 +5,7 @@ gunicorn's `config.py`): each setting's name, flags and flag shape. Ferrule's an
 is derived, not written twice:
 
 - *same* or *mapped*: a ferrule setting claims it, by having its name or by listing its name
-  or one of its flags in `Setting.gunicorn` (`settings.py`). Its gunicorn spellings are then
+  or one of its flags in `Setting.gunicorn` (`ferrule.settings`). Its gunicorn spellings are then
   accepted as flags, config-file keys (TOML and `.py`) and in `GUNICORN_CMD_ARGS`, and the
   environment variables gunicorn reads for it (`PORT`, `WEB_CONCURRENCY`, ...) give its
   default, as in gunicorn. `CONVERSIONS` translates values whose meaning differs.

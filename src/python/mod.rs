@@ -224,7 +224,7 @@ fn log_line(level: &str, message: &str) -> PyResult<()> {
 }
 
 /// The core's defaults for every core setting but `bind`, as `Config.to_core()` spells
-/// them (the drift test compares them with `settings.py`'s).
+/// them (the drift test compares them with `ferrule.settings`').
 #[pyfunction]
 fn core_defaults(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = settings::to_dict(py, &crate::config::Config::default())?;

@@ -5,7 +5,7 @@
 //! value crosses is decided by its field's type (`CoreValue`): seconds become `Duration`,
 //! choice names become enums, `0` requests becomes "no limit".
 //!
-//! Python validates every value first (`python/ferrule/settings.py`); the errors here are
+//! Python validates every value first (`python/ferrule/settings/`); the errors here are
 //! for a dict that did not come from `Config` (a direct call of `_ferrule.serve`).
 
 use std::num::{NonZeroU64, NonZeroUsize};
@@ -192,7 +192,7 @@ impl CoreValue for Vec<String> {
     }
 }
 
-/// Trusted peers, as the list of entries `settings.py` checked.
+/// Trusted peers, as the list of entries `ferrule.settings` checked.
 impl CoreValue for TrustedPeers {
     fn from_core(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Self> {
         let entries = Vec::<String>::from_core(value, name)?;
@@ -227,7 +227,7 @@ impl CoreValue for Vec<(String, String)> {
     }
 }
 
-/// Choice settings: the name, as `settings.py` spells it.
+/// Choice settings: the name, as `ferrule.settings` spells it.
 macro_rules! choice_core_value {
     ($($ty:ty),* $(,)?) => {$(
         impl CoreValue for $ty {
@@ -270,7 +270,7 @@ fn choices<T: Choice>() -> Vec<&'static str> {
 }
 
 /// `_ferrule.CORE_CHOICES`: for each choice setting, the names the core accepts (the drift
-/// test compares them with `settings.py`).
+/// test compares them with `ferrule.settings`).
 pub(super) fn core_choices(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("log_level", PyTuple::new(py, choices::<Level>())?)?;

@@ -79,8 +79,8 @@ def app_error_lines(stderr: str) -> list[str]:
         (["good:app("], {}, "ferrule: Invalid app reference 'good:app('; expected "
                             "'module:attribute'.\n"),
         (["--bind", "https://127.0.0.1:8000", "x:app"], {},
-         "ferrule: --bind must not be https://: TLS is not supported yet (planned, issue #10); "
-         "put a TLS proxy in front, got 'https://127.0.0.1:8000'\n"),
+         "ferrule: --bind must not be https://: bind HOST:PORT and give certfile and keyfile, "
+         "which serve TLS on every TCP address, got 'https://127.0.0.1:8000'\n"),
         (["--access-log-format", "%(h)s %(x)s", "x:app"], {},
          "ferrule: --access-log-format has an unknown atom %(x)s (known: h, l, u, t, r, m, U, q, "
          "H, s, B, b, f, a, T, M, D, L, p, peer, {header}i, {header}o), got '%(h)s %(x)s'\n"),

@@ -1,4 +1,4 @@
-"""Tests for python/ferrule/settings.py: the table's shape, value types, bind addresses."""
+"""Tests for python/ferrule/settings/: the table's shape, value types, bind addresses."""
 
 from __future__ import annotations
 
@@ -48,8 +48,6 @@ EXPECTED_DEFAULTS = {
     "ws_per_message_deflate": True,
     "http_protocols": "h2,h1",
     "http2_cleartext": "prior-knowledge",
-    "http2_max_concurrent_streams": 100,
-    "http2_initial_window_size": 65535,
     "sendfile": "auto",
     "sched_policy": "batch",
     "unix_socket_mode": 0o666,
@@ -101,6 +99,8 @@ EXPECTED_DEFAULTS = {
     "statsd_host": None,
     "statsd_prefix": "",
     "dogstatsd_tags": "",
+    "http2_max_concurrent_streams": 100,
+    "http2_initial_window_size": 65535,
     "max_request_line_bytes": 8 * 1024,
     "max_header_count": 100,
     "max_header_bytes": 8 * 1024,
@@ -146,6 +146,14 @@ PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "paste", "preload", "umas
 
 def test_the_table_declares_exactly_the_expected_settings_in_order() -> None:
     assert [setting.name for setting in SETTINGS] == list(EXPECTED_DEFAULTS)
+
+
+def test_each_section_module_declares_only_its_own_section() -> None:
+    # SETTINGS joins the section modules in SECTIONS order: a setting filed in the wrong
+    # module (or with the wrong `section`) breaks the grouping.
+    sections = [setting.section for setting in SETTINGS]
+    assert sections == sorted(sections, key=SECTIONS.index)
+    assert set(sections) == set(SECTIONS)
 
 
 @pytest.mark.parametrize(("name", "expected"), EXPECTED_DEFAULTS.items())
