@@ -30,8 +30,6 @@ Every setting of gunicorn {version}, and what ferrule does with it:
 - **mapped**: accepted with gunicorn's spellings (flag, key in a `.py` or TOML config file,
   `GUNICORN_CMD_ARGS`) and stored in the ferrule setting named; differences are noted.
 - **not needed**: accepted with a warning and ignored; ferrule needs nothing for it.
-- **planned**: refused until the issue named lands: `ferrule: --certfile is not supported
-  yet (TLS: planned, issue #10).`
 - **unsupported**: refused with the reason: `ferrule: --daemon is not supported: ...`. A
   value that turns it off (`daemon = False`, `certfile = None`) is accepted.
 
@@ -56,7 +54,7 @@ def render() -> str:
         counts[kind] = counts.get(kind, 0) + 1
         flags = ", ".join(f"`{flag}`" for flag in row.flags) or "(config file only)"
         rows.append(f"| `{row.name}` | {flags} | **{kind}** | {_cell(detail)} |\n")
-    order = ("same", "mapped", "not needed", "planned", "unsupported")
+    order = ("same", "mapped", "not needed", "unsupported")
     count_lines = "\n".join(f"| {kind} | {counts.get(kind, 0)} |" for kind in order)
     count_lines += f"\n| **all** | {len(gunicorn.GUNICORN)} |"
     parts = [_INTRO.format(version=gunicorn.GUNICORN_VERSION, counts=count_lines)]
@@ -82,8 +80,6 @@ def _describe(gunicorn, row) -> tuple[str, str]:
         return "same", answer.how
     if isinstance(answer, gunicorn.NotNeeded):
         return "not needed", answer.why
-    if isinstance(answer, gunicorn.Planned):
-        return "planned", f"{answer.what}: issue #{answer.issue}"
     if isinstance(answer, gunicorn.Fixed):
         return "unsupported", f"{answer.why}; `{answer.value!r}` is accepted"
     if isinstance(answer, gunicorn.Unsupported):

@@ -123,17 +123,18 @@ def _run(args: list[str]) -> int:
         # Python logging, when configured, before anything is logged (the workers inherit it).
         logging_setup = logs.configure(config)
         if paste_uri is not None:
-            paste.setup_logging(paste_uri)
+            paste.setup_logging(paste_uri, config.paste_global)
         hooks = HookRunner.for_config(config)
     except ConfigError as err:
         return _fail(err, config_error)
     spec = config.app if paste_uri is None else paste_uri
     interface = config.interface
+    variables = config.paste_global
 
     def load() -> Any:
         if paste_uri is None:
             return importer.import_app(spec, interface)
-        return paste.load_app(paste_uri)
+        return paste.load_app(paste_uri, variables)
 
     if config.umask is not None:
         os.umask(config.umask)
@@ -192,7 +193,7 @@ def _load_config(args: list[str]) -> Config:
     config = Config.load(args)
     if config.paste is None:
         return config
-    return Config.load(args, base=paste.server_settings(config.paste))
+    return Config.load(args, base=paste.server_settings(config.paste, config.paste_global))
 
 
 def _load_in_worker(load: Callable[[], Any]) -> Any:

@@ -60,6 +60,7 @@ class Config:
     loop: str
     lifespan: str
     paste: str | None
+    paste_global: tuple[tuple[str, str], ...]
     bind: tuple[str, ...]
     threads: int
     reuse_port: bool
@@ -381,9 +382,6 @@ class _Resolver:
                                  "here.")
         elif gunicorn.asks_nothing(raw):
             return
-        elif isinstance(stance, gunicorn.Planned):
-            raise ConfigError(f"{label} is not supported yet ({stance.what}: planned, "
-                              f"issue #{stance.issue}).")
         elif isinstance(stance, gunicorn.Unsupported):
             raise ConfigError(f"{label} is not supported: {stance.why}.")
 

@@ -5,18 +5,17 @@ gunicorn's `config.py`): each setting's name, flags and flag shape. Ferrule's an
 is derived, not written twice:
 
 - *same* or *mapped*: a ferrule setting claims it, by having its name or by listing its name
-  or one of its flags in `Setting.gunicorn` (`ferrule.settings`). Its gunicorn spellings are then
-  accepted as flags, config-file keys (TOML and `.py`) and in `GUNICORN_CMD_ARGS`, and the
+  or one of its flags in `Setting.gunicorn` (`ferrule.settings`). Its gunicorn spellings are
+  then accepted as flags, config-file keys (TOML and `.py`) and in `GUNICORN_CMD_ARGS`, and the
   environment variables gunicorn reads for it (`PORT`, `WEB_CONCURRENCY`, ...) give its
   default, as in gunicorn. `CONVERSIONS` translates values whose meaning differs.
-- otherwise `STANCES` says: *not needed* (accepted with a warning, nothing to do), *planned*
-  (an error naming the issue), *unsupported* (an error saying why and what to do), or
-  *fixed* (ferrule always behaves as one gunicorn value does: that value is accepted, any
-  other is an error).
+- otherwise `STANCES` says: *not needed* (accepted with a warning, nothing to do),
+  *unsupported* (an error saying why and what to do), or *fixed* (ferrule always behaves as
+  one gunicorn value does: that value is accepted, any other is an error).
 
 `scripts/gen_gunicorn_doc.py` renders `docs/gunicorn.md` from this; `tests/python/unit/
 test_gunicorn.py` fails when a gunicorn setting has no answer, or two (a claimed setting that
-is still marked planned: when a branch lands a planned setting, delete its `STANCES` line).
+still has a `STANCES` line: when a branch adds a setting that claims one, delete its line).
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ __all__ = [
     "Fixed",
     "Gunicorn",
     "NotNeeded",
-    "Planned",
     "Same",
     "Unsupported",
     "answer",
@@ -101,14 +99,6 @@ class NotNeeded:
 
 
 @dataclass(frozen=True)
-class Planned:
-    """Refused until the issue that brings it lands."""
-
-    issue: int
-    what: str
-
-
-@dataclass(frozen=True)
 class Unsupported:
     """Refused. `why` says why and what to do instead."""
 
@@ -131,9 +121,8 @@ class Same:
     how: str
 
 
-Stance = Union[NotNeeded, Planned, Unsupported, Fixed, Same]
+Stance = Union[NotNeeded, Unsupported, Fixed, Same]
 
-_TLS = "TLS"
 _DIRTY = Unsupported(
     "gunicorn's dirty arbiters (a second pool for long tasks) have no equivalent; run long "
     "tasks in a task queue")
@@ -161,17 +150,20 @@ STANCES: dict[str, Stance] = {
                                   "stderr as it is; redirect those (systemd, docker logs)"),
     "logger_class": Unsupported("ferrule's logs are written by its core; use --access-log-format "
                                 "and --log-level"),
-    "logconfig_dict": Planned(11, "Python logging configuration"),
     "syslog_addr": _SYSLOG,
     "syslog": _SYSLOG,
     "syslog_prefix": _SYSLOG,
     "syslog_facility": _SYSLOG,
     "enable_stdio_inheritance": NotNeeded("ferrule never daemonizes, so its stdio is always "
                                           "inherited"),
-    "enable_backlog_metric": Planned(11, "metrics"),
+    "enable_backlog_metric": NotNeeded("the listen queue is always reported: statsd's "
+                                       "gunicorn.backlog and Prometheus' "
+                                       "ferrule_listen_queue"),
     "default_proc_name": NotNeeded("it is internal to gunicorn; proc_name defaults to the app"),
-    "raw_paste_global_conf": Planned(12, "PasteDeploy apps"),
-    "ssl_context": Planned(10, _TLS),
+    "ssl_context": Unsupported("ferrule's TLS is rustls, in its core, not Python's ssl "
+                               "module, so no SSLContext configures it; certfile, keyfile, "
+                               "ca_certs, cert_reqs, tls_min_version and ciphers do "
+                               "(docs/tls.md)"),
     "http2_max_frame_size": NotNeeded("HTTP/2 frames are read up to the protocol's 16 KiB "
                                       "default; larger frames gain nothing for request bodies"),
     "http2_max_header_list_size": NotNeeded("an HTTP/2 header list is bounded by max_head_bytes, "
@@ -191,9 +183,10 @@ STANCES: dict[str, Stance] = {
                                      "does), forwarders' included"),
     "header_map": Fixed("drop", "ferrule always drops header names with '_', gunicorn's "
                         "'drop' (a name with '_' could impersonate its '-' spelling)"),
-    "asgi_loop": Planned(16, "ASGI apps"),
-    "asgi_lifespan": Planned(16, "ASGI apps"),
-    "asgi_disconnect_grace_period": Planned(16, "ASGI apps"),
+    "asgi_disconnect_grace_period": NotNeeded(
+        "an ASGI app whose client went away gets http.disconnect and runs on to its end, as "
+        "under uvicorn: ferrule never cancels it for the disconnect (request_timeout bounds "
+        "every request)"),
     "http_parser": NotNeeded("ferrule has one HTTP parser, in its Rust core"),
     "dirty_apps": _DIRTY,
     "dirty_workers": _DIRTY,

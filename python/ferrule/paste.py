@@ -7,7 +7,8 @@ Two ways in, one table of settings:
 - `ferrule --paste development.ini[#name]` (gunicorn's flag): the app comes from the ini's
   `[app:NAME]` section (`main` by default), loaded in each worker like `APP`; the keys of
   `[server:main]` are settings below the config file, env vars and flags; the ini's logging
-  sections configure Python's logging, as `pserve` does.
+  sections configure Python's logging, as `pserve` does; `--paste-global KEY=VALUE` fills
+  the ini's `%(KEY)s`, as `pserve development.ini KEY=VALUE` does.
 
 Keys are setting names (`threads = 8`), gunicorn's spellings of them (`keep_alive`,
 `access_logfile`), or `host` and `port` (or waitress's `listen`), which become `bind`.
@@ -19,7 +20,7 @@ import configparser
 import logging.config
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ferrule.errors import AppImportError, ConfigError
@@ -30,8 +31,10 @@ __all__ = ["absolute", "load_app", "serve_paste", "server_settings", "setup_logg
 #: Keys every PasteDeploy server section may carry that are not settings.
 _PASTE_KEYS = frozenset({"use", "here", "__file__"})
 #: Settings only the ferrule command reads: not from a server section.
-_COMMAND_ONLY = frozenset({"app", "config", "paste", "chdir", "pythonpath", "reload",
-                           "reload_extra", "preload", "umask"})
+_COMMAND_ONLY = frozenset({"app", "config", "paste", "paste_global", "chdir", "pythonpath",
+                           "reload", "reload_extra", "preload", "umask"})
+#: `paste_global`'s KEY=VALUE pairs: variables for the ini's `%(KEY)s`.
+Variables = Sequence[tuple[str, str]]
 
 
 def _spellings() -> dict[str, Setting]:
@@ -90,16 +93,16 @@ def settings_from_section(local_conf: Mapping[str, Any], where: str,
     return found
 
 
-def server_settings(uri: str) -> list[tuple[str, str, object]]:
-    """The settings of the ini's `[server:main]` section, for `ferrule --paste`; none when
-    it has no such section.
+def server_settings(uri: str, variables: Variables = ()) -> list[tuple[str, str, object]]:
+    """The settings of the ini's `[server:main]` section, for `ferrule --paste`, its
+    `%(KEY)s` filled from `variables`; none when it has no such section.
 
     # Errors
     `ConfigError` when the file cannot be read, or a key names no setting of a section that
     says `use = egg:ferrule`.
     """
     path, _ = split_uri(uri)
-    parser = _read(path)
+    parser = _read(path, variables)
     section = "server:main"
     if not parser.has_section(section):
         return []
@@ -109,9 +112,8 @@ def server_settings(uri: str) -> list[tuple[str, str, object]]:
     return settings_from_section(local_conf, f"[{section}] of {path}", strict)
 
 
-def _read(path: str) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(defaults={"here": os.path.dirname(path),
-                                                 "__file__": path})
+def _read(path: str, variables: Variables = ()) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(defaults=_defaults(path, variables))
     try:
         with open(path, encoding="utf-8") as file:
             parser.read_file(file)
@@ -122,19 +124,24 @@ def _read(path: str) -> configparser.ConfigParser:
     return parser
 
 
-def setup_logging(uri: str) -> None:
+def _defaults(path: str, variables: Variables) -> dict[str, str]:
+    """The ini's interpolation defaults: `variables` (below the ini's own `[DEFAULT]`, as in
+    PasteDeploy), then `here` and `__file__`."""
+    return {**dict(variables), "here": os.path.dirname(path), "__file__": path}
+
+
+def setup_logging(uri: str, variables: Variables = ()) -> None:
     """Configures Python's logging from the ini's `[loggers]`, `[handlers]` and
     `[formatters]` sections, when it has them (what `pserve` does)."""
     path, _ = split_uri(uri)
-    if _read(path).has_section("loggers"):
-        logging.config.fileConfig(
-            path, {"here": os.path.dirname(path), "__file__": path},
-            disable_existing_loggers=False)
+    if _read(path, variables).has_section("loggers"):
+        logging.config.fileConfig(path, _defaults(path, variables),
+                                  disable_existing_loggers=False)
 
 
-def load_app(uri: str) -> Any:
+def load_app(uri: str, variables: Variables = ()) -> Any:
     """The WSGI app of the ini's `[app:NAME]` (or `[pipeline:NAME]`, `[composite:NAME]`)
-    section.
+    section, its `%(KEY)s` filled from `variables`.
 
     # Errors
     `AppImportError` when PasteDeploy is missing or the app cannot be loaded (its cause
@@ -147,7 +154,7 @@ def load_app(uri: str) -> Any:
         raise AppImportError(
             "--paste needs PasteDeploy; install it with 'pip install PasteDeploy'.") from err
     try:
-        return loadapp(f"config:{path}", name=name)
+        return loadapp(f"config:{path}", name=name, global_conf=dict(variables))
     except Exception as err:  # noqa: BLE001 - the app's own error, reported with its traceback
         raise AppImportError(f"Could not load the app '{name}' from '{path}': {err}") from err
 

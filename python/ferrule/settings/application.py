@@ -161,6 +161,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=Choice("auto", "asyncio", "uvloop"),
         default="auto",
         flags=("--loop",),
+        gunicorn=("--asgi-loop", "asgi_loop"),
         metavar="auto|asyncio|uvloop",
         core=True,
         help=(
@@ -174,6 +175,7 @@ SETTINGS: tuple[Setting, ...] = (
         type=Choice("auto", "on", "off"),
         default="auto",
         flags=("--lifespan",),
+        gunicorn=("--asgi-lifespan", "asgi_lifespan"),
         metavar="auto|on|off",
         core=True,
         help=(
@@ -198,6 +200,23 @@ SETTINGS: tuple[Setting, ...] = (
             "(`production.ini#admin`). Settings in the ini's `[server:main]` section (when it "
             "says `use = egg:ferrule`) apply below env vars and flags, and its logging "
             "sections configure Python's logging, as `pserve` does. See docs/paste.md."
+        ),
+    ),
+    Setting(
+        name="paste_global",
+        section="Application",
+        type=_EnvPairs(),
+        default=(),
+        default_text="none",
+        flags=("--paste-global",),
+        gunicorn=("raw_paste_global_conf",),
+        repeatable=True,
+        metavar="KEY=VALUE",
+        help=(
+            "A variable for the `paste` ini file, written `%(KEY)s` in it (what `pserve "
+            "development.ini KEY=VALUE` passes): it fills the app's and the server's sections "
+            "and the logging sections, unless the ini's `[DEFAULT]` sets `KEY` itself. The "
+            "flag can be repeated."
         ),
     ),
 )

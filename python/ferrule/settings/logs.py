@@ -154,6 +154,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=None,
         default_text="none",
         flags=("--log-config-dict",),
+        gunicorn=("logconfig_dict",),
         metavar="JSON",
         help=(
             "A `logging.config.dictConfig` dict (gunicorn's `logconfig_dict`): a table in a "

@@ -60,6 +60,16 @@ def test_ferrule_paste_takes_the_app_section_after_the_hash():
         server.stop()
 
 
+def test_paste_global_fills_the_inis_variables():
+    # gunicorn's --paste-global (raw_paste_global_conf): `%(who)s` in [app:vars].
+    server = start_server("--paste", "development.ini#vars", "--paste-global",
+                          "who=the command line", bind=None, cwd=str(PROJECT), env=ENV)
+    try:
+        assert get(server, "/").body == b"pyramid says hello from the command line"
+    finally:
+        assert server.stop() == 0
+
+
 def test_flags_override_the_server_section():
     server = start_server("--paste", "development.ini", "--threads", "3", bind=None,
                           cwd=str(PROJECT), env=ENV)

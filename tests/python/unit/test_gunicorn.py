@@ -117,3 +117,58 @@ def test_a_gunicorn_setting_ferrule_refuses_is_an_error_in_a_file(tmp_path: Path
     assert str(info.value) == (
         f"daemon in {path} is not supported: ferrule does not daemonize: run it under systemd, "
         "supervisord or a container runtime (docs/deploy.md).")
+
+
+# ---- gunicorn's ASGI, PasteDeploy, logging and TLS settings: refused as "planned" until
+# issues #10-#16 brought what they ask for; now claimed, or answered with the reason.
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--asgi-loop", "asyncio"], {"loop": "asyncio"}),
+        (["--asgi-lifespan", "off"], {"lifespan": "off"}),
+        (["--paste-global", "db=10.0.0.5", "--paste-global", "who=me"],
+         {"paste_global": (("db", "10.0.0.5"), ("who", "me"))}),
+    ],
+)
+def test_gunicorns_asgi_and_paste_flags_set_ferrules_settings(argv: list[str],
+                                                               expected: dict) -> None:
+    config = Config.load([*argv, "x:app"], env={})
+    assert {name: getattr(config, name) for name in expected} == expected
+    assert config.warnings() == ()
+
+
+def test_gunicorns_names_in_a_gunicorn_conf_py_set_ferrules_settings(tmp_path: Path) -> None:
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text("asgi_loop = 'asyncio'\n"
+                    "asgi_lifespan = 'on'\n"
+                    "raw_paste_global_conf = ['db=10.0.0.5']\n"
+                    "logconfig_dict = {'version': 1, 'root': {'level': 'INFO'}}\n")
+    config = Config.load(["-c", str(path), "x:app"], env={})
+    assert (config.loop, config.lifespan) == ("asyncio", "on")
+    assert config.paste_global == (("db", "10.0.0.5"),)
+    assert config.log_config_dict == {"version": 1, "root": {"level": "INFO"}}
+
+
+def test_gunicorns_ssl_context_hook_is_refused_with_what_to_set_instead(tmp_path: Path) -> None:
+    path = tmp_path / "gunicorn.conf.py"
+    path.write_text("def ssl_context(conf, default_ssl_context_factory):\n"
+                    "    return default_ssl_context_factory()\n")
+    with pytest.raises(ConfigError) as info:
+        Config.load(["-c", str(path), "x:app"], env={})
+    assert str(info.value) == (
+        f"ssl_context in {path} is not supported: ferrule's TLS is rustls, in its core, not "
+        "Python's ssl module, so no SSLContext configures it; certfile, keyfile, ca_certs, "
+        "cert_reqs, tls_min_version and ciphers do (docs/tls.md).")
+
+
+def test_gunicorns_backlog_metric_and_disconnect_grace_are_not_needed() -> None:
+    config = Config.load(["--enable-backlog-metric", "--asgi-disconnect-grace-period", "5",
+                          "x:app"], env={})
+    assert config.warnings() == (
+        "--enable-backlog-metric is not needed: the listen queue is always reported: statsd's "
+        "gunicorn.backlog and Prometheus' ferrule_listen_queue; ignored.",
+        "--asgi-disconnect-grace-period is not needed: an ASGI app whose client went away "
+        "gets http.disconnect and runs on to its end, as under uvicorn: ferrule never cancels "
+        "it for the disconnect (request_timeout bounds every request); ignored.",
+    )

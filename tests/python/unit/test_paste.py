@@ -88,3 +88,22 @@ def test_a_bad_value_in_the_server_section_names_the_ini(tmp_path):
         _load_config(["--paste", ini])
     assert str(info.value) == (
         f"threads in [server:main] of {ini} must be an integer, got 'none'")
+
+
+def test_paste_global_fills_the_server_section_below_the_inis_default(tmp_path):
+    # `--paste-global KEY=VALUE` (gunicorn's raw_paste_global_conf, pserve's KEY=VALUE) fills
+    # `%(KEY)s`; the ini's own [DEFAULT] keeps its value, as in PasteDeploy.
+    ini = tmp_path / "development.ini"
+    ini.write_text("[DEFAULT]\nn_workers = 2\n\n[app:main]\nuse = call:x:main\n\n"
+                   "[server:main]\nuse = egg:ferrule\nthreads = %(n_threads)s\n"
+                   "workers = %(n_workers)s\n")
+    config = _load_config(["--paste", str(ini), "--paste-global", "n_threads=6",
+                           "--paste-global", "n_workers=5"])
+    assert (config.threads, config.workers) == (6, 2)
+    assert config.paste_global == (("n_threads", "6"), ("n_workers", "5"))
+
+
+def test_paste_global_cannot_be_set_in_the_server_section():
+    with pytest.raises(ConfigError) as info:
+        settings_from_section({"paste_global": "a=b"}, WHERE, strict=True)
+    assert str(info.value) == f"Setting 'paste_global' cannot be set in {WHERE}."

@@ -42,6 +42,7 @@ EXPECTED_DEFAULTS = {
     "loop": "auto",
     "lifespan": "auto",
     "paste": None,
+    "paste_global": (),
     "bind": ("127.0.0.1:8000",),
     "threads": 4,
     "reuse_port": False,
@@ -138,7 +139,7 @@ EXPECTED_DEFAULTS = {
 
 HOOKS = {setting.name for setting in SETTINGS if setting.section == "Hooks"}
 
-PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "paste", "preload", "umask", "reload",
+PYTHON_ONLY = {"app", "config", "chdir", "pythonpath", "paste", "paste_global", "preload", "umask", "reload",
                "reload_engine", "reload_extra", "ssl_version", "ciphers", "do_handshake_on_connect",
                "suppress_ragged_eofs", "log_config", "log_config_json", "log_config_dict", "env",
                "worker_class"} | HOOKS
