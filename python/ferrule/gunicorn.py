@@ -162,8 +162,7 @@ STANCES: dict[str, Stance] = {
     "default_proc_name": NotNeeded("it is internal to gunicorn; proc_name defaults to the app"),
     "ssl_context": Unsupported("ferrule's TLS is rustls, in its core, not Python's ssl "
                                "module, so no SSLContext configures it; certfile, keyfile, "
-                               "ca_certs, cert_reqs, tls_min_version and ciphers do "
-                               "(docs/tls.md)"),
+                               "ca_certs, cert_reqs and tls_min_version do (docs/tls.md)"),
     "http2_max_frame_size": NotNeeded("HTTP/2 frames are read up to the protocol's 16 KiB "
                                       "default; larger frames gain nothing for request bodies"),
     "http2_max_header_list_size": NotNeeded("an HTTP/2 header list is bounded by max_head_bytes, "
@@ -185,8 +184,8 @@ STANCES: dict[str, Stance] = {
                         "'drop' (a name with '_' could impersonate its '-' spelling)"),
     "asgi_disconnect_grace_period": NotNeeded(
         "an ASGI app whose client went away gets http.disconnect and runs on to its end, as "
-        "under uvicorn: ferrule never cancels it for the disconnect (request_timeout bounds "
-        "every request)"),
+        "under uvicorn: ferrule never cancels it for the disconnect (set request_timeout to "
+        "bound a request)"),
     "http_parser": NotNeeded("ferrule has one HTTP parser, in its Rust core"),
     "dirty_apps": _DIRTY,
     "dirty_workers": _DIRTY,

@@ -106,8 +106,11 @@ def server_settings(uri: str, variables: Variables = ()) -> list[tuple[str, str,
     section = "server:main"
     if not parser.has_section(section):
         return []
-    local_conf = {key: parser.get(section, key) for key in parser.options(section)
-                  if key not in parser.defaults()}
+    try:
+        local_conf = {key: parser.get(section, key) for key in parser.options(section)
+                      if key not in parser.defaults()}
+    except configparser.Error as err:
+        raise ConfigError(f"[{section}] of {path}: {_message(err)}") from None
     strict = local_conf.get("use", "").strip().lower() in ("egg:ferrule", "egg:ferrule#main")
     return settings_from_section(local_conf, f"[{section}] of {path}", strict)
 
@@ -127,16 +130,39 @@ def _read(path: str, variables: Variables = ()) -> configparser.ConfigParser:
 def _defaults(path: str, variables: Variables) -> dict[str, str]:
     """The ini's interpolation defaults: `variables` (below the ini's own `[DEFAULT]`, as in
     PasteDeploy), then `here` and `__file__`."""
-    return {**dict(variables), "here": os.path.dirname(path), "__file__": path}
+    return {**_global_conf(variables), "here": os.path.dirname(path), "__file__": path}
+
+
+def _global_conf(variables: Variables) -> dict[str, str]:
+    """`variables` with their keys lower-cased, as configparser reads every key and every
+    `%(KEY)s` (PasteDeploy would keep `WHO` as it is, and `%(WHO)s` would not find it)."""
+    return {key.lower(): value for key, value in variables}
+
+
+def _message(err: configparser.Error) -> str:
+    """configparser's message, with what to do about a variable the ini uses but no one
+    gave."""
+    if isinstance(err, configparser.InterpolationMissingOptionError):
+        return (f"{err.option} uses %({err.reference})s, which is not set; give it with "
+                f"--paste-global {err.reference}=VALUE")
+    return err.message
 
 
 def setup_logging(uri: str, variables: Variables = ()) -> None:
     """Configures Python's logging from the ini's `[loggers]`, `[handlers]` and
     `[formatters]` sections, when it has them (what `pserve` does)."""
     path, _ = split_uri(uri)
-    if _read(path, variables).has_section("loggers"):
+    if not _read(path, variables).has_section("loggers"):
+        return
+    try:
         logging.config.fileConfig(path, _defaults(path, variables),
                                   disable_existing_loggers=False)
+    except configparser.Error as err:
+        raise ConfigError(f"The logging sections of {path}: {_message(err)}") from None
+    except (KeyError, ValueError, TypeError, AttributeError, ImportError) as err:
+        # fileConfig's own errors: a handler or formatter that does not exist or cannot
+        # be built.
+        raise ConfigError(f"The logging sections of {path}: {err!r}") from None
 
 
 def load_app(uri: str, variables: Variables = ()) -> Any:
@@ -154,7 +180,7 @@ def load_app(uri: str, variables: Variables = ()) -> Any:
         raise AppImportError(
             "--paste needs PasteDeploy; install it with 'pip install PasteDeploy'.") from err
     try:
-        return loadapp(f"config:{path}", name=name, global_conf=dict(variables))
+        return loadapp(f"config:{path}", name=name, global_conf=_global_conf(variables))
     except Exception as err:  # noqa: BLE001 - the app's own error, reported with its traceback
         raise AppImportError(f"Could not load the app '{name}' from '{path}': {err}") from err
 

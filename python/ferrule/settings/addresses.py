@@ -17,6 +17,7 @@ from ferrule.settings.values import InvalidValue
 
 BIND_DEFAULT_PORT = 8000
 BIND_RULE = "must be HOST:PORT, [IPv6]:PORT or unix:PATH"  # fd://N is rarely typed by hand
+HTTPS_RULE = "must not be https:// (write HOST:PORT)"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 
@@ -37,8 +38,7 @@ def normalize_bind(text: str) -> str:
         if "/" in address or "?" in address or "@" in address:
             raise InvalidValue(BIND_RULE + " (an http:// address takes no path)", repr(text))
     elif sep and scheme.lower() == "https":
-        raise InvalidValue("must not be https://: bind HOST:PORT and give certfile and "
-                           "keyfile, which serve TLS on every TCP address", repr(text))
+        raise InvalidValue(HTTPS_RULE, repr(text))
     elif sep and scheme.lower() == "unix":
         address = "unix:" + rest
     if address.startswith("fd://"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ferrule.settings.addresses import normalize_bind
+from ferrule.settings.addresses import HTTPS_RULE, normalize_bind
 from ferrule.settings.setting import Setting
 from ferrule.settings.values import (
     BOOL,
@@ -18,6 +18,17 @@ from ferrule.settings.values import (
     ValueType,
     at_most,
 )
+
+
+def _bind_address(text: str) -> str:
+    """One `bind` address; `https://` is answered with how TLS is turned on."""
+    try:
+        return normalize_bind(text)
+    except InvalidValue as err:
+        if err.rule != HTTPS_RULE:
+            raise
+        raise InvalidValue("must not be https://: bind HOST:PORT and give certfile and "
+                           "keyfile, which serve TLS on every TCP address", err.got) from None
 
 
 class _Octal(ValueType):
@@ -119,7 +130,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="bind",
         section="Server",
-        type=StrList(item=lambda text: normalize_bind(text)),
+        type=StrList(item=_bind_address),
         default=("127.0.0.1:8000",),
         flags=("-b", "--bind"),
         repeatable=True,

@@ -61,9 +61,10 @@ def test_ferrule_paste_takes_the_app_section_after_the_hash():
 
 
 def test_paste_global_fills_the_inis_variables():
-    # gunicorn's --paste-global (raw_paste_global_conf): `%(who)s` in [app:vars].
+    # gunicorn's --paste-global (raw_paste_global_conf): `%(who)s` in [app:vars], given in
+    # upper case as configparser reads every key (PasteDeploy alone would keep `WHO`).
     server = start_server("--paste", "development.ini#vars", "--paste-global",
-                          "who=the command line", bind=None, cwd=str(PROJECT), env=ENV)
+                          "WHO=the command line", bind=None, cwd=str(PROJECT), env=ENV)
     try:
         assert get(server, "/").body == b"pyramid says hello from the command line"
     finally:

@@ -159,7 +159,7 @@ def test_gunicorns_ssl_context_hook_is_refused_with_what_to_set_instead(tmp_path
     assert str(info.value) == (
         f"ssl_context in {path} is not supported: ferrule's TLS is rustls, in its core, not "
         "Python's ssl module, so no SSLContext configures it; certfile, keyfile, ca_certs, "
-        "cert_reqs, tls_min_version and ciphers do (docs/tls.md).")
+        "cert_reqs and tls_min_version do (docs/tls.md).")
 
 
 def test_gunicorns_backlog_metric_and_disconnect_grace_are_not_needed() -> None:
@@ -170,5 +170,5 @@ def test_gunicorns_backlog_metric_and_disconnect_grace_are_not_needed() -> None:
         "gunicorn.backlog and Prometheus' ferrule_listen_queue; ignored.",
         "--asgi-disconnect-grace-period is not needed: an ASGI app whose client went away "
         "gets http.disconnect and runs on to its end, as under uvicorn: ferrule never cancels "
-        "it for the disconnect (request_timeout bounds every request); ignored.",
+        "it for the disconnect (set request_timeout to bound a request); ignored.",
     )

@@ -3,12 +3,19 @@ among the other sources (`ferrule --paste`)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from ferrule.cli import _load_config
 from ferrule.errors import ConfigError
-from ferrule.paste import absolute, server_settings, settings_from_section, split_uri
+from ferrule.paste import (
+    absolute,
+    server_settings,
+    settings_from_section,
+    setup_logging,
+    split_uri,
+)
 
 WHERE = "[server:main] of x.ini"
 
@@ -101,6 +108,36 @@ def test_paste_global_fills_the_server_section_below_the_inis_default(tmp_path):
                            "--paste-global", "n_workers=5"])
     assert (config.threads, config.workers) == (6, 2)
     assert config.paste_global == (("n_threads", "6"), ("n_workers", "5"))
+
+
+def test_a_variable_no_one_gave_is_a_config_error_naming_the_flag(tmp_path):
+    ini = write_ini(tmp_path, "use = egg:ferrule\nthreads = %(n_threads)s\n")
+    with pytest.raises(ConfigError) as info:
+        _load_config(["--paste", ini])
+    assert str(info.value) == (
+        f"[server:main] of {ini}: threads uses %(n_threads)s, which is not set; give it with "
+        "--paste-global n_threads=VALUE")
+
+
+def test_a_broken_logging_section_is_a_config_error(tmp_path):
+    ini = write_ini(tmp_path, "use = egg:ferrule\n")
+    with open(ini, "a") as file:
+        file.write("\n[loggers]\nkeys = root\n\n[handlers]\nkeys = console\n\n"
+                   "[formatters]\nkeys =\n\n[logger_root]\nlevel = %(lvl)s\nhandlers = console\n\n"
+                   "[handler_console]\nclass = StreamHandler\nargs = (sys.stderr,)\n")
+    with pytest.raises(ConfigError) as info:
+        setup_logging(ini)
+    assert str(info.value) == (
+        f"The logging sections of {ini}: level uses %(lvl)s, which is not set; give it with "
+        "--paste-global lvl=VALUE")
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    try:
+        setup_logging(ini, [("LVL", "WARNING")])  # upper case in the flag, lower in the ini
+        assert root.level == logging.WARNING
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
 
 
 def test_paste_global_cannot_be_set_in_the_server_section():

@@ -404,10 +404,24 @@ def test_list_splits_text_on_commas(raw: object, expected: object) -> None:
         ("[::1]8000", Err("must be HOST:PORT, [IPv6]:PORT or unix:PATH, got '[::1]8000'")),
         ("[nope]:80", Err("must have an IPv6 address inside [brackets], got '[nope]:80'")),
         ("unix:", Err("must name a socket path after 'unix:', got 'unix:'")),
+        ("https://x:443", Err("must not be https:// (write HOST:PORT), got 'https://x:443'")),
     ],
 )
 def test_bind_addresses_are_normalised(raw: str, expected: object) -> None:
     check_conversion(normalize_bind, raw, expected)
+
+
+@pytest.mark.parametrize(("name", "rule"), [
+    # Only `bind` serves TLS: the metrics listener is plain HTTP, statsd a UDP client.
+    ("bind", "must not be https://: bind HOST:PORT and give certfile and keyfile, which serve "
+             "TLS on every TCP address"),
+    ("metrics_bind", "must not be https:// (write HOST:PORT)"),
+    ("statsd_host", "must not be https:// (write HOST:PORT)"),
+])
+def test_an_https_address_is_refused_with_what_the_setting_needs(name: str, rule: str) -> None:
+    with pytest.raises(InvalidValue) as info:
+        by_name(name).type.convert("https://127.0.0.1:9000")
+    assert info.value.rule == rule
 
 
 @pytest.mark.parametrize(
