@@ -215,8 +215,8 @@ SETTINGS: tuple[Setting, ...] = (
         help=(
             "A variable for the `paste` ini file, written `%(KEY)s` in it (what `pserve "
             "development.ini KEY=VALUE` passes): it fills the app's and the server's sections "
-            "and the logging sections, unless the ini's `[DEFAULT]` sets `KEY` itself. The "
-            "flag can be repeated."
+            "and the logging sections, unless the ini's `[DEFAULT]` sets `KEY` itself. Keys "
+            "are case-insensitive, as the ini's are. The flag can be repeated."
         ),
     ),
 )
