@@ -646,10 +646,20 @@ fn run(
         "asyncio"
     };
     report(Ok(loop_name.to_owned()));
-    // Step 3: serve until stopped.
-    if let Err(err) =
-        event_loop.call_method1(intern!(py, "run_until_complete"), (core.stopped.bind(py),))
-    {
+    // Step 3: serve until stopped, in a task that outlives every request: the loop's root
+    // task. anyio (Starlette's and FastAPI's `def` endpoints, `run_in_threadpool`) ties its
+    // worker threads to the task `run_until_complete` runs and keeps them for reuse while it
+    // lives; given the bare future it found no such task, took each request's task for the
+    // root, and stopped the request's worker thread when the request ended: a thread
+    // created and joined per request. `wait_for(stopped, None)` is a coroutine, so
+    // `run_until_complete` wraps it in that task.
+    let serving = py
+        .import(intern!(py, "asyncio"))
+        .and_then(|asyncio| {
+            asyncio.call_method1(intern!(py, "wait_for"), (core.stopped.bind(py), py.None()))
+        })
+        .and_then(|serve| event_loop.call_method1(intern!(py, "run_until_complete"), (serve,)));
+    if let Err(err) = serving {
         log_at!(
             Level::Error,
             "the event loop stopped with an error\n{}",

@@ -1,7 +1,8 @@
 """What ASGI frameworks add beyond the common contract of `test_frameworks.py`: a WebSocket
 endpoint in Starlette, FastAPI, Quart and Litestar (the `websockets` client), FastAPI's
 dependency reading the lifespan state and its `BackgroundTasks` (run after the response),
-and Django's admin login over its ASGI handler with sqlite. Each app is unmodified.
+and Django's admin login over its ASGI handler with sqlite; FastAPI's `def` endpoints reuse
+anyio's worker threads. Each app is unmodified.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ def test_fastapi_background_tasks_run_after_the_response(fastapi_server):
             return
         time.sleep(0.05)
     raise AssertionError("the background task never ran")
+
+
+def test_fastapi_def_endpoints_reuse_anyios_worker_threads(fastapi_server):
+    # anyio keeps its worker threads for the task the loop runs until it stops; one request
+    # after another, a `def` endpoint runs in the same idle thread again. Before the loop ran
+    # a task of its own, each request's task was taken for that one and its thread stopped
+    # with it: every request ran in a new thread (the count stayed 1).
+    with requests.Session() as session:
+        counts = [session.get(f"{fastapi_server.url}/sync-thread", timeout=10).json()
+                  ["served_by_this_thread"] for _ in range(20)]
+    assert counts[-1] >= 10, counts
 
 
 def test_django_admin_login_over_asgi_with_sqlite(ferrule_server):

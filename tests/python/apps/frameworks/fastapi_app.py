@@ -1,10 +1,12 @@
 """The framework test app in FastAPI (see `apps.frameworks`), ASGI; besides the common routes,
-a dependency reading the lifespan state (`/lifespan`) and a background task (`/background`,
-recorded in `/background-done`)."""
+a dependency reading the lifespan state (`/lifespan`), a background task (`/background`,
+recorded in `/background-done`) and a plain `def` endpoint, run in anyio's worker threads
+(`/sync-thread`)."""
 
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import asynccontextmanager
 from typing import Annotated, Optional
 
@@ -75,6 +77,16 @@ async def background(token: str, tasks: BackgroundTasks):
 @app.get("/background-done")
 async def background_done():
     return {"finished": finished}
+
+
+#: How many requests the calling worker thread has run (`/sync-thread`).
+_served = threading.local()
+
+
+@app.get("/sync-thread")
+def sync_thread():
+    _served.count = getattr(_served, "count", 0) + 1
+    return {"served_by_this_thread": _served.count}
 
 
 @app.websocket("/ws")
