@@ -168,6 +168,7 @@ def use_ferrule_venvs(ferrule_venv: Path | None, baseline: Path | None) -> None:
     if ferrule_venv is not None:
         PEERS[SUBJECT] = replace(PEERS[SUBJECT], venv=ferrule_venv)
         PEERS["ferrule-observed"] = replace(PEERS["ferrule-observed"], venv=ferrule_venv)
+        PEERS["ferrule-normal"] = replace(PEERS["ferrule-normal"], venv=ferrule_venv)
     if baseline is not None:
         PEERS[BASELINE] = Peer(BASELINE, "Ferrule baseline", "ferrule", _ferrule, venv=baseline)
 
@@ -216,6 +217,14 @@ def _ferrule_observed(c: Ctx) -> list[str]:
     if "--metrics-bind" not in R._run_text([str(c.venv_bin / "ferrule"), "--help"]):
         raise NotApplicable("this Ferrule build has no --metrics-bind (issue #11)")
     return argv[:-1] + ["--metrics-bind", "127.0.0.1:0", "--statsd-host", "127.0.0.1:9"] + argv[-1:]
+
+
+def _ferrule_sched_normal(c: Ctx) -> list[str]:
+    """Ferrule with `--sched-policy normal` (every worker thread SCHED_OTHER): the other
+    side of the default `batch`, for apps whose requests run in threads the app starts
+    (docs/deploy.md, "Scheduling policy")."""
+    argv = _ferrule(c)
+    return argv[:-1] + ["--sched-policy", "normal"] + argv[-1:]
 
 
 def _no_static(c: Ctx, who: str) -> None:
@@ -424,6 +433,7 @@ def _http1_plain(build: Callable[[Ctx], list[str]], who: str) -> Callable[[Ctx],
 PEERS: dict[str, Peer] = {p.name: p for p in [
     Peer("ferrule", "Ferrule", "ferrule", _ferrule),
     Peer("ferrule-observed", "Ferrule, metrics + statsd on", "ferrule", _ferrule_observed),
+    Peer("ferrule-normal", "Ferrule, --sched-policy normal", "ferrule", _ferrule_sched_normal),
     Peer("granian", "Granian", "granian", _granian),
     Peer("gunicorn-sync", "gunicorn sync", "gunicorn", _http1_plain(_gunicorn_sync, "gunicorn sync")),
     Peer("gunicorn-gthread", "gunicorn gthread", "gunicorn", _gunicorn_gthread),
@@ -829,7 +839,7 @@ def _cell_status(s: dict) -> str:
     return ""
 
 
-NOT_PEERS = (SUBJECT, BASELINE, "ferrule-observed", "nginx")   # not "the fastest peer"
+NOT_PEERS = (SUBJECT, BASELINE, "ferrule-observed", "ferrule-normal", "nginx")   # not "the fastest peer"
 # upload: a client core this busy (its own CPU and the kernel's loopback work there) means
 # the client, not the server, may have set the rate; chosen without measurement
 CLIENT_BOUND_PCT = 90.0
@@ -1372,7 +1382,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--topologies", default="1p,2p", help="comma-separated: 1p, 2p")
     ap.add_argument("--workloads-2p", default=DEFAULT_2P,
                     help="the workloads also run in 2p (default: %(default)s; 'all' for all)")
-    ap.add_argument("--servers", default=",".join(p for p in PEERS if p != "ferrule-observed"),
+    ap.add_argument("--servers", default=",".join(p for p in PEERS
+                                                  if p not in ("ferrule-observed", "ferrule-normal")),
                     help="comma-separated, from: " + ", ".join(PEERS))
     ap.add_argument("--duration", type=int, default=4, help="seconds per measured run")
     ap.add_argument("--warmup", type=int, default=1, help="seconds of discarded warm-up")
