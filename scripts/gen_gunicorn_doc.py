@@ -33,8 +33,9 @@ Every setting of gunicorn {version}, and what ferrule does with it:
 - **unsupported**: refused with the reason: `ferrule: --daemon is not supported: ...`. A
   value that turns it off (`daemon = False`, `certfile = None`) is accepted.
 
-gunicorn reads `PORT`, `WEB_CONCURRENCY`, `SENDFILE` and `GUNICORN_CMD_ARGS` from the
-environment; ferrule reads them the same way (see docs/settings.md for the precedence).
+gunicorn reads `PORT`, `WEB_CONCURRENCY`, `SENDFILE`, `FORWARDED_ALLOW_IPS` and
+`GUNICORN_CMD_ARGS` from the environment; ferrule reads them the same way (see
+docs/settings.md for the precedence).
 Migrating: docs/migrating-from-gunicorn.md.
 
 | | count |

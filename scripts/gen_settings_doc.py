@@ -39,7 +39,8 @@ Lowest precedence first; each source overrides the ones before it:
 
 1. the defaults below;
 2. the environment variables gunicorn reads for a default: `PORT` (`bind` becomes
-   `0.0.0.0:$PORT`), `WEB_CONCURRENCY` (`workers`), `SENDFILE`;
+   `0.0.0.0:$PORT`), `WEB_CONCURRENCY` (`workers`), `SENDFILE`, `FORWARDED_ALLOW_IPS`
+   (`forwarded_allow_ips`);
 3. the config file, **only** when `--config FILE` (or `FERRULE_CONFIG`, or `-c` in
    `GUNICORN_CMD_ARGS`) names one. Nothing is loaded automatically, so a stray file never
    changes how a server runs (a `gunicorn.conf.py` in the current directory gets a warning
@@ -117,8 +118,7 @@ def _describe(setting: Setting) -> str:
         ("Flags", ", ".join(f"`{flag}`" for flag in setting.flags) or (
             "positional argument" if setting.positional else "none (a config file or the "
             "environment variable)")),
-        ("Environment variable", ", ".join(f"`{name}`"
-                                           for name in (setting.env, *setting.env_aliases))),
+        ("Environment variable", f"`{setting.env}`"),
         ("Config-file key", f"`{setting.name}`" if setting.in_file else "(not in a config file)"),
         ("Type", setting.type.name),
         ("Default", _default(setting)),

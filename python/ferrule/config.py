@@ -168,10 +168,10 @@ class Config:
              base: Iterable[tuple[str, str, object]] = ()) -> Config:
         """Resolves every setting from, lowest precedence first: defaults, `base`
         (`(name, label, raw)` triples: a PasteDeploy server section), the environment
-        variables gunicorn reads for defaults (`PORT`, `WEB_CONCURRENCY`, `SENDFILE`), the
-        config file (only when `--config`, `FERRULE_CONFIG` or `-c` in `GUNICORN_CMD_ARGS`
-        names one), `GUNICORN_CMD_ARGS`, env vars (a setting's `env_aliases`, such as
-        gunicorn's `FORWARDED_ALLOW_IPS`, then `FERRULE_*`), argv.
+        variables gunicorn reads for defaults (`PORT`, `WEB_CONCURRENCY`, `SENDFILE`,
+        `FORWARDED_ALLOW_IPS`), the config file (only when `--config`, `FERRULE_CONFIG` or
+        `-c` in `GUNICORN_CMD_ARGS` names one), `GUNICORN_CMD_ARGS`, `FERRULE_*` env vars,
+        argv.
 
         Every value given is checked, even one a higher-precedence source overrides, so a
         broken config file is reported rather than hidden. Unknown `FERRULE_*` env vars are
@@ -217,9 +217,8 @@ class Config:
         for setting in SETTINGS:
             if setting.name == "config":
                 continue
-            for name in (*setting.env_aliases, setting.env):
-                if name in env:
-                    resolver.set(setting, [(name, env[name])], f"env {name}")
+            if setting.env in env:
+                resolver.set(setting, [(setting.env, env[setting.env])], f"env {setting.env}")
         resolver.apply_flags(flags.given, "", skip="config")
         resolver.interface_from_worker_class()
         config = cls.__new__(cls)

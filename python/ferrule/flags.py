@@ -241,9 +241,6 @@ def _fill_bare_values(argv: list[str]) -> list[str]:
 
 def _help_text(setting: Setting) -> str:
     text = setting.help.replace("`", "")
-    facts = [f"default: {setting.describe_default()}",
-             "env: " + ", ".join((setting.env, *setting.env_aliases))]
-    aliases = [flag for flag in setting.gunicorn if flag not in setting.flags]
     facts = [f"default: {setting.describe_default()}", f"env: {setting.env}"]
     aliases = _alias_flags(setting)
     if aliases:

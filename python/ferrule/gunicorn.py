@@ -294,8 +294,8 @@ CONVERSIONS: dict[str, Conversion] = {
         "must be above 0 (gunicorn's 0, unlimited, is not supported: ferrule always bounds "
         "header fields)"),
                                            "bytes; gunicorn's `0` (unlimited) is refused"),
-    # Inert until a ferrule setting claims forwarded_allow_ips (issue #15): then gunicorn's
-    # variable gives its default, as in gunicorn.
+    # gunicorn's variable (uvicorn's too) gives the default, below a config file, as in
+    # gunicorn: an image that sets FORWARDED_ALLOW_IPS=* does not override the file's list.
     "forwarded_allow_ips": Conversion(lambda raw: raw, "",
                                       env=(("FORWARDED_ALLOW_IPS", str.strip),)),
     "sendfile": Conversion(

@@ -88,7 +88,6 @@ SETTINGS: tuple[Setting, ...] = (
         type=StrList(item=_peer),
         default=("127.0.0.1", "::1"),
         flags=("--forwarded-allow-ips",),
-        env_aliases=("FORWARDED_ALLOW_IPS",),
         metavar="ADDRESSES",
         core=True,
         help=(
@@ -97,8 +96,9 @@ SETTINGS: tuple[Setting, ...] = (
             "for every peer (only when nothing but your proxies can reach the server). "
             "Unix-socket peers are always believed, as in gunicorn. From any other peer the "
             "headers change nothing. Client lists are walked right to left, skipping these "
-            "addresses: the first other one is the client. gunicorn's `FORWARDED_ALLOW_IPS` "
-            "environment variable is read too."
+            "addresses: the first other one is the client. gunicorn's (and uvicorn's) "
+            "`FORWARDED_ALLOW_IPS` environment variable gives the default, as in gunicorn: a "
+            "config file, `FERRULE_FORWARDED_ALLOW_IPS` and the flag override it."
         ),
     ),
     Setting(

@@ -45,9 +45,6 @@ class Setting:
     #: Accepted for gunicorn's sake but without effect here: why, for the warning a user
     #: who sets it gets (`ferrule: warning: ...`).
     ignored: str | None = None
-    #: Other environment variables read for it (gunicorn's `FORWARDED_ALLOW_IPS`), below
-    #: `FERRULE_<NAME>` in precedence.
-    env_aliases: tuple[str, ...] = ()
     #: The value a flag given without one means (`--proxy-protocol` alone is `auto`).
     bare: str | None = None
     #: The command's positional argument (`app`) rather than a flag.

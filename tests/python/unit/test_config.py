@@ -455,6 +455,15 @@ def test_gunicorns_forwarded_allow_ips_env_var_is_read_below_ferrules_own() -> N
                                "(10.0.0.0/8) or *, got 'proxy.local'")
 
 
+def test_a_config_file_overrides_gunicorns_forwarded_allow_ips_env_var(tmp_path: Path) -> None:
+    # As in gunicorn, where the variable is the setting's default: an image that sets
+    # FORWARDED_ALLOW_IPS=* for uvicorn does not widen the trust a gunicorn.conf.py narrows.
+    path = write(tmp_path / "gunicorn.conf.py", "forwarded_allow_ips = '10.0.0.5'\n")
+    config = Config.load(["-c", path, "app:x"], env={"FORWARDED_ALLOW_IPS": "*"})
+    assert config.forwarded_allow_ips == ("10.0.0.5",)
+    assert config.sources()["forwarded_allow_ips"] == f"file {path}"
+
+
 @pytest.mark.parametrize(("argv", "expected"), [
     (["--proxy-protocol"], "auto"),
     (["--workers", "1", "--proxy-protocol"], "auto"),
